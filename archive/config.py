@@ -1,0 +1,56 @@
+"""The archive's configuration: a frozen value read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+KEY_FILE_NAME = "master.key"
+DATABASE_FILE_NAME = "escrow.db"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where the archive lives and how it reaches its database and keys.
+
+    `master_key` holds the text of ESCROW_MASTER_KEY when the key comes from the
+    environment instead of the key file; it is never shown in a repr.
+    """
+
+    home: Path
+    database_url: str
+    master_key: str | None = field(default=None, repr=False)
+    testing: bool = False
+
+    @property
+    def key_file(self) -> Path:
+        """The master key file in the instance folder (used when no env key is set)."""
+        return self.home / KEY_FILE_NAME
+
+    @classmethod
+    def for_home(cls, home: Path, *, database_url: str | None = None, **overrides: Any) -> Config:
+        """A config for an instance folder, with the SQLite default inside it."""
+        home = home.expanduser().absolute()
+        url = database_url or f"sqlite:///{home / DATABASE_FILE_NAME}"
+        return cls(home=home, database_url=url, **overrides)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Read ARCHIVE_HOME, DATABASE_URL and ESCROW_MASTER_KEY."""
+        env = os.environ if environ is None else environ
+        return cls.for_home(
+            Path(env.get("ARCHIVE_HOME") or "instance"),
+            database_url=env.get("DATABASE_URL") or None,
+            master_key=env.get("ESCROW_MASTER_KEY") or None,
+        )
+
+    def to_flask(self) -> dict[str, Any]:
+        """The settings Flask and its extensions read."""
+        return {
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
+            "TESTING": self.testing,
+            "ESCROW_CONFIG": self,
+        }

@@ -1,0 +1,10 @@
+"""Every model, imported in one place so the metadata is complete (Alembic, tests)."""
+
+from __future__ import annotations
+
+from archive.audit import AuditEntry, AuditHead
+from archive.db import Base
+from archive.users import User
+from archive.vault.models import KeyCheck, Story, StoryVersion
+
+__all__ = ["AuditEntry", "AuditHead", "Base", "KeyCheck", "Story", "StoryVersion", "User"]

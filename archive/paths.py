@@ -1,0 +1,16 @@
+"""Where the templates and migrations are: inside the wheel, or at the top of a checkout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _resource(name: str) -> Path:
+    packaged = _PACKAGE / name
+    return packaged if packaged.is_dir() else _PACKAGE.parent / name
+
+
+TEMPLATES = _resource("templates")
+MIGRATIONS = _resource("migrations")

@@ -1,0 +1,92 @@
+"""People who use the archive: organizers, researchers, admins; argon2id passwords."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from archive.db import Base, UTCDateTime
+from archive.errors import Conflict, InvalidInput, NotFound
+from archive.times import utcnow
+
+ROLES = ("organizer", "researcher", "admin")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+MAX_PASSWORD = 1024
+
+
+class User(Base):
+    """An account; the role decides what the person may do."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"
+
+
+def normalise_email(email: str) -> str:
+    """An email as stored: trimmed and lower-cased; refuse what is not an address."""
+    value = email.strip().lower()
+    if not _EMAIL.match(value) or len(value) > 254:
+        raise InvalidInput(f"not an email address: {email.strip()[:80]!r}")
+    return value
+
+
+def add(session: Session, email: str, role: str, password: str) -> User:
+    """Create an account; the caller commits."""
+    address = normalise_email(email)
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role[:40]!r}: use organizer, researcher or admin")
+    if not password.strip():
+        raise InvalidInput("empty password: give a password")
+    if len(password) > MAX_PASSWORD:
+        raise InvalidInput(f"password longer than {MAX_PASSWORD} characters")
+    if session.scalar(select(User.id).where(User.email == address)) is not None:
+        raise Conflict(f"a user with email {address} already exists")
+    user = User(email=address, role=role, password_hash=_hasher.hash(password),
+                active=True, created_at=utcnow())
+    session.add(user)
+    session.flush()
+    return user
+
+
+def by_email(session: Session, email: str) -> User:
+    """The active user with this email, or NotFound."""
+    address = email.strip().lower()
+    user = session.scalar(select(User).where(User.email == address))
+    if user is None or not user.active:
+        raise NotFound(f"no active user with email {address[:80]}")
+    return user
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether the password is the user's (argon2id verify, constant-time in the library)."""
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def count(session: Session) -> int:
+    """How many accounts exist."""
+    return session.scalar(select(func.count(User.id))) or 0
+
+
+def set_password(user: User, password: str) -> None:
+    """Replace a user's password."""
+    if not password.strip():
+        raise InvalidInput("empty password: give a password")
+    user.password_hash = _hasher.hash(password)

@@ -1,0 +1,166 @@
+"""A story as submitted: parsing and validating the fields of DESIGN.md's story format.
+
+Error messages name the field and never echo its value: a value may be sealed content.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any
+
+from archive import markup
+from archive.errors import InvalidInput
+from archive.times import parse_instant
+from archive.vault.models import LEVELS
+
+# Fields inside the encrypted payload.
+CONTENT_FIELDS = ("title", "narrator", "transcript", "summary", "interviewer",
+                  "interview_date", "place", "language", "tags", "notes")
+# Fields kept as plaintext columns, for scheduling and access control.
+CONTROL_FIELDS = ("embargo_until", "redaction_level", "release_review")
+REQUIRED = ("title", "narrator", "transcript", "embargo_until", "redaction_level")
+OPTIONAL_EXTRA = ("owner",)
+
+LIMITS = {"title": 300, "narrator": 200, "summary": 20_000, "interviewer": 200, "place": 300,
+          "notes": 50_000, "transcript": 1_000_000}
+MAX_TAGS, MAX_TAG = 50, 60
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A validated story: its sealed content and its plaintext control fields."""
+
+    title: str
+    narrator: str
+    transcript: str
+    embargo_until: datetime | None
+    redaction_level: str
+    summary: str = ""
+    interviewer: str = ""
+    interview_date: str = ""
+    place: str = ""
+    language: str = "en"
+    tags: tuple[str, ...] = ()
+    notes: str = ""
+    release_review: bool = False
+
+    def content(self) -> dict[str, Any]:
+        """The payload that is encrypted: every content field, JSON-ready."""
+        data = asdict(self)
+        return {name: list(data[name]) if name == "tags" else data[name] for name in CONTENT_FIELDS}
+
+    def changed(self, **changes: Any) -> Draft:
+        """A copy with some fields replaced (validated by the caller through `parse`)."""
+        return replace(self, **changes)
+
+
+def parse(data: Mapping[str, Any], *, allow: tuple[str, ...] = ()) -> Draft:
+    """Validate a story mapping; raise InvalidInput naming the first bad field."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("a story must be a JSON object")
+    known = set(CONTENT_FIELDS) | set(CONTROL_FIELDS) | set(allow)
+    unknown = sorted(k for k in data if k not in known)
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0][:40]!r}")
+    missing = [name for name in REQUIRED if name not in data]
+    if missing:
+        raise InvalidInput(f"missing field {missing[0]!r}")
+
+    values: dict[str, Any] = {}
+    for name in ("title", "narrator", "transcript", "summary", "interviewer", "place", "notes"):
+        values[name] = _text(data, name, required=name in REQUIRED)
+    values["interview_date"] = _interview_date(data.get("interview_date"))
+    values["language"] = _language(data.get("language"))
+    values["tags"] = _tags(data.get("tags"))
+    values["embargo_until"] = _embargo(data["embargo_until"])
+    values["redaction_level"] = _level(data["redaction_level"])
+    review = data.get("release_review", False)
+    if not isinstance(review, bool):
+        raise InvalidInput("release_review must be true or false")
+    values["release_review"] = review
+
+    try:
+        markup.parse(values["transcript"])
+    except markup.MarkupError as error:
+        raise InvalidInput(f"transcript, {error}") from None
+    if values["redaction_level"] == "summary" and not values["summary"]:
+        raise InvalidInput("a story released at level 'summary' needs a summary")
+    return Draft(**values)
+
+
+def from_content(content: Mapping[str, Any], control: Mapping[str, Any]) -> Draft:
+    """Rebuild a draft from a decrypted payload and the story's control columns."""
+    data = {**{k: v for k, v in content.items() if k in CONTENT_FIELDS}, **control}
+    data["tags"] = tuple(data.get("tags", ()))
+    names = {f.name for f in fields(Draft)}
+    return Draft(**{k: v for k, v in data.items() if k in names})
+
+
+def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str:
+    value = data.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be text")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{name} is empty")
+    if len(value) > LIMITS[name]:
+        raise InvalidInput(f"{name} is longer than {LIMITS[name]:,} characters")
+    return value
+
+
+def _interview_date(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not _PARTIAL_DATE.match(value.strip()):
+        raise InvalidInput("interview_date must be YYYY, YYYY-MM or YYYY-MM-DD")
+    text = value.strip()
+    padded = text + "-01" * (2 - text.count("-"))
+    try:
+        datetime.strptime(padded, "%Y-%m-%d")
+    except ValueError:
+        raise InvalidInput(f"interview_date {text!r} is not a real date") from None
+    return text
+
+
+def _language(value: Any) -> str:
+    if value is None or value == "":
+        return "en"
+    if not isinstance(value, str) or not _LANGUAGE.match(value.strip()):
+        raise InvalidInput("language must be a language code such as 'en', 'es' or 'pt-BR'")
+    return value.strip()
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise InvalidInput("tags must be a list of text")
+    tags = tuple(dict.fromkeys(t.strip().lower() for t in value if t.strip()))
+    if len(tags) > MAX_TAGS or any(len(t) > MAX_TAG for t in tags):
+        raise InvalidInput(f"at most {MAX_TAGS} tags of at most {MAX_TAG} characters each")
+    return tags
+
+
+def _embargo(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput("embargo_until must be an ISO 8601 date or instant, or null")
+    try:
+        return parse_instant(value)
+    except InvalidInput as error:
+        raise InvalidInput(f"embargo_until: {error}") from None
+
+
+def _level(value: Any) -> str:
+    if value not in LEVELS:
+        shown = value[:30] if isinstance(value, str) else type(value).__name__
+        raise InvalidInput(f"unknown redaction level {shown!r}: use {', '.join(LEVELS)}")
+    return value

@@ -1,0 +1,199 @@
+"""The master key ring: key-encryption keys (versioned) and the audit HMAC key.
+
+The ring lives outside the database, in a 0600 file in the instance folder or in
+ESCROW_MASTER_KEY. Its text is tokens `audit:BASE64` and `kekN:BASE64`, separated
+by whitespace; lines starting with `#` are comments. Only a one-way check value of
+each key is stored in the database, so a wrong key is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive.config import Config
+from archive.errors import KeyProblem, NotInitialised
+from archive.times import utcnow
+from archive.vault import crypto
+from archive.vault.models import KeyCheck
+
+_TOKEN = re.compile(r"^(audit|kek([1-9][0-9]{0,5})):(.*)$")
+HEADER = (
+    "# Escrow master key ring. Keep this file at mode 0600 and store it apart from\n"
+    "# database backups: whoever holds both can read every sealed story.\n"
+)
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The archive's secrets; never printed, logged or stored in the database."""
+
+    keks: Mapping[int, bytes] = field(repr=False)
+    audit_key: bytes = field(repr=False)
+
+    @property
+    def current_version(self) -> int:
+        """The master key version new data keys are wrapped under."""
+        return max(self.keks)
+
+    def kek(self, version: int) -> bytes:
+        """The master key of a version, or a clear error if the ring lacks it."""
+        try:
+            return self.keks[version]
+        except KeyError:
+            raise KeyProblem(f"the key ring has no master key version {version}") from None
+
+    def with_new_kek(self) -> Keyring:
+        """A ring with one more, newer master key (for rotation)."""
+        return Keyring({**self.keks, self.current_version + 1: crypto.new_key()}, self.audit_key)
+
+    def only(self, versions: set[int]) -> Keyring:
+        """A ring keeping only the given master key versions (after rotation)."""
+        return Keyring({v: k for v, k in self.keks.items() if v in versions}, self.audit_key)
+
+    def to_text(self) -> str:
+        """The ring as key-file text."""
+        lines = [f"audit:{_b64(self.audit_key)}"]
+        lines += [f"kek{v}:{_b64(k)}" for v, k in sorted(self.keks.items())]
+        return HEADER + "\n".join(lines) + "\n"
+
+
+def generate() -> Keyring:
+    """A new ring: master key version 1 and an audit key."""
+    return Keyring({1: crypto.new_key()}, crypto.new_key())
+
+
+def parse(text: str, source: str) -> Keyring:
+    """Parse key-ring text; `source` names where it came from in error messages."""
+    keks: dict[int, bytes] = {}
+    audit: bytes | None = None
+    for token in _tokens(text):
+        match = _TOKEN.match(token)
+        if not match:
+            raise KeyProblem(f"{source} is damaged: it holds an entry that is not 'audit:' or 'kekN:'")
+        name = "audit" if match.group(1) == "audit" else f"kek{match.group(2)}"
+        key = _decode(match.group(3), name, source)
+        if name == "audit":
+            audit = key
+        else:
+            keks[int(match.group(2))] = key
+    if audit is None or not keks:
+        missing = "audit key" if audit is None else "master key (kekN)"
+        raise KeyProblem(f"{source} is damaged or truncated: it has no {missing}")
+    return Keyring(keks, audit)
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for line in text.splitlines() if not line.lstrip().startswith("#") for t in line.split()]
+
+
+def _decode(value: str, name: str, source: str) -> bytes:
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != crypto.KEY_BYTES:
+        raise KeyProblem(f"{source} is damaged or truncated: {name} is not a 32-byte base64 key")
+    return key
+
+
+def _b64(key: bytes) -> str:
+    return base64.b64encode(key).decode("ascii")
+
+
+def check_file_mode(path: Path) -> None:
+    """Refuse a key file that group or others could read or write."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyProblem(
+            f"master key file {path} is open to group or others (mode {stat.S_IMODE(mode):04o}): "
+            f"run 'chmod 600 {path}'"
+        )
+
+
+def load(config: Config) -> Keyring:
+    """Read the ring from ESCROW_MASTER_KEY or the instance's key file."""
+    if config.master_key is not None:
+        return parse(config.master_key, "ESCROW_MASTER_KEY")
+    path = config.key_file
+    check_file_mode(path)
+    try:
+        text = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise KeyProblem(
+            f"master key file {path} is missing: restore it, set ESCROW_MASTER_KEY, "
+            "or run 'escrow init' for a new archive"
+        ) from None
+    except (UnicodeDecodeError, OSError):
+        raise KeyProblem(f"master key file {path} cannot be read as a key ring") from None
+    return parse(text, f"master key file {path}")
+
+
+def write_file(path: Path, ring: Keyring, *, replace: bool = False) -> None:
+    """Write the ring with mode 0600, atomically; never over an existing file unless replacing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = path.with_name(path.name + ".new") if replace else path
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(ring.to_text())
+        handle.flush()
+        os.fsync(handle.fileno())
+    if replace:
+        os.replace(target, path)
+
+
+def _digest(key: bytes, purpose: str, version: int) -> bytes:
+    return hmac.new(key, f"escrow key check v1|{purpose}|{version}".encode(), hashlib.sha256).digest()
+
+
+def _ring_entries(ring: Keyring) -> list[tuple[str, int, bytes]]:
+    return [("audit", 0, ring.audit_key)] + [("kek", v, k) for v, k in ring.keks.items()]
+
+
+def is_registered(session: Session) -> bool:
+    """Whether this database already belongs to a key ring."""
+    return session.scalar(select(KeyCheck.purpose).limit(1)) is not None
+
+
+def register(session: Session, ring: Keyring) -> None:
+    """Store check values for every key of the ring that the database does not know yet."""
+    known = {(c.purpose, c.version) for c in session.scalars(select(KeyCheck))}
+    for purpose, version, key in _ring_entries(ring):
+        if (purpose, version) not in known:
+            session.add(KeyCheck(purpose=purpose, version=version,
+                                 digest=_digest(key, purpose, version), created_at=utcnow()))
+
+
+def verify(session: Session, ring: Keyring) -> None:
+    """Fail with a clear line unless every key of the ring is this archive's."""
+    checks = {(c.purpose, c.version): c.digest for c in session.scalars(select(KeyCheck))}
+    if not checks:
+        raise NotInitialised("this archive's database has no keys registered: run 'escrow init'")
+    for purpose, version, key in _ring_entries(ring):
+        expected = checks.get((purpose, version))
+        name = "audit key" if purpose == "audit" else f"master key version {version}"
+        if expected is None:
+            raise KeyProblem(f"the {name} is not known to this archive: wrong key ring?")
+        if not hmac.compare_digest(expected, _digest(key, purpose, version)):
+            raise KeyProblem(f"the {name} does not match this archive: wrong key ring?")
+
+
+def unlock(session: Session, config: Config) -> Keyring:
+    """Load the ring and check it belongs to this archive's database."""
+    ring = load(config)
+    verify(session, ring)
+    return ring

@@ -1,0 +1,73 @@
+"""Vault tables: sealed stories, their encrypted versions, and master key check values.
+
+Plaintext columns are only what scheduling and access control need.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from archive.db import Base, UTCDateTime
+
+STATUSES = ("sealed", "due_for_review", "released", "withdrawn")
+LEVELS = ("full", "pseudonymized", "redacted", "summary")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Story(Base):
+    """A story in the vault: access and scheduling columns, and its wrapped data key."""
+
+    __tablename__ = "stories"
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(_in("redaction_level", LEVELS), name="redaction_level"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    embargo_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    redaction_level: Mapped[str] = mapped_column(String(16))
+    release_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer)
+    dek_id: Mapped[str] = mapped_column(String(32))
+    # None once the story is withdrawn: the data key is destroyed (crypto-shredding).
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    kek_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    versions: Mapped[list[StoryVersion]] = relationship(
+        back_populates="story", order_by="StoryVersion.version", cascade="all, delete-orphan"
+    )
+
+
+class StoryVersion(Base):
+    """One AEAD ciphertext of a story's whole payload, per version."""
+
+    __tablename__ = "story_versions"
+
+    story_id: Mapped[str] = mapped_column(ForeignKey("stories.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    story: Mapped[Story] = relationship(back_populates="versions")
+
+
+class KeyCheck(Base):
+    """A one-way check value (HMAC of a label) that tells a right key from a wrong one."""
+
+    __tablename__ = "key_checks"
+
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,162 @@
+"""Sealed stories: submit, import, open and edit, each one audited.
+
+Every payload is one AES-256-GCM ciphertext per version under the story's own data
+key; only this module encrypts or decrypts story content.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import audit
+from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
+from archive.times import utcnow
+from archive.users import User
+from archive.vault import crypto, drafts
+from archive.vault.drafts import Draft
+from archive.vault.keys import Keyring
+from archive.vault.models import STATUSES, Story, StoryVersion
+
+SUBMITTERS = ("organizer", "admin")
+EDITABLE = ("sealed", "due_for_review")
+
+
+def new_id() -> str:
+    """A random, unguessable story id (80 bits, lower-case base32)."""
+    return base64.b32encode(os.urandom(10)).decode("ascii").lower()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A validated draft and the organizer who will own it."""
+
+    draft: Draft
+    owner: User
+
+
+def submit(session: Session, keyring: Keyring, actor: User, draft: Draft) -> Story:
+    """Seal one story owned by the acting organizer."""
+    return submit_many(session, keyring, actor, [Submission(draft, actor)], action="story.submit")[0]
+
+
+def submit_many(session: Session, keyring: Keyring, actor: User,
+                submissions: Sequence[Submission], *, action: str = "story.import") -> list[Story]:
+    """Seal many stories in the caller's transaction (all or nothing when it commits)."""
+    _require_submitter(actor)
+    for item in submissions:
+        if item.owner.id != actor.id and actor.role != "admin":
+            raise Forbidden("only an admin may submit stories for another organizer")
+        if item.owner.role not in SUBMITTERS:
+            raise InvalidInput(f"{item.owner.email} is a {item.owner.role} and cannot own stories")
+    now = utcnow()
+    stories = []
+    for item in submissions:
+        story_id, dek_id, dek = new_id(), new_id(), crypto.new_key()
+        kek = keyring.current_version
+        story = Story(
+            id=story_id, owner_id=item.owner.id, status="sealed",
+            embargo_until=item.draft.embargo_until, redaction_level=item.draft.redaction_level,
+            release_review=item.draft.release_review, version=1, dek_id=dek_id,
+            wrapped_key=crypto.wrap(keyring.kek(kek), dek, crypto.wrap_aad(story_id, dek_id, kek)),
+            kek_version=kek, created_at=now, updated_at=now,
+        )
+        story.versions.append(_encrypt(story, dek, 1, item.draft))
+        stories.append(story)
+        audit.record(session, keyring.audit_key, actor.email, action, story_id,
+                     owner=item.owner.email)
+    session.add_all(stories)
+    session.flush()
+    return stories
+
+
+def _encrypt(story: Story, dek: bytes, version: int, draft: Draft) -> StoryVersion:
+    plaintext = json.dumps(draft.content(), ensure_ascii=False, separators=(",", ":")).encode()
+    nonce, ciphertext = crypto.seal(dek, plaintext, crypto.payload_aad(story.id, version, story.dek_id))
+    return StoryVersion(story_id=story.id, version=version, nonce=nonce,
+                        ciphertext=ciphertext, created_at=utcnow())
+
+
+def _data_key(keyring: Keyring, story: Story) -> bytes:
+    if story.wrapped_key is None or story.kek_version is None:
+        raise NotFound(f"story {story.id} was withdrawn; its content no longer exists")
+    aad = crypto.wrap_aad(story.id, story.dek_id, story.kek_version)
+    return crypto.unwrap(keyring.kek(story.kek_version), story.wrapped_key, aad)
+
+
+def decrypt(keyring: Keyring, story: Story) -> Draft:
+    """The current version's content; for the vault and the release gate only (not audited here)."""
+    current = next(v for v in story.versions if v.version == story.version)
+    dek = _data_key(keyring, story)
+    aad = crypto.payload_aad(story.id, current.version, story.dek_id)
+    content = json.loads(crypto.unseal(dek, current.nonce, current.ciphertext, aad))
+    control = {"embargo_until": story.embargo_until, "redaction_level": story.redaction_level,
+               "release_review": story.release_review}
+    return drafts.from_content(content, control)
+
+
+def get_for(session: Session, actor: User, story_id: str) -> Story:
+    """A story the actor may manage: their own, or any for an admin; NotFound otherwise."""
+    story = session.get(Story, story_id) if isinstance(story_id, str) else None
+    if story is None or not (actor.role == "admin" or story.owner_id == actor.id):
+        raise NotFound(f"no story {story_id[:40]}")
+    return story
+
+
+def open_sealed(session: Session, keyring: Keyring, actor: User, story_id: str) -> Draft:
+    """The organizer reads their own story's sealed content; the read is audited."""
+    story = get_for(session, actor, story_id)
+    if story.owner_id != actor.id:
+        raise Forbidden("only the story's own organizer may open its sealed content")
+    draft = decrypt(keyring, story)
+    audit.record(session, keyring.audit_key, actor.email, "story.read", story.id)
+    return draft
+
+
+def edit(session: Session, keyring: Keyring, actor: User, story_id: str,
+         changes: Mapping[str, Any]) -> Story:
+    """Write a new encrypted version of the organizer's own sealed story."""
+    if "embargo_until" in changes:
+        raise InvalidInput("the embargo is not edited here: extend it, or request an earlier release")
+    story = get_for(session, actor, story_id)
+    if story.owner_id != actor.id:
+        raise Forbidden("only the story's own organizer may edit it")
+    if story.status not in EDITABLE:
+        raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')} and can no longer be edited")
+    current = decrypt(keyring, story)
+    merged = {**current.content(), "embargo_until": None, "redaction_level": current.redaction_level,
+              "release_review": current.release_review, **changes}
+    draft = drafts.parse(merged)
+    dek = _data_key(keyring, story)
+    story.version += 1
+    story.versions.append(_encrypt(story, dek, story.version, draft))
+    changed_level = draft.redaction_level != story.redaction_level
+    story.redaction_level, story.release_review = draft.redaction_level, draft.release_review
+    story.updated_at = utcnow()
+    audit.record(session, keyring.audit_key, actor.email, "story.edit", story.id,
+                 version=story.version, fields=sorted(changes),
+                 **({"redaction_level": draft.redaction_level} if changed_level else {}))
+    session.flush()
+    return story
+
+
+def listing(session: Session, status: str | None = None) -> list[Story]:
+    """Stories' control columns (never content), soonest embargo first."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"unknown status {status[:30]!r}: use {', '.join(STATUSES)}")
+    query = select(Story).order_by(Story.embargo_until.is_(None), Story.embargo_until, Story.id)
+    if status is not None:
+        query = query.where(Story.status == status)
+    return list(session.scalars(query))
+
+
+def _require_submitter(actor: User) -> None:
+    if actor.role not in SUBMITTERS:
+        raise Forbidden(f"a {actor.role} cannot submit stories")
