@@ -1,0 +1,144 @@
+"""The master key: written 0600, refused when too open, missing, truncated or not this archive's."""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from archive import create_app
+from archive.config import Config
+from archive.errors import KeyProblem
+from archive.vault import keys
+from tests.helpers import escrow, story, write_lines
+
+
+def _stories(home: Path) -> int:
+    with sqlite3.connect(home / "escrow.db") as conn:
+        return conn.execute("SELECT count(*) FROM stories").fetchone()[0]
+
+
+@pytest.fixture
+def home(archive_home: Path, tmp_path: Path) -> Path:
+    escrow(archive_home, "users", "add", "org@example.org", "--role", "organizer",
+           "--password-stdin", input="a long enough password\n")
+    return archive_home
+
+
+@pytest.fixture
+def lines(tmp_path: Path) -> Path:
+    return write_lines(tmp_path / "s.jsonl", story())
+
+
+def test_init_writes_a_private_key_file_and_a_private_database(tmp_path: Path) -> None:
+    home = tmp_path / "fresh"
+
+    result = escrow(home, "init")
+
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE((home / "master.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE((home / "escrow.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+def test_init_twice_keeps_the_same_key(archive_home: Path) -> None:
+    before = (archive_home / "master.key").read_bytes()
+
+    result = escrow(archive_home, "init")
+
+    assert result.exit_code == 0
+    assert "already initialised" in result.output
+    assert (archive_home / "master.key").read_bytes() == before
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660])
+def test_a_key_file_open_to_others_is_refused(home: Path, lines: Path, mode: int) -> None:
+    (home / "master.key").chmod(mode)
+
+    result = escrow(home, "stories", "import", str(lines), "--as", "org@example.org")
+
+    assert result.exit_code == 1
+    assert "open to group or others" in result.output and "chmod 600" in result.output
+    assert _stories(home) == 0
+    with pytest.raises(KeyProblem):
+        create_app(Config.for_home(home))
+
+
+def test_a_missing_key_is_one_clear_line_and_nothing_is_written(home: Path, lines: Path) -> None:
+    (home / "master.key").unlink()
+
+    result = escrow(home, "stories", "import", str(lines), "--as", "org@example.org")
+
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert "master key file" in result.output and "is missing" in result.output
+    assert _stories(home) == 0
+
+
+def test_init_does_not_replace_a_lost_key_of_an_existing_archive(home: Path) -> None:
+    (home / "master.key").unlink()
+
+    result = escrow(home, "init")
+
+    assert result.exit_code == 1
+    assert "is missing" in result.output
+    assert not (home / "master.key").exists()
+
+
+@pytest.mark.parametrize("cut", [0, 10, 40, 70, 99])  # 100: the whole ring less its newline
+def test_a_truncated_key_file_is_refused(home: Path, lines: Path, cut: int) -> None:
+    path = home / "master.key"
+    text = path.read_text()
+    body_start = text.index("audit:")
+    path.write_text(text[: body_start + cut])
+
+    result = escrow(home, "stories", "import", str(lines), "--as", "org@example.org")
+
+    assert result.exit_code == 1
+    assert "damaged or truncated" in result.output
+    assert _stories(home) == 0
+
+
+def test_another_archives_key_is_refused_before_anything_is_written(home: Path, lines: Path,
+                                                                     tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    escrow(other, "init")
+    (home / "master.key").write_bytes((other / "master.key").read_bytes())
+
+    result = escrow(home, "stories", "import", str(lines), "--as", "org@example.org")
+
+    assert result.exit_code == 1
+    assert "does not match this archive" in result.output
+    assert _stories(home) == 0
+
+
+def test_the_key_can_come_from_the_environment_instead_of_the_file(home: Path, lines: Path) -> None:
+    ring_text = (home / "master.key").read_text()
+    (home / "master.key").unlink()
+
+    result = escrow(home, "stories", "import", str(lines), "--as", "org@example.org",
+                    env={"ESCROW_MASTER_KEY": " ".join(ring_text.split("\n")[2:])})
+
+    assert result.exit_code == 0, result.output
+    assert _stories(home) == 1
+
+
+def test_no_key_ever_reaches_the_database(home: Path, lines: Path) -> None:
+    escrow(home, "stories", "import", str(lines), "--as", "org@example.org")
+    ring = keys.parse((home / "master.key").read_text(), "test")
+
+    database = (home / "escrow.db").read_bytes()
+
+    for key in [ring.audit_key, *ring.keks.values()]:
+        assert key not in database
+        assert base64.b64encode(key) not in database
+
+
+def test_a_keyring_never_shows_its_keys_in_a_repr() -> None:
+    ring = keys.generate()
+
+    assert base64.b64encode(ring.audit_key).decode() not in repr(ring)
+    assert repr(Config.for_home(Path("/x"), master_key="secret-text")).count("secret-text") == 0

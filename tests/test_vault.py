@@ -1,0 +1,139 @@
+"""The vault's services: sealing, opening one's own story (audited), editing into new versions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import audit
+from archive.errors import Conflict, Forbidden, InvalidInput, KeyProblem, NotFound
+from archive.users import User
+from archive.vault import drafts, stories
+from archive.vault.keys import Keyring
+from archive.vault.models import Story, StoryVersion
+from tests.helpers import story
+
+
+@pytest.fixture
+def sealed(session: Session, keyring: Keyring, organizer: User) -> Story:
+    result = stories.submit(session, keyring, organizer, drafts.parse(story()))
+    session.commit()
+    return result
+
+
+def _actions(session: Session, story_id: str) -> list[tuple[str, str]]:
+    return [(e.actor, e.action) for e in audit.entries(session, story_id=story_id)]
+
+
+def test_a_sealed_story_is_one_ciphertext_with_nothing_readable(session: Session, sealed: Story) -> None:
+    version = session.scalars(select(StoryVersion).where(StoryVersion.story_id == sealed.id)).one()
+
+    assert len(version.nonce) == 12
+    assert b"Rosa" not in version.ciphertext and b"Harbor" not in version.ciphertext
+    assert sealed.wrapped_key is not None and len(sealed.wrapped_key) == 12 + 32 + 16
+    assert sealed.status == "sealed" and sealed.kek_version == 1
+
+
+def test_the_owner_opens_their_story_and_the_read_is_audited(session: Session, keyring: Keyring,
+                                                             organizer: User, sealed: Story) -> None:
+    draft = stories.open_sealed(session, keyring, organizer, sealed.id)
+    session.commit()
+
+    assert draft.narrator == "Rosa Example"
+    assert "[[person:Maria Lopez|the housekeeper]]" in draft.transcript
+    assert _actions(session, sealed.id) == [("org@example.org", "story.submit"),
+                                            ("org@example.org", "story.read")]
+
+
+def test_sealed_story_is_not_found_for_another_organizer(session: Session, keyring: Keyring,
+                                                         other_organizer: User, sealed: Story) -> None:
+    with pytest.raises(NotFound):
+        stories.open_sealed(session, keyring, other_organizer, sealed.id)
+    with pytest.raises(NotFound):
+        stories.edit(session, keyring, other_organizer, sealed.id, {"title": "mine now"})
+
+
+def test_sealed_story_is_not_found_for_a_researcher(session: Session, keyring: Keyring,
+                                                    researcher: User, sealed: Story) -> None:
+    with pytest.raises(NotFound) as raised:
+        stories.open_sealed(session, keyring, researcher, sealed.id)
+    assert str(raised.value) == f"no story {sealed.id}"
+    with pytest.raises(NotFound) as unknown:
+        stories.open_sealed(session, keyring, researcher, "doesnotexist0000")
+    assert str(unknown.value) == "no story doesnotexist0000"
+
+
+def test_an_admin_manages_but_cannot_read_sealed_content(session: Session, keyring: Keyring,
+                                                         admin: User, sealed: Story) -> None:
+    assert stories.get_for(session, admin, sealed.id).id == sealed.id
+    with pytest.raises(Forbidden):
+        stories.open_sealed(session, keyring, admin, sealed.id)
+
+
+def test_researchers_cannot_submit(session: Session, keyring: Keyring, researcher: User) -> None:
+    with pytest.raises(Forbidden):
+        stories.submit(session, keyring, researcher, drafts.parse(story()))
+
+
+def test_an_edit_writes_a_new_encrypted_version_and_is_audited(session: Session, keyring: Keyring,
+                                                               organizer: User, sealed: Story) -> None:
+    stories.edit(session, keyring, organizer, sealed.id,
+                 {"title": "Night shift, revised", "redaction_level": "redacted"})
+    session.commit()
+
+    assert sealed.version == 2 and sealed.redaction_level == "redacted"
+    assert [v.version for v in sealed.versions] == [1, 2]
+    assert stories.open_sealed(session, keyring, organizer, sealed.id).title == "Night shift, revised"
+    entries = list(audit.entries(session, story_id=sealed.id))
+    assert [e.action for e in entries] == ["story.submit", "story.edit", "story.read"]
+    assert json.loads(entries[1].detail) == {"fields": ["redaction_level", "title"],
+                                             "redaction_level": "redacted", "version": 2}
+
+
+def test_an_edit_with_bad_markup_changes_nothing(session: Session, keyring: Keyring,
+                                                 organizer: User, sealed: Story) -> None:
+    with pytest.raises(InvalidInput, match="line 1, column 1: unclosed"):
+        stories.edit(session, keyring, organizer, sealed.id, {"transcript": "[[person:oops"})
+    session.rollback()
+
+    assert session.get(Story, sealed.id).version == 1
+    assert _actions(session, sealed.id) == [("org@example.org", "story.submit")]
+
+
+def test_the_embargo_is_not_changed_through_an_edit(session: Session, keyring: Keyring,
+                                                    organizer: User, sealed: Story) -> None:
+    with pytest.raises(InvalidInput, match="extend it"):
+        stories.edit(session, keyring, organizer, sealed.id, {"embargo_until": None})
+
+
+def test_a_released_story_can_no_longer_be_edited(session: Session, keyring: Keyring,
+                                                  organizer: User, sealed: Story) -> None:
+    sealed.status = "released"
+    with pytest.raises(Conflict, match="released"):
+        stories.edit(session, keyring, organizer, sealed.id, {"title": "later"})
+
+
+def test_a_ciphertext_moved_to_another_story_does_not_open(session: Session, keyring: Keyring,
+                                                           organizer: User, sealed: Story) -> None:
+    other = stories.submit(session, keyring, organizer, drafts.parse(story(title="Other")))
+    session.commit()
+    mine = sealed.versions[0]
+    theirs = other.versions[0]
+    theirs.nonce, theirs.ciphertext = mine.nonce, mine.ciphertext
+    other.wrapped_key = sealed.wrapped_key
+    session.commit()
+
+    with pytest.raises(KeyProblem):
+        stories.open_sealed(session, keyring, organizer, other.id)
+
+
+def test_a_withdrawn_story_has_no_key_and_cannot_be_opened(session: Session, keyring: Keyring,
+                                                           organizer: User, sealed: Story) -> None:
+    sealed.wrapped_key, sealed.kek_version, sealed.status = None, None, "withdrawn"
+    session.commit()
+
+    with pytest.raises(NotFound, match="withdrawn"):
+        stories.open_sealed(session, keyring, organizer, sealed.id)
