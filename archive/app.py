@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from archive import db, models  # noqa: F401  (models: complete the metadata)
+from archive import db, models, reading_room  # noqa: F401  (models: complete the metadata)
 from archive.config import Config
 from archive.paths import TEMPLATES
 from archive.vault import keys
@@ -18,4 +18,5 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(TEMPLATES), instance_path=str(config.home))
     app.config.from_mapping(config.to_flask())
     db.init_app(app)
+    reading_room.init_app(app)
     return app

@@ -6,7 +6,10 @@ error becomes one line on stderr and exit status 1; bad usage exits 2 (click).
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,12 +21,14 @@ from flask.cli import FlaskGroup
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from archive import audit, db, demo, users
+from archive import audit, db, demo, reading_room, users
 from archive.app import create_app
 from archive.config import Config
-from archive.errors import EscrowError
-from archive.times import format_instant
-from archive.vault import imports, keys, stories
+from archive.errors import EscrowError, InvalidInput
+from archive.reading_room import room, search
+from archive.release import gate, locks
+from archive.times import format_instant, parse_instant, utcnow
+from archive.vault import imports, keys, rotation, stories
 from archive.vault.keys import Keyring
 
 
@@ -222,3 +227,143 @@ def audit_verify() -> None:
     ring = _unlocked(session)
     count = audit.verify(session, ring.audit_key)
     click.echo(f"audit log intact: {count} entries")
+
+
+@stories_group.command("release")
+@click.argument("story_id")
+@click.option("--as", "as_email", required=True, help="The acting admin.")
+def stories_release(story_id: str, as_email: str) -> None:
+    """Release a story that waits for review."""
+    session = _session()
+    ring = _unlocked(session)
+    actor = users.by_email(session, as_email)
+    with locks.publisher(_config().home):
+        gate.release_reviewed(session, ring, reading_room.index(), actor, story_id)
+    click.echo(f"released {story_id}")
+
+
+def _take_back_command(name: str, action: Callable[..., Any], done: str) -> None:
+    @stories_group.command(name)
+    @click.argument("story_id")
+    @click.option("--reason", required=True, help="Why; it goes into the audit log.")
+    @click.option("--as", "as_email", required=True, help="The acting admin.")
+    def command(story_id: str, reason: str, as_email: str) -> None:
+        session = _session()
+        ring = _unlocked(session)
+        actor = users.by_email(session, as_email)
+        with locks.publisher(_config().home):
+            action(session, ring, reading_room.index(), actor, story_id, reason)
+        click.echo(f"{done} {story_id}")
+
+    command.__doc__ = action.__doc__
+
+
+_take_back_command("takedown", gate.takedown, "taken down (sealed, embargo indefinite):")
+_take_back_command("withdraw", gate.withdraw, "withdrawn (data key destroyed):")
+
+
+# -- release ---------------------------------------------------------------
+
+def _instant(value: str | None) -> Any:
+    return parse_instant(value) if value else utcnow()
+
+
+@cli.command("publish-due")
+@click.option("--now", "now_text", help="Release as if it were this instant (ISO 8601).")
+@click.option("--dry-run", is_flag=True, help="List what would be released; change nothing.")
+def publish_due_command(now_text: str | None, dry_run: bool) -> None:
+    """Release every story whose embargo has come; exactly once, crash-safe."""
+    now = _instant(now_text)
+    session = _session()
+    ring = _unlocked(session)
+    if dry_run:
+        due = gate.due(session, now)
+        for story in due:
+            what = "review" if story.release_review else "release"
+            click.echo(f"{story.id}  {format_instant(story.embargo_until)}  {story.redaction_level:<13}  {what}")
+        click.echo(f"would release {sum(not s.release_review for s in due)}, "
+                   f"hold for review {sum(s.release_review for s in due)} (dry run, nothing changed)")
+        return
+    with locks.publisher(_config().home):
+        total = len(gate.due(session, now))
+        if sys.stdout.isatty() and total:
+            with click.progressbar(length=total, label="releasing", file=sys.stderr) as bar:
+                summary = gate.publish_due(session, ring, reading_room.index(), now=now,
+                                           progress=bar.update)
+        else:
+            summary = gate.publish_due(session, ring, reading_room.index(), now=now)
+    click.echo(summary.line())
+    if summary.failed:
+        raise Failure(f"{summary.failed} stories could not be opened: {', '.join(summary.failures[:10])}")
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {id, title, snippet}.")
+@click.option("--page", default=1, type=click.IntRange(1, 10_000))
+def search_command(query: str, as_json: bool, page: int) -> None:
+    """Search the reading room as a researcher would."""
+    _session()
+    results = search.search(reading_room.index(), query, page=page)
+    if as_json:
+        click.echo(json.dumps([{"id": h.id, "title": h.title, "snippet": h.snippet}
+                               for h in results.hits], ensure_ascii=False))
+        return
+    for hit in results.hits:
+        click.echo(f"{hit.id}  {hit.title}\n    {_plain(hit.snippet)}")
+    click.echo(f"{results.total} results")
+
+
+def _plain(snippet: str) -> str:
+    """A highlighted HTML snippet as terminal text, matches in *stars*."""
+    text = re.sub(r"<mark[^>]*>(.*?)</mark>", r"*\1*", snippet)
+    return html.unescape(re.sub(r"\s+", " ", text))
+
+
+@cli.group("index")
+def index_group() -> None:
+    """The search index: a cache of the reading-room table."""
+
+
+@index_group.command("rebuild")
+def index_rebuild() -> None:
+    """Recreate the index from the reading-room table."""
+    session = _session()
+    with locks.publisher(_config().home):
+        count = room.rebuild(session, reading_room.index())
+    click.echo(f"index rebuilt: {count} released stories")
+
+
+@index_group.command("sync")
+def index_sync() -> None:
+    """Add missing and purge stale documents, without a full rebuild."""
+    session = _session()
+    with locks.publisher(_config().home):
+        report = room.sync(session, reading_room.index())
+    click.echo(f"index synced: added {report.added}, removed {report.removed}")
+
+
+@index_group.command("verify")
+def index_verify() -> None:
+    """Check the index holds exactly the released stories' released text, and nothing else."""
+    session = _session()
+    problems = gate.verify(session, reading_room.index())
+    if problems:
+        raise Failure(f"index differs from the reading room ({len(problems)}): {'; '.join(problems[:5])}")
+    click.echo("index verified: it holds exactly the released stories")
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """The master key ring."""
+
+
+@keys_group.command("rotate")
+def keys_rotate() -> None:
+    """Re-wrap every data key under a new master key (payloads are not re-encrypted)."""
+    session = _session()
+    ring = _unlocked(session)
+    with locks.publisher(_config().home):
+        result = rotation.rotate(session, _config(), ring, audit.SYSTEM)
+    verb = "finished rotating" if result.resumed else "rotated"
+    click.echo(f"{verb} to master key version {result.version}: {result.rewrapped} data keys re-wrapped")

@@ -108,3 +108,10 @@ def require_initialised(url: str) -> None:
         raise NotInitialised(f"no archive database at {path}: run 'escrow init' first")
     if not is_migrated(db.engine):
         raise NotInitialised("the archive database has no tables: run 'escrow init' first")
+
+
+def scrub_journal(session: Any) -> None:
+    """After destroying data, leave no old page image of it in SQLite's write-ahead log."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        session.commit()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from archive.audit import AuditEntry, AuditHead
 from archive.db import Base
+from archive.reading_room.models import ReleasedStory
 from archive.users import User
 from archive.vault.models import KeyCheck, Story, StoryVersion
 
-__all__ = ["AuditEntry", "AuditHead", "Base", "KeyCheck", "Story", "StoryVersion", "User"]
+__all__ = ["AuditEntry", "AuditHead", "Base", "KeyCheck", "ReleasedStory", "Story", "StoryVersion", "User"]

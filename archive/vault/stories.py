@@ -160,3 +160,9 @@ def listing(session: Session, status: str | None = None) -> list[Story]:
 def _require_submitter(actor: User) -> None:
     if actor.role not in SUBMITTERS:
         raise Forbidden(f"a {actor.role} cannot submit stories")
+
+
+def shred(story: Story) -> None:
+    """Destroy the story's data key: every version's ciphertext becomes unreadable forever."""
+    story.wrapped_key = None
+    story.kek_version = None

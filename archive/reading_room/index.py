@@ -1,0 +1,151 @@
+"""The Whoosh index of released copies: one reused searcher, batched writes, physical purge."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh.analysis import StemmingAnalyzer
+from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
+from whoosh.index import LockError
+from whoosh.searching import Searcher
+
+from archive.errors import Conflict, EscrowError
+from archive.reading_room.models import ReleasedStory
+
+WRITER_TIMEOUT = 30.0
+INDEX_NAME = "released"
+
+
+class IndexMissing(EscrowError):
+    """The index folder is gone or was never built."""
+
+
+def schema() -> Schema:
+    """Fields of an index document; only released, redacted text goes in."""
+    text = StemmingAnalyzer()
+    return Schema(
+        id=ID(stored=True, unique=True),
+        title=TEXT(stored=True, analyzer=text, field_boost=2.0),
+        body=TEXT(stored=True, analyzer=text),
+        summary=TEXT(stored=True, analyzer=text),
+        tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
+        language=ID(stored=True),
+        year=NUMERIC(stored=True),
+        level=ID(stored=True),
+        content_hash=ID(stored=True),
+    )
+
+
+def document(story: ReleasedStory) -> dict[str, Any]:
+    """The index document of a released copy."""
+    doc: dict[str, Any] = {
+        "id": story.id, "title": story.title, "body": story.transcript or "",
+        "summary": story.summary, "tags": ",".join(story.tag_list), "language": story.language,
+        "level": story.redaction_level, "content_hash": story.content_hash,
+    }
+    if story.interview_year is not None:
+        doc["year"] = story.interview_year
+    return doc
+
+
+class Index:
+    """One process's handle on the index folder: a shared searcher and writers with a timeout."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._ix: whoosh_index.Index | None = None
+        self._searcher: Searcher | None = None
+
+    def exists(self) -> bool:
+        """Whether an index has been built in the folder."""
+        return self.path.is_dir() and whoosh_index.exists_in(str(self.path), indexname=INDEX_NAME)
+
+    def _open(self) -> whoosh_index.Index:
+        if self._ix is None:
+            if not self.exists():
+                raise IndexMissing(f"the search index at {self.path} is missing: run 'escrow index rebuild'")
+            self._ix = whoosh_index.open_dir(str(self.path), indexname=INDEX_NAME)
+        return self._ix
+
+    def ensure(self) -> None:
+        """Create an empty index if none exists yet."""
+        if not self.exists():
+            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            whoosh_index.create_in(str(self.path), schema(), indexname=INDEX_NAME)
+            self.close()
+
+    def recreate(self, documents: Iterable[dict[str, Any]]) -> int:
+        """Replace the whole index with these documents, in one commit."""
+        self.close()
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self.ensure()
+        return self.write(add=documents, delete=())
+
+    def write(self, *, add: Iterable[dict[str, Any]], delete: Iterable[str], purge: bool = False) -> int:
+        """Delete then add documents in one writer and one commit; `purge` merges every
+        segment so deleted text is physically gone from the files. Returns documents added."""
+        try:
+            writer = self._open().writer(timeout=WRITER_TIMEOUT, limitmb=128)
+        except LockError:
+            raise Conflict("the search index is locked by another writer; try again shortly") from None
+        added = 0
+        try:
+            for story_id in delete:
+                writer.delete_by_term("id", story_id)
+            for doc in add:
+                writer.add_document(**doc)
+                added += 1
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit(optimize=purge)
+        return added
+
+    def documents(self) -> dict[str, str]:
+        """Every document's id and content hash, as the index holds them now."""
+        with self.searcher() as searcher:
+            return {fields["id"]: fields["content_hash"] for fields in searcher.all_stored_fields()}
+
+    def searcher(self) -> _Borrowed:
+        """The process's searcher, refreshed if the index changed; use as a context manager."""
+        return _Borrowed(self)
+
+    def _current_searcher(self) -> Searcher:
+        if self._searcher is not None and not self.exists():
+            self.close()  # the folder was deleted under us
+        if self._searcher is None:
+            self._searcher = self._open().searcher()
+        else:
+            self._searcher = self._searcher.refresh()
+        return self._searcher
+
+    def close(self) -> None:
+        """Drop the searcher and handle (after a rebuild, or at shutdown)."""
+        if self._searcher is not None:
+            self._searcher.close()
+        self._searcher, self._ix = None, None
+
+
+class _Borrowed:
+    """Holds the index's lock while one caller uses the shared searcher."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+
+    def __enter__(self) -> Searcher:
+        self._index._lock.acquire()
+        try:
+            return self._index._current_searcher()
+        except BaseException:
+            self._index._lock.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self._index._lock.release()

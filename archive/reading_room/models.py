@@ -1,0 +1,49 @@
+"""The reading-room table: the source of truth for what is released (the index is its cache)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from archive.db import Base, UTCDateTime
+
+
+class ReleasedStory(Base):
+    """A released story as the narrator agreed to show it: plain text, public by consent."""
+
+    __tablename__ = "released_stories"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    narrator: Mapped[str] = mapped_column(String(200))
+    transcript: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    interviewer: Mapped[str] = mapped_column(String(200))
+    interview_date: Mapped[str] = mapped_column(String(10))
+    place: Mapped[str] = mapped_column(String(300))
+    language: Mapped[str] = mapped_column(String(35), index=True)
+    tags: Mapped[str] = mapped_column(Text)  # JSON list
+    redaction_level: Mapped[str] = mapped_column(String(16))
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    @property
+    def tag_list(self) -> list[str]:
+        """The tags as a list."""
+        return list(json.loads(self.tags))
+
+    @property
+    def interview_year(self) -> int | None:
+        """The year of the interview, if known."""
+        return int(self.interview_date[:4]) if self.interview_date[:4].isdigit() else None
+
+    def compute_hash(self) -> str:
+        """SHA-256 over every released field: what `index verify` compares."""
+        fields = [self.id, self.title, self.narrator, self.transcript, self.summary,
+                  self.interviewer, self.interview_date, self.place, self.language, self.tags,
+                  self.redaction_level]
+        return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
