@@ -86,7 +86,15 @@ def _config() -> Config:
 
 def _session() -> Session:
     db.require_initialised(_config().database_url)
+    _close_on_exit()
     return db.db.session()
+
+
+def _close_on_exit() -> None:
+    # Close the engine's connections when the command ends, so SQLite checkpoints its
+    # write-ahead log and the command leaves no open handle behind (tests run many).
+    engine = db.db.engine
+    click.get_current_context().call_on_close(engine.dispose)
 
 
 def _unlocked(session: Session) -> Keyring:
@@ -116,6 +124,7 @@ def init_command() -> None:
 def init_archive(config: Config) -> bool:
     """Set up the archive once; return False if it already was. Never replaces a key."""
     config.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _close_on_exit()
     db.upgrade()
     db.make_private(config.database_url)
     session = db.db.session()

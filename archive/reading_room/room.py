@@ -43,7 +43,7 @@ def _rows(session: Session, ids: Iterable[str]) -> list[ReleasedStory]:
 def sync(session: Session, index: Index) -> SyncReport:
     """Bring the index up to the table: add what is missing or stale, purge what is gone."""
     index.ensure()
-    table = dict(session.execute(select(ReleasedStory.id, ReleasedStory.content_hash)).tuples().all())
+    table = dict(session.execute(select(ReleasedStory.id, ReleasedStory.content_hash)).all())
     docs = index.documents()
     stale = [i for i, h in table.items() if docs.get(i) != h]
     extra = [i for i in docs if i not in table]

@@ -167,6 +167,7 @@ def takedown(session: Session, keyring: Keyring, index: Index, actor: User, stor
     audit.record(session, keyring.audit_key, actor.email, "story.takedown", story.id,
                  reason=reason.strip(), embargo_until=None)
     session.commit()
+    db.scrub_journal(session)
     return story
 
 

@@ -1,0 +1,76 @@
+"""Each redaction level's released copy holds no hidden span and never the narrator's name."""
+
+from __future__ import annotations
+
+import pytest
+
+from archive.release.redaction import REDACTED, redact
+from archive.vault import drafts
+from tests.helpers import story
+
+TRANSCRIPT = (
+    "I am Rosa. I worked at [[org:Harbor Hotel]] with [[person:Maria Lopez|the housekeeper]]\n"
+    "and [[person:Tom Baker]] and [[person:Ann Lee]]. Later [[person:tom baker]] left for "
+    "[[place:Fair Haven]]. Everyone at Harbor Hotel knew Maria Lopez. Mrs. Example agreed."
+)
+HIDDEN = ("Harbor Hotel", "Maria Lopez", "Tom Baker", "tom baker", "Ann Lee", "Fair Haven")
+
+
+def _copy(level: str, **overrides: object):  # type: ignore[no-untyped-def]
+    data = story(narrator="Rosa Example", transcript=TRANSCRIPT, redaction_level=level,
+                 title="Rosa Example at the hotel", summary="Rosa Example on the strike at Harbor Hotel.",
+                 place="New Haven", interviewer="J. Kim", notes="private note", **overrides)
+    return redact(drafts.parse(data))
+
+
+def _all_text(copy) -> str:  # type: ignore[no-untyped-def]
+    return " ".join([copy.title, copy.narrator, copy.transcript or "", copy.summary,
+                     copy.interviewer, copy.place, " ".join(copy.tags)])
+
+
+def test_full_shows_everything_with_spans_as_their_names() -> None:
+    copy = _copy("full")
+
+    assert copy.narrator == "Rosa Example"
+    assert "worked at Harbor Hotel with Maria Lopez" in copy.transcript
+    assert "[[" not in copy.transcript and "the housekeeper" not in copy.transcript
+    assert (copy.place, copy.interviewer, copy.interview_date) == ("New Haven", "J. Kim", "2019-05-01")
+
+
+def test_pseudonymized_gives_each_name_a_stable_stand_in() -> None:
+    copy = _copy("pseudonymized")
+
+    assert copy.transcript == (
+        "I am the narrator. I worked at Employer 1 with the housekeeper\n"
+        "and Person A and Person B. Later Person A left for Place 1. "
+        "Everyone at Employer 1 knew the housekeeper. Mrs. the narrator agreed."
+    )
+    assert copy.narrator == "Pseudonymous narrator"
+
+
+def test_redacted_replaces_every_span_and_hides_the_narrator() -> None:
+    copy = _copy("redacted")
+
+    assert copy.transcript.count(REDACTED) == 10
+    assert copy.narrator == "Anonymous narrator"
+
+
+def test_summary_releases_no_transcript() -> None:
+    copy = _copy("summary")
+
+    assert copy.transcript is None
+    assert copy.summary == "[redacted] on the strike at [redacted]."
+
+
+@pytest.mark.parametrize("level", ["pseudonymized", "redacted", "summary"])
+def test_no_hidden_span_or_narrator_name_survives(level: str) -> None:
+    text = _copy(level).__dict__
+    everything = " ".join(str(v) for v in text.values())
+
+    for name in (*HIDDEN, "Rosa", "Example", "New Haven", "J. Kim", "private note"):
+        assert name.lower() not in everything.lower(), name
+    assert "the housekeeper" not in everything or level == "pseudonymized"
+
+
+def test_non_full_levels_keep_only_the_interview_year() -> None:
+    assert _copy("redacted").interview_date == "2019"

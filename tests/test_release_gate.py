@@ -1,0 +1,259 @@
+"""publish-due, search, index verify, takedown and withdrawal, through the `escrow` command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from archive.reading_room.index import Index
+from tests.helpers import assert_no_canary, canaries, escrow, find_canaries, story, write_lines
+
+PAST, FUTURE = "2020-01-01T00:00:00Z", "2090-01-01T00:00:00Z"
+
+
+@pytest.fixture
+def home(archive_home: Path) -> Path:
+    for email, role in (("org@example.org", "organizer"), ("admin@example.org", "admin")):
+        escrow(archive_home, "users", "add", email, "--role", role, "--password-stdin",
+               input="a long enough password\n")
+    return archive_home
+
+
+def _import(home: Path, tmp_path: Path, *lines: dict[str, object]) -> list[str]:
+    file = write_lines(tmp_path / f"s{len(list(tmp_path.iterdir()))}.jsonl", *lines)
+    result = escrow(home, "stories", "import", str(file), "--as", "org@example.org")
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(home / "escrow.db") as conn:
+        rows = conn.execute("SELECT id FROM stories ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                            (len(lines),)).fetchall()
+    return [r[0] for r in reversed(rows)]
+
+
+def _status(home: Path, story_id: str) -> str:
+    with sqlite3.connect(home / "escrow.db") as conn:
+        return conn.execute("SELECT status FROM stories WHERE id = ?", (story_id,)).fetchone()[0]
+
+
+def _search(home: Path, query: str) -> list[dict[str, str]]:
+    result = escrow(home, "search", query, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_publish_releases_due_stories_and_nothing_sealed_reaches_the_reading_room(
+        home: Path, tmp_path: Path) -> None:
+    sealed_words, indefinite_words, released_words = canaries(3), canaries(3), canaries(1)
+    _import(home, tmp_path,
+            story(title=f"Due {released_words[0]}", embargo_until=PAST, redaction_level="full"),
+            story(title=f"Sealed {sealed_words[0]}", narrator=sealed_words[1],
+                  transcript=f"words [[person:{sealed_words[2]}]]", embargo_until=FUTURE),
+            story(title=f"Indefinite {indefinite_words[0]}", narrator=indefinite_words[1],
+                  transcript=f"[[org:{indefinite_words[2]}]]", embargo_until=None))
+
+    result = escrow(home, "publish-due")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "released 1, already released 0, failed 0"
+    assert [h["title"] for h in _search(home, released_words[0])] == [f"Due {released_words[0]}"]
+    assert _search(home, sealed_words[0]) == [] and _search(home, indefinite_words[0]) == []
+    assert find_canaries(home, released_words[0])  # released text is in the index, as it should be
+    assert_no_canary(home, *sealed_words, *indefinite_words)
+    assert escrow(home, "index", "verify").exit_code == 0
+
+
+def test_dry_run_lists_and_changes_nothing(home: Path, tmp_path: Path) -> None:
+    [story_id] = _import(home, tmp_path, story(embargo_until=PAST))
+    before = (home / "escrow.db").read_bytes()
+
+    result = escrow(home, "publish-due", "--dry-run")
+
+    assert result.exit_code == 0
+    assert story_id in result.output and "would release 1" in result.output
+    assert "Night shift" not in result.output
+    assert (home / "escrow.db").read_bytes() == before
+    assert _status(home, story_id) == "sealed"
+
+
+def test_a_second_run_releases_nothing(home: Path, tmp_path: Path) -> None:
+    _import(home, tmp_path, story(embargo_until=PAST), story(embargo_until=PAST))
+
+    first = escrow(home, "publish-due")
+    second = escrow(home, "publish-due")
+
+    assert first.output.strip() == "released 2, already released 0, failed 0"
+    assert second.output.strip() == "released 0, already released 2, failed 0"
+    with sqlite3.connect(home / "escrow.db") as conn:
+        assert conn.execute("SELECT count(*) FROM audit_log WHERE action='story.release'").fetchone() == (2,)
+
+
+def test_a_story_is_due_exactly_at_its_embargo_instant(home: Path, tmp_path: Path) -> None:
+    [story_id] = _import(home, tmp_path, story(embargo_until="2030-06-01T12:00:00+02:00"))
+
+    early = escrow(home, "publish-due", "--now", "2030-06-01T09:59:59Z")
+    assert early.output.strip().startswith("released 0") and _status(home, story_id) == "sealed"
+    on_time = escrow(home, "publish-due", "--now", "2030-06-01T10:00:00Z")
+    assert on_time.output.strip().startswith("released 1") and _status(home, story_id) == "released"
+
+
+def test_a_bad_now_is_one_line_and_changes_nothing(home: Path, tmp_path: Path) -> None:
+    [story_id] = _import(home, tmp_path, story(embargo_until=PAST))
+
+    result = escrow(home, "publish-due", "--now", "2030-13-01")
+
+    assert result.exit_code == 1 and "malformed date" in result.output
+    assert _status(home, story_id) == "sealed"
+
+
+def test_release_review_stories_wait_for_an_admin(home: Path, tmp_path: Path) -> None:
+    [story_id] = _import(home, tmp_path, story(title="Held back", embargo_until=PAST,
+                                               release_review=True))
+
+    published = escrow(home, "publish-due")
+    assert "due for review 1" in published.output
+    assert _status(home, story_id) == "due_for_review" and _search(home, "held") == []
+
+    refused = escrow(home, "stories", "release", story_id, "--as", "org@example.org")
+    assert refused.exit_code == 1 and "only an admin" in refused.output
+    released = escrow(home, "stories", "release", story_id, "--as", "admin@example.org")
+    assert released.exit_code == 0, released.output
+    assert [h["id"] for h in _search(home, "held")] == [story_id]
+
+
+def test_search_json_gives_id_title_and_a_highlighted_snippet_of_the_released_copy(
+        home: Path, tmp_path: Path) -> None:
+    _import(home, tmp_path, story(embargo_until=PAST, redaction_level="redacted",
+                                  transcript="The picket at [[org:Harbor Hotel]] lasted weeks."))
+    escrow(home, "publish-due")
+
+    [hit] = _search(home, "picket")
+
+    assert set(hit) == {"id", "title", "snippet"}
+    assert "<mark" in hit["snippet"] and "picket" in hit["snippet"]
+    assert "[redacted]" in hit["snippet"] and "Harbor" not in hit["snippet"]
+    assert _search(home, "Harbor") == []
+
+
+@pytest.mark.parametrize("query, message", [
+    ('"unclosed', "quotation mark is not closed"),
+    ("(((", "parentheses do not match"),
+    ("title:", "needs a value after the colon"),
+    ("*", "at least 3 letters before"),
+    ("ab*", "at least 3 letters before"),
+    ("x" * 10_000, "at most 256 characters"),
+    ("   ", "type a word"),
+])
+def test_a_bad_query_gets_a_message_not_a_traceback(home: Path, query: str, message: str) -> None:
+    escrow(home, "index", "rebuild")
+
+    result = escrow(home, "search", query)
+
+    assert result.exit_code == 1
+    assert message in result.output and result.output.count("\n") == 1
+
+
+def test_search_without_an_index_says_how_to_rebuild_it(home: Path, tmp_path: Path) -> None:
+    _import(home, tmp_path, story(embargo_until=PAST))
+    escrow(home, "publish-due")
+    shutil.rmtree(home / "index")
+
+    missing = escrow(home, "search", "shift")
+    rebuilt = escrow(home, "index", "rebuild")
+
+    assert missing.exit_code == 1 and "escrow index rebuild" in missing.output
+    assert rebuilt.output.strip() == "index rebuilt: 1 released stories"
+    assert len(_search(home, "shift")) == 1
+
+
+def test_index_verify_names_a_document_that_is_not_released(home: Path, tmp_path: Path) -> None:
+    _import(home, tmp_path, story(embargo_until=PAST))
+    escrow(home, "publish-due")
+    Index(home / "index").write(add=[{"id": "intruder00000000", "title": "leak", "body": "",
+                                      "summary": "", "tags": "", "language": "en", "level": "full",
+                                      "content_hash": "x"}], delete=())
+
+    result = escrow(home, "index", "verify")
+
+    assert result.exit_code == 1
+    assert "index holds intruder00000000, which is not in the reading room" in result.output
+    assert escrow(home, "index", "sync").output.strip() == "index synced: added 0, removed 1"
+    assert escrow(home, "index", "verify").exit_code == 0
+
+
+def test_index_verify_notices_changed_released_text(home: Path, tmp_path: Path) -> None:
+    [story_id] = _import(home, tmp_path, story(embargo_until=PAST))
+    escrow(home, "publish-due")
+    with sqlite3.connect(home / "escrow.db") as conn:
+        conn.execute("UPDATE released_stories SET title = 'Edited behind our back'")
+
+    result = escrow(home, "index", "verify")
+
+    assert result.exit_code == 1 and story_id in result.output
+
+
+@pytest.mark.parametrize("command, status", [("takedown", "sealed"), ("withdraw", "withdrawn")])
+def test_taking_a_story_back_purges_it_from_the_index_files(home: Path, tmp_path: Path,
+                                                            command: str, status: str) -> None:
+    words = canaries(2)
+    [story_id] = _import(home, tmp_path, story(title=f"Gone {words[0]}", embargo_until=PAST,
+                                               redaction_level="full",
+                                               transcript=f"We said {words[1]} at the gate."))
+    escrow(home, "publish-due")
+    assert find_canaries(home, *words)
+
+    result = escrow(home, "stories", command, story_id, "--reason", "narrator asked",
+                    "--as", "admin@example.org")
+
+    assert result.exit_code == 0, result.output
+    assert _status(home, story_id) == status
+    assert _search(home, words[1]) == []
+    assert_no_canary(home, *words)
+    assert escrow(home, "index", "verify").exit_code == 0
+    assert escrow(home, "audit", "verify").exit_code == 0
+
+
+def test_a_taken_down_story_is_not_released_again_by_the_next_run(home: Path, tmp_path: Path) -> None:
+    [story_id] = _import(home, tmp_path, story(embargo_until=PAST))
+    escrow(home, "publish-due")
+    escrow(home, "stories", "takedown", story_id, "--reason", "legal hold", "--as", "admin@example.org")
+
+    result = escrow(home, "publish-due")
+
+    assert result.output.strip().startswith("released 0")
+    assert _status(home, story_id) == "sealed"
+
+
+def test_a_withdrawn_story_loses_its_data_key(home: Path, tmp_path: Path) -> None:
+    [story_id] = _import(home, tmp_path, story(embargo_until=FUTURE))
+
+    result = escrow(home, "stories", "withdraw", story_id, "--reason", "consent withdrawn",
+                    "--as", "admin@example.org")
+
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(home / "escrow.db") as conn:
+        row = conn.execute("SELECT wrapped_key, kek_version, status FROM stories").fetchone()
+    assert row == (None, None, "withdrawn")
+    assert not (home / "escrow.db-wal").exists() or (home / "escrow.db-wal").stat().st_size == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["takedown", "nosuchstory00000", "--reason", "x", "--as", "admin@example.org"], "no story nosuchstory00000"),
+    (["withdraw", "nosuchstory00000", "--reason", " ", "--as", "admin@example.org"], "give a reason"),
+])
+def test_taking_back_refuses_bad_input(home: Path, args: list[str], message: str) -> None:
+    result = escrow(home, "stories", *args)
+
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_only_an_admin_takes_a_story_back(home: Path, tmp_path: Path) -> None:
+    [story_id] = _import(home, tmp_path, story(embargo_until=PAST))
+    escrow(home, "publish-due")
+
+    result = escrow(home, "stories", "takedown", story_id, "--reason", "mine", "--as", "org@example.org")
+
+    assert result.exit_code == 1 and "only an admin" in result.output
+    assert _status(home, story_id) == "released"
