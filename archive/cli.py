@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from archive import audit, db, demo, reading_room, users
 from archive.app import create_app
 from archive.config import Config
-from archive.errors import EscrowError, InvalidInput
+from archive.errors import EscrowError
 from archive.reading_room import room, search
 from archive.release import gate, locks
 from archive.times import format_instant, parse_instant, utcnow

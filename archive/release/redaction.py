@@ -25,7 +25,7 @@ from archive.vault.drafts import Draft
 
 REDACTED = "[redacted]"
 NARRATOR_PSEUDONYM = "the narrator"
-NARRATOR_BY_LEVEL = {"full": None, "pseudonymized": "Pseudonymous narrator",
+NARRATOR_BY_LEVEL = {"pseudonymized": "Pseudonymous narrator",
                      "redacted": "Anonymous narrator", "summary": "Anonymous narrator"}
 _LABELS = {"person": "Person", "org": "Employer", "place": "Place"}
 
@@ -85,10 +85,15 @@ def _stand_ins(spans: list[Span]) -> Callable[[Span], str]:
         key = (span.kind, span.text.casefold())
         if key not in chosen:
             counters[span.kind] += 1
-            n = counters[span.kind]
-            suffix = string.ascii_uppercase[(n - 1) % 26] * ((n - 1) // 26 + 1) if span.kind == "person" else str(n)
-            chosen[key] = f"{_LABELS[span.kind]} {suffix}"
+            chosen[key] = f"{_LABELS[span.kind]} {_ordinal(span.kind, counters[span.kind])}"
     return lambda span: chosen[(span.kind, span.text.casefold())]
+
+
+def _ordinal(kind: str, n: int) -> str:
+    """People are lettered (A, B, ... Z, AA), employers and places numbered."""
+    if kind != "person":
+        return str(n)
+    return string.ascii_uppercase[(n - 1) % 26] * ((n - 1) // 26 + 1)
 
 
 def _scrubber(narrator: str, narrator_stand_in: str, spans: list[Span],
