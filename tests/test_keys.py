@@ -142,3 +142,90 @@ def test_a_keyring_never_shows_its_keys_in_a_repr() -> None:
 
     assert base64.b64encode(ring.audit_key).decode() not in repr(ring)
     assert repr(Config.for_home(Path("/x"), master_key="secret-text")).count("secret-text") == 0
+
+
+# -- rotation left unfinished at each point a kill can land ---------------------------------
+
+def _rotation_home(home: Path, tmp_path: Path, count: int = 3) -> Path:
+    lines = write_lines(tmp_path / "r.jsonl", *(story(title=f"R{n}") for n in range(count)))
+    assert escrow(home, "stories", "import", str(lines), "--as", "org@example.org").exit_code == 0
+    return home
+
+
+def _ring_versions(home: Path) -> list[int]:
+    ring = keys.parse((home / "master.key").read_text(), "test")
+    return sorted(ring.keks)
+
+
+def _all_open(home: Path) -> None:
+    """Every story decrypts with the key file as it now is (a release at a far date opens all)."""
+    result = escrow(home, "publish-due", "--now", "2100-01-01", "--dry-run")
+    assert result.exit_code == 0, result.output
+    released = escrow(home, "publish-due", "--now", "2100-01-01")
+    assert released.exit_code == 0 and "failed 0" in released.output, released.output
+
+
+def test_a_rotation_killed_before_its_key_file_was_renamed_runs_again(home: Path, tmp_path: Path) -> None:
+    _rotation_home(home, tmp_path)
+    (home / "master.key.new").write_text("half a key ring")  # a kill between write and rename
+
+    result = escrow(home, "keys", "rotate")
+
+    assert result.exit_code == 0, result.output
+    assert "rotated to master key version 2: 3 data keys re-wrapped" in result.output
+    assert not (home / "master.key.new").exists()
+    assert _ring_versions(home) == [2]
+    _all_open(home)
+
+
+def test_a_rotation_killed_after_registering_its_key_but_before_writing_it(
+        home: Path, tmp_path: Path) -> None:
+    _rotation_home(home, tmp_path)
+    config = Config.for_home(home)
+    app = create_app(config)
+    with app.app_context():  # the database learnt of version 2; the key file never held it
+        from archive import db
+        session = db.db.session()
+        keys.register(session, keys.load(config).with_new_kek())
+        session.commit()
+        db.db.session.remove()
+        db.db.engine.dispose()
+
+    result = escrow(home, "keys", "rotate")
+
+    assert result.exit_code == 0, result.output
+    assert "rotated to master key version 2: 3 data keys re-wrapped" in result.output
+    assert _ring_versions(home) == [2]
+    assert escrow(home, "audit", "verify").exit_code == 0
+    _all_open(home)
+
+
+def test_a_rotation_killed_after_its_last_batch_is_finished_not_started_again(
+        home: Path, tmp_path: Path) -> None:
+    _rotation_home(home, tmp_path)
+    first = keys.parse((home / "master.key").read_text(), "test")
+    assert escrow(home, "keys", "rotate").exit_code == 0
+    # Put back the two-key ring the rotation held before it dropped the old key.
+    second = keys.parse((home / "master.key").read_text(), "test")
+    two = keys.Keyring({1: first.keks[1], 2: second.keks[2]}, first.audit_key)
+    (home / "master.key").write_text(two.to_text())
+
+    result = escrow(home, "keys", "rotate")
+
+    assert result.exit_code == 0, result.output
+    assert "finished rotating to master key version 2: 0 data keys re-wrapped" in result.output
+    assert _ring_versions(home) == [2]
+    _all_open(home)
+
+
+def test_rotation_refuses_a_key_file_older_than_the_database(home: Path, tmp_path: Path) -> None:
+    _rotation_home(home, tmp_path)
+    before = (home / "master.key").read_text()
+    assert escrow(home, "keys", "rotate").exit_code == 0
+    (home / "master.key").write_text(before)  # an old copy of the key file put back
+
+    result = escrow(home, "keys", "rotate")
+
+    assert result.exit_code == 1
+    assert "restore the newer key file" in result.output
+    assert (home / "master.key").read_text() == before

@@ -19,14 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.config import Config
 from archive.errors import KeyProblem, NotInitialised
 from archive.times import utcnow
 from archive.vault import crypto
-from archive.vault.models import KeyCheck
+from archive.vault.models import KeyCheck, Story
 
 _TOKEN = re.compile(r"^(audit|kek([1-9][0-9]{0,5})):(.*)$")
 HEADER = (
@@ -147,6 +147,8 @@ def write_file(path: Path, ring: Keyring, *, replace: bool = False) -> None:
     """Write the ring with mode 0600, atomically; never over an existing file unless replacing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     target = path.with_name(path.name + ".new") if replace else path
+    if replace:
+        target.unlink(missing_ok=True)  # left by a run killed before it could rename it
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(ring.to_text())
@@ -167,6 +169,24 @@ def _ring_entries(ring: Keyring) -> list[tuple[str, int, bytes]]:
 def is_registered(session: Session) -> bool:
     """Whether this database already belongs to a key ring."""
     return session.scalar(select(KeyCheck.purpose).limit(1)) is not None
+
+
+def forget_unused(session: Session, ring: Keyring) -> None:
+    """Drop check values of master keys newer than the ring's, which no key file ever held.
+
+    A rotation killed after registering its new key but before writing the key file leaves
+    such a row; the next rotation generates that version afresh and registers it again.
+    A data key wrapped under such a version means the key file is older than the database.
+    """
+    newest = session.scalar(select(func.max(Story.kek_version)))
+    if newest is not None and newest > ring.current_version:
+        raise KeyProblem(f"data keys are wrapped under master key version {newest}, which this key "
+                         "file lacks: restore the newer key file before rotating")
+    newer = session.scalars(select(KeyCheck).where(
+        KeyCheck.purpose == "kek", KeyCheck.version > ring.current_version))
+    for check in newer:
+        session.delete(check)
+    session.flush()
 
 
 def register(session: Session, ring: Keyring) -> None:

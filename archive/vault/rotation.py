@@ -40,8 +40,11 @@ def rotate(session: Session, config: Config, keyring: Keyring, actor: str) -> Ro
     """Rotate (or finish rotating) to a newer master key; rewrite the key file."""
     if config.master_key is not None:
         raise KeyProblem("keys rotate rewrites the key file; it cannot change ESCROW_MASTER_KEY")
-    resumed = bool(_behind(session, keyring.current_version)) and len(keyring.keks) > 1
+    # A ring holding more than one master key is a rotation that did not finish
+    # (killed while re-wrapping, or after the last batch but before the key file shrank).
+    resumed = len(keyring.keks) > 1
     if not resumed:
+        keys.forget_unused(session, keyring)
         keyring = keyring.with_new_kek()
         keys.register(session, keyring)
         session.commit()

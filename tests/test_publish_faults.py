@@ -1,0 +1,265 @@
+"""Release and key rotation under faults: concurrent runs, SIGKILL mid-run, a wrong master key.
+
+Every test drives the real `escrow` console script in separate processes against a real
+SQLite database and Whoosh index; nothing is mocked. A run is stopped at a known point
+without guessing at timing: the test busy-polls the database until the run has committed
+its first batch, then takes SQLite's write lock itself, so the run cannot commit again
+while the test counts what it did and kills it with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from sqlalchemy import select
+
+from archive import create_app, db
+from archive.config import Config
+from archive.errors import EscrowError
+from archive.vault import keys, stories
+from archive.vault.models import Story
+from tests.helpers import escrow, story, write_lines
+
+ESCROW = Path(sys.executable).parent / "escrow"
+ORGANIZER = "org@example.org"
+PAST = "2020-01-01"
+FUTURE = "2031-01-01T00:00:00Z"
+POLL_DEADLINE = 120.0  # seconds; a bound on busy-polling, never a synchronisation guess
+RUN_TIMEOUT = 300.0
+SUMMARY = re.compile(r"^released (\d+), already released (\d+), failed (\d+)", re.MULTILINE)
+
+
+# -- helpers -----------------------------------------------------------------
+
+def run(home: Path, *args: str, input: str | None = None) -> Result:
+    """`escrow ARGS` in-process, always on the instance's own SQLite database."""
+    return escrow(home, *args, input=input, env={"DATABASE_URL": ""})
+
+
+def seal_stories(home: Path, count: int, embargo_until: str) -> None:
+    """Add an organizer through the CLI and import `count` stories with one embargo."""
+    added = run(home, "users", "add", ORGANIZER, "--role", "organizer", "--password-stdin",
+                input="a long enough password\n")
+    assert added.exit_code == 0, added.output
+    lines = write_lines(home.parent / f"stories-{count}.jsonl",
+                        *(story(title=f"Story {n}", embargo_until=embargo_until) for n in range(count)))
+    imported = run(home, "stories", "import", str(lines), "--as", ORGANIZER)
+    assert imported.exit_code == 0, imported.output
+    assert f"sealed {count} stories" in imported.output
+
+
+def process_env(home: Path) -> dict[str, str]:
+    """The environment of an `escrow` process on this instance's files only."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "ESCROW_MASTER_KEY", "ESCROW_TRACEBACK")}
+    env["ARCHIVE_HOME"] = str(home)
+    return env
+
+
+@contextmanager
+def started(home: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """Start `escrow ARGS` as its own process; kill it (by its pid) if the test leaves it running."""
+    proc = subprocess.Popen([str(ESCROW), *args], env=process_env(home), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=RUN_TIMEOUT)
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """Wait for a process; its exit status and everything it printed."""
+    out, err = proc.communicate(timeout=RUN_TIMEOUT)
+    return proc.returncode, out + err
+
+
+def database(home: Path) -> Path:
+    return home / "escrow.db"
+
+
+def connect(home: Path) -> sqlite3.Connection:
+    """An autocommit connection: every statement reads the latest committed state."""
+    return sqlite3.connect(database(home), timeout=60, isolation_level=None)
+
+
+def scalar(conn: sqlite3.Connection, sql: str) -> int:
+    # fetchall() finishes the statement, so no read transaction stays open between polls.
+    return conn.execute(sql).fetchall()[0][0]
+
+
+def rows(home: Path, sql: str) -> list[tuple[object, ...]]:
+    with closing(connect(home)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def count(home: Path, sql: str) -> int:
+    with closing(connect(home)) as conn:
+        return scalar(conn, sql)
+
+
+def kill_between_commits(proc: subprocess.Popen[str], home: Path, progress_sql: str) -> int:
+    """SIGKILL a running command after its first commit and before its last; return its progress.
+
+    Busy-polls (no sleep) until `progress_sql` counts something, then holds SQLite's write
+    lock while it counts again and kills the process, so the count is exactly what the
+    process had committed when it died.
+    """
+    with closing(connect(home)) as conn:
+        deadline = time.monotonic() + POLL_DEADLINE
+        while scalar(conn, progress_sql) == 0:
+            if proc.poll() is not None:
+                pytest.fail(f"escrow exited with {proc.returncode} before its first commit")
+            if time.monotonic() > deadline:
+                pytest.fail(f"escrow committed nothing within {POLL_DEADLINE:.0f}s")
+        conn.execute("BEGIN IMMEDIATE")  # waits for a commit in flight, then blocks the next
+        try:
+            progress = scalar(conn, progress_sql)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=RUN_TIMEOUT)
+        finally:
+            conn.execute("ROLLBACK")
+    return progress
+
+
+def unopenable(home: Path) -> list[str]:
+    """Ids of stories whose payload the instance's key file, as it is now, cannot decrypt."""
+    config = Config.for_home(home)
+    app = create_app(config)
+    with app.app_context():
+        try:
+            session = db.db.session()
+            ring = keys.unlock(session, config)
+            failed = []
+            for sealed in session.scalars(select(Story)):
+                try:
+                    stories.decrypt(ring, sealed)
+                except EscrowError:
+                    failed.append(sealed.id)
+            return failed
+        finally:
+            db.db.session.remove()
+            db.db.engine.dispose()
+
+
+def assert_index_and_audit_verify(home: Path) -> None:
+    index = run(home, "index", "verify")
+    assert index.exit_code == 0, index.output
+    chain = run(home, "audit", "verify")
+    assert chain.exit_code == 0, chain.output
+
+
+RELEASE_COUNTS = ("SELECT story_id, count(*) FROM audit_log WHERE action = 'story.release' "
+                  "GROUP BY story_id")
+
+
+# -- tests -------------------------------------------------------------------
+
+def test_two_concurrent_runs_release_each_of_400_stories_exactly_once(archive_home: Path) -> None:
+    seal_stories(archive_home, 400, PAST)
+
+    with started(archive_home, "publish-due") as first, started(archive_home, "publish-due") as second:
+        results = [finish(first), finish(second)]
+
+    for status, output in results:
+        assert status == 0, output
+    summaries = [SUMMARY.search(output) for _, output in results]
+    assert all(summaries), results
+    assert sum(int(m.group(1)) for m in summaries if m) == 400, results
+    assert all(m.group(3) == "0" for m in summaries if m), results
+    assert count(archive_home, "SELECT count(*) FROM released_stories") == 400
+    assert count(archive_home, "SELECT count(*) FROM stories WHERE status = 'released'") == 400
+    per_story = rows(archive_home, RELEASE_COUNTS)
+    assert len(per_story) == 400
+    assert {n for _, n in per_story} == {1}
+    assert_index_and_audit_verify(archive_home)
+
+
+def test_a_run_killed_with_sigkill_is_repaired_by_the_next(archive_home: Path) -> None:
+    total = 1500
+    seal_stories(archive_home, total, PAST)
+
+    with started(archive_home, "publish-due") as proc:
+        released = kill_between_commits(proc, archive_home, "SELECT count(*) FROM released_stories")
+
+    assert proc.returncode == -signal.SIGKILL
+    assert 0 < released < total, f"the run was not stopped midway ({released} of {total} released)"
+    states = rows(archive_home, "SELECT s.status, r.id IS NOT NULL, count(*) FROM stories s "
+                                "LEFT JOIN released_stories r ON r.id = s.id GROUP BY 1, 2")
+    assert sorted(states) == [("released", 1, released), ("sealed", 0, total - released)]
+    assert count(archive_home, "SELECT count(*) FROM released_stories r "
+                               "LEFT JOIN stories s ON s.id = r.id WHERE s.id IS NULL") == 0
+    audited = rows(archive_home, RELEASE_COUNTS)
+    assert len(audited) == released and {n for _, n in audited} == {1}
+
+    rerun = run(archive_home, "publish-due")
+
+    assert rerun.exit_code == 0, rerun.output
+    assert (f"released {total - released}, already released {released}, failed 0, "
+            f"index repaired {released}") in rerun.output
+    assert count(archive_home, "SELECT count(*) FROM stories WHERE status = 'released'") == total
+    assert count(archive_home, "SELECT count(*) FROM released_stories") == total
+    audited = rows(archive_home, RELEASE_COUNTS)
+    assert len(audited) == total and {n for _, n in audited} == {1}
+    assert_index_and_audit_verify(archive_home)
+
+
+def test_key_rotation_killed_midway_still_opens_every_story_and_a_rerun_finishes(
+        archive_home: Path) -> None:
+    total = 2000  # four batches of 500, so the rotation is still running after its first commit
+    seal_stories(archive_home, total, FUTURE)
+
+    with started(archive_home, "keys", "rotate") as proc:
+        moved = kill_between_commits(proc, archive_home,
+                                     "SELECT count(*) FROM stories WHERE kek_version = 2")
+
+    assert proc.returncode == -signal.SIGKILL
+    assert 0 < moved < total, f"the rotation was not stopped midway ({moved} of {total} re-wrapped)"
+    ring = (archive_home / "master.key").read_text()
+    assert "kek1:" in ring and "kek2:" in ring
+    assert unopenable(archive_home) == []
+
+    rerun = run(archive_home, "keys", "rotate")
+
+    assert rerun.exit_code == 0, rerun.output
+    assert f"finished rotating to master key version 2: {total - moved} data keys re-wrapped" \
+        in rerun.output
+    assert rows(archive_home, "SELECT DISTINCT kek_version FROM stories") == [(2,)]
+    ring = (archive_home / "master.key").read_text()
+    assert "kek2:" in ring and "kek1:" not in ring
+    released = run(archive_home, "publish-due", "--now", "2100-01-01T00:00:00Z")
+    assert released.exit_code == 0, released.output
+    assert f"released {total}, already released 0, failed 0" in released.output
+    assert_index_and_audit_verify(archive_home)
+
+
+def test_publish_due_with_a_wrong_master_key_releases_nothing(archive_home: Path,
+                                                              tmp_path: Path) -> None:
+    seal_stories(archive_home, 5, PAST)
+    other = tmp_path / "other"
+    assert run(other, "init").exit_code == 0
+    shutil.copyfile(other / "master.key", archive_home / "master.key")
+    (archive_home / "master.key").chmod(0o600)
+    audit_entries = count(archive_home, "SELECT count(*) FROM audit_log")
+
+    result = run(archive_home, "publish-due")
+
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1, result.output
+    assert "does not match this archive" in result.output
+    assert count(archive_home, "SELECT count(*) FROM released_stories") == 0
+    assert rows(archive_home, "SELECT status, count(*) FROM stories GROUP BY status") == [("sealed", 5)]
+    assert count(archive_home, "SELECT count(*) FROM audit_log") == audit_entries
