@@ -107,7 +107,7 @@ def time_sealing(corpus: list[dict[str, object]]) -> tuple[list[float], list[flo
     archive_us: list[float] = []
     raw_us: list[float] = []
     for warm_up in (True, False):
-        for plaintext, (story_id, dek_id) in zip(plaintexts[:200] if warm_up else plaintexts, ids):
+        for plaintext, (story_id, dek_id) in zip(plaintexts[:200] if warm_up else plaintexts, ids, strict=False):
             t0 = time.perf_counter_ns()
             dek = crypto.new_key()
             crypto.wrap(kek, dek, crypto.wrap_aad(story_id, dek_id, kek_version))
@@ -155,11 +155,17 @@ def main() -> None:
          f"{p95(archive_us):.1f}", f"{statistics.median(archive_us) / raw_median:.2f}"),
         ("seal, raw AESGCM, us/story", len(raw_us), f"{raw_median:.1f}", f"{p95(raw_us):.1f}", "1.00"),
     ]
+    print_table(rows)
+    print("ratio: median over the raw AESGCM median per story; import p95 column shows the slowest run.")
+
+
+def print_table(rows: list[tuple[object, ...]]) -> None:
+    """The figures as an aligned table: what, n, median, p95, ratio."""
     header = ("what", "n", "median", "p95", "ratio")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print(f"{row[0]:<{widths[0]}}  " + "  ".join(f"{str(v):>{w}}" for v, w in zip(row[1:], widths[1:])))
-    print("ratio: median over the raw AESGCM median per story; import p95 column shows the slowest run.")
+        cells = (f"{v!s:>{w}}" for v, w in zip(row[1:], widths[1:], strict=True))
+        print(f"{row[0]:<{widths[0]}}  " + "  ".join(cells))
 
 
 if __name__ == "__main__":

@@ -118,8 +118,8 @@ class Index:
         return _Borrowed(self)
 
     def _current_searcher(self) -> Searcher:
-        if self._searcher is not None and not self.exists():
-            self.close()  # the folder was deleted under us
+        if self._searcher is not None and not self.path.is_dir():
+            self.close()  # the folder was deleted under us (a cheap check on every query)
         if self._searcher is None:
             self._searcher = self._open().searcher()
         else:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from whoosh import highlight
 from whoosh.qparser import AndGroup, MultifieldParser
 from whoosh.query import And, NullQuery, Query, Term
+from whoosh.searching import Hit as WhooshHit
 
 from archive.errors import InvalidInput
 from archive.reading_room.index import Index, schema
@@ -110,7 +111,9 @@ def search(index: Index, text: str, *, page: int = 1, per_page: int = 10,
     query = parse(text)
     page = max(1, page)
     with index.searcher() as searcher:
-        results = searcher.search_page(query, page, pagelen=per_page,
+        # optimize=False: score every match in one pass and count as it goes; the block-
+        # skipping default makes the total a second full run of the query.
+        results = searcher.search_page(query, page, pagelen=per_page, optimize=False,
                                        filter=_filter(filters or Filters()), terms=True)
         results.results.fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
         results.results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
@@ -118,7 +121,7 @@ def search(index: Index, text: str, *, page: int = 1, per_page: int = 10,
         return Results(total=results.total, page=results.pagenum, hits=hits)
 
 
-def _snippet(hit: highlight.Hit) -> str:  # type: ignore[name-defined]
+def _snippet(hit: WhooshHit) -> str:
     for name in ("body", "summary", "title"):
         snippet = hit.highlights(name, top=2)
         if snippet:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session, selectinload
 
 from archive import audit, db
 from archive.errors import Conflict, EscrowError, Forbidden, InvalidInput
@@ -55,12 +55,18 @@ class Summary:
         return text
 
 
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(Story.status == "sealed", Story.embargo_until.is_not(None), Story.embargo_until <= now)
+
+
 def due(session: Session, now: datetime) -> list[Story]:
     """Sealed stories whose embargo instant has come (now >= embargo_until); never indefinite ones."""
-    query = (select(Story).where(Story.status == "sealed", Story.embargo_until.is_not(None),
-                                 Story.embargo_until <= now)
-             .order_by(Story.embargo_until, Story.id))
-    return list(session.scalars(query))
+    return list(session.scalars(select(Story).where(_due(now)).order_by(Story.embargo_until, Story.id)))
+
+
+def due_count(session: Session, now: datetime) -> int:
+    """How many stories are due (for a progress bar)."""
+    return session.scalar(select(func.count(Story.id)).where(_due(now))) or 0
 
 
 def _already(session: Session, now: datetime) -> int:
@@ -74,7 +80,8 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
     summary = Summary()
     report = room.sync(session, index)
     summary.repaired = report.added + report.removed
-    candidates = [s.id for s in due(session, now)]
+    candidates = list(session.scalars(select(Story.id).where(_due(now))
+                                      .order_by(Story.embargo_until, Story.id)))
     summary.already = _already(session, now)
     # Index documents are built before each commit expires the rows they come from.
     released_rows: list[dict[str, Any]] = []
@@ -92,7 +99,8 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
 def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str],
                    summary: Summary) -> list[dict[str, Any]]:
     rows = []
-    for story in session.scalars(select(Story).where(Story.id.in_(ids), Story.status == "sealed")):
+    batch = select(Story).where(Story.id.in_(ids), Story.status == "sealed").options(selectinload(Story.versions))
+    for story in session.scalars(batch):
         try:
             draft = stories.decrypt(keyring, story)
         except EscrowError:

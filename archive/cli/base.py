@@ -1,0 +1,120 @@
+"""The `escrow` command's frame: a Flask CLI group that turns errors into one clear line.
+
+Commands are thin: parse, call a service, commit, echo a count or a table. A domain
+error becomes one line on stderr and exit status 1; bad usage exits 2 (click).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from archive import db, users
+from archive.app import create_app
+from archive.config import Config
+from archive.errors import EscrowError
+from archive.times import parse_instant, utcnow
+from archive.users import User
+from archive.vault import keys
+from archive.vault.keys import Keyring
+
+
+class Failure(click.ClickException):
+    """A one-line failure with exit status 1."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"escrow: {self.format_message()}", err=True)
+
+
+class EscrowGroup(FlaskGroup):
+    """FlaskGroup that turns domain and database errors into one clear line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EscrowError as error:
+            raise Failure(str(error)) from None
+        except SQLAlchemyError as error:
+            # The driver's message can quote SQL parameters; show only its class.
+            raise Failure(f"database error ({type(error).__name__}); nothing was changed") from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            # An unexpected error's message may quote data; show its class only.
+            # ESCROW_TRACEBACK=1 re-raises it for a developer at a terminal.
+            if os.environ.get("ESCROW_TRACEBACK") == "1":
+                raise
+            raise Failure(f"internal error ({type(error).__name__}); nothing was changed") from None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        try:
+            return super().list_commands(ctx)
+        except EscrowError as error:  # pragma: no cover - only on a broken instance
+            click.echo(f"escrow: {error}", err=True)
+            return sorted(self.commands)
+
+
+cli = EscrowGroup(
+    create_app=create_app, load_dotenv=False, set_debug_flag=False,
+    help="Escrow: sealed oral histories, released on their date. ARCHIVE_HOME picks the instance.",
+)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="escrow")
+
+
+def config() -> Config:
+    """The running archive's configuration."""
+    return current_app.config["ESCROW_CONFIG"]
+
+
+def open_session() -> Session:
+    """The database session of a command, on an initialised archive; closed when it ends."""
+    db.require_initialised(config().database_url)
+    close_on_exit()
+    return db.db.session()
+
+
+def close_on_exit() -> None:
+    # Close the engine's connections when the command ends, so SQLite checkpoints its
+    # write-ahead log and the command leaves no open handle behind (tests run many).
+    engine = db.db.engine
+    click.get_current_context().call_on_close(engine.dispose)
+
+
+def unlocked(session: Session) -> Keyring:
+    """The key ring, checked against this archive's database."""
+    return keys.unlock(session, config())
+
+
+def commit(session: Session, work: Callable[[], Any]) -> Any:
+    """Run `work` and commit, or roll back everything it did."""
+    try:
+        result = work()
+        session.commit()
+        return result
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def instant(value: str | None) -> datetime:
+    """An instant given on the command line, or now."""
+    return parse_instant(value) if value else utcnow()
+
+
+def actor(session: Session, email: str) -> User:
+    """The acting user named by --as."""
+    return users.by_email(session, email)

@@ -1,0 +1,119 @@
+"""Releasing and searching: publish-due, search, the index, the key ring."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+
+import click
+
+from archive import audit, reading_room
+from archive.cli import base
+from archive.cli.base import cli
+from archive.reading_room import room, search
+from archive.release import gate, locks
+from archive.times import format_instant
+from archive.vault import rotation
+
+
+@cli.command("publish-due")
+@click.option("--now", "now_text", help="Release as if it were this instant (ISO 8601).")
+@click.option("--dry-run", is_flag=True, help="List what would be released; change nothing.")
+def publish_due_command(now_text: str | None, dry_run: bool) -> None:
+    """Release every story whose embargo has come; exactly once, crash-safe."""
+    now = base.instant(now_text)
+    session = base.open_session()
+    ring = base.unlocked(session)
+    if dry_run:
+        due = gate.due(session, now)
+        for story in due:
+            what = "review" if story.release_review else "release"
+            click.echo(f"{story.id}  {format_instant(story.embargo_until)}  {story.redaction_level:<13}  {what}")
+        click.echo(f"would release {sum(not s.release_review for s in due)}, "
+                   f"hold for review {sum(s.release_review for s in due)} (dry run, nothing changed)")
+        return
+    with locks.publisher(base.config().home):
+        total = gate.due_count(session, now) if sys.stdout.isatty() else 0
+        if total:
+            with click.progressbar(length=total, label="releasing", file=sys.stderr) as bar:
+                summary = gate.publish_due(session, ring, reading_room.index(), now=now,
+                                           progress=bar.update)
+        else:
+            summary = gate.publish_due(session, ring, reading_room.index(), now=now)
+    click.echo(summary.line())
+    if summary.failed:
+        raise base.Failure(f"{summary.failed} stories could not be opened: {', '.join(summary.failures[:10])}")
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {id, title, snippet}.")
+@click.option("--page", default=1, type=click.IntRange(1, 10_000))
+def search_command(query: str, as_json: bool, page: int) -> None:
+    """Search the reading room as a researcher would."""
+    base.open_session()
+    results = search.search(reading_room.index(), query, page=page)
+    if as_json:
+        click.echo(json.dumps([{"id": h.id, "title": h.title, "snippet": h.snippet}
+                               for h in results.hits], ensure_ascii=False))
+        return
+    for hit in results.hits:
+        click.echo(f"{hit.id}  {hit.title}\n    {_plain(hit.snippet)}")
+    click.echo(f"{results.total} results")
+
+
+def _plain(snippet: str) -> str:
+    """A highlighted HTML snippet as terminal text, matches in *stars*."""
+    text = re.sub(r"<mark[^>]*>(.*?)</mark>", r"*\1*", snippet)
+    return html.unescape(re.sub(r"\s+", " ", text))
+
+
+@cli.group("index")
+def index_group() -> None:
+    """The search index: a cache of the reading-room table."""
+
+
+@index_group.command("rebuild")
+def index_rebuild() -> None:
+    """Recreate the index from the reading-room table."""
+    session = base.open_session()
+    with locks.publisher(base.config().home):
+        count = room.rebuild(session, reading_room.index())
+    click.echo(f"index rebuilt: {count} released stories")
+
+
+@index_group.command("sync")
+def index_sync() -> None:
+    """Add missing and purge stale documents, without a full rebuild."""
+    session = base.open_session()
+    with locks.publisher(base.config().home):
+        report = room.sync(session, reading_room.index())
+    click.echo(f"index synced: added {report.added}, removed {report.removed}")
+
+
+@index_group.command("verify")
+def index_verify() -> None:
+    """Check the index holds exactly the released stories' released text, and nothing else."""
+    session = base.open_session()
+    problems = gate.verify(session, reading_room.index())
+    if problems:
+        raise base.Failure(f"index differs from the reading room ({len(problems)}): {'; '.join(problems[:5])}")
+    click.echo("index verified: it holds exactly the released stories")
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """The master key ring."""
+
+
+@keys_group.command("rotate")
+def keys_rotate() -> None:
+    """Re-wrap every data key under a new master key (payloads are not re-encrypted)."""
+    session = base.open_session()
+    ring = base.unlocked(session)
+    with locks.publisher(base.config().home):
+        result = rotation.rotate(session, base.config(), ring, audit.SYSTEM)
+    verb = "finished rotating" if result.resumed else "rotated"
+    click.echo(f"{verb} to master key version {result.version}: {result.rewrapped} data keys re-wrapped")
