@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +20,7 @@ from sqlalchemy import Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.db import Base, UTCDateTime
-from archive.errors import TamperDetected
+from archive.errors import InvalidInput, TamperDetected
 from archive.times import utcnow
 
 GENESIS = "0" * 64
@@ -48,6 +50,36 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditAnchor(Base):
+    """A head the operator anchored (and keeps off the machine): entry number and MAC."""
+
+    __tablename__ = "audit_anchors"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    anchored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """An anchored head, written `SEQ:HASH` for the operator to keep."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        """An anchor as `escrow audit anchor` printed it, or InvalidInput."""
+        match = re.fullmatch(r"\s*(\d{1,12}):([0-9a-f]{64})\s*", text)
+        if not match:
+            raise InvalidInput("an anchor is SEQ:HASH as 'escrow audit anchor' printed it, "
+                               "e.g. 42:3f9a... (64 hex digits)")
+        return cls(int(match.group(1)), match.group(2))
 
 
 def _mac(key: bytes, entry: AuditEntry) -> str:
@@ -96,9 +128,29 @@ def entries(session: Session, *, story_id: str | None = None,
     return iter(session.scalars(query.execution_options(yield_per=1000)))
 
 
-def verify(session: Session, key: bytes) -> int:
-    """Check the whole chain and its head; return the number of entries or raise TamperDetected."""
+def anchor(session: Session, key: bytes, actor: str) -> Anchor:
+    """Record an anchoring entry and anchor the head that includes it (the caller commits)."""
+    entry = record(session, key, actor, "audit.anchor")
+    session.add(AuditAnchor(seq=entry.seq, hash=entry.hash, anchored_at=entry.at))
+    return Anchor(entry.seq, entry.hash)
+
+
+def last_anchor(session: Session) -> Anchor | None:
+    """The latest anchor stored in the database, if any."""
+    row = session.scalar(select(AuditAnchor).order_by(AuditAnchor.seq.desc()).limit(1))
+    return None if row is None else Anchor(row.seq, row.hash)
+
+
+def verify(session: Session, key: bytes, kept: Anchor | None = None) -> int:
+    """Check the whole chain, its head and its anchors; return the number of entries or raise TamperDetected.
+
+    `kept` is an anchor the operator kept off the machine: it catches a tail cut together
+    with the head row and the stored anchors.
+    """
     prev_seq, prev_hash = 0, GENESIS
+    seen: dict[int, str] = {}
+    anchors = [Anchor(a.seq, a.hash) for a in session.scalars(select(AuditAnchor))]
+    wanted = {a.seq for a in anchors} | ({kept.seq} if kept else set())
     for entry in entries(session):
         if entry.seq != prev_seq + 1:
             raise TamperDetected(
@@ -106,6 +158,8 @@ def verify(session: Session, key: bytes) -> int:
             )
         if entry.prev_hash != prev_hash or not hmac.compare_digest(entry.hash, _mac(key, entry)):
             raise TamperDetected(f"audit entry {entry.seq} does not verify: it was edited, moved or replaced")
+        if entry.seq in wanted:
+            seen[entry.seq] = entry.hash
         prev_seq, prev_hash = entry.seq, entry.hash
     head = session.get(AuditHead, 1)
     if prev_seq == 0:
@@ -117,4 +171,10 @@ def verify(session: Session, key: bytes) -> int:
             f"the audit log ends at entry {prev_seq} but its head records entry {head.seq}: "
             "entries were cut from the tail"
         )
+    for mark, source in [*((a, "an anchor") for a in anchors), *([(kept, "the kept anchor")] if kept else [])]:
+        if mark.seq not in seen:
+            raise TamperDetected(f"the audit log ends at entry {prev_seq} but {source} records entry "
+                                 f"{mark.seq}: entries were cut from the tail")
+        if not hmac.compare_digest(seen[mark.seq], mark.hash):
+            raise TamperDetected(f"audit entry {mark.seq} differs from {source}: the log was rewritten")
     return prev_seq

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from archive.errors import InvalidInput
 
 KEY_FILE_NAME = "master.key"
 DATABASE_FILE_NAME = "escrow.db"
@@ -17,13 +20,15 @@ class Config:
     """Where the archive lives and how it reaches its database and keys.
 
     `master_key` holds the text of ESCROW_MASTER_KEY when the key comes from the
-    environment instead of the key file; it is never shown in a repr.
+    environment instead of the key file; it is never shown in a repr. `request_ttl` is how
+    long an early-release request waits for a second admin (ESCROW_REQUEST_TTL_DAYS, 7).
     """
 
     home: Path
     database_url: str
     master_key: str | None = field(default=None, repr=False)
     testing: bool = False
+    request_ttl: timedelta = timedelta(days=7)
 
     @property
     def key_file(self) -> Path:
@@ -39,12 +44,13 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
-        """Read ARCHIVE_HOME, DATABASE_URL and ESCROW_MASTER_KEY."""
+        """Read ARCHIVE_HOME, DATABASE_URL, ESCROW_MASTER_KEY and ESCROW_REQUEST_TTL_DAYS."""
         env = os.environ if environ is None else environ
         return cls.for_home(
             Path(env.get("ARCHIVE_HOME") or "instance"),
             database_url=env.get("DATABASE_URL") or None,
             master_key=env.get("ESCROW_MASTER_KEY") or None,
+            request_ttl=timedelta(days=_days(env.get("ESCROW_REQUEST_TTL_DAYS") or "7")),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -55,3 +61,9 @@ class Config:
             "TESTING": self.testing,
             "ESCROW_CONFIG": self,
         }
+
+
+def _days(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 90:
+        raise InvalidInput(f"ESCROW_REQUEST_TTL_DAYS must be a whole number of days from 1 to 90, not {text[:20]!r}")
+    return int(text)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from archive.audit import AuditEntry, AuditHead
+from archive.audit import AuditAnchor, AuditEntry, AuditHead
 from archive.db import Base
 from archive.reading_room.models import ReleasedStory
 from archive.users import User
-from archive.vault.models import KeyCheck, Story, StoryVersion
+from archive.vault.models import EmbargoRequest, KeyCheck, Story, StoryVersion
 
-__all__ = ["AuditEntry", "AuditHead", "Base", "KeyCheck", "ReleasedStory", "Story", "StoryVersion", "User"]
+__all__ = ["AuditAnchor", "AuditEntry", "AuditHead", "Base", "EmbargoRequest", "KeyCheck", "ReleasedStory",
+           "Story", "StoryVersion", "User"]

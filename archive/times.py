@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from archive.errors import InvalidInput
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DURATION = re.compile(r"^(\d{1,6})([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def utcnow() -> datetime:
@@ -46,3 +48,11 @@ def format_instant(moment: datetime | None) -> str:
     if moment is None:
         return "indefinite"
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_duration(text: str) -> timedelta:
+    """A span like 90s, 30m, 2h or 1d."""
+    match = _DURATION.match(text.strip().lower())
+    if not match:
+        raise InvalidInput(f"malformed duration {text[:20]!r}: give a number and a unit, e.g. 30m, 2h or 1d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})

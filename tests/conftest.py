@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,3 +86,17 @@ def researcher(session: Session) -> User:
 @pytest.fixture
 def admin(session: Session) -> User:
     return _user(session, "admin@example.org", "admin")
+
+
+@pytest.fixture
+def auckland() -> Iterator[None]:
+    """The server's own zone set far from UTC (+12/+13), as a test of 'it changes nothing'."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "Pacific/Auckland"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()

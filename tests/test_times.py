@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from archive.errors import InvalidInput
 from archive.times import format_instant, parse_instant
-
-
-@pytest.fixture
-def auckland() -> Iterator[None]:
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Pacific/Auckland"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
 
 
 @pytest.mark.parametrize("text, expected", [

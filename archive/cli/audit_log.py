@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from archive import audit
 from archive.cli import base
 from archive.cli.base import cli
+from archive.times import format_instant, parse_instant
 
 
 @cli.group("audit")
@@ -15,9 +18,51 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-def audit_verify() -> None:
-    """Check every entry of the chain and its head; exit 1 naming the first broken entry."""
+@click.option("--anchor", "anchor_text", help="An anchor kept off the machine (SEQ:HASH from 'audit anchor').")
+def audit_verify(anchor_text: str | None) -> None:
+    """Check every entry of the chain, its head and its anchors; exit 1 naming the first broken entry."""
+    kept = audit.Anchor.parse(anchor_text) if anchor_text else None
     session = base.open_session()
     ring = base.unlocked(session)
-    count = audit.verify(session, ring.audit_key)
-    click.echo(f"audit log intact: {count} entries")
+    count = audit.verify(session, ring.audit_key, kept)
+    last = audit.last_anchor(session)
+    click.echo(f"audit log intact: {count} entries"
+               + (f", anchored at entry {last.seq}" if last else ", never anchored (run 'escrow audit anchor')"))
+
+
+@audit_group.command("anchor")
+def audit_anchor() -> None:
+    """Anchor the chain's head and print it: keep the line off this machine."""
+    session = base.open_session()
+    ring = base.unlocked(session)
+    audit.verify(session, ring.audit_key)  # never anchor a chain that is already broken
+    mark = base.commit(session, lambda: audit.anchor(session, ring.audit_key, audit.SYSTEM))
+    click.echo(f"anchored audit head {mark}")
+    click.echo(f"keep this line off this machine; check with: escrow audit verify --anchor {mark}")
+
+
+@audit_group.command("show")
+@click.option("--story", "story_id", help="Only entries about this story.")
+@click.option("--since", "since_text", help="Only entries from this ISO 8601 date or instant on.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def audit_show(story_id: str | None, since_text: str | None, as_json: bool) -> None:
+    """Print entries in chain order (who, what, which story, when; never story content).
+
+    Reading the log is itself recorded in it.
+    """
+    since = parse_instant(since_text) if since_text else None
+    session = base.open_session()
+    ring = base.unlocked(session)
+    rows = [{"seq": e.seq, "at": format_instant(e.at), "actor": e.actor, "action": e.action,
+             "story": e.story_id, "detail": json.loads(e.detail)}
+            for e in audit.entries(session, story_id=story_id, since=since)]
+    base.commit(session, lambda: audit.record(session, ring.audit_key, audit.SYSTEM, "audit.show",
+                                              story_id, since=since_text, shown=len(rows)))
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        detail = " ".join(f"{k}={v}" for k, v in row["detail"].items())
+        click.echo(f"{row['seq']:>6}  {row['at']}  {row['actor']:<24}  {row['action']:<20}  "
+                   f"{row['story'] or '-':<16}  {detail}")
+    click.echo(f"{len(rows)} entries")

@@ -6,25 +6,35 @@ import html
 import json
 import re
 import sys
+from datetime import datetime, timedelta
 
 import click
+from sqlalchemy.orm import Session
 
 from archive import audit, reading_room
 from archive.cli import base
 from archive.cli.base import cli
 from archive.reading_room import room, search
 from archive.release import gate, locks
-from archive.times import format_instant
-from archive.vault import rotation
+from archive.times import format_instant, parse_duration
+from archive.vault import embargo, rotation, stories
 
 
 @cli.command("publish-due")
 @click.option("--now", "now_text", help="Release as if it were this instant (ISO 8601).")
 @click.option("--dry-run", is_flag=True, help="List what would be released; change nothing.")
-def publish_due_command(now_text: str | None, dry_run: bool) -> None:
+@click.option("--check", is_flag=True,
+              help="Release nothing; exit 1 if a story has been due for longer than --grace (monitoring).")
+@click.option("--grace", "grace_text", default="2h", show_default=True, help="For --check: e.g. 30m, 2h, 1d.")
+def publish_due_command(now_text: str | None, dry_run: bool, check: bool, grace_text: str) -> None:
     """Release every story whose embargo has come; exactly once, crash-safe."""
     now = base.instant(now_text)
+    if check and dry_run:
+        raise click.UsageError("--check and --dry-run are two different questions: give one")
     session = base.open_session()
+    if check:
+        _check(session, now, parse_duration(grace_text), grace_text)
+        return
     ring = base.unlocked(session)
     if dry_run:
         due = gate.due(session, now)
@@ -45,6 +55,18 @@ def publish_due_command(now_text: str | None, dry_run: bool) -> None:
     click.echo(summary.line())
     if summary.failed:
         raise base.Failure(f"{summary.failed} stories could not be opened: {', '.join(summary.failures[:10])}")
+
+
+def _check(session: Session, now: datetime, grace: timedelta, grace_text: str) -> None:
+    late = embargo.overdue(session, now=now, grace=grace)
+    if late:
+        oldest = late[0]
+        raise base.Failure(
+            f"{len(late)} stories overdue by more than {grace_text}; the oldest, {oldest.id}, was due "
+            f"{format_instant(oldest.embargo_until)}: is the publish-due timer running?")
+    waiting = len(stories.listing(session, "due_for_review"))
+    click.echo(f"ok: no story overdue by more than {grace_text}"
+               + (f"; {waiting} due for review by an admin" if waiting else ""))
 
 
 @cli.command("search")

@@ -71,3 +71,28 @@ class KeyCheck(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     digest: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+REQUEST_STATES = ("pending", "approved", "denied")
+
+
+class EmbargoRequest(Base):
+    """A request to shorten an embargo or release early, waiting for a second admin.
+
+    `until` None means "release now": the embargo becomes the instant of approval.
+    A pending request past `expires_at` can no longer be approved.
+    """
+
+    __tablename__ = "embargo_requests"
+    __table_args__ = (CheckConstraint(_in("state", REQUEST_STATES), name="state"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    story_id: Mapped[str] = mapped_column(ForeignKey("stories.id"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

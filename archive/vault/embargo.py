@@ -1,0 +1,198 @@
+"""Changing an embargo: extending takes effect at once; shortening needs a second admin.
+
+Every change is an audit entry (actor, story, from, to, reason), committed with it.
+Instants are aware datetimes in UTC; a story is due exactly when now >= embargo_until.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import audit
+from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
+from archive.times import format_instant
+from archive.users import User
+from archive.vault import stories
+from archive.vault.keys import Keyring
+from archive.vault.models import EmbargoRequest, Story
+
+DEFAULT_REQUEST_TTL = timedelta(days=7)
+MAX_REASON = 500
+
+
+def _reason(text: str) -> str:
+    reason = " ".join(text.split())
+    if not reason:
+        raise InvalidInput("give a reason (--reason): it goes into the audit log")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"a reason may be at most {MAX_REASON} characters")
+    return reason
+
+
+def _status(story: Story) -> str:
+    return story.status.replace("_", " ")
+
+
+def _ends(moment: datetime | None) -> str:
+    return "is indefinite" if moment is None else f"ends {format_instant(moment)}"
+
+
+def _later(until: datetime | None, than: datetime | None) -> bool:
+    """Whether `until` ends later than `than` (None is indefinite, later than any instant)."""
+    if than is None:
+        return False
+    return until is None or until > than
+
+
+def extend(session: Session, keyring: Keyring, actor: User, story_id: str, until: datetime | None,
+           reason: str, *, now: datetime) -> Story:
+    """Move the embargo later (or make it indefinite), at once; the organizer's own story or any for an admin.
+
+    A story waiting for review goes back to sealed with its new date.
+    """
+    reason = _reason(reason)
+    story = stories.get_for(session, actor, story_id)
+    if story.status == "released":
+        raise Conflict(f"story {story.id} is already released: an admin can take it down "
+                       "('escrow stories takedown'), which seals it again")
+    if story.status == "withdrawn":
+        raise Conflict(f"story {story.id} is withdrawn: its content no longer exists")
+    if until is not None and until <= now:
+        raise InvalidInput(f"{format_instant(until)} is not in the future: an extension must end later than now")
+    if story.status == "sealed" and not _later(until, story.embargo_until):
+        raise InvalidInput(
+            f"the embargo of {story.id} {_ends(story.embargo_until)}; "
+            f"{format_instant(until)} is not later: to shorten it, request it ('escrow embargo request')")
+    before = story.embargo_until
+    story.embargo_until, story.status, story.updated_at = until, "sealed", now
+    audit.record(session, keyring.audit_key, actor.email, "embargo.extend", story.id,
+                 reason=reason, embargo_from=format_instant(before), embargo_to=format_instant(until))
+    return story
+
+
+def request(session: Session, keyring: Keyring, actor: User, story_id: str, until: datetime | None,
+            reason: str, *, now: datetime, ttl: timedelta = DEFAULT_REQUEST_TTL) -> EmbargoRequest:
+    """Ask for an earlier release (`until` None: now); pending until another admin approves it."""
+    reason = _reason(reason)
+    story = stories.get_for(session, actor, story_id)
+    if story.status != "sealed":
+        hint = " ('escrow stories release')" if story.status == "due_for_review" else ""
+        raise Conflict(f"story {story.id} is {_status(story)}, not sealed: nothing to release early{hint}")
+    if until is not None and until <= now:
+        raise InvalidInput(f"{format_instant(until)} is not in the future: use --until now to release at approval")
+    if until is not None and not _later(story.embargo_until, until):
+        raise InvalidInput(
+            f"the embargo of {story.id} already {_ends(story.embargo_until)}; "
+            f"{format_instant(until)} is not earlier: to move it later, extend it ('escrow embargo extend')")
+    waiting = _pending_for(session, story.id, now)
+    if waiting is not None:
+        raise Conflict(f"story {story.id} already has a pending request {waiting.id}: "
+                       "an admin approves or denies it first")
+    item = EmbargoRequest(id=stories.new_id(), story_id=story.id, requested_by_id=actor.id, until=until,
+                          reason=reason, state="pending", created_at=now, expires_at=now + ttl)
+    session.add(item)
+    audit.record(session, keyring.audit_key, actor.email, "embargo.request", story.id, request=item.id,
+                 reason=reason, embargo_from=format_instant(story.embargo_until),
+                 embargo_to="now (at approval)" if until is None else format_instant(until),
+                 expires=format_instant(item.expires_at))
+    return item
+
+
+def approve(session: Session, keyring: Keyring, actor: User, request_id: str, *, now: datetime) -> Story:
+    """A second admin applies a pending request; the requester never approves their own."""
+    item = _decidable(session, actor, request_id, now)
+    if item.requested_by_id == actor.id:
+        raise Forbidden(f"you made request {item.id}: another admin must approve it")
+    story = session.get(Story, item.story_id)
+    assert story is not None  # a foreign key
+    if story.status != "sealed":
+        raise Conflict(f"story {story.id} is {_status(story)} now, not sealed: deny request {item.id}")
+    before, after = story.embargo_until, item.until or now
+    if not _later(before, after):
+        raise Conflict(f"story {story.id}'s embargo already ends {format_instant(before)}, no later than "
+                       f"the request asks: deny request {item.id}")
+    story.embargo_until, story.updated_at = after, now
+    item.state, item.decided_by_id, item.decided_at = "approved", actor.id, now
+    audit.record(session, keyring.audit_key, actor.email, "embargo.approve", story.id, request=item.id,
+                 requested_by=_email(session, item.requested_by_id),
+                 embargo_from=format_instant(before), embargo_to=format_instant(after))
+    return story
+
+
+def deny(session: Session, keyring: Keyring, actor: User, request_id: str, reason: str, *,
+         now: datetime) -> EmbargoRequest:
+    """An admin turns a request down (the requester may take back their own)."""
+    reason = _reason(reason)
+    item = _decidable(session, actor, request_id, now, expired_ok=True, own_ok=True)
+    item.state, item.decided_by_id, item.decided_at = "denied", actor.id, now
+    audit.record(session, keyring.audit_key, actor.email, "embargo.deny", item.story_id,
+                 request=item.id, reason=reason)
+    return item
+
+
+def _decidable(session: Session, actor: User, request_id: str, now: datetime, *,
+               expired_ok: bool = False, own_ok: bool = False) -> EmbargoRequest:
+    item = session.get(EmbargoRequest, request_id) if request_id else None
+    mine = item is not None and item.requested_by_id == actor.id
+    if actor.role != "admin" and not (own_ok and mine):
+        raise Forbidden("only an admin may decide an embargo request")
+    if item is None or item.state != "pending":
+        raise NotFound(f"no pending request {request_id[:40]}")
+    if not expired_ok and now >= item.expires_at:
+        raise Conflict(f"request {item.id} expired {format_instant(item.expires_at)}: "
+                       "it cannot be approved; make a new request")
+    return item
+
+
+def _pending_for(session: Session, story_id: str, now: datetime) -> EmbargoRequest | None:
+    return session.scalar(select(EmbargoRequest).where(
+        EmbargoRequest.story_id == story_id, EmbargoRequest.state == "pending",
+        EmbargoRequest.expires_at > now).limit(1))
+
+
+def _email(session: Session, user_id: int) -> str:
+    user = session.get(User, user_id)
+    return user.email if user is not None else f"user {user_id}"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A pending request as the admin's list shows it (no story content)."""
+
+    id: str
+    story_id: str
+    requested_by: str
+    until: datetime | None
+    reason: str
+    created_at: datetime
+    expires_at: datetime
+
+
+def pending(session: Session, *, now: datetime) -> list[Pending]:
+    """Requests that may still be approved, oldest first."""
+    query = (select(EmbargoRequest, User.email).join(User, User.id == EmbargoRequest.requested_by_id)
+             .where(EmbargoRequest.state == "pending", EmbargoRequest.expires_at > now)
+             .order_by(EmbargoRequest.created_at, EmbargoRequest.id))
+    return [Pending(r.id, r.story_id, email, r.until, r.reason, r.created_at, r.expires_at)
+            for r, email in session.execute(query)]
+
+
+def upcoming(session: Session, *, now: datetime, days: int) -> list[Story]:
+    """Sealed stories due by now + days (overdue ones first), with no content."""
+    if not 0 <= days <= 3660:
+        raise InvalidInput("--days must be between 0 and 3660")
+    horizon = now + timedelta(days=days)
+    return list(session.scalars(select(Story).where(
+        Story.status == "sealed", Story.embargo_until.is_not(None), Story.embargo_until <= horizon)
+        .order_by(Story.embargo_until, Story.id)))
+
+
+def overdue(session: Session, *, now: datetime, grace: timedelta) -> list[Story]:
+    """Sealed stories due for longer than `grace`: the sign of a publisher that stopped running."""
+    return list(session.scalars(select(Story).where(
+        Story.status == "sealed", Story.embargo_until.is_not(None), Story.embargo_until <= now - grace)
+        .order_by(Story.embargo_until, Story.id)))
