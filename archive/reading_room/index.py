@@ -122,8 +122,12 @@ class Index:
             self.close()  # the folder was deleted under us (a cheap check on every query)
         if self._searcher is None:
             self._searcher = self._open().searcher()
-        else:
-            self._searcher = self._searcher.refresh()
+        elif not self._searcher.up_to_date():
+            # A new searcher, not Searcher.refresh(): refreshing reuses segment readers, and
+            # after a purge (a merge) whoosh-reloaded 2.7.5 then returns documents twice, the
+            # deleted one included; from an empty index it raises TypeError.
+            self._searcher.close()
+            self._searcher = self._open().searcher()
         return self._searcher
 
     def close(self) -> None:
