@@ -22,6 +22,8 @@ class Config:
     `master_key` holds the text of ESCROW_MASTER_KEY when the key comes from the
     environment instead of the key file; it is never shown in a repr. `request_ttl` is how
     long an early-release request waits for a second admin (ESCROW_REQUEST_TTL_DAYS, 7).
+    `proxy_hops` is how many reverse proxies in front may be trusted for the client's
+    address and scheme (ESCROW_PROXY_HOPS, 0: none, so X-Forwarded-* is ignored).
     """
 
     home: Path
@@ -29,6 +31,7 @@ class Config:
     master_key: str | None = field(default=None, repr=False)
     testing: bool = False
     request_ttl: timedelta = timedelta(days=7)
+    proxy_hops: int = 0
 
     @property
     def key_file(self) -> Path:
@@ -51,6 +54,7 @@ class Config:
             database_url=env.get("DATABASE_URL") or None,
             master_key=env.get("ESCROW_MASTER_KEY") or None,
             request_ttl=timedelta(days=_days(env.get("ESCROW_REQUEST_TTL_DAYS") or "7")),
+            proxy_hops=_hops(env.get("ESCROW_PROXY_HOPS") or "0"),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -66,4 +70,10 @@ class Config:
 def _days(text: str) -> int:
     if not text.strip().isdigit() or not 1 <= int(text) <= 90:
         raise InvalidInput(f"ESCROW_REQUEST_TTL_DAYS must be a whole number of days from 1 to 90, not {text[:20]!r}")
+    return int(text)
+
+
+def _hops(text: str) -> int:
+    if not text.strip().isdigit() or int(text) > 5:
+        raise InvalidInput(f"ESCROW_PROXY_HOPS must be a number of proxies from 0 to 5, not {text[:20]!r}")
     return int(text)

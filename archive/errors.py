@@ -14,7 +14,15 @@ class EscrowError(Exception):
 
 
 class InvalidInput(EscrowError):
-    """Input that does not parse or validate; nothing was changed."""
+    """Input that does not parse or validate; nothing was changed.
+
+    `field` names the input it is about, when there is one, so a form can show the
+    message next to it.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFound(EscrowError):

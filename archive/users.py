@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, CheckConstraint, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.db import Base, UTCDateTime
-from archive.errors import Conflict, InvalidInput, NotFound
+from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.times import utcnow
 
 ROLES = ("organizer", "researcher", "admin")
@@ -36,6 +36,19 @@ class User(Base):
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
 
+    # What Flask-Login asks of a user object (without making this module depend on it).
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        """A disabled account cannot sign in, and its sessions end."""
+        return self.active
+
+    def get_id(self) -> str:
+        """The id kept in the session cookie."""
+        return str(self.id)
+
 
 def normalise_email(email: str) -> str:
     """An email as stored: trimmed and lower-cased; refuse what is not an address."""
@@ -56,7 +69,7 @@ def add(session: Session, email: str, role: str, password: str) -> User:
         raise InvalidInput(f"password longer than {MAX_PASSWORD} characters")
     if session.scalar(select(User.id).where(User.email == address)) is not None:
         raise Conflict(f"a user with email {address} already exists")
-    user = User(email=address, role=role, password_hash=_hasher.hash(password),
+    user = User(email=address, role=role, password_hash=hash_password(password),
                 active=True, created_at=utcnow())
     session.add(user)
     session.flush()
@@ -72,12 +85,42 @@ def by_email(session: Session, email: str) -> User:
     return user
 
 
-def check_password(user: User, password: str) -> bool:
-    """Whether the password is the user's (argon2id verify, constant-time in the library)."""
+def hash_password(password: str) -> str:
+    """An argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def verify_hash(password_hash: str, password: str) -> bool:
+    """Whether the password matches the hash (argon2id verify, constant-time in the library)."""
+    if len(password) > MAX_PASSWORD:
+        return False
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether the password is the user's."""
+    return verify_hash(user.password_hash, password)
+
+
+def listing(session: Session) -> list[User]:
+    """Every account, by role then email."""
+    return list(session.scalars(select(User).order_by(User.role, User.email)))
+
+
+def set_active(session: Session, actor: User, user_id: int, active: bool) -> User:
+    """An admin disables (or enables again) an account; never their own. The caller commits."""
+    if actor.role != "admin":
+        raise Forbidden("only an admin may manage accounts")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    if user.id == actor.id:
+        raise Conflict("you cannot disable your own account: ask another admin")
+    user.active = active
+    return user
 
 
 def count(session: Session) -> int:
@@ -89,4 +132,4 @@ def set_password(user: User, password: str) -> None:
     """Replace a user's password."""
     if not password.strip():
         raise InvalidInput("empty password: give a password")
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = hash_password(password)

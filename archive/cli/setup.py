@@ -6,10 +6,12 @@ import sys
 
 import click
 
-from archive import audit, db, demo, users
-from archive.cli import base
+from archive import audit, db, demo, reading_room, users
+from archive.cli import base, serve
 from archive.cli.base import cli
 from archive.config import Config
+from archive.release import gate, locks
+from archive.times import utcnow
 from archive.vault import keys
 
 
@@ -48,18 +50,27 @@ def init_archive(config: Config) -> bool:
 
 
 @cli.command("demo")
-def demo_command() -> None:
-    """Initialise, add demo users and sample stories, and print the demo logins."""
+@serve.serve_options
+@click.option("--no-serve", is_flag=True, help="Set up and print the logins, but do not serve.")
+def demo_command(host: str, port: int, workers: int, no_serve: bool) -> None:
+    """Initialise, add demo users and sample stories, release the due ones, print the logins, serve."""
     config = base.config()
     init_archive(config)
     session = db.db.session()
     ring = base.unlocked(session)
     logins, seeded = base.commit(session, lambda: demo.seed(session, ring))
-    click.echo(f"demo archive at {config.home}: {seeded} sample stories added")
+    with locks.publisher(config.home):
+        summary = gate.publish_due(session, ring, reading_room.index(), now=utcnow())
+    click.echo(f"demo archive at {config.home}: {seeded} sample stories added; {summary.line()}")
     click.echo("demo logins (email / password / role):")
     for email, password, role in logins:
         click.echo(f"  {email:<28} {password:<16} {role}")
-    click.echo("try: escrow stories list  |  escrow audit verify")
+    if no_serve:
+        click.echo("try: escrow serve  |  escrow stories list  |  escrow audit verify")
+        return
+    db.db.engine.dispose()  # the workers open their own connections
+    click.echo(f"open http://{host}:{port}/ (Ctrl-C to stop)")
+    serve.run(host, port, workers)
 
 
 # -- users -----------------------------------------------------------------

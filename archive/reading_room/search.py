@@ -127,3 +127,26 @@ def _snippet(hit: WhooshHit) -> str:
         if snippet:
             return snippet
     return highlight.htmlescape(hit.get("summary", "")[:240])
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The values researchers can filter by, read from the index (released stories only)."""
+
+    tags: list[str]
+    languages: list[str]
+    years: list[int]
+    levels: list[str]
+
+
+def facets(index: Index) -> Facets:
+    """Every tag, language, interview year and level present in the reading room."""
+    with index.searcher() as searcher:
+        reader = searcher.reader()
+        year_field = reader.schema["year"]
+
+        def words(name: str) -> list[str]:
+            return sorted(t.decode("utf-8") for t in reader.lexicon(name))
+
+        years = sorted({int(year_field.from_bytes(t)) for t in year_field.sortable_terms(reader, "year")})
+        return Facets(words("tags"), words("language"), years, words("level"))

@@ -6,7 +6,8 @@ Error messages name the field and never echo its value: a value may be sealed co
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
@@ -74,24 +75,40 @@ def parse(data: Mapping[str, Any], *, allow: tuple[str, ...] = ()) -> Draft:
 
     values: dict[str, Any] = {}
     for name in ("title", "narrator", "transcript", "summary", "interviewer", "place", "notes"):
-        values[name] = _text(data, name, required=name in REQUIRED)
-    values["interview_date"] = _interview_date(data.get("interview_date"))
-    values["language"] = _language(data.get("language"))
-    values["tags"] = _tags(data.get("tags"))
-    values["embargo_until"] = _embargo(data["embargo_until"])
-    values["redaction_level"] = _level(data["redaction_level"])
+        with _about(name):
+            values[name] = _text(data, name, required=name in REQUIRED)
+    with _about("interview_date"):
+        values["interview_date"] = _interview_date(data.get("interview_date"))
+    with _about("language"):
+        values["language"] = _language(data.get("language"))
+    with _about("tags"):
+        values["tags"] = _tags(data.get("tags"))
+    with _about("embargo_until"):
+        values["embargo_until"] = _embargo(data["embargo_until"])
+    with _about("redaction_level"):
+        values["redaction_level"] = _level(data["redaction_level"])
     review = data.get("release_review", False)
     if not isinstance(review, bool):
-        raise InvalidInput("release_review must be true or false")
+        raise InvalidInput("release_review must be true or false", field="release_review")
     values["release_review"] = review
 
     try:
         markup.parse(values["transcript"])
     except markup.MarkupError as error:
-        raise InvalidInput(f"transcript, {error}") from None
+        raise InvalidInput(f"transcript, {error}", field="transcript") from None
     if values["redaction_level"] == "summary" and not values["summary"]:
-        raise InvalidInput("a story released at level 'summary' needs a summary")
+        raise InvalidInput("a story released at level 'summary' needs a summary", field="summary")
     return Draft(**values)
+
+
+@contextmanager
+def _about(name: str) -> Iterator[None]:
+    """Tag an InvalidInput raised inside with the field it is about."""
+    try:
+        yield
+    except InvalidInput as error:
+        error.field = error.field or name
+        raise
 
 
 def from_content(content: Mapping[str, Any], control: Mapping[str, Any]) -> Draft:

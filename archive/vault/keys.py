@@ -217,3 +217,12 @@ def unlock(session: Session, config: Config) -> Keyring:
     ring = load(config)
     verify(session, ring)
     return ring
+
+
+def session_secret(ring: Keyring) -> bytes:
+    """The web session signing key, derived from the audit key (unchanged by rotation).
+
+    Every web node holding the same ring signs and accepts the same session cookies,
+    and no second secret file has to be kept and backed up.
+    """
+    return hmac.new(ring.audit_key, b"escrow web session signing v1", hashlib.sha256).digest()

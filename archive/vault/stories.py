@@ -147,13 +147,15 @@ def edit(session: Session, keyring: Keyring, actor: User, story_id: str,
     return story
 
 
-def listing(session: Session, status: str | None = None) -> list[Story]:
-    """Stories' control columns (never content), soonest embargo first."""
+def listing(session: Session, status: str | None = None, *, owner: User | None = None) -> list[Story]:
+    """Stories' control columns (never content), soonest embargo first; one organizer's if given."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"unknown status {status[:30]!r}: use {', '.join(STATUSES)}")
     query = select(Story).order_by(Story.embargo_until.is_(None), Story.embargo_until, Story.id)
     if status is not None:
         query = query.where(Story.status == status)
+    if owner is not None:
+        query = query.where(Story.owner_id == owner.id)
     return list(session.scalars(query))
 
 

@@ -1,0 +1,59 @@
+"""Serving the web archive under gunicorn (sync workers), never Flask's development server."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from archive.app import create_app
+from archive.cli.base import cli
+from archive.config import Config
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    """gunicorn run in-process with our options; each worker builds its own app."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return create_app(Config.from_env())
+
+
+def default_workers() -> int:
+    """Two sync workers per core and one more, at most nine."""
+    return min(9, 2 * (os.cpu_count() or 1) + 1)
+
+
+def run(host: str, port: int, workers: int) -> None:
+    """Serve until stopped (Ctrl-C or SIGTERM)."""
+    _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync", "timeout": 60,
+               "graceful_timeout": 20, "limit_request_line": 8190, "errorlog": "-", "loglevel": "info",
+               "proc_name": "escrow", "forwarded_allow_ips": "127.0.0.1",
+               "control_socket_disable": True}).run()
+
+
+def serve_options(command: Any) -> Any:
+    """--host, --port and --workers, shared by serve and demo."""
+    command = click.option("--workers", type=click.IntRange(1, 64), default=default_workers, show_default=True,
+                           help="gunicorn sync workers.")(command)
+    command = click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)(command)
+    return click.option("--host", default="127.0.0.1", show_default=True,
+                        help="Address to listen on (127.0.0.1: this machine only).")(command)
+
+
+@cli.command("serve")
+@serve_options
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web archive with gunicorn."""
+    click.echo(f"serving the archive at http://{host}:{port}/ (Ctrl-C to stop)")
+    run(host, port, workers)

@@ -1,0 +1,118 @@
+"""Signing in and out: argon2id, the same answer for an unknown email and a wrong password,
+throttling per account and per address, a fresh session at every sign-in, audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user, login_user, logout_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from archive import audit, users
+from archive.users import User
+from archive.web import context
+from archive.web.forms import LoginForm
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://",
+                  strategy="fixed-window")
+# Verified against when the email is unknown, so both failures take an argon2 verify.
+_DUMMY_HASH = users.hash_password("not a password anyone has")
+FAILED = "That email and password do not match an account."
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@login_manager.user_loader
+def _load(user_id: str) -> User | None:
+    # A disabled account's sessions end at once: it is no longer loaded.
+    if not user_id.isdigit():
+        return None
+    user = context.session().get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+def roles(*allowed: str) -> Callable[[F], F]:
+    """Guard a view: anonymous visitors go to sign-in; other roles get 403."""
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in allowed:
+                from flask import abort
+                abort(403)
+            return view(*args, **kwargs)
+        return guarded  # type: ignore[return-value]
+    return decorate
+
+
+def _account_key() -> str:
+    return "account:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+def _per_address() -> str:
+    return str(current_app.config["ESCROW_LOGIN_LIMIT_ADDRESS"])
+
+
+def _per_account() -> str:
+    return str(current_app.config["ESCROW_LOGIN_LIMIT_ACCOUNT"])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_per_address, methods=["POST"])
+@limiter.limit(_per_account, methods=["POST"], key_func=_account_key)
+def login() -> Response | str:
+    form = LoginForm()
+    if form.validate_on_submit():
+        db = context.session()
+        address = (form.email.data or "").strip().lower()
+        user = db.scalar(select(User).where(User.email == address))
+        password = form.password.data or ""
+        if user is not None and user.active and users.check_password(user, password):
+            session.clear()  # a new session: nothing from before sign-in carries over
+            login_user(user)
+            session.permanent = True
+            audit.record(db, context.keyring().audit_key, user.email, "user.login")
+            db.commit()
+            return redirect(_next_page() or url_for(_home(user)))
+        if user is None:
+            users.verify_hash(_DUMMY_HASH, password)
+        audit.record(db, context.keyring().audit_key, "anonymous", "user.login_failed",
+                     email=address[:254])
+        db.commit()
+        flash(FAILED, "error")
+    return render_template("login.html", form=form)
+
+
+def _home(user: User) -> str:
+    return {"admin": "admin.dashboard", "organizer": "organizer.my_stories"}.get(user.role, "reading.search")
+
+
+def _next_page() -> str | None:
+    target = request.args.get("next") or ""
+    parts = urlsplit(target)
+    # Only a path on this site: never an open redirect.
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
+        return target
+    return None
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    if current_user.is_authenticated:
+        db = context.session()
+        audit.record(db, context.keyring().audit_key, current_user.email, "user.logout")
+        db.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("reading.search"))

@@ -1,0 +1,73 @@
+"""Web forms: Flask-WTF for the CSRF token on every form; the archive's own services validate.
+
+Fields are read as text and handed to the same parsers the command line uses, so the
+web and the CLI accept and refuse exactly the same input with the same messages.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length
+
+from archive.users import ROLES
+from archive.vault.models import LEVELS
+
+LEVEL_HELP = {
+    "full": "Full — everything as written, names included.",
+    "pseudonymized": "Pseudonymized — names become stand-ins (Person A, Employer 1); narrator by pseudonym.",
+    "redacted": "Redacted — every marked name becomes [redacted]; narrator anonymous.",
+    "summary": "Summary only — title and summary; the transcript stays sealed.",
+}
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "username"})
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=1024)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class StoryForm(FlaskForm):
+    title = StringField("Title", render_kw={"maxlength": 300})
+    narrator = StringField("Narrator's name", render_kw={"maxlength": 200})
+    transcript = TextAreaField("Transcript", render_kw={"rows": 14})
+    summary = TextAreaField("Summary", render_kw={"rows": 4})
+    interviewer = StringField("Interviewer", render_kw={"maxlength": 200})
+    interview_date = StringField("Interview date (YYYY, YYYY-MM or YYYY-MM-DD)", render_kw={"maxlength": 10})
+    place = StringField("Place of the interview", render_kw={"maxlength": 300})
+    language = StringField("Language code", default="en", render_kw={"maxlength": 35})
+    tags = StringField("Tags, separated by commas")
+    notes = TextAreaField("Private notes (never released)", render_kw={"rows": 3})
+    embargo_date = StringField("Sealed until (date, released at 00:00 UTC)", render_kw={"type": "date"})
+    indefinite = BooleanField("Sealed indefinitely (released only by an admin)")
+    redaction_level = SelectField("What the reading room may show", default="pseudonymized",
+                                  choices=[SelectChoice(k, LEVEL_HELP[k]) for k in LEVELS])
+    release_review = BooleanField("Hold for an admin's review on the release date")
+
+
+class ExtendForm(FlaskForm):
+    until = StringField("New date (released at 00:00 UTC)", render_kw={"type": "date"})
+    indefinite = BooleanField("Seal indefinitely")
+    reason = StringField("Reason (kept in the audit log)", validators=[Length(max=500)])
+
+
+class EarlyReleaseForm(FlaskForm):
+    until = StringField("Earlier date (released at 00:00 UTC)", render_kw={"type": "date"})
+    now = BooleanField("Release as soon as a second admin approves")
+    reason = StringField("Reason (kept in the audit log)", validators=[Length(max=500)])
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField("Reason (kept in the audit log)", validators=[Length(max=500)])
+
+
+class UserForm(FlaskForm):
+    email = EmailField("Email", validators=[Length(max=254)])
+    role = SelectField("Role", choices=[SelectChoice(r, r) for r in ROLES])
+    password = PasswordField("First password", validators=[Length(max=1024)],
+                             render_kw={"autocomplete": "new-password"})

@@ -1,0 +1,188 @@
+"""The organizer's pages: submit a story (with a preview of each level), and their own stories.
+
+A story's content is shown to its own organizer only on a deliberate "open", which is
+audited; the list shows control columns (and the released title, once released).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from archive.errors import EscrowError, InvalidInput, NotFound
+from archive.reading_room.models import ReleasedStory
+from archive.release.redaction import redact
+from archive.times import parse_instant, utcnow
+from archive.vault import drafts, embargo, stories
+from archive.vault.models import LEVELS, EmbargoRequest, Story
+from archive.web import context
+from archive.web.auth import roles
+from archive.web.forms import ActionForm, EarlyReleaseForm, ExtendForm, StoryForm
+
+bp = Blueprint("organizer", __name__)
+SUBMITTERS = ("organizer", "admin")
+# A form field for each story field the services name in their errors.
+FORM_FIELD = {"embargo_until": "embargo_date"}
+
+
+@bp.route("/submit", methods=["GET", "POST"])
+@roles(*SUBMITTERS)
+def submit() -> Response | str | tuple[str, int]:
+    form = StoryForm()
+    if request.method == "GET":
+        return render_template("submit.html", form=form, previews=None, form_error=None)
+    if not form.validate_on_submit():
+        return render_template("submit.html", form=form, previews=None, form_error=None), 400
+    try:
+        draft = drafts.parse(_story_data(form))
+    except InvalidInput as error:
+        return _refill(form, error)
+    if "preview" in request.form:
+        previews = {level: redact(draft.changed(redaction_level=level)) for level in LEVELS}
+        return render_template("submit.html", form=form, previews=previews, chosen=draft.redaction_level,
+                               form_error=None)
+    db = context.session()
+    sealed = stories.submit(db, context.keyring(), context.user(), draft)
+    db.commit()
+    flash(f"Sealed. Story {sealed.id} is encrypted and waits for its date.", "info")
+    return redirect(url_for("organizer.my_story", story_id=sealed.id))
+
+
+def _story_data(form: StoryForm) -> dict[str, Any]:
+    date = (form.embargo_date.data or "").strip()
+    if form.indefinite.data:
+        until = None
+    elif not date:
+        raise InvalidInput("give the date the story may be released, or choose indefinitely",
+                           field="embargo_until")
+    else:
+        until = date
+    return {
+        "title": form.title.data or "", "narrator": form.narrator.data or "",
+        "transcript": (form.transcript.data or "").replace("\r\n", "\n"), "summary": form.summary.data or "",
+        "interviewer": form.interviewer.data or "", "interview_date": form.interview_date.data or "",
+        "place": form.place.data or "", "language": form.language.data or "",
+        "tags": [t for t in (form.tags.data or "").split(",") if t.strip()], "notes": form.notes.data or "",
+        "embargo_until": until, "redaction_level": form.redaction_level.data,
+        "release_review": bool(form.release_review.data),
+    }
+
+
+def _refill(form: StoryForm, error: InvalidInput) -> tuple[str, int]:
+    name = FORM_FIELD.get(error.field or "", error.field or "")
+    field = getattr(form, name, None)
+    message = str(error)
+    if field is not None:
+        field.errors = [*field.errors, _sentence(message)]
+        form_error = "The story was not sealed: correct the field marked below."
+    else:
+        form_error = f"The story was not sealed: {message}."
+    return render_template("submit.html", form=form, previews=None, form_error=form_error), 400
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
+
+
+@bp.route("/my/stories")
+@roles(*SUBMITTERS)
+def my_stories() -> str:
+    db = context.session()
+    mine = stories.listing(db, owner=context.user())
+    titles = dict(db.execute(select(ReleasedStory.id, ReleasedStory.title)
+                             .where(ReleasedStory.id.in_([s.id for s in mine if s.status == "released"]))).all())
+    return render_template("my_stories.html", stories=mine, titles=titles)
+
+
+def _own(story_id: str) -> Story:
+    """The signed-in organizer's own story, or the same 404 as for an unknown id."""
+    user = context.user()
+    try:
+        story = stories.get_for(context.session(), user, story_id)
+    except NotFound:
+        abort(404)
+    if story.owner_id != user.id:
+        abort(404)
+    return story
+
+
+@bp.route("/my/stories/<story_id>")
+@roles(*SUBMITTERS)
+def my_story(story_id: str) -> str:
+    return _story_page(_own(story_id))
+
+
+def _story_page(story: Story, *, content: drafts.Draft | None = None, status: int = 200,
+                extend: ExtendForm | None = None, early: EarlyReleaseForm | None = None) -> Any:
+    db = context.session()
+    pending = db.scalar(select(EmbargoRequest).where(EmbargoRequest.story_id == story.id,
+                                                     EmbargoRequest.state == "pending",
+                                                     EmbargoRequest.expires_at > utcnow()))
+    body = render_template("my_story.html", story=story, content=content, pending=pending,
+                           open_form=ActionForm(), extend=extend or ExtendForm(prefix="extend"),
+                           early=early or EarlyReleaseForm(prefix="early"))
+    return (body, status) if status != 200 else body
+
+
+@bp.route("/my/stories/<story_id>/open", methods=["POST"])
+@roles(*SUBMITTERS)
+def open_story(story_id: str) -> Any:
+    story = _own(story_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    db = context.session()
+    try:
+        content = stories.open_sealed(db, context.keyring(), context.user(), story.id)
+    except EscrowError as error:
+        flash(f"The story could not be opened: {error}.", "error")
+        return redirect(url_for("organizer.my_story", story_id=story.id))
+    db.commit()
+    return _story_page(story, content=content)
+
+
+def _until(text: str | None) -> datetime:
+    value = (text or "").strip()
+    if not value:
+        raise InvalidInput("choose a date", field="until")
+    return parse_instant(value)
+
+
+@bp.route("/my/stories/<story_id>/extend", methods=["POST"])
+@roles(*SUBMITTERS)
+def extend(story_id: str) -> Any:
+    story = _own(story_id)
+    form = ExtendForm(prefix="extend")
+    return _change(story, form, lambda db, ring, user: embargo.extend(
+        db, ring, user, story.id, None if form.indefinite.data else _until(form.until.data),
+        form.reason.data or "", now=utcnow()), "The embargo is extended.", extend=form)
+
+
+@bp.route("/my/stories/<story_id>/request", methods=["POST"])
+@roles(*SUBMITTERS)
+def request_release(story_id: str) -> Any:
+    story = _own(story_id)
+    form = EarlyReleaseForm(prefix="early")
+    return _change(story, form, lambda db, ring, user: embargo.request(
+        db, ring, user, story.id, None if form.now.data else _until(form.until.data), form.reason.data or "",
+        now=utcnow(), ttl=context.config().request_ttl),
+        "Your request is waiting for an admin's approval.", early=form)
+
+
+def _change(story: Story, form: Any, work: Any, done: str, **forms: Any) -> Any:
+    """Run an embargo change from a form; on a refusal, show the page again with the reason."""
+    if not form.validate_on_submit():
+        abort(400)
+    db = context.session()
+    try:
+        work(db, context.keyring(), context.user())
+    except EscrowError as error:
+        db.rollback()
+        form.form_errors.append(_sentence(str(error)) + ".")
+        return _story_page(story, status=400, **forms)
+    db.commit()
+    flash(done, "info")
+    return redirect(url_for("organizer.my_story", story_id=story.id))

@@ -1,0 +1,87 @@
+"""Headers on every response, and error pages that never show a trace or story text."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+log = logging.getLogger("escrow.web")
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'; connect-src 'self'")
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+TITLES = {400: "That request could not be read", 401: "Please sign in", 403: "Not allowed",
+          404: "Not found", 405: "Not allowed here", 413: "Too large", 429: "Too many attempts",
+          500: "Something went wrong", 503: "Not available"}
+MESSAGES = {
+    400: "The form could not be read. Go back, reload the page and try again.",
+    403: "Your account may not do this.",
+    404: "There is no page here.",
+    405: "This page does not take that kind of request.",
+    413: "What you sent is larger than the archive accepts. Shorten it and try again.",
+    429: "Too many attempts in a short time. Wait a minute and try again.",
+    500: "The archive could not finish this request. Nothing was changed. Try again later.",
+    503: "The archive is not set up yet.",
+}
+
+
+def init_app(app: Flask) -> None:
+    """Register the headers and the error pages."""
+    app.after_request(_harden)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def _harden(response: Response) -> Response:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if not request.path.startswith("/static/"):
+        # Nothing the archive renders is cached by a browser or proxy: a researcher's
+        # results, an organizer's list, an error page alike.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+        response.vary.add("Cookie")
+    return response
+
+
+def error_page(status: int, message: str | None = None) -> tuple[str, int]:
+    """The one generic page for an error status."""
+    body = render_template("error.html", status=status, title=TITLES.get(status, "Error"),
+                           message=message or MESSAGES.get(status, TITLES.get(status, "Error")))
+    return body, status
+
+
+def _csrf_error(error: CSRFError) -> tuple[str, int]:
+    return error_page(400, "The form had expired or came from elsewhere. Reload the page and try again.")
+
+
+def _http_error(error: HTTPException) -> Response | tuple[str, int]:
+    status = error.code or 500
+    if status < 400:  # a routing redirect (a missing trailing slash) is not an error
+        return error.get_response()
+    if status == 401:
+        return error_page(404) if current_user.is_authenticated else _to_login()
+    return error_page(status)
+
+
+def _to_login() -> Response:
+    return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+
+
+def _unexpected(error: Exception) -> tuple[str, int]:
+    # Only the class and the route: a message or traceback could quote story text.
+    log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.url_rule)
+    return error_page(500)

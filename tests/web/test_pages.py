@@ -1,0 +1,287 @@
+"""The organizer's, researcher's and admin's pages, through HTTP as a browser sends it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from archive import audit, db
+from archive.vault.models import EmbargoRequest, Story
+from tests.helpers import canaries
+from tests.web.conftest import World, sign_in
+
+TOKEN = re.compile(r'name="((?:[\w]+-)?csrf_token)" type="hidden" value="([^"]+)"')
+
+
+def _tokens(page: str) -> dict[str, str]:
+    return dict(TOKEN.findall(page))
+
+
+def _form(client: FlaskClient, path: str) -> dict[str, str]:
+    return _tokens(client.get(path).get_data(as_text=True))
+
+
+def _stories(app: Flask) -> int:
+    with app.app_context():
+        return db.db.session.scalar(select(func.count(Story.id))) or 0
+
+
+def _actions(app: Flask, story_id: str | None = None) -> list[tuple[str, str]]:
+    with app.app_context():
+        return [(e.actor, e.action) for e in audit.entries(db.db.session(), story_id=story_id)]
+
+
+STORY = {"title": "Break room", "narrator": "Rosa Example",
+         "transcript": "We met [[person:Maria Lopez]] at [[org:Harbor Hotel]].", "summary": "Meetings.",
+         "interviewer": "J. Kim", "interview_date": "2019-05", "place": "New Haven", "language": "en",
+         "tags": "hotel, strike", "notes": "", "embargo_date": "2031-01-01", "redaction_level": "pseudonymized"}
+
+
+# -- organizer ----------------------------------------------------------------------------------
+
+def test_an_organizer_submits_a_story_and_sees_it_sealed(web_app: Flask, client: FlaskClient,
+                                                         world: World) -> None:
+    sign_in(client, world.user_ids["organizer"])
+    before = _stories(web_app)
+
+    response = client.post("/submit", data={**STORY, **_form(client, "/submit"), "seal": "1"})
+
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Sealed. Story" in page and "sealed" in page and "2031-01-01 00:00 UTC" in page
+    assert "Break room" not in page  # content only on a deliberate, audited open
+    assert _stories(web_app) == before + 1
+
+
+def test_a_markup_error_is_shown_at_the_field_with_line_and_column_and_nothing_is_stored(
+        web_app: Flask, client: FlaskClient, world: World) -> None:
+    sign_in(client, world.user_ids["organizer"])
+    before = _stories(web_app)
+    broken = {**STORY, "transcript": "First line.\nThen [[person:Maria Lopez and no end", "seal": "1"}
+
+    response = client.post("/submit", data={**broken, **_form(client, "/submit")})
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'id="transcript-error"' in page and "line 2, column 6" in page
+    assert 'aria-invalid="true"' in page
+    assert "Then [[person:Maria Lopez and no end</textarea>" in page  # the form is refilled
+    assert 'value="Break room"' in page
+    assert _stories(web_app) == before
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"embargo_date": "2031-02-30"}, "embargo_date", "malformed date"),
+    ({"embargo_date": ""}, "embargo_date", "Give the date the story may be released"),
+    ({"redaction_level": "secret"}, "redaction_level", "Not a valid choice"),
+    ({"title": ""}, "title", "Title is empty"),
+    ({"interview_date": "May 2019"}, "interview_date", "Interview_date must be YYYY"),
+])
+def test_bad_fields_are_refused_at_the_field_and_nothing_is_stored(web_app: Flask, client: FlaskClient,
+                                                                  world: World, change: dict[str, str],
+                                                                  field: str, message: str) -> None:
+    sign_in(client, world.user_ids["organizer"])
+    before = _stories(web_app)
+
+    response = client.post("/submit", data={**STORY, **change, **_form(client, "/submit"), "seal": "1"})
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert f'id="{field}-error"' in page and message in page, page[:3000]
+    assert _stories(web_app) == before
+
+
+def test_the_preview_shows_each_level_and_stores_nothing(web_app: Flask, client: FlaskClient,
+                                                         world: World) -> None:
+    sign_in(client, world.user_ids["organizer"])
+    before, entries = _stories(web_app), len(_actions(web_app))
+
+    page = client.post("/submit", data={**STORY, **_form(client, "/submit"), "preview": "1"}).get_data(as_text=True)
+
+    assert "What the reading room would show" in page
+    assert "We met Person A at Employer 1." in page  # pseudonymized, the chosen level
+    assert "We met [redacted] at [redacted]." in page
+    assert "We met Maria Lopez at Harbor Hotel." in page  # full
+    assert "Summary only: Meetings." in page
+    assert _stories(web_app) == before and len(_actions(web_app)) == entries
+
+
+def test_my_stories_lists_only_ones_own(client: FlaskClient, world: World) -> None:
+    sign_in(client, world.user_ids["other_organizer"])
+    assert world.sealed_id not in client.get("/my/stories").get_data(as_text=True)
+    sign_in(client, world.user_ids["organizer"])
+    page = client.get("/my/stories").get_data(as_text=True)
+    assert world.sealed_id in page and "Released laundry drive" in page
+
+
+def test_opening_ones_sealed_story_is_a_deliberate_audited_read(web_app: Flask, client: FlaskClient,
+                                                               world: World) -> None:
+    sign_in(client, world.user_ids["organizer"])
+    page = client.get(f"/my/stories/{world.sealed_id}").get_data(as_text=True)
+    assert "Sealed night shift" not in page
+
+    opened = client.post(f"/my/stories/{world.sealed_id}/open", data=_tokens(page)).get_data(as_text=True)
+
+    assert "Sealed night shift" in opened and "recorded in the audit log" in opened
+    assert ("org@example.org", "story.read") in _actions(web_app, world.sealed_id)
+
+
+def test_an_organizer_extends_and_a_shortening_is_refused_with_the_reason(web_app: Flask, client: FlaskClient,
+                                                                          world: World) -> None:
+    sign_in(client, world.user_ids["organizer"])
+    path = f"/my/stories/{world.sealed_id}"
+    tokens = _form(client, path)
+
+    shorter = client.post(f"{path}/extend", data={**tokens, "extend-until": "2040-01-01", "extend-reason": "x"})
+    assert shorter.status_code == 400 and "is not later: to shorten it, request it" in shorter.get_data(as_text=True)
+    longer = client.post(f"{path}/extend", data={**tokens, "extend-until": "2095-01-01",
+                                                 "extend-reason": "campaign"})
+    assert longer.status_code == 302
+    assert "2095-01-01 00:00 UTC" in client.get(path).get_data(as_text=True)
+    assert ("org@example.org", "embargo.extend") in _actions(web_app, world.sealed_id)
+
+
+def test_another_organizer_gets_the_unknown_id_page_for_a_story_not_theirs(client: FlaskClient,
+                                                                          world: World) -> None:
+    sign_in(client, world.user_ids["other_organizer"])
+    theirs = client.get(f"/my/stories/{world.sealed_id}")
+    unknown = client.get("/my/stories/nosuchstory00000")
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.get_data() == unknown.get_data()
+
+
+# -- researcher ---------------------------------------------------------------------------------
+
+def test_search_shows_highlighted_snippets_and_the_total(client: FlaskClient, world: World) -> None:
+    page = client.get("/search?q=housekeeper").get_data(as_text=True)
+    assert "1 story found" in page
+    assert re.search(r"<mark[^>]*>housekeeper</mark>", page)
+    assert f'href="/stories/{world.released_id}"' in page
+    assert world.sealed_id not in page and "Sealed night shift" not in page
+
+
+@pytest.mark.parametrize("query", ['"unclosed', "(((", "title:", "*", "x" * 10_000, "ab*"])
+def test_a_bad_query_is_a_friendly_400(client: FlaskClient, world: World, query: str) -> None:
+    response = client.get("/search", query_string={"q": query})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'role="alert"' in page and "Traceback" not in page
+
+
+@pytest.mark.parametrize("filters, found", [
+    ({"tag": "hotel"}, True), ({"tag": "nope"}, False), ({"language": "en"}, True), ({"language": "es"}, False),
+    ({"year": "2019"}, True), ({"year": "2018"}, False), ({"level": "pseudonymized"}, True),
+    ({"level": "full"}, False),
+])
+def test_filters_narrow_the_results(client: FlaskClient, world: World, filters: dict[str, str],
+                                    found: bool) -> None:
+    page = client.get("/search", query_string={"q": "housekeeper", **filters}).get_data(as_text=True)
+    assert ("1 story found" in page) is found
+
+
+@pytest.mark.parametrize("filters", [{"year": "19"}, {"level": "secret"}])
+def test_bad_filters_are_a_friendly_400(client: FlaskClient, world: World, filters: dict[str, str]) -> None:
+    assert client.get("/search", query_string={"q": "hotel", **filters}).status_code == 400
+
+
+def test_a_released_story_page_has_its_redacted_copy_and_a_citation(client: FlaskClient, world: World) -> None:
+    page = client.get(f"/stories/{world.released_id}").get_data(as_text=True)
+    assert "Released laundry drive" in page and "Pseudonymous narrator" in page
+    assert "the housekeeper" in page and "Maria Lopez" not in page and "Rosa" not in page
+    assert "Escrow oral-history archive, released" in page and f"/stories/{world.released_id}" in page
+
+
+@pytest.mark.parametrize("visitor", ["anonymous", "researcher", "other_organizer", "organizer", "admin"])
+def test_a_sealed_id_is_the_same_404_as_an_unknown_one_for_everyone(client: FlaskClient, world: World,
+                                                                    visitor: str) -> None:
+    if visitor != "anonymous":
+        sign_in(client, world.user_ids[visitor])
+    sealed = client.get(f"/stories/{world.sealed_id}")
+    unknown = client.get("/stories/nosuchstory00000")
+    assert sealed.status_code == unknown.status_code == 404
+    assert sealed.get_data() == unknown.get_data()
+
+
+def test_adding_a_sealed_story_changes_no_public_page(web_app: Flask, client: FlaskClient, world: World) -> None:
+    word = canaries(1)[0]
+    pages = ["/", "/search?q=hotel", f"/search?q={word}", "/search?q=hotel&tag=hotel", f"/stories/{world.released_id}"]
+    before = [_public(client.get(p).get_data(as_text=True)) for p in pages]
+    sign_in(client, world.user_ids["organizer"])
+    sealed = {**STORY, "title": f"{word} hotel", "transcript": f"{word} hotel strike", "tags": f"hotel, {word}"}
+    assert client.post("/submit", data={**sealed, **_form(client, "/submit"), "seal": "1"}).status_code == 302
+    client.cookie_jar.clear() if hasattr(client, "cookie_jar") else None
+    anonymous = web_app.test_client()
+
+    after = [_public(anonymous.get(p).get_data(as_text=True)) for p in pages]
+
+    assert after == before
+
+
+def _public(page: str) -> str:
+    return re.sub(r'value="[^"]*"', "", page)
+
+
+# -- admin -------------------------------------------------------------------------------------
+
+def test_an_admin_approves_another_admins_request_but_never_their_own(web_app: Flask, client: FlaskClient,
+                                                                      world: World) -> None:
+    sign_in(client, world.user_ids["admin2"])
+    own = client.get("/admin").get_data(as_text=True)
+    assert "You made this request: another admin must approve it." in own
+    forced = client.post(f"/admin/requests/{world.request_id}/approve", data=_tokens(own))
+    assert "another admin must approve it" in client.get(forced.headers["Location"]).get_data(as_text=True)
+
+    sign_in(client, world.user_ids["admin"])
+    page = client.get("/admin").get_data(as_text=True)
+    approved = client.post(f"/admin/requests/{world.request_id}/approve", data=_tokens(page))
+
+    assert approved.status_code == 302
+    with web_app.app_context():
+        request = db.db.session.get(EmbargoRequest, world.request_id)
+        assert request is not None and request.state == "approved"
+    assert ("admin@example.org", "embargo.approve") in _actions(web_app, world.sealed_id)
+
+
+def test_an_admin_takes_a_story_down_and_it_leaves_search_at_once(client: FlaskClient, world: World) -> None:
+    sign_in(client, world.user_ids["admin"])
+    tokens = _form(client, f"/admin/stories/{world.released_id}")
+
+    response = client.post(f"/admin/stories/{world.released_id}/takedown",
+                           data={**tokens, "takedown-reason": "narrator at risk"})
+
+    assert response.status_code == 302
+    assert "No stories found" in client.get("/search?q=housekeeper").get_data(as_text=True)
+    assert client.get(f"/stories/{world.released_id}").status_code == 404
+
+
+def test_a_takedown_without_a_reason_changes_nothing(client: FlaskClient, world: World) -> None:
+    sign_in(client, world.user_ids["admin"])
+    tokens = _form(client, f"/admin/stories/{world.released_id}")
+
+    response = client.post(f"/admin/stories/{world.released_id}/takedown", data={**tokens, "takedown-reason": " "})
+
+    assert "Nothing was changed: give a reason" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert client.get(f"/stories/{world.released_id}").status_code == 200
+
+
+def test_an_admin_adds_an_account_and_a_duplicate_is_refused(client: FlaskClient, world: World) -> None:
+    sign_in(client, world.user_ids["admin"])
+    tokens = _form(client, "/admin/users")
+    added = client.post("/admin/users", data={**tokens, "email": "new@example.org", "role": "researcher",
+                                              "password": "a long enough password"})
+    assert added.status_code == 302
+    again = client.post("/admin/users", data={**tokens, "email": "new@example.org", "role": "researcher",
+                                              "password": "another password"})
+    assert again.status_code == 400 and "already exists" in again.get_data(as_text=True)
+
+
+def test_the_audit_page_shows_the_chain_status_and_is_itself_audited(web_app: Flask, client: FlaskClient,
+                                                                     world: World) -> None:
+    sign_in(client, world.user_ids["admin"])
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "The chain verifies" in page and "story.release" in page
+    assert ("admin@example.org", "audit.show") in _actions(web_app)

@@ -1,0 +1,124 @@
+"""Who may do what: every route of the app, every method, for every kind of visitor.
+
+One declarative table; the test walks `app.url_map`, so a route missing from the
+table fails it. Expectations: allowed means the page answers (not a sign-in redirect,
+403 or 404); denied means a sign-in redirect for anonymous visitors, 403 for a signed-in
+role the page is not for, and 404 (the same page as an unknown id) for someone who may
+not know the story exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.web.conftest import World, sign_in
+
+VISITORS = ("anonymous", "organizer", "other_organizer", "researcher", "admin")
+EVERYONE = frozenset(VISITORS)
+SUBMITTERS = frozenset({"organizer", "other_organizer", "admin"})
+OWNER = frozenset({"organizer"})
+ADMINS = frozenset({"admin"})
+
+# endpoint -> method -> who may
+POLICY: dict[str, dict[str, frozenset[str]]] = {
+    "static": {"GET": EVERYONE},
+    "auth.login": {"GET": EVERYONE, "POST": EVERYONE},
+    "auth.logout": {"POST": EVERYONE},
+    "reading.home": {"GET": EVERYONE},
+    "reading.search": {"GET": EVERYONE},
+    "reading.story": {"GET": EVERYONE},
+    "organizer.submit": {"GET": SUBMITTERS, "POST": SUBMITTERS},
+    "organizer.my_stories": {"GET": SUBMITTERS},
+    "organizer.my_story": {"GET": OWNER},
+    "organizer.open_story": {"POST": OWNER},
+    "organizer.extend": {"POST": OWNER},
+    "organizer.request_release": {"POST": OWNER},
+    "admin.dashboard": {"GET": ADMINS},
+    "admin.approve": {"POST": ADMINS},
+    "admin.deny": {"POST": ADMINS},
+    "admin.story": {"GET": ADMINS},
+    "admin.release": {"POST": ADMINS},
+    "admin.extend": {"POST": ADMINS},
+    "admin.takedown": {"POST": ADMINS},
+    "admin.withdraw": {"POST": ADMINS},
+    "admin.users_page": {"GET": ADMINS, "POST": ADMINS},
+    "admin.disable": {"POST": ADMINS},
+    "admin.enable": {"POST": ADMINS},
+    "admin.audit_log": {"GET": ADMINS},
+}
+# Story pages an owner-only route would reveal: others get the unknown-id 404, not a 403.
+OWNER_SCOPED = {"organizer.my_story", "organizer.open_story", "organizer.extend", "organizer.request_release"}
+# Run last, in this order: they change what later requests would see.
+LAST = ("admin.takedown", "admin.withdraw", "admin.disable", "auth.logout")
+
+
+def _values(endpoint: str, argument: str, world: World) -> Any:
+    if argument == "story_id":
+        return world.released_id if endpoint in ("reading.story", "admin.takedown") else world.sealed_id
+    if argument == "request_id":
+        return world.request_id
+    if argument == "user_id":
+        return world.user_ids["researcher"]
+    if argument == "filename":
+        return "style.css"
+    raise AssertionError(f"no test value for <{argument}> of {endpoint}: add one")
+
+
+def _routes(app: Flask) -> list[tuple[str, str, str]]:
+    found = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            found.append((rule.endpoint, method, rule.rule))
+    return sorted(found, key=lambda r: (r[1] == "POST", r[0] in LAST and LAST.index(r[0]), r[0]))
+
+
+def test_every_route_is_in_the_policy_table(web_app: Flask) -> None:
+    routes = {(endpoint, method) for endpoint, method, _ in _routes(web_app)}
+    table = {(endpoint, method) for endpoint, methods in POLICY.items() for method in methods}
+
+    assert routes - table == set(), "routes missing from POLICY: add them with who may use them"
+    assert table - routes == set(), "POLICY names routes the app does not have"
+
+
+@pytest.mark.parametrize("visitor", VISITORS)
+def test_each_visitor_reaches_exactly_what_the_policy_allows(web_app: Flask, client: FlaskClient,
+                                                             world: World, visitor: str) -> None:
+    web_app.config["WTF_CSRF_ENABLED"] = False  # this test is about roles; CSRF has its own
+    web_app.config["ESCROW_LOGIN_LIMIT_ACCOUNT"] = web_app.config["ESCROW_LOGIN_LIMIT_ADDRESS"] = "1000/minute"
+    wrong = []
+    for endpoint, method, rule in _routes(web_app):
+        if visitor != "anonymous":
+            sign_in(client, world.user_ids[visitor])
+        adapter = web_app.url_map.bind("localhost")
+        arguments = next(r.arguments for r in web_app.url_map.iter_rules(endpoint) if r.rule == rule)
+        path = adapter.build(endpoint, {a: _values(endpoint, a, world) for a in arguments}, method=method)
+        response = client.open(path, method=method, data={"reason": "policy test", "deny-reason": "no",
+                                                           "extend-reason": "r", "extend-until": "2099-01-01",
+                                                           "takedown-reason": "r", "withdraw-reason": "r"})
+        response.close()
+        allowed = visitor in POLICY[endpoint][method]
+        outcome = _outcome(response.status_code, response.headers.get("Location", ""))
+        expected = "allowed" if allowed else _denial(visitor, endpoint)
+        if outcome != expected:
+            wrong.append(f"{method} {path} as {visitor}: {outcome} ({response.status_code}), expected {expected}")
+    assert wrong == []
+
+
+def _outcome(status: int, location: str) -> str:
+    if status == 302 and "/login" in location:
+        return "sign-in"
+    if status in (403, 404, 405) or status >= 500:
+        return str(status)
+    return "allowed"
+
+
+def _denial(visitor: str, endpoint: str) -> str:
+    if visitor == "anonymous":
+        return "sign-in"
+    if endpoint in OWNER_SCOPED and POLICY[endpoint] and visitor in SUBMITTERS:
+        return "404"
+    return "403"
