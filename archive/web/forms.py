@@ -7,7 +7,16 @@ web and the CLI accept and refuse exactly the same input with the same messages.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length
 
 from archive.users import ROLES
@@ -45,8 +54,8 @@ class StoryForm(FlaskForm):
     notes = TextAreaField("Private notes (never released)", render_kw={"rows": 3})
     embargo_date = StringField("Sealed until (date, released at 00:00 UTC)", render_kw={"type": "date"})
     indefinite = BooleanField("Sealed indefinitely (released only by an admin)")
-    redaction_level = SelectField("What the reading room may show", default="pseudonymized",
-                                  choices=[SelectChoice(k, LEVEL_HELP[k]) for k in LEVELS])
+    redaction_level = RadioField("What the reading room may show", default="pseudonymized",
+                                 choices=[SelectChoice(k, LEVEL_HELP[k]) for k in LEVELS])
     release_review = BooleanField("Hold for an admin's review on the release date")
 
 

@@ -1,0 +1,209 @@
+"""Journeys in a real browser: Debian's chromium, headless, driven by Playwright, against
+`escrow serve` (gunicorn) on 127.0.0.1, on the same database and index the CLI uses."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.helpers import escrow
+from tests.web.conftest import PASSWORD
+
+ESCROW = Path(sys.executable).parent / "escrow"
+LISTENING = re.compile(r"Listening at: (http://127\.0\.0\.1:\d+)")
+START_TIMEOUT_LINES = 200
+SCREENSHOTS = Path(os.environ.get("ESCROW_SCREENSHOTS", "build/screenshots"))
+XSS = '<script>alert("x1")</script><img src=x onerror=alert("x2")>"><svg onload=alert("x3")>'
+ACCOUNTS = (("org@example.org", "organizer"), ("reader@example.org", "researcher"),
+            ("admin@example.org", "admin"), ("admin2@example.org", "admin"))
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is not installed: apt-get install -y chromium (.ci/run does)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def site(archive_home: Path) -> Iterator[str]:
+    """`escrow serve` on a free port of 127.0.0.1; its address once gunicorn says it listens."""
+    for email, role in ACCOUNTS:
+        added = escrow(archive_home, "users", "add", email, "--role", role, "--password-stdin",
+                       input=PASSWORD + "\n")
+        assert added.exit_code == 0, added.output
+    env = {**os.environ, "ARCHIVE_HOME": str(archive_home)}
+    env.pop("ESCROW_MASTER_KEY", None)
+    server = subprocess.Popen([str(ESCROW), "serve", "--host", "127.0.0.1", "--port", "0", "--workers", "2"],
+                              env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stderr is not None
+        for _ in range(START_TIMEOUT_LINES):  # gunicorn logs a few lines, then where it listens
+            line = server.stderr.readline()
+            match = LISTENING.search(line)
+            if match or not line:
+                break
+        assert match, "escrow serve did not start"
+        yield match.group(1)
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def sign_in(page: Page, site: str, email: str) -> None:
+    page.goto(f"{site}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    assert "/login" not in page.url, page.content()[:2000]
+
+
+def sign_out(page: Page) -> None:
+    page.get_by_role("button", name=re.compile("Sign out")).click()
+    page.wait_for_load_state()
+
+
+def submit_story(page: Page, site: str, **fields: str) -> str:
+    page.goto(f"{site}/submit")
+    values = {"Title": "Night laundry", "Narrator's name": "Rosa Example",
+              "Transcript": "I folded sheets beside [[person:Maria Lopez]] at [[org:Harbor Hotel]].",
+              "Summary": "A laundry worker on the night shift.", **fields}
+    for label, value in values.items():
+        page.get_by_label(label, exact=False).first.fill(value)
+    page.get_by_label("Sealed until").fill("2031-01-01")
+    page.get_by_label("Pseudonymized", exact=False).check()
+    page.get_by_role("button", name="Seal the story").click()
+    page.wait_for_load_state()
+    match = re.search(r"/my/stories/([a-z2-7]{16})$", page.url)
+    assert match, page.content()[:3000]
+    return match.group(1)
+
+
+def test_a_story_goes_from_an_organizers_form_to_a_researchers_search(page: Page, site: str,
+                                                                      archive_home: Path) -> None:
+    sign_in(page, site, "org@example.org")
+    story_id = submit_story(page, site)
+    expect(page.get_by_text("Sealed. Story")).to_be_visible()
+    assert page.locator(".status").first.inner_text() == "sealed"
+    other_id = submit_story(page, site, Title="Still sealed")
+    sign_out(page)
+
+    escrow(archive_home, "embargo", "extend", other_id, "--until", "2099-01-01", "--reason", "not yet",
+           "--as", "admin@example.org")
+    released = escrow(archive_home, "publish-due", "--now", "2031-01-01T00:00:00Z")
+    assert released.output.startswith("released 1"), released.output
+
+    sign_in(page, site, "reader@example.org")
+    page.goto(f"{site}/search")
+    page.get_by_label("Search released stories").fill("sheets")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("heading", name="1 story found")).to_be_visible()
+    page.get_by_role("link", name="Night laundry").click()
+    text = page.locator("article").inner_text()
+    assert "I folded sheets beside Person A at Employer 1." in text
+    assert "Maria Lopez" not in text and "Rosa" not in text and "Harbor" not in text
+    assert page.url.endswith(f"/stories/{story_id}")
+
+    response = page.goto(f"{site}/stories/{other_id}")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+def test_an_admin_approves_another_admins_early_release_request(page: Page, site: str,
+                                                                archive_home: Path) -> None:
+    sign_in(page, site, "org@example.org")
+    story_id = submit_story(page, site)
+    sign_out(page)
+    asked = escrow(archive_home, "embargo", "request", story_id, "--until", "now", "--reason", "narrator agreed",
+                   "--as", "admin2@example.org")
+    assert asked.exit_code == 0, asked.output
+    request_id = asked.output.split()[1]
+
+    sign_in(page, site, "admin@example.org")
+    page.goto(f"{site}/admin")
+    page.get_by_role("button", name=f"Approve request {request_id}").click()
+    page.wait_for_load_state()
+
+    expect(page.get_by_text("Approved: the new embargo is in force")).to_be_visible()
+    assert escrow(archive_home, "publish-due").output.startswith("released 1")
+    response = page.goto(f"{site}/stories/{story_id}")
+    assert response is not None and response.status == 200
+
+
+def test_a_stored_script_in_every_field_stays_inert(page: Page, site: str, archive_home: Path) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))  # type: ignore[func-returns-value]
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text
+            else None)
+    sign_in(page, site, "org@example.org")
+    fields = {"Title": f"Payload {XSS}", "Narrator's name": f"Narrator {XSS}",
+              "Transcript": f"Words {XSS} and [[person:{XSS}|stand {XSS}]]", "Summary": f"Summary {XSS}",
+              "Interviewer": XSS, "Place of the interview": XSS,
+              "Tags, separated by commas": "<svg onload=alert(\"t\")>",
+              "Private notes": XSS}
+    page.goto(f"{site}/submit")
+    for label, value in fields.items():
+        page.get_by_label(label, exact=False).first.fill(value)
+    page.get_by_label("Sealed until").fill("2031-01-01")
+    page.get_by_label("Full", exact=False).check()
+    page.get_by_role("button", name="Preview each level").click()
+    page.wait_for_load_state()
+    expect(page.get_by_role("heading", name="What the reading room would show")).to_be_visible()
+    story_id = submit_story(page, site, **fields)
+    page.get_by_role("button", name="Open the sealed content").click()
+    page.wait_for_load_state()
+    sign_out(page)
+    escrow(archive_home, "publish-due", "--now", "2031-01-01T00:00:00Z")
+
+    for path in (f"/stories/{story_id}", "/search?q=payload", "/search?q=words", "/"):
+        response = page.goto(f"{site}{path}")
+        assert response is not None and response.status == 200
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        assert page.locator("script:not([src])").count() == 0
+    page.goto(f"{site}/stories/{story_id}")
+    assert '<script>alert("x1")</script>' in page.locator("article").inner_text()  # shown as text
+
+    assert dialogs == []
+    assert violations == []  # nothing even tried to run
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_screenshots_of_search_and_submit(browser: Browser, site: str, archive_home: Path, width: int) -> None:
+    escrow(archive_home, "demo", "--no-serve")  # sample stories, released ones among them
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    shot = context.new_page()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        shot.goto(f"{site}/search?q=hotel")
+        expect(shot.get_by_role("heading", name=re.compile("stories found"))).to_be_visible()
+        shot.screenshot(path=str(SCREENSHOTS / f"search-{width}.png"), full_page=True)
+        assert shot.evaluate("document.documentElement.scrollWidth") <= width  # nothing runs off the side
+        sign_in(shot, site, "org@example.org")
+        shot.goto(f"{site}/submit")
+        shot.screenshot(path=str(SCREENSHOTS / f"submit-{width}.png"), full_page=True)
+        assert shot.evaluate("document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()
