@@ -285,3 +285,32 @@ def test_the_audit_page_shows_the_chain_status_and_is_itself_audited(web_app: Fl
     page = client.get("/admin/audit").get_data(as_text=True)
     assert "The chain verifies" in page and "story.release" in page
     assert ("admin@example.org", "audit.show") in _actions(web_app)
+
+
+def test_dates_are_shown_in_the_viewers_zone_with_utc_beside(client: FlaskClient, world: World) -> None:
+    sign_in(client, world.user_ids["organizer"])
+    utc_only = client.get(f"/my/stories/{world.sealed_id}").get_data(as_text=True)
+    client.set_cookie("tz", "Pacific/Auckland")
+    local = client.get(f"/my/stories/{world.sealed_id}").get_data(as_text=True)
+    client.set_cookie("tz", "Not/AZone")
+    bogus = client.get(f"/my/stories/{world.sealed_id}").get_data(as_text=True)
+
+    assert '<time datetime="2090-01-01T00:00:00Z">2090-01-01 00:00 UTC</time>' in utc_only
+    assert "2090-01-01 13:00 NZDT (2090-01-01 00:00 UTC)" in local
+    assert '<time datetime="2090-01-01T00:00:00Z">2090-01-01 00:00 UTC</time>' in bogus
+
+
+def test_an_organizer_requests_an_earlier_release_from_the_story_page(web_app: Flask, client: FlaskClient,
+                                                                      world: World) -> None:
+    sign_in(client, world.user_ids["admin"])
+    page = client.get("/admin").get_data(as_text=True)
+    client.post(f"/admin/requests/{world.request_id}/deny", data={**_tokens(page), "deny-reason": "not yet"})
+    sign_in(client, world.user_ids["organizer"])
+    path = f"/my/stories/{world.sealed_id}"
+
+    response = client.post(f"{path}/request", data={**_form(client, path), "early-now": "y",
+                                                    "early-reason": "the campaign is won"})
+
+    assert response.status_code == 302
+    assert "is waiting for an admin" in client.get(path).get_data(as_text=True)
+    assert ("org@example.org", "embargo.request") in _actions(web_app, world.sealed_id)
