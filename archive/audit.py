@@ -141,6 +141,14 @@ def last_anchor(session: Session) -> Anchor | None:
     return None if row is None else Anchor(row.seq, row.hash)
 
 
+def latest(session: Session, *, story_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
+    """The newest entries first, at most `limit`, optionally for one story."""
+    query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+    if story_id is not None:
+        query = query.where(AuditEntry.story_id == story_id)
+    return list(session.scalars(query))
+
+
 def verify(session: Session, key: bytes, kept: Anchor | None = None) -> int:
     """Check the whole chain, its head and its anchors; return the number of entries or raise TamperDetected.
 

@@ -190,7 +190,7 @@ def audit_log() -> str:
         verified, problem = audit.verify(db, ring.audit_key), None
     except TamperDetected as error:
         verified, problem = None, str(error)
-    rows = list(audit.entries(db, story_id=story_id))[-AUDIT_PAGE:][::-1]
+    rows = audit.latest(db, story_id=story_id, limit=AUDIT_PAGE)
     entries = [(e, json.loads(e.detail)) for e in rows]
     audit.record(db, ring.audit_key, context.user().email, "audit.show", story_id, shown=len(entries))
     db.commit()
