@@ -26,7 +26,8 @@ def test_the_wheel_ships_migrations_templates_and_the_console_script(wheel: Path
 
     assert "archive/migrations/env.py" in names
     assert any(n.startswith("archive/migrations/versions/0001_") for n in names)
-    assert "archive/templates/base.html" in names
+    assert "archive/templates/base.html" in names and "archive/templates/admin/dashboard.html" in names
+    assert "archive/web/static/style.css" in names and "archive/web/static/tz.js" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "escrow = archive.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
