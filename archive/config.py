@@ -24,6 +24,8 @@ class Config:
     long an early-release request waits for a second admin (ESCROW_REQUEST_TTL_DAYS, 7).
     `proxy_hops` is how many reverse proxies in front may be trusted for the client's
     address and scheme (ESCROW_PROXY_HOPS, 0: none, so X-Forwarded-* is ignored).
+    `index_sync_seconds` is how often, at most, a node compares its search index with the
+    reading-room table before a search (ESCROW_INDEX_SYNC_SECONDS, 30; 0: before every one).
     """
 
     home: Path
@@ -32,6 +34,7 @@ class Config:
     testing: bool = False
     request_ttl: timedelta = timedelta(days=7)
     proxy_hops: int = 0
+    index_sync_seconds: int = 30
 
     @property
     def key_file(self) -> Path:
@@ -55,6 +58,7 @@ class Config:
             master_key=env.get("ESCROW_MASTER_KEY") or None,
             request_ttl=timedelta(days=_days(env.get("ESCROW_REQUEST_TTL_DAYS") or "7")),
             proxy_hops=_hops(env.get("ESCROW_PROXY_HOPS") or "0"),
+            index_sync_seconds=_sync_seconds(env.get("ESCROW_INDEX_SYNC_SECONDS") or "30"),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -76,4 +80,10 @@ def _days(text: str) -> int:
 def _hops(text: str) -> int:
     if not text.strip().isdigit() or int(text) > 5:
         raise InvalidInput(f"ESCROW_PROXY_HOPS must be a number of proxies from 0 to 5, not {text[:20]!r}")
+    return int(text)
+
+
+def _sync_seconds(text: str) -> int:
+    if not text.strip().isdigit() or int(text) > 3600:
+        raise InvalidInput(f"ESCROW_INDEX_SYNC_SECONDS must be a number of seconds from 0 to 3600, not {text[:20]!r}")
     return int(text)

@@ -1,21 +1,22 @@
-"""The database: one SQLAlchemy metadata, UTC datetimes, SQLite hardening, migrations."""
+"""The database: one SQLAlchemy metadata, UTC datetimes, migrations; SQLite or PostgreSQL.
+
+What differs between the two lives in archive/dialect.py; this module stays neutral.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
-from flask import Flask
+from flask import Flask, has_app_context
 from flask_migrate import Migrate
 from flask_migrate import upgrade as _alembic_upgrade
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event, inspect
-from sqlalchemy.engine import Dialect, Engine, make_url
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
+from archive import dialect
 from archive.errors import NotInitialised
 from archive.paths import MIGRATIONS
 
@@ -55,26 +56,26 @@ db = SQLAlchemy(metadata=Base.metadata)
 migrate = Migrate()
 
 
+# Tables whose rows have a secret destroyed in place: a withdrawn story's wrapped data key.
+SHREDDED_TABLES = ("stories",)
+
+
 def init_app(app: Flask) -> None:
-    """Bind the database and migrations to the app and harden SQLite connections."""
+    """Bind the database and migrations to the app and set up its connections (SQLite pragmas)."""
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     with app.app_context():
-        engine = db.engine
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _harden_sqlite)
+        dialect.harden(db.engine)
+        event.listen(db.engine, "engine_disposed", _close_session)
 
 
-def _harden_sqlite(connection: Any, _record: Any) -> None:
-    # secure_delete overwrites freed pages, so a shredded key or an old version
-    # does not linger in the file; WAL lets readers run beside the publisher.
-    if isinstance(connection, sqlite3.Connection):
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA secure_delete = ON")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA busy_timeout = 10000")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.close()
+def _close_session(_engine: Engine) -> None:
+    # A command disposes of the engine when it ends (cli.base.close_on_exit), which can come
+    # before its app context removes the session. A connection the session still held would
+    # stay open until garbage collection (psycopg warns of each); its work is over either
+    # way, so close it now.
+    if has_app_context() and db.session.registry.has():
+        db.session().invalidate()
 
 
 def upgrade() -> None:
@@ -87,31 +88,21 @@ def is_migrated(engine: Engine) -> bool:
     return inspect(engine).has_table("alembic_version")
 
 
-def _sqlite_file(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        return Path(parsed.database)
-    return None
-
-
 def make_private(url: str) -> None:
-    """Make an SQLite database file readable by its owner only (SQLite copies this to -wal/-shm)."""
-    path = _sqlite_file(url)
-    if path is not None and path.exists():
-        path.chmod(0o600)
+    """Make an SQLite database file readable by its owner only (a server keeps its own files private)."""
+    dialect.make_private(url)
 
 
 def require_initialised(url: str) -> None:
-    """Fail with a clear line, and without creating a file, if no SQLite database exists yet."""
-    path = _sqlite_file(url)
+    """Fail with a clear line, and without creating a file, if no database has been set up yet."""
+    path = dialect.sqlite_file(url)
     if path is not None and not path.is_file():
         raise NotInitialised(f"no archive database at {path}: run 'escrow init' first")
     if not is_migrated(db.engine):
+        db.engine.dispose()  # the command ends here: keep no connection to a database not set up
         raise NotInitialised("the archive database has no tables: run 'escrow init' first")
 
 
-def scrub_journal(session: Any) -> None:
-    """After destroying data, leave no old page image of it in SQLite's write-ahead log."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        session.commit()
+def scrub_journal(session: Session) -> None:
+    """After destroying data (a data key), leave no old copy of it in the database's files."""
+    dialect.scrub(session, SHREDDED_TABLES)

@@ -1,11 +1,18 @@
-"""Fixtures: an instance folder built by `escrow init` (migrations), its app, users and stories."""
+"""Fixtures: an instance folder built by `escrow init` (migrations), its app, users and stories.
+
+On SQLite (DATABASE_URL unset) the database is the file in each test's instance folder; on
+PostgreSQL (DATABASE_URL set to a server's database) each test has its own database, a copy
+of one built by `escrow init`, and DATABASE_URL names it for the test's CLI calls
+(tests/databases.py). Either way the instance folder, with its key file and index, is the
+test's own under tmp_path.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,20 +24,60 @@ from archive.config import Config
 from archive.users import User
 from archive.vault import keys
 from archive.vault.keys import Keyring
+from tests.databases import SERVER_URL, Server
 from tests.helpers import escrow
 
 
 @pytest.fixture(scope="session")
-def initialised_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def server() -> Iterator[Server | None]:
+    """The PostgreSQL server the suite runs on, or None on SQLite."""
+    if SERVER_URL is None:
+        yield None
+        return
+    found = Server(SERVER_URL)
+    yield found
+    found.close()
+
+
+@pytest.fixture(autouse=True)
+def _only_its_own_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches the server's own database: only one made for it (database_url, new_database)."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def initialised_template(tmp_path_factory: pytest.TempPathFactory, server: Server | None) -> Path:
     """One instance folder built by `escrow init` (its database by the migrations), copied per test."""
     home = tmp_path_factory.mktemp("template") / "instance"
-    result = escrow(home, "init")
+    env = {} if server is None else {"DATABASE_URL": server.create_template()}
+    result = escrow(home, "init", env=env)
     assert result.exit_code == 0, result.output
     return home
 
 
 @pytest.fixture
-def archive_home(tmp_path: Path, initialised_template: Path) -> Path:
+def database_url(server: Server | None, initialised_template: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
+    """This test's database: None on SQLite (the file in archive_home), else its own copy of the
+    template on PostgreSQL, which DATABASE_URL then names for the CLI (and child processes)."""
+    if server is None:
+        yield None
+        return
+    url = server.copy_of_template()
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield url
+    server.drop(url)
+
+
+@pytest.fixture
+def new_database(server: Server | None) -> Callable[[], str | None]:
+    """Make an empty database for a second archive: None on SQLite, where a new instance
+    folder brings its own file. Pass it on as `env=database_env(url)`."""
+    return lambda: None if server is None else server.empty()
+
+
+@pytest.fixture
+def archive_home(tmp_path: Path, initialised_template: Path, database_url: str | None) -> Path:
     """A fresh initialised instance folder (database, master key 0600, audit log)."""
     home = tmp_path / "instance"
     shutil.copytree(initialised_template, home)
@@ -39,8 +86,14 @@ def archive_home(tmp_path: Path, initialised_template: Path) -> Path:
 
 
 @pytest.fixture
-def config(archive_home: Path) -> Config:
-    return Config.for_home(archive_home, testing=True)
+def config(archive_home: Path, database_url: str | None) -> Config:
+    return Config.for_home(archive_home, database_url=database_url, testing=True)
+
+
+@pytest.fixture
+def database_kind(config: Config) -> str:
+    """The database kind this run is on: 'sqlite' or 'postgresql'."""
+    return "sqlite" if config.database_url.startswith("sqlite") else "postgresql"
 
 
 @pytest.fixture

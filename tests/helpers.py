@@ -1,14 +1,18 @@
-"""Plain helpers for tests: running the CLI, writing story files, hunting canaries."""
+"""Plain helpers for tests: running the CLI, reading the database, writing story files, hunting canaries."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
+from sqlalchemy import Connection, MetaData, create_engine, select, text
+from sqlalchemy.pool import NullPool
 
 from archive.cli import cli
 
@@ -21,6 +25,70 @@ def escrow(home: Path, *args: str, input: str | None = None,
         environ["DATABASE_URL"] = os.environ["DATABASE_URL"]
     environ.update(env or {})
     return CliRunner().invoke(cli, list(args), input=input, env=environ, catch_exceptions=False)
+
+
+def database_env(url: str | None) -> dict[str, str]:
+    """The environment that points the CLI at a database (None: the instance folder's SQLite file)."""
+    return {"DATABASE_URL": url or ""}
+
+
+def database_url(home: Path) -> str:
+    """The database the CLI uses for an instance folder: this test's DATABASE_URL, else the folder's file."""
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{home / 'escrow.db'}"
+
+
+@contextmanager
+def connect(home: Path, url: str | None = None) -> Iterator[Connection]:
+    """An autocommit connection of its own to the instance's database (or `url`), as another program's."""
+    url = url or database_url(home)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise FileNotFoundError(f"no database at {url}")  # and do not create one by looking
+    waits = {"timeout": 60} if url.startswith("sqlite") else {}  # for a writer's lock, as PostgreSQL does
+    engine = create_engine(url, poolclass=NullPool, connect_args=waits, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def sql(home: Path, statement: str, url: str | None = None, **params: Any) -> list[tuple[Any, ...]]:
+    """Run one SQL statement (named :params) on the instance's database (or `url`), committed; its rows."""
+    with connect(home, url) as conn:
+        result = conn.execute(text(statement), params)
+        return [tuple(row) for row in result] if result.returns_rows else []
+
+
+def one(home: Path, statement: str, **params: Any) -> Any:
+    """The first column of the first row of a query, or None."""
+    rows = sql(home, statement, **params)
+    return rows[0][0] if rows else None
+
+
+def database_rows(home: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a stable order: to show that something changed nothing."""
+    with connect(home) as conn:
+        tables = MetaData()
+        tables.reflect(conn)
+        return {name: sorted((tuple(r) for r in conn.execute(select(table))), key=repr)
+                for name, table in sorted(tables.tables.items())}
+
+
+def database_bytes(home: Path) -> bytes:
+    """Everything the instance's database stores, as bytes: on SQLite its file and write-ahead log;
+    on PostgreSQL, whose files are the server's, every value of every row, read through SQL."""
+    if not os.environ.get("DATABASE_URL"):
+        files = [home / "escrow.db", home / "escrow.db-wal"]
+        return b"".join(f.read_bytes() for f in files if f.is_file())
+    values = [v if isinstance(v, bytes) else str(v).encode()
+              for rows in database_rows(home).values() for row in rows for v in row if v is not None]
+    return b"\0".join(values)
+
+
+def database_canaries(home: Path, *words: str) -> list[str]:
+    """Every word readable in what the instance's database stores (see database_bytes)."""
+    data = database_bytes(home)
+    return [f"database: {w}" for w in words if w.encode() in data or w.encode("utf-16-le") in data]
 
 
 def story(**overrides: Any) -> dict[str, Any]:
@@ -60,6 +128,6 @@ def find_canaries(home: Path, *words: str) -> list[str]:
 
 
 def assert_no_canary(home: Path, *words: str) -> None:
-    """Fail if any canary word is readable anywhere under the instance folder."""
-    hits = find_canaries(home, *words)
+    """Fail if any canary word is readable anywhere under the instance folder or in its database's rows."""
+    hits = find_canaries(home, *words) + database_canaries(home, *words)
     assert not hits, f"sealed words found at rest: {hits}"

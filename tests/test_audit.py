@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import escrow, story, write_lines
+from tests.helpers import escrow, one, sql, story, write_lines
 
 
 @pytest.fixture
@@ -21,9 +20,8 @@ def home(archive_home: Path, tmp_path: Path) -> Path:
 
 
 def _sql(home: Path, *statements: str) -> None:
-    with sqlite3.connect(home / "escrow.db") as conn:
-        for statement in statements:
-            conn.execute(statement)
+    for statement in statements:
+        sql(home, statement)
 
 
 def test_an_intact_log_verifies(home: Path) -> None:
@@ -34,8 +32,7 @@ def test_an_intact_log_verifies(home: Path) -> None:
 
 
 def test_every_import_is_an_entry_without_content(home: Path) -> None:
-    with sqlite3.connect(home / "escrow.db") as conn:
-        rows = conn.execute("SELECT actor, action, story_id, detail FROM audit_log ORDER BY seq").fetchall()
+    rows = sql(home, "SELECT actor, action, story_id, detail FROM audit_log ORDER BY seq")
 
     assert [r[1] for r in rows] == ["archive.init"] + ["story.import"] * 5
     assert all(r[0] == "org@example.org" and r[2] for r in rows[1:])
@@ -76,10 +73,9 @@ def test_tampering_fails_verify_naming_the_entry(home: Path, case: str) -> None:
 def test_a_recomputed_hash_without_the_key_still_fails(home: Path) -> None:
 
     # An attacker with the database but not the key can rehash with plain SHA-256, not HMAC.
-    with sqlite3.connect(home / "escrow.db") as conn:
-        (detail,) = conn.execute("SELECT detail FROM audit_log WHERE seq = 2").fetchone()
-        forged = hashlib.sha256(detail.encode()).hexdigest()
-        conn.execute("UPDATE audit_log SET hash = ? WHERE seq = 2", (forged,))
+    detail = one(home, "SELECT detail FROM audit_log WHERE seq = 2")
+    forged = hashlib.sha256(detail.encode()).hexdigest()
+    sql(home, "UPDATE audit_log SET hash = :forged WHERE seq = 2", forged=forged)
 
     result = escrow(home, "audit", "verify")
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import escrow, story, write_lines
+from tests.helpers import database_env, escrow, one, sql, story, write_lines
 
 
 def _counts(home: Path) -> tuple[int, int, int]:
-    with sqlite3.connect(home / "escrow.db") as conn:
-        return tuple(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[return-value]
-                     for table in ("stories", "story_versions", "audit_log"))
+    return tuple(one(home, f"SELECT count(*) FROM {table}")  # type: ignore[return-value]
+                 for table in ("stories", "story_versions", "audit_log"))
 
 
 @pytest.fixture
@@ -130,9 +129,7 @@ def test_only_an_admin_imports_for_another_organizer(home: Path, tmp_path: Path)
     assert refused.exit_code == 1
     assert "only an admin may import stories for another organizer" in refused.output
     assert accepted.exit_code == 0, accepted.output
-    with sqlite3.connect(home / "escrow.db") as conn:
-        owner = conn.execute("SELECT u.email FROM stories s JOIN users u ON u.id = s.owner_id").fetchone()
-    assert owner == ("org2@example.org",)
+    assert sql(home, "SELECT u.email FROM stories s JOIN users u ON u.id = s.owner_id") == [("org2@example.org",)]
 
 
 @pytest.mark.parametrize("given, stored", [
@@ -147,9 +144,8 @@ def test_embargo_is_stored_as_a_utc_instant(home: Path, tmp_path: Path, given: s
 
     assert escrow(home, "stories", "import", str(file), "--as", "org@example.org").exit_code == 0
 
-    with sqlite3.connect(home / "escrow.db") as conn:
-        (value,) = conn.execute("SELECT embargo_until FROM stories").fetchone()
-    assert (value[:19] if value else None) == stored
+    value = one(home, "SELECT embargo_until FROM stories")
+    assert (str(value)[:19] if value else None) == stored  # SQLite gives text, PostgreSQL a timestamp
 
 
 def test_import_reports_a_missing_file_and_an_empty_one(home: Path, tmp_path: Path) -> None:
@@ -174,15 +170,14 @@ def test_story_ids_are_random_not_a_count(home: Path, tmp_path: Path) -> None:
     file = write_lines(tmp_path / "s.jsonl", *[story(title=f"t{i}") for i in range(20)])
     escrow(home, "stories", "import", str(file), "--as", "org@example.org")
 
-    with sqlite3.connect(home / "escrow.db") as conn:
-        ids = [row[0] for row in conn.execute("SELECT id FROM stories")]
+    ids = [row[0] for row in sql(home, "SELECT id FROM stories")]
     assert len(set(ids)) == 20
     assert all(len(i) == 16 and not i.isdigit() for i in ids)
     assert sorted(ids) != [str(n) for n in range(1, 21)]
 
 
-def test_commands_before_init_say_so(tmp_path: Path) -> None:
-    result = escrow(tmp_path / "never", "stories", "list")
+def test_commands_before_init_say_so(tmp_path: Path, new_database: Callable[[], str | None]) -> None:
+    result = escrow(tmp_path / "never", "stories", "list", env=database_env(new_database()))
 
     assert result.exit_code == 1
     assert "run 'escrow init' first" in result.output

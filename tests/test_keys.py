@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import sqlite3
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,12 +13,11 @@ from archive import create_app
 from archive.config import Config
 from archive.errors import KeyProblem
 from archive.vault import keys
-from tests.helpers import escrow, story, write_lines
+from tests.helpers import database_bytes, database_env, escrow, one, story, write_lines
 
 
 def _stories(home: Path) -> int:
-    with sqlite3.connect(home / "escrow.db") as conn:
-        return conn.execute("SELECT count(*) FROM stories").fetchone()[0]
+    return int(one(home, "SELECT count(*) FROM stories"))
 
 
 @pytest.fixture
@@ -33,15 +32,20 @@ def lines(tmp_path: Path) -> Path:
     return write_lines(tmp_path / "s.jsonl", story())
 
 
-def test_init_writes_a_private_key_file_and_a_private_database(tmp_path: Path) -> None:
+def test_init_writes_a_private_key_file_and_a_private_database(
+        tmp_path: Path, new_database: Callable[[], str | None]) -> None:
     home = tmp_path / "fresh"
+    url = new_database()
 
-    result = escrow(home, "init")
+    result = escrow(home, "init", env=database_env(url))
 
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE((home / "master.key").stat().st_mode) == 0o600
-    assert stat.S_IMODE((home / "escrow.db").stat().st_mode) == 0o600
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    if url is None:  # SQLite: the database is a file of the instance folder, the owner's only
+        assert stat.S_IMODE((home / "escrow.db").stat().st_mode) == 0o600
+    else:  # PostgreSQL: the server keeps it, and no copy lands in the instance folder
+        assert sorted(p.name for p in home.iterdir()) == ["master.key"]
 
 
 def test_init_twice_keeps_the_same_key(archive_home: Path) -> None:
@@ -102,10 +106,10 @@ def test_a_truncated_key_file_is_refused(home: Path, lines: Path, cut: int) -> N
     assert _stories(home) == 0
 
 
-def test_another_archives_key_is_refused_before_anything_is_written(home: Path, lines: Path,
-                                                                     tmp_path: Path) -> None:
+def test_another_archives_key_is_refused_before_anything_is_written(
+        home: Path, lines: Path, tmp_path: Path, new_database: Callable[[], str | None]) -> None:
     other = tmp_path / "other"
-    escrow(other, "init")
+    assert escrow(other, "init", env=database_env(new_database())).exit_code == 0
     (home / "master.key").write_bytes((other / "master.key").read_bytes())
 
     result = escrow(home, "stories", "import", str(lines), "--as", "org@example.org")
@@ -130,7 +134,7 @@ def test_no_key_ever_reaches_the_database(home: Path, lines: Path) -> None:
     escrow(home, "stories", "import", str(lines), "--as", "org@example.org")
     ring = keys.parse((home / "master.key").read_text(), "test")
 
-    database = (home / "escrow.db").read_bytes()
+    database = database_bytes(home)
 
     for key in [ring.audit_key, *ring.keks.values()]:
         assert key not in database
@@ -179,9 +183,8 @@ def test_a_rotation_killed_before_its_key_file_was_renamed_runs_again(home: Path
 
 
 def test_a_rotation_killed_after_registering_its_key_but_before_writing_it(
-        home: Path, tmp_path: Path) -> None:
+        home: Path, tmp_path: Path, config: Config) -> None:
     _rotation_home(home, tmp_path)
-    config = Config.for_home(home)
     app = create_app(config)
     with app.app_context():  # the database learnt of version 2; the key file never held it
         from archive import db

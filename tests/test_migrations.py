@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade
+from sqlalchemy import inspect
 
 from archive import db
 from archive.db import Base
@@ -32,9 +32,7 @@ def test_every_migration_goes_down_and_up_again(app: Flask, archive_home: Path,
            "--as", "org@example.org")
 
     downgrade(directory=str(MIGRATIONS), revision="base")
-    with sqlite3.connect(archive_home / "escrow.db") as conn:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables <= {"alembic_version"}
+    assert set(inspect(db.db.engine).get_table_names()) <= {"alembic_version"}
     db.upgrade()
 
     assert escrow(archive_home, "stories", "list").exit_code == 0

@@ -1,17 +1,35 @@
-"""Canary words planted in every field of sealed stories are nowhere readable under the instance."""
+"""Canary words planted in every field of sealed stories are nowhere readable at rest.
+
+On SQLite that is every byte under the instance folder, the database file included. On
+PostgreSQL the database's files are the server's: the instance folder is searched, and every
+value of every row is read back through SQL (tests/helpers.assert_no_canary does both).
+"""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
 
 from archive import db
+from archive.audit import AuditEntry
 from archive.config import Config
-from archive.users import by_email
-from archive.vault import keys, stories
-from tests.helpers import assert_no_canary, canaries, escrow, find_canaries, story, write_lines
+from archive.times import utcnow
+from archive.users import User, by_email
+from archive.vault import drafts, keys, stories
+from archive.vault.keys import Keyring
+from tests.helpers import (
+    assert_no_canary,
+    canaries,
+    database_bytes,
+    database_canaries,
+    escrow,
+    find_canaries,
+    story,
+    write_lines,
+)
 
 
 def _canary_story(words: list[str]) -> dict[str, object]:
@@ -60,15 +78,44 @@ def test_the_canary_hunt_would_see_a_plaintext_leak(archive_home: Path) -> None:
     assert find_canaries(archive_home, word) == [f"leak.log: {word}"]
 
 
-def test_sqlite_runs_with_secure_delete_on(app: Flask) -> None:
-    with db.db.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+def test_the_database_canary_hunt_would_see_a_plaintext_leak(archive_home: Path, app: Flask) -> None:
+    word = canaries(1)[0]
+    session = db.db.session()
+    session.add(AuditEntry(seq=999, at=utcnow(), actor="x", action="leak", story_id=None,
+                           detail=f'{{"oops": "{word}"}}', prev_hash="", hash=""))
+    session.commit()
+
+    assert database_canaries(archive_home, word) == [f"database: {word}"]
 
 
-def test_no_plaintext_column_exists_for_content(archive_home: Path) -> None:
-    with sqlite3.connect(archive_home / "escrow.db") as conn:
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(stories)")}
+def test_a_shredded_data_key_leaves_no_old_copy_in_the_database(
+        archive_home: Path, session: Session, keyring: Keyring, organizer: User, database_kind: str) -> None:
+    sealed = stories.submit(session, keyring, organizer, drafts.parse(story()))
+    session.commit()
+    wrapped = sealed.wrapped_key
+    assert wrapped is not None and wrapped in database_bytes(archive_home)
+    files_before = _table_files(session, database_kind)
+
+    stories.shred(sealed)
+    session.commit()
+    db.scrub_journal(session)
+
+    if database_kind == "sqlite":  # secure_delete zeroed the old cell, the checkpoint emptied the log
+        assert session.connection().exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+        assert wrapped not in database_bytes(archive_home)
+    else:  # VACUUM FULL wrote the table anew: the old row version is in no file of it
+        assert _table_files(session, database_kind) != files_before
+    assert wrapped not in database_bytes(archive_home)
+
+
+def _table_files(session: Session, database_kind: str) -> object:
+    if database_kind == "sqlite":
+        return None
+    return session.connection().exec_driver_sql("SELECT pg_relation_filenode('stories')").scalar()
+
+
+def test_no_plaintext_column_exists_for_content(app: Flask) -> None:
+    columns = {c["name"] for c in inspect(db.db.engine).get_columns("stories")}
     assert columns == {"id", "owner_id", "status", "embargo_until", "redaction_level",
                        "release_review", "version", "dek_id", "wrapped_key", "kek_version",
                        "created_at", "updated_at"}

@@ -1,143 +1,99 @@
 """Release and key rotation under faults: concurrent runs, SIGKILL mid-run, a wrong master key.
 
 Every test drives the real `escrow` console script in separate processes against a real
-SQLite database and Whoosh index; nothing is mocked. A run is stopped at a known point
-without guessing at timing: the test busy-polls the database until the run has committed
-its first batch, then takes SQLite's write lock itself, so the run cannot commit again
-while the test counts what it did and kills it with SIGKILL.
+database (the instance's SQLite file, or this test's PostgreSQL database) and Whoosh
+index; nothing is mocked. A run is stopped at a known point without guessing at timing:
+the test busy-polls the database until the run has committed its first batch, then blocks
+the run's next commit itself (SQLite: it takes the write lock; PostgreSQL: it locks the
+table the run writes in SHARE mode), so the run cannot commit again while the test counts
+what it did and kills it with SIGKILL.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
-import sqlite3
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import Result
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from archive import create_app, db
 from archive.config import Config
 from archive.errors import EscrowError
 from archive.vault import keys, stories
 from archive.vault.models import Story
-from tests.helpers import escrow, story, write_lines
+from tests.helpers import connect, database_env, escrow, one, sql
+from tests.processes import POLL_DEADLINE, RELEASE_COUNTS, RUN_TIMEOUT, SUMMARY, finish, seal_stories, started
 
-ESCROW = Path(sys.executable).parent / "escrow"
-ORGANIZER = "org@example.org"
 PAST = "2020-01-01"
 FUTURE = "2031-01-01T00:00:00Z"
-POLL_DEADLINE = 120.0  # seconds; a bound on busy-polling, never a synchronisation guess
-RUN_TIMEOUT = 300.0
-SUMMARY = re.compile(r"^released (\d+), already released (\d+), failed (\d+)", re.MULTILINE)
 
 
 # -- helpers -----------------------------------------------------------------
 
 def run(home: Path, *args: str, input: str | None = None) -> Result:
-    """`escrow ARGS` in-process, always on the instance's own SQLite database."""
-    return escrow(home, *args, input=input, env={"DATABASE_URL": ""})
+    """`escrow ARGS` in-process, on this test's database."""
+    return escrow(home, *args, input=input)
 
 
-def seal_stories(home: Path, count: int, embargo_until: str) -> None:
-    """Add an organizer through the CLI and import `count` stories with one embargo."""
-    added = run(home, "users", "add", ORGANIZER, "--role", "organizer", "--password-stdin",
-                input="a long enough password\n")
-    assert added.exit_code == 0, added.output
-    lines = write_lines(home.parent / f"stories-{count}.jsonl",
-                        *(story(title=f"Story {n}", embargo_until=embargo_until) for n in range(count)))
-    imported = run(home, "stories", "import", str(lines), "--as", ORGANIZER)
-    assert imported.exit_code == 0, imported.output
-    assert f"sealed {count} stories" in imported.output
+def scalar(conn: Connection, statement: str) -> int:
+    # Autocommit: every statement reads the latest committed state, and no read
+    # transaction stays open between polls.
+    return int(conn.exec_driver_sql(statement).scalar_one())
 
 
-def process_env(home: Path) -> dict[str, str]:
-    """The environment of an `escrow` process on this instance's files only."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "ESCROW_MASTER_KEY", "ESCROW_TRACEBACK")}
-    env["ARCHIVE_HOME"] = str(home)
-    return env
+def rows(home: Path, statement: str) -> list[tuple[object, ...]]:
+    return sql(home, statement)
+
+
+def count(home: Path, statement: str) -> int:
+    return int(one(home, statement))
 
 
 @contextmanager
-def started(home: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
-    """Start `escrow ARGS` as its own process; kill it (by its pid) if the test leaves it running."""
-    proc = subprocess.Popen([str(ESCROW), *args], env=process_env(home), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def commits_held(conn: Connection, table: str) -> Iterator[None]:
+    """Let a commit in flight finish, then keep any other from writing `table` until the block ends."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # waits for a commit in flight, then blocks the next
+    else:
+        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql(f"LOCK TABLE {table} IN SHARE MODE")  # waits for writers in flight, blocks new ones
     try:
-        yield proc
+        yield
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=RUN_TIMEOUT)
+        conn.exec_driver_sql("ROLLBACK")
 
 
-def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
-    """Wait for a process; its exit status and everything it printed."""
-    out, err = proc.communicate(timeout=RUN_TIMEOUT)
-    return proc.returncode, out + err
-
-
-def database(home: Path) -> Path:
-    return home / "escrow.db"
-
-
-def connect(home: Path) -> sqlite3.Connection:
-    """An autocommit connection: every statement reads the latest committed state."""
-    return sqlite3.connect(database(home), timeout=60, isolation_level=None)
-
-
-def scalar(conn: sqlite3.Connection, sql: str) -> int:
-    # fetchall() finishes the statement, so no read transaction stays open between polls.
-    return conn.execute(sql).fetchall()[0][0]
-
-
-def rows(home: Path, sql: str) -> list[tuple[object, ...]]:
-    with closing(connect(home)) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def count(home: Path, sql: str) -> int:
-    with closing(connect(home)) as conn:
-        return scalar(conn, sql)
-
-
-def kill_between_commits(proc: subprocess.Popen[str], home: Path, progress_sql: str) -> int:
+def kill_between_commits(proc: subprocess.Popen[str], home: Path, progress_sql: str, table: str) -> int:
     """SIGKILL a running command after its first commit and before its last; return its progress.
 
-    Busy-polls (no sleep) until `progress_sql` counts something, then holds SQLite's write
-    lock while it counts again and kills the process, so the count is exactly what the
-    process had committed when it died.
+    Busy-polls (no sleep) until `progress_sql` counts something, then holds the commits
+    that write `table` while it counts again and kills the process, so the count is
+    exactly what the process had committed when it died.
     """
-    with closing(connect(home)) as conn:
+    with connect(home) as conn:
         deadline = time.monotonic() + POLL_DEADLINE
         while scalar(conn, progress_sql) == 0:
             if proc.poll() is not None:
                 pytest.fail(f"escrow exited with {proc.returncode} before its first commit")
             if time.monotonic() > deadline:
                 pytest.fail(f"escrow committed nothing within {POLL_DEADLINE:.0f}s")
-        conn.execute("BEGIN IMMEDIATE")  # waits for a commit in flight, then blocks the next
-        try:
+        with commits_held(conn, table):
             progress = scalar(conn, progress_sql)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=RUN_TIMEOUT)
-        finally:
-            conn.execute("ROLLBACK")
     return progress
 
 
-def unopenable(home: Path) -> list[str]:
+def unopenable(config: Config) -> list[str]:
     """Ids of stories whose payload the instance's key file, as it is now, cannot decrypt."""
-    config = Config.for_home(home)
     app = create_app(config)
     with app.app_context():
         try:
@@ -160,10 +116,6 @@ def assert_index_and_audit_verify(home: Path) -> None:
     assert index.exit_code == 0, index.output
     chain = run(home, "audit", "verify")
     assert chain.exit_code == 0, chain.output
-
-
-RELEASE_COUNTS = ("SELECT story_id, count(*) FROM audit_log WHERE action = 'story.release' "
-                  "GROUP BY story_id")
 
 
 # -- tests -------------------------------------------------------------------
@@ -193,7 +145,8 @@ def test_a_run_killed_with_sigkill_is_repaired_by_the_next(archive_home: Path) -
     seal_stories(archive_home, total, PAST)
 
     with started(archive_home, "publish-due") as proc:
-        released = kill_between_commits(proc, archive_home, "SELECT count(*) FROM released_stories")
+        released = kill_between_commits(proc, archive_home, "SELECT count(*) FROM released_stories",
+                                        "released_stories")
 
     assert proc.returncode == -signal.SIGKILL
     assert 0 < released < total, f"the run was not stopped midway ({released} of {total} released)"
@@ -218,19 +171,19 @@ def test_a_run_killed_with_sigkill_is_repaired_by_the_next(archive_home: Path) -
 
 
 def test_key_rotation_killed_midway_still_opens_every_story_and_a_rerun_finishes(
-        archive_home: Path) -> None:
+        archive_home: Path, config: Config) -> None:
     total = 2000  # four batches of 500, so the rotation is still running after its first commit
     seal_stories(archive_home, total, FUTURE)
 
     with started(archive_home, "keys", "rotate") as proc:
         moved = kill_between_commits(proc, archive_home,
-                                     "SELECT count(*) FROM stories WHERE kek_version = 2")
+                                     "SELECT count(*) FROM stories WHERE kek_version = 2", "stories")
 
     assert proc.returncode == -signal.SIGKILL
     assert 0 < moved < total, f"the rotation was not stopped midway ({moved} of {total} re-wrapped)"
     ring = (archive_home / "master.key").read_text()
     assert "kek1:" in ring and "kek2:" in ring
-    assert unopenable(archive_home) == []
+    assert unopenable(config) == []
 
     rerun = run(archive_home, "keys", "rotate")
 
@@ -246,11 +199,11 @@ def test_key_rotation_killed_midway_still_opens_every_story_and_a_rerun_finishes
     assert_index_and_audit_verify(archive_home)
 
 
-def test_publish_due_with_a_wrong_master_key_releases_nothing(archive_home: Path,
-                                                              tmp_path: Path) -> None:
+def test_publish_due_with_a_wrong_master_key_releases_nothing(
+        archive_home: Path, tmp_path: Path, new_database: Callable[[], str | None]) -> None:
     seal_stories(archive_home, 5, PAST)
     other = tmp_path / "other"
-    assert run(other, "init").exit_code == 0
+    assert escrow(other, "init", env=database_env(new_database())).exit_code == 0
     shutil.copyfile(other / "master.key", archive_home / "master.key")
     (archive_home / "master.key").chmod(0o600)
     audit_entries = count(archive_home, "SELECT count(*) FROM audit_log")

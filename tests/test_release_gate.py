@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from archive.reading_room.index import Index
-from tests.helpers import assert_no_canary, canaries, escrow, find_canaries, story, write_lines
+from tests.helpers import assert_no_canary, canaries, database_rows, escrow, find_canaries, one, sql, story, write_lines
 
 PAST, FUTURE = "2020-01-01T00:00:00Z", "2090-01-01T00:00:00Z"
 
@@ -27,15 +26,13 @@ def _import(home: Path, tmp_path: Path, *lines: dict[str, object]) -> list[str]:
     file = write_lines(tmp_path / f"s{len(list(tmp_path.iterdir()))}.jsonl", *lines)
     result = escrow(home, "stories", "import", str(file), "--as", "org@example.org")
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(home / "escrow.db") as conn:
-        rows = conn.execute("SELECT id FROM stories ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                            (len(lines),)).fetchall()
+    rows = sql(home, "SELECT story_id FROM audit_log WHERE action = 'story.import' ORDER BY seq DESC LIMIT :n",
+               n=len(lines))
     return [r[0] for r in reversed(rows)]
 
 
 def _status(home: Path, story_id: str) -> str:
-    with sqlite3.connect(home / "escrow.db") as conn:
-        return conn.execute("SELECT status FROM stories WHERE id = ?", (story_id,)).fetchone()[0]
+    return str(one(home, "SELECT status FROM stories WHERE id = :id", id=story_id))
 
 
 def _search(home: Path, query: str) -> list[dict[str, str]]:
@@ -67,14 +64,14 @@ def test_publish_releases_due_stories_and_nothing_sealed_reaches_the_reading_roo
 
 def test_dry_run_lists_and_changes_nothing(home: Path, tmp_path: Path) -> None:
     [story_id] = _import(home, tmp_path, story(embargo_until=PAST))
-    before = (home / "escrow.db").read_bytes()
+    before = database_rows(home)
 
     result = escrow(home, "publish-due", "--dry-run")
 
     assert result.exit_code == 0
     assert story_id in result.output and "would release 1" in result.output
     assert "Night shift" not in result.output
-    assert (home / "escrow.db").read_bytes() == before
+    assert database_rows(home) == before
     assert _status(home, story_id) == "sealed"
 
 
@@ -86,8 +83,7 @@ def test_a_second_run_releases_nothing(home: Path, tmp_path: Path) -> None:
 
     assert first.output.strip() == "released 2, already released 0, failed 0"
     assert second.output.strip() == "released 0, already released 2, failed 0"
-    with sqlite3.connect(home / "escrow.db") as conn:
-        assert conn.execute("SELECT count(*) FROM audit_log WHERE action='story.release'").fetchone() == (2,)
+    assert one(home, "SELECT count(*) FROM audit_log WHERE action='story.release'") == 2
 
 
 def test_a_story_is_due_exactly_at_its_embargo_instant(home: Path, tmp_path: Path) -> None:
@@ -186,8 +182,7 @@ def test_index_verify_names_a_document_that_is_not_released(home: Path, tmp_path
 def test_index_verify_notices_changed_released_text(home: Path, tmp_path: Path) -> None:
     [story_id] = _import(home, tmp_path, story(embargo_until=PAST))
     escrow(home, "publish-due")
-    with sqlite3.connect(home / "escrow.db") as conn:
-        conn.execute("UPDATE released_stories SET title = 'Edited behind our back'")
+    sql(home, "UPDATE released_stories SET title = 'Edited behind our back'")
 
     result = escrow(home, "index", "verify")
 
@@ -226,17 +221,19 @@ def test_a_taken_down_story_is_not_released_again_by_the_next_run(home: Path, tm
     assert _status(home, story_id) == "sealed"
 
 
-def test_a_withdrawn_story_loses_its_data_key(home: Path, tmp_path: Path) -> None:
+def test_a_withdrawn_story_loses_its_data_key(home: Path, tmp_path: Path, database_kind: str) -> None:
     [story_id] = _import(home, tmp_path, story(embargo_until=FUTURE))
+    table_file = one(home, "SELECT pg_relation_filenode('stories')") if database_kind == "postgresql" else None
 
     result = escrow(home, "stories", "withdraw", story_id, "--reason", "consent withdrawn",
                     "--as", "admin@example.org")
 
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(home / "escrow.db") as conn:
-        row = conn.execute("SELECT wrapped_key, kek_version, status FROM stories").fetchone()
-    assert row == (None, None, "withdrawn")
-    assert not (home / "escrow.db-wal").exists() or (home / "escrow.db-wal").stat().st_size == 0
+    assert sql(home, "SELECT wrapped_key, kek_version, status FROM stories") == [(None, None, "withdrawn")]
+    if database_kind == "sqlite":  # no page image of the old key left in the write-ahead log
+        assert not (home / "escrow.db-wal").exists() or (home / "escrow.db-wal").stat().st_size == 0
+    else:  # the stories table was written anew: no old row version of it left in its files
+        assert one(home, "SELECT pg_relation_filenode('stories')") != table_file
 
 
 @pytest.mark.parametrize("args, message", [

@@ -7,7 +7,6 @@ where a test needs to choose the instant (request expiry, the last second before
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from archive.users import User
 from archive.vault import drafts, embargo, stories
 from archive.vault.keys import Keyring
 from archive.vault.models import Story
-from tests.helpers import escrow, story, write_lines
+from tests.helpers import escrow, one, sql, story, write_lines
 
 ORG, OTHER, ADMIN, ADMIN2, READER = (
     "org@example.org", "other@example.org", "admin@example.org", "admin2@example.org", "reader@example.org")
@@ -40,7 +39,7 @@ def _import(home: Path, **fields: object) -> str:
     file = write_lines(home.parent / f"s{len(list(home.parent.glob('s*.jsonl')))}.jsonl", story(**fields))
     result = escrow(home, "stories", "import", str(file), "--as", ORG)
     assert result.exit_code == 0, result.output
-    return _one(home, "SELECT id FROM stories ORDER BY rowid DESC LIMIT 1")
+    return str(one(home, "SELECT story_id FROM audit_log WHERE action = 'story.import' ORDER BY seq DESC LIMIT 1"))
 
 
 def _sealed(session: Session, keyring: Keyring, organizer: User) -> Story:
@@ -50,18 +49,14 @@ def _sealed(session: Session, keyring: Keyring, organizer: User) -> Story:
     return sealed
 
 
-def _one(home: Path, sql: str, *params: object) -> object:
-    with sqlite3.connect(home / "escrow.db") as conn:
-        row = conn.execute(sql, params).fetchone()
-    return None if row is None else row[0]
-
-
 def _embargo(home: Path, story_id: str) -> object:
-    return _one(home, "SELECT embargo_until FROM stories WHERE id = ?", story_id)
+    """The stored embargo as SQLite's text (PostgreSQL gives a naive timestamp: written the same way)."""
+    value = one(home, "SELECT embargo_until FROM stories WHERE id = :id", id=story_id)
+    return value if value is None or isinstance(value, str) else f"{value:%Y-%m-%d %H:%M:%S.%f}"
 
 
 def _entries(home: Path) -> int:
-    return int(str(_one(home, "SELECT count(*) FROM audit_log")))
+    return int(str(one(home, "SELECT count(*) FROM audit_log")))
 
 
 def _audit(home: Path, *args: str) -> list[dict[str, object]]:
@@ -167,7 +162,7 @@ def test_a_released_story_is_not_silently_extended(home: Path) -> None:
     result = escrow(home, "embargo", "extend", story_id, "--until", "2040-01-01", "--reason", "x", "--as", ADMIN)
 
     _fails(result, "already released: an admin can take it down ('escrow stories takedown')")
-    assert _one(home, "SELECT status FROM stories WHERE id = ?", story_id) == "released"
+    assert one(home, "SELECT status FROM stories WHERE id = :id", id=story_id) == "released"
 
 
 def test_an_extension_may_come_at_the_last_second_before_release(
@@ -248,7 +243,7 @@ def test_a_request_that_is_not_earlier_or_not_allowed_changes_nothing(home: Path
 
     _fails(result, message)
     assert _entries(home) == before
-    assert _one(home, "SELECT count(*) FROM embargo_requests") == 0
+    assert one(home, "SELECT count(*) FROM embargo_requests") == 0
 
 
 def test_a_second_request_waits_for_the_first(home: Path) -> None:
@@ -331,7 +326,7 @@ def test_a_review_story_never_reaches_the_reading_room_until_an_admin_releases_i
     second = escrow(home, "publish-due")
 
     assert "due for review 1" in first.output and second.output.startswith("released 0")
-    assert _one(home, "SELECT count(*) FROM released_stories") == 0
+    assert one(home, "SELECT count(*) FROM released_stories") == 0
     assert json.loads(escrow(home, "search", "review", "--json").output) == []
     upcoming = json.loads(escrow(home, "embargo", "upcoming", "--json").output)
     assert upcoming == []  # it waits for a person, not for the publisher
@@ -350,7 +345,7 @@ def test_a_review_story_may_be_extended_instead_and_is_sealed_again(home: Path) 
                     "--as", ADMIN)
 
     assert result.exit_code == 0, result.output
-    assert _one(home, "SELECT status FROM stories WHERE id = ?", story_id) == "sealed"
+    assert one(home, "SELECT status FROM stories WHERE id = :id", id=story_id) == "sealed"
     assert escrow(home, "publish-due").output.startswith("released 0")
 
 
@@ -382,7 +377,7 @@ def test_check_fails_on_an_overdue_story_and_passes_once_it_is_released(home: Pa
     assert within.exit_code == 0 and within.output.startswith("ok: no story overdue by more than 2h")
     _fails(late, f"1 stories overdue by more than 2h; the oldest, {story_id}, was due 2030-01-01T00:00:00Z")
     _fails(stricter, "overdue by more than 30m")
-    assert _one(home, "SELECT status FROM stories WHERE id = ?", story_id) == "sealed"  # --check releases nothing
+    assert one(home, "SELECT status FROM stories WHERE id = :id", id=story_id) == "sealed"  # --check releases nothing
     assert escrow(home, "publish-due", "--now", "2030-01-01T02:00:00Z").exit_code == 0
     assert escrow(home, "publish-due", "--check", "--now", "2030-01-01T02:00:00Z").exit_code == 0
 
@@ -411,7 +406,7 @@ def test_the_server_zone_changes_nothing_at_the_boundary_second(home: Path, auck
     assert upcoming[0]["embargo_until"] == "2030-07-01T00:00:00Z"
     at = escrow(home, "publish-due", "--now", "2030-07-01T12:00:00+12:00")
     assert at.output.startswith("released 1"), at.output
-    assert _one(home, "SELECT status FROM stories WHERE id = ?", story_id) == "released"
+    assert one(home, "SELECT status FROM stories WHERE id = :id", id=story_id) == "released"
 
 
 # -- the audit trail ----------------------------------------------------------
@@ -444,14 +439,12 @@ def test_a_tail_cut_after_an_anchor_fails_verify_even_with_the_head_rewritten(ho
     assert escrow(home, "audit", "verify", "--anchor", mark).exit_code == 0
 
     # Cut the anchored entry and everything after it, and make the head agree.
-    with sqlite3.connect(home / "escrow.db") as conn:
-        conn.execute("DELETE FROM audit_log WHERE seq >= ?", (int(seq),))
-        prev = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-        conn.execute("UPDATE audit_head SET seq = ?, hash = ?", prev)
+    sql(home, "DELETE FROM audit_log WHERE seq >= :seq", seq=int(seq))
+    [(last, mac_before)] = sql(home, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    sql(home, "UPDATE audit_head SET seq = :seq, hash = :hash", seq=last, hash=mac_before)
 
     _fails(escrow(home, "audit", "verify"), f"an anchor records entry {seq}: entries were cut from the tail")
-    with sqlite3.connect(home / "escrow.db") as conn:
-        conn.execute("DELETE FROM audit_anchors")  # and hide the stored anchor too
+    sql(home, "DELETE FROM audit_anchors")  # and hide the stored anchor too
     assert escrow(home, "audit", "verify").exit_code == 0  # only the kept copy can tell now
     _fails(escrow(home, "audit", "verify", "--anchor", mark),
            f"the kept anchor records entry {seq}: entries were cut from the tail")

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import escrow
+from tests.helpers import escrow, sql
 
 
 def _users(home: Path) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(home / "escrow.db") as conn:
-        return conn.execute("SELECT email, role, password_hash FROM users").fetchall()
+    return [(e, r, h) for e, r, h in sql(home, "SELECT email, role, password_hash FROM users")]
 
 
 def test_a_user_is_added_with_an_argon2id_hash(archive_home: Path) -> None:

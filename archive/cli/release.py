@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import click
 from sqlalchemy.orm import Session
 
-from archive import audit, reading_room
+from archive import audit, db, reading_room
 from archive.cli import base
 from archive.cli.base import cli
 from archive.reading_room import room, search
@@ -44,7 +44,7 @@ def publish_due_command(now_text: str | None, dry_run: bool, check: bool, grace_
         click.echo(f"would release {sum(not s.release_review for s in due)}, "
                    f"hold for review {sum(s.release_review for s in due)} (dry run, nothing changed)")
         return
-    with locks.publisher(base.config().home):
+    with locks.publisher(base.config().home, db.db.engine):  # on PostgreSQL: every machine's
         total = gate.due_count(session, now) if sys.stdout.isatty() else 0
         if total:
             with click.progressbar(length=total, label="releasing", file=sys.stderr) as bar:
@@ -74,8 +74,10 @@ def _check(session: Session, now: datetime, grace: timedelta, grace_text: str) -
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {id, title, snippet}.")
 @click.option("--page", default=1, type=click.IntRange(1, 10_000))
 def search_command(query: str, as_json: bool, page: int) -> None:
-    """Search the reading room as a researcher would."""
-    base.open_session()
+    """Search the reading room as a researcher would (after bringing this node's index in step)."""
+    session = base.open_session()
+    config = base.config()
+    room.sync_if_stale(session, reading_room.index(), config.index_sync_seconds, locks.node(config.home))
     results = search.search(reading_room.index(), query, page=page)
     if as_json:
         click.echo(json.dumps([{"id": h.id, "title": h.title, "snippet": h.snippet}
@@ -108,7 +110,7 @@ def index_rebuild() -> None:
 
 @index_group.command("sync")
 def index_sync() -> None:
-    """Add missing and purge stale documents, without a full rebuild."""
+    """Bring this node's index in step with the reading-room table, without a full rebuild."""
     session = base.open_session()
     with locks.publisher(base.config().home):
         report = room.sync(session, reading_room.index())
@@ -135,7 +137,7 @@ def keys_rotate() -> None:
     """Re-wrap every data key under a new master key (payloads are not re-encrypted)."""
     session = base.open_session()
     ring = base.unlocked(session)
-    with locks.publisher(base.config().home):
+    with locks.publisher(base.config().home, db.db.engine):
         result = rotation.rotate(session, base.config(), ring, audit.SYSTEM)
     verb = "finished rotating" if result.resumed else "rotated"
     click.echo(f"{verb} to master key version {result.version}: {result.rewrapped} data keys re-wrapped")

@@ -1,20 +1,35 @@
-"""Keeping the index equal to the reading-room table: sync, rebuild, verify."""
+"""Keeping the index equal to the reading-room table: sync, rebuild, verify, and the cheap
+check a node makes before a search so that several machines each keep their own index in step.
+
+The table is the source of truth and every machine's index a cache of it. A node remembers,
+in a small file in its index folder (`synced.json`: a row count, an instant, a time; never
+text), what the table looked like when it last synced; `sync_if_stale` compares that with
+the table's row count and latest release instant, one aggregate query, and syncs only when
+they differ. A takedown or withdrawal removes a row, so the count drops; a release adds a
+row stamped later than every row before it (one publisher at a time, clocks kept by NTP),
+so the latest instant moves, even when a takedown in the same interval keeps the count.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.reading_room.index import Index, document
 from archive.reading_room.models import ReleasedStory
 
 _INDEXED = ("id", "title", "body", "summary", "tags", "language", "level", "year")
+STATE_FILE = "synced.json"
+Fingerprint = list[Any]  # [row count, latest released_at as ISO 8601 or None]
 
 
 def indexed_hash(fields: Mapping[str, Any]) -> str:
@@ -42,21 +57,86 @@ def _rows(session: Session, ids: Iterable[str]) -> list[ReleasedStory]:
 
 def sync(session: Session, index: Index) -> SyncReport:
     """Bring the index up to the table: add what is missing or stale, purge what is gone."""
+    seen = _fingerprint(session)  # before the table is read: a change after it is caught next time
     index.ensure()
     table = dict(session.execute(select(ReleasedStory.id, ReleasedStory.content_hash)).all())
     docs = index.documents()
     stale = [i for i, h in table.items() if docs.get(i) != h]
     extra = [i for i in docs if i not in table]
     if stale or extra:
-        index.write(add=[document(r) for r in _rows(session, stale)], delete=extra + [i for i in stale if i in docs],
-                    purge=bool(extra))
+        # Every added id is deleted first, even one this reader did not see: a document
+        # written meanwhile by another process on this node is then replaced, not doubled.
+        index.write(add=[document(r) for r in _rows(session, stale)], delete=extra + stale, purge=bool(extra))
+    _remember(index, seen)
     return SyncReport(added=len(stale), removed=len(extra))
 
 
 def rebuild(session: Session, index: Index) -> int:
     """Recreate the index from the table; return how many documents it holds."""
+    seen = _fingerprint(session)
     rows = session.scalars(select(ReleasedStory).execution_options(yield_per=500))
-    return index.recreate(document(row) for row in rows)
+    count = index.recreate(document(row) for row in rows)
+    _remember(index, seen)
+    return count
+
+
+def sync_if_stale(session: Session, index: Index, interval: float,
+                  guard: AbstractContextManager[bool]) -> SyncReport | None:
+    """Before a search: sync this node's index if the reading-room table changed since it last did.
+
+    Costs nothing if the node looked less than `interval` seconds ago (Config's
+    index_sync_seconds, ESCROW_INDEX_SYNC_SECONDS), and one cheap query if nothing changed
+    since; only a change costs a sync. `guard` is the node lock tried without waiting,
+    `locks.node(config.home)`: while a publisher or a takedown on this machine holds it,
+    the check is left to the next search, so a sync never re-adds a story that a takedown
+    has just taken out of the index but not yet out of the table. A missing index is left
+    missing (IndexMissing says to rebuild it); a new node runs `escrow index sync` once.
+    Returns what the sync changed, or None when it did not run.
+
+    In a view: `room.sync_if_stale(session, reading_room.index(), config.index_sync_seconds,
+    locks.node(config.home))`, then search.
+    """
+    if not index.exists():
+        return None
+    state = _state(index)
+    now = time.time()
+    if state is not None and 0 <= now - state[0] < interval:
+        return None
+    with guard as held:
+        if not held:
+            return None
+        seen = _fingerprint(session)
+        if state is not None and state[1] == seen:
+            if interval > 0:
+                _remember(index, seen, now)
+            return None
+        return sync(session, index)
+
+
+def _fingerprint(session: Session) -> Fingerprint:
+    # Two subqueries in one statement, so each gets its fast path: SQLite counts the rows of
+    # its smallest index and PostgreSQL of a visible-only scan; the latest instant is one
+    # index lookup. Together in one aggregate they would read every (8 KB) row.
+    count = select(func.count()).select_from(ReleasedStory).scalar_subquery()
+    latest = select(func.max(ReleasedStory.released_at)).scalar_subquery()
+    rows, last = session.execute(select(count, latest)).one()
+    return [rows, None if last is None else last.isoformat()]
+
+
+def _state(index: Index) -> tuple[float, Fingerprint] | None:
+    try:
+        data = json.loads((index.path / STATE_FILE).read_text(encoding="ascii"))
+        return float(data["checked"]), list(data["fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # never synced here, or a damaged note: sync
+
+
+def _remember(index: Index, seen: Fingerprint, checked: float | None = None) -> None:
+    path = index.path / STATE_FILE
+    partial = path.with_name(f".{STATE_FILE}.{os.getpid()}")
+    partial.write_text(json.dumps({"checked": time.time() if checked is None else checked,
+                                   "fingerprint": seen}), encoding="ascii")
+    os.replace(partial, path)
 
 
 def differences(session: Session, index: Index) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from archive import audit, db
@@ -99,8 +99,7 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
 def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str],
                    summary: Summary) -> list[dict[str, Any]]:
     rows = []
-    batch = select(Story).where(Story.id.in_(ids), Story.status == "sealed").options(selectinload(Story.versions))
-    for story in session.scalars(batch):
+    for story in session.scalars(_claim(ids)):
         try:
             draft = stories.decrypt(keyring, story)
         except EscrowError:
@@ -115,6 +114,20 @@ def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str],
         rows.append(_release(session, keyring, story, redact(draft), audit.SYSTEM))
         summary.released += 1
     return rows
+
+
+def _claim(ids: Sequence[str]) -> Select[Story]:
+    """The batch's stories that are still sealed, row-locked until this batch commits.
+
+    The publisher lock keeps publishers apart; the row locks (FOR UPDATE, which SQLite
+    leaves out: its writer lock serialises anyway) make a story claimed twice impossible
+    even for a path that skipped it: a second claimant waits, then sees the story released
+    and leaves it out. They wait rather than skip (SKIP LOCKED), so a row still locked by a
+    publisher that just died is released by this run, not left for the next one.
+    """
+    return (select(Story).where(Story.id.in_(ids), Story.status == "sealed").order_by(Story.id)
+            .options(selectinload(Story.versions)).with_for_update(of=Story)
+            .execution_options(populate_existing=True))
 
 
 def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedText,

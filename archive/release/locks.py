@@ -1,4 +1,12 @@
-"""One publisher at a time: an exclusive lock file in the instance folder."""
+"""One publisher at a time: the node's lock file, and on PostgreSQL a lock the whole database sees.
+
+Two scopes. The node lock (an exclusive lock file in the instance folder) guards what
+belongs to one machine: its search index, its key file. The database lock (a PostgreSQL
+advisory lock, archive/dialect.py) guards what every machine shares: releasing, taking
+back and re-keying stories. Both are dropped by the kernel or the server when their holder
+dies, so kill -9 never leaves one stuck. Always node first, then database, so two holders
+never wait on each other crosswise.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +16,58 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
+from archive import dialect
+
+LOCK_FILE = "publish.lock"
+# The advisory lock's key: any fixed 64-bit number no other program on the database uses
+# (the first eight bytes of SHA-256("escrow.publisher"), as a signed integer).
+PUBLISHER_KEY = 0x121B_F5CF_E1E1_5459
+
+
+def _open(home: Path) -> int:
+    home.mkdir(parents=True, exist_ok=True)
+    return os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+
 
 @contextmanager
-def publisher(home: Path) -> Iterator[None]:
-    """Hold the instance's publisher lock; a second run waits until the first is done.
+def publisher(home: Path, engine: Engine | None = None) -> Iterator[None]:
+    """Hold the publisher lock; a second run waits until the first is done.
 
-    The kernel drops the lock when the holder dies, so kill -9 never leaves it stuck.
+    With `engine` on PostgreSQL, also hold the database's publisher lock, so publishers,
+    takedowns and key rotations on other machines wait too. Without it (or on SQLite)
+    only this instance folder's runs are kept apart.
     """
-    home.mkdir(parents=True, exist_ok=True)
-    fd = os.open(home / "publish.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open(home)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        if engine is None:
+            yield
+        else:
+            with dialect.database_lock(engine, PUBLISHER_KEY):
+                yield
     finally:
         os.close(fd)
+
+
+@contextmanager
+def node(home: Path) -> Iterator[bool]:
+    """Try the node lock without waiting; yield whether it is held.
+
+    For work that may simply be skipped while a publisher or a takedown runs on this
+    machine, such as the index check before a search.
+    """
+    fd = _open(home)
+    try:
+        yield _try(fd)
+    finally:
+        os.close(fd)
+
+
+def _try(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

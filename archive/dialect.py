@@ -1,0 +1,139 @@
+"""What differs between SQLite and PostgreSQL, kept in one place.
+
+SQLite: connection pragmas (secure_delete, WAL, foreign keys), the database file's mode,
+scrubbing the write-ahead log after data is destroyed. PostgreSQL: rewriting a table so a
+destroyed key leaves no old row version in its files, the advisory lock that every machine
+on one database sees, and the server-side cursor of streamed queries. Everything else in
+the archive speaks SQLAlchemy and runs unchanged on both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+# Server-side TCP keepalives for the lock's connection: a publisher whose machine vanished
+# without closing its socket gives the lock up within about a minute, not after hours.
+_KEEPALIVES = ("SET tcp_keepalives_idle = 30", "SET tcp_keepalives_interval = 10",
+               "SET tcp_keepalives_count = 3")
+
+
+def harden(engine: Engine) -> None:
+    """Set the engine's connections up: SQLite's pragmas; PostgreSQL's cursor for streamed queries."""
+    if engine.dialect.name == SQLITE:
+        event.listen(engine, "connect", _harden_sqlite)
+    elif engine.dialect.name == POSTGRESQL:
+        event.listen(engine, "connect", _use_stream_cursors)
+
+
+def _harden_sqlite(connection: Any, _record: Any) -> None:
+    # secure_delete overwrites freed pages, so a shredded key or an old version
+    # does not linger in the file; WAL lets readers run beside the publisher.
+    if isinstance(connection, sqlite3.Connection):
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA secure_delete = ON")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 10000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+
+class _StreamCursor(psycopg.ServerCursor[Any]):
+    """The server-side cursor of a streamed query (yield_per), counted closed once collected.
+
+    PostgreSQL closes such a cursor itself when its transaction ends, so one left unread
+    by an error (a tampered audit log stops `audit verify` midway) holds nothing; only its
+    client object lingers, and psycopg would warn when it is collected. Mark it closed
+    then, on the client side only: a finaliser does no I/O and takes no lock.
+    """
+
+    def __del__(self, *args: Any) -> None:
+        if not self.closed:
+            self._close()
+        super().__del__(*args)
+
+
+def _use_stream_cursors(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.server_cursor_factory = _StreamCursor
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite URL; None for another database or an in-memory one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == SQLITE and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database)
+    return None
+
+
+def make_private(url: str) -> None:
+    """Make an SQLite database file readable by its owner only (SQLite copies this to -wal/-shm).
+
+    A server database keeps its files in the server's own, private data directory.
+    """
+    path = sqlite_file(url)
+    if path is not None and path.exists():
+        path.chmod(0o600)
+
+
+def scrub(session: Session, tables: Sequence[str]) -> None:
+    """After destroying data in place, leave no old copy of it in the database's own files.
+
+    SQLite's secure_delete has zeroed the freed bytes of the main file; what remains is the
+    old page image in the write-ahead log, which a TRUNCATE checkpoint removes. PostgreSQL
+    keeps the old row version in the table's files until VACUUM FULL rewrites the table
+    (`tables` are small: keys and control columns only). Its write-ahead log segments are
+    recycled by the server; see README ("Past one machine").
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == SQLITE:
+        session.connection().exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        session.commit()
+    elif bind.dialect.name == POSTGRESQL:
+        session.commit()  # VACUUM waits for every transaction on the table, ours included
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            quote = conn.dialect.identifier_preparer.quote
+            for table in tables:
+                conn.exec_driver_sql(f"VACUUM (FULL) {quote(table)}")
+
+
+@contextmanager
+def database_lock(engine: Engine, key: int) -> Iterator[None]:
+    """Hold a lock that every machine on this database sees, waiting for it if need be.
+
+    PostgreSQL: a session advisory lock on a connection of its own, so commits in the
+    work it guards do not release it; the server drops it when that connection ends,
+    so a killed holder never leaves it stuck. SQLite: nothing to do, one machine holds
+    the database and the caller's lock file guards it.
+    """
+    if engine.dialect.name != POSTGRESQL:
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        for statement in _KEEPALIVES:
+            conn.exec_driver_sql(statement)
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        try:
+            yield
+        finally:
+            _unlock(conn, key)
+
+
+def _unlock(conn: Connection, key: int) -> None:
+    try:
+        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+    except SQLAlchemyError:
+        conn.invalidate()  # the connection is gone, and the lock with it

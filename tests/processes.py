@@ -1,0 +1,75 @@
+"""Running `escrow` as separate processes, as cron and several machines do, and sealing stories for them.
+
+Nothing here waits by sleeping: a test busy-polls the database (or the lock table) with a
+deadline, and every process started is killed by its pid if the test leaves it running.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.helpers import escrow, story, write_lines
+
+ESCROW = Path(sys.executable).parent / "escrow"
+ORGANIZER = "org@example.org"
+POLL_DEADLINE = 120.0  # seconds; a bound on busy-polling, never a synchronisation guess
+RUN_TIMEOUT = 300.0
+SUMMARY = re.compile(r"^released (\d+), already released (\d+), failed (\d+)", re.MULTILINE)
+RELEASE_COUNTS = ("SELECT story_id, count(*) FROM audit_log WHERE action = 'story.release' "
+                  "GROUP BY story_id")
+
+
+def seal_stories(home: Path, count: int, embargo_until: str) -> None:
+    """Add an organizer through the CLI and import `count` stories with one embargo."""
+    added = escrow(home, "users", "add", ORGANIZER, "--role", "organizer", "--password-stdin",
+                   input="a long enough password\n")
+    assert added.exit_code == 0, added.output
+    lines = write_lines(home.parent / f"stories-{count}.jsonl",
+                        *(story(title=f"Story {n}", embargo_until=embargo_until) for n in range(count)))
+    imported = escrow(home, "stories", "import", str(lines), "--as", ORGANIZER)
+    assert imported.exit_code == 0, imported.output
+    assert f"sealed {count} stories" in imported.output
+
+
+def node(home: Path, folder: Path) -> Path:
+    """Another machine's instance folder for the same archive: its own index, a copy of the key file."""
+    folder.mkdir(mode=0o700)
+    shutil.copyfile(home / "master.key", folder / "master.key")
+    (folder / "master.key").chmod(0o600)
+    return folder
+
+
+def process_env(home: Path, database_url: str | None = None) -> dict[str, str]:
+    """The environment of an `escrow` process on an instance and this test's database (or `database_url`)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ESCROW_MASTER_KEY", "ESCROW_TRACEBACK")}
+    env["ARCHIVE_HOME"] = str(home)
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+@contextmanager
+def started(home: Path, *args: str, database_url: str | None = None) -> Iterator[subprocess.Popen[str]]:
+    """Start `escrow ARGS` as its own process; kill it (by its pid) if the test leaves it running."""
+    proc = subprocess.Popen([str(ESCROW), *args], env=process_env(home, database_url), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=RUN_TIMEOUT)
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """Wait for a process; its exit status and everything it printed."""
+    out, err = proc.communicate(timeout=RUN_TIMEOUT)
+    return proc.returncode, out + err

@@ -1,0 +1,247 @@
+"""`escrow backup create | restore`: the database only, never the master key; restored with the key apart.
+
+On SQLite a backup is an SQLite file; on PostgreSQL, pg_dump's custom format, read back as
+SQL with pg_restore to look inside it. A fresh instance is a new instance folder with a
+copy of the key file and, on PostgreSQL, a new empty database.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from archive.vault import keys
+from tests.helpers import (
+    canaries,
+    database_env,
+    database_rows,
+    escrow,
+    one,
+    sql,
+    story,
+    write_lines,
+)
+
+ORGANIZER, ADMIN = "org@example.org", "admin@example.org"
+PAST, FUTURE = "2020-01-01", "2090-01-01"
+
+
+@pytest.fixture
+def home(archive_home: Path, tmp_path: Path) -> Path:
+    """An archive with a released story, a sealed one and one whose words are canaries."""
+    for email, role in ((ORGANIZER, "organizer"), (ADMIN, "admin")):
+        escrow(archive_home, "users", "add", email, "--role", role, "--password-stdin",
+               input="a long enough password\n")
+    lines = write_lines(tmp_path / "stories.jsonl", story(title="Released picket", embargo_until=PAST),
+                        story(title="Sealed vote", embargo_until=FUTURE))
+    assert escrow(archive_home, "stories", "import", str(lines), "--as", ORGANIZER).exit_code == 0
+    assert escrow(archive_home, "publish-due").output.startswith("released 1,")
+    return archive_home
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """A fresh instance: a new folder and, on PostgreSQL, a new, empty database."""
+
+    folder: Path
+    url: str | None
+
+    def __call__(self, *args: str) -> Result:
+        """`escrow ARGS` on this instance."""
+        return escrow(self.folder, *args, env=database_env(self.url))
+
+    def sql(self, statement: str, **params: object) -> list[tuple[object, ...]]:
+        """One SQL statement on this instance's database."""
+        return sql(self.folder, statement, url=self.url or f"sqlite:///{self.folder / 'escrow.db'}", **params)
+
+    def with_key_of(self, home: Path) -> Path:
+        """Bring an archive's key file here, as an operator does from where it keeps it."""
+        self.folder.mkdir(mode=0o700, exist_ok=True)
+        shutil.copyfile(home / "master.key", self.folder / "master.key")
+        (self.folder / "master.key").chmod(0o600)
+        return self.folder
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, new_database: Callable[[], str | None]) -> Fresh:
+    return Fresh(tmp_path / "fresh", new_database())
+
+
+def inside(backup: Path) -> bytes:
+    """What a backup holds, readably: the SQLite file itself, or pg_restore's SQL for a dump."""
+    if backup.read_bytes().startswith(b"PGDMP"):
+        return subprocess.run(["pg_restore", "--file=-", str(backup)], capture_output=True, check=True).stdout
+    return backup.read_bytes()
+
+
+def create(home: Path, target: Path) -> Result:
+    result = escrow(home, "backup", "create", str(target))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_a_backup_restores_into_a_fresh_instance_with_the_key_supplied_apart(
+        home: Path, tmp_path: Path, fresh: Fresh) -> None:
+    backup = tmp_path / "backups" / "escrow.backup"
+    backup.parent.mkdir()
+
+    made = create(home, backup)
+    fresh.with_key_of(home)
+    restored = fresh("backup", "restore", str(backup))
+
+    assert "it holds no master key" in made.output
+    assert backup.stat().st_mode & 0o077 == 0
+    assert restored.exit_code == 0, restored.output
+    assert "index rebuilt with 1 released stories" in restored.output
+    assert "2 stories" in fresh("stories", "list").output
+    assert "Released picket" in fresh("search", "picket").output
+    assert fresh("index", "verify").exit_code == 0
+    assert fresh("audit", "verify").exit_code == 0
+    assert "archive.restore" in fresh("audit", "show").output
+    later = fresh("publish-due", "--now", "2100-01-01")  # the sealed story still opens with the key
+    assert later.output.startswith("released 1, already released 1, failed 0"), later.output
+
+
+def test_a_backup_never_holds_the_master_key(home: Path, tmp_path: Path) -> None:
+    backup = tmp_path / "escrow.backup"
+    ring = keys.parse((home / "master.key").read_text(), "test")
+
+    create(home, backup)
+
+    data = inside(backup)
+    for key in [ring.audit_key, *ring.keks.values()]:
+        assert key not in data and base64.b64encode(key) not in data
+    assert b"Sealed vote" not in data  # sealed content stays ciphertext
+    assert b"Released picket" in data  # (the look inside works)
+
+
+def test_a_withdrawn_story_stays_unreadable_in_a_backup_taken_after(
+        home: Path, tmp_path: Path, fresh: Fresh) -> None:
+    words = canaries(2)
+    lines = write_lines(tmp_path / "secret.jsonl", story(title=f"Withdrawn {words[0]}", narrator=words[1],
+                                                         embargo_until=FUTURE))
+    assert escrow(home, "stories", "import", str(lines), "--as", ORGANIZER).exit_code == 0
+    story_id = one(home, "SELECT story_id FROM audit_log WHERE action = 'story.import' ORDER BY seq DESC LIMIT 1")
+    wrapped = bytes(one(home, "SELECT wrapped_key FROM stories WHERE id = :id", id=story_id))
+    assert escrow(home, "stories", "withdraw", story_id, "--reason", "consent withdrawn",
+                  "--as", ADMIN).exit_code == 0
+    backup = tmp_path / "after-withdrawal.backup"
+
+    create(home, backup)
+    fresh.with_key_of(home)
+    assert fresh("backup", "restore", str(backup)).exit_code == 0
+
+    data = inside(backup)
+    assert wrapped not in data and wrapped.hex().encode() not in data
+    assert not any(w.encode() in data for w in words)
+    assert fresh.sql("SELECT status, wrapped_key FROM stories WHERE id = :id", id=story_id) == [("withdrawn", None)]
+    assert fresh("publish-due", "--now", "2100-01-01").output.startswith("released 1, already released 1, failed 0")
+
+
+# -- refused, and nothing changed ----------------------------------------------------------------------
+
+def test_restore_refuses_an_instance_that_has_a_database(home: Path, tmp_path: Path) -> None:
+    backup = tmp_path / "escrow.backup"
+    create(home, backup)
+    before = database_rows(home)
+
+    result = escrow(home, "backup", "restore", str(backup))
+
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "restore only into a fresh instance" in result.output
+    assert database_rows(home) == before
+
+
+def test_restore_refuses_a_wrong_key_and_leaves_the_instance_fresh(
+        home: Path, tmp_path: Path, fresh: Fresh, new_database: Callable[[], str | None]) -> None:
+    backup = tmp_path / "escrow.backup"
+    create(home, backup)
+    other = tmp_path / "other"
+    assert escrow(other, "init", env=database_env(new_database())).exit_code == 0
+    folder = fresh.with_key_of(other)
+
+    result = fresh("backup", "restore", str(backup))
+
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "this master key is not the one escrow.backup was made with; nothing was restored" in result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["master.key"]
+    assert "run 'escrow init' first" in fresh("stories", "list").output  # the database is still empty
+
+
+def test_restore_without_the_key_says_where_to_put_it(home: Path, tmp_path: Path,
+                                                       fresh: Fresh) -> None:
+    backup = tmp_path / "escrow.backup"
+    create(home, backup)
+
+    result = fresh("backup", "restore", str(backup))
+
+    assert result.exit_code == 1
+    assert "a restore needs the archive's master key" in result.output and "ESCROW_MASTER_KEY" in result.output
+    assert "run 'escrow init' first" in fresh("stories", "list").output
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such backup file"),
+    (b"just some text\n", "is not a backup made by 'escrow backup create'"),
+])
+def test_restore_refuses_what_is_not_a_backup(home: Path, tmp_path: Path, fresh: Fresh,
+                                              content: bytes | None, message: str) -> None:
+    source = tmp_path / "not.backup"
+    if content is not None:
+        source.write_bytes(content)
+    fresh.with_key_of(home)
+
+    result = fresh("backup", "restore", str(source))
+
+    assert result.exit_code == 1 and message in result.output
+    assert "run 'escrow init' first" in fresh("stories", "list").output
+
+
+def test_restore_refuses_a_backup_of_the_other_kind_of_database(
+        home: Path, tmp_path: Path, fresh: Fresh, database_kind: str) -> None:
+    source = tmp_path / "other-kind.backup"
+    source.write_bytes(b"PGDMP\x01\x0f" if database_kind == "sqlite" else b"SQLite format 3\x00" + bytes(84))
+    fresh.with_key_of(home)
+
+    result = fresh("backup", "restore", str(source))
+
+    assert result.exit_code == 1
+    assert "is a backup of an archive on" in result.output and "this instance uses" in result.output
+
+
+def test_create_refuses_to_replace_a_file_or_to_write_beside_the_key(home: Path, tmp_path: Path) -> None:
+    existing = tmp_path / "existing.backup"
+    existing.write_text("keep me")
+
+    replacing = escrow(home, "backup", "create", str(existing))
+    beside = escrow(home, "backup", "create", str(home / "escrow.backup"))
+    nowhere = escrow(home, "backup", "create", str(tmp_path / "no" / "such" / "folder.backup"))
+
+    assert replacing.exit_code == 1 and "a backup never replaces a file" in replacing.output
+    assert existing.read_text() == "keep me"
+    assert beside.exit_code == 1 and "outside the instance folder" in beside.output
+    assert not (home / "escrow.backup").exists()
+    assert nowhere.exit_code == 1 and "no folder" in nowhere.output
+    assert sorted(p.name for p in tmp_path.iterdir() if "backup" in p.name) == ["existing.backup"]
+
+
+def test_create_without_pg_dump_fails_clearly_on_postgresql_and_needs_no_tool_on_sqlite(
+        home: Path, tmp_path: Path, database_kind: str) -> None:
+    backup = tmp_path / "no-tools.backup"
+
+    result = escrow(home, "backup", "create", str(backup), env={"PATH": str(tmp_path / "empty-path")})
+
+    if database_kind == "postgresql":
+        assert result.exit_code == 1 and result.output.count("\n") == 1
+        assert "pg_dump was not found" in result.output
+        assert not backup.exists() and not list(tmp_path.glob(".no-tools.backup*"))
+    else:  # SQLite's backup API is in the archive's own process
+        assert result.exit_code == 0, result.output
+        assert backup.read_bytes().startswith(b"SQLite format 3\x00")

@@ -1,0 +1,184 @@
+"""Two web nodes, one database: each keeps its own search index in step with the reading-room table.
+
+Node A is the test's instance; node B is a second instance folder (its own key file copy
+and index) on the same database, as a second machine behind the proxy would be. What A
+releases or takes down, B finds or loses after `escrow index sync`, or on its own before a
+search once its sync interval (ESCROW_INDEX_SYNC_SECONDS) has passed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from archive import db, reading_room
+from archive.config import Config
+from archive.reading_room import room
+from archive.reading_room.index import Index
+from archive.release import gate, locks
+from archive.users import User
+from archive.vault import drafts, stories
+from archive.vault.keys import Keyring
+from tests.helpers import assert_no_canary, canaries, database_url, escrow, story, write_lines
+from tests.processes import node
+
+ADMIN, ORGANIZER = "admin@example.org", "org@example.org"
+NEVER_BY_ITSELF = {"ESCROW_INDEX_SYNC_SECONDS": "3600"}  # only `index sync` brings B in step
+EVERY_SEARCH = {"ESCROW_INDEX_SYNC_SECONDS": "0"}  # B checks the table before every search
+
+
+@pytest.fixture
+def nodes(archive_home: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """Node A with an organizer and an admin; node B joined to the same database, its index synced."""
+    for email, role in ((ORGANIZER, "organizer"), (ADMIN, "admin")):
+        assert on(archive_home, archive_home, "users", "add", email, "--role", role, "--password-stdin",
+                  input="a long enough password\n").exit_code == 0
+    other = node(archive_home, tmp_path / "node-b")
+    joined = on(archive_home, other, "index", "sync")
+    assert joined.output.strip() == "index synced: added 0, removed 0", joined.output
+    return archive_home, other
+
+
+def on(a: Path, home: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    """`escrow ARGS` on one node, against node A's database."""
+    return escrow(home, *args, input=input, env={"DATABASE_URL": database_url(a), **(env or {})})
+
+
+def found(a: Path, home: Path, words: str, env: dict[str, str] | None = None) -> list[str]:
+    result = on(a, home, "search", words, "--json", env=env)
+    assert result.exit_code == 0, result.output
+    return [hit["id"] for hit in json.loads(result.output)]
+
+
+def release_one(a: Path, tmp_path: Path, words: list[str]) -> str:
+    """Import one due story (its text full of canary words) through A and release it there."""
+    file = write_lines(tmp_path / "due.jsonl", story(title=f"Picket {words[0]}", embargo_until="2020-01-01",
+                                                    redaction_level="full",
+                                                    transcript=f"We held the line at {words[1]}."))
+    assert on(a, a, "stories", "import", str(file), "--as", ORGANIZER).exit_code == 0
+    published = on(a, a, "publish-due")
+    assert published.output.startswith("released 1,"), published.output
+    [story_id] = found(a, a, words[1])
+    return story_id
+
+
+def test_a_story_released_through_one_node_is_found_on_the_other_after_index_sync(
+        nodes: tuple[Path, Path], tmp_path: Path) -> None:
+    a, b = nodes
+    story_id = release_one(a, tmp_path, canaries(2))
+    words = "picket"
+
+    before = found(a, b, words, env=NEVER_BY_ITSELF)
+    synced = on(a, b, "index", "sync")
+
+    assert before == []  # B's index is a cache: it has not looked at the table yet
+    assert synced.output.strip() == "index synced: added 1, removed 0"
+    assert found(a, b, words, env=NEVER_BY_ITSELF) == [story_id]
+    assert on(a, b, "index", "verify").exit_code == 0
+    assert on(a, a, "index", "verify").exit_code == 0
+
+
+def test_a_takedown_through_one_node_is_gone_from_the_others_search_after_index_sync(
+        nodes: tuple[Path, Path], tmp_path: Path) -> None:
+    a, b = nodes
+    words = canaries(2)
+    story_id = release_one(a, tmp_path, words)
+    on(a, b, "index", "sync")
+    assert found(a, b, words[1], env=NEVER_BY_ITSELF) == [story_id]
+
+    taken = on(a, a, "stories", "takedown", story_id, "--reason", "legal hold", "--as", ADMIN)
+    synced = on(a, b, "index", "sync")
+
+    assert taken.exit_code == 0, taken.output
+    assert synced.output.strip() == "index synced: added 0, removed 1"
+    assert found(a, b, words[1], env=NEVER_BY_ITSELF) == []
+    assert_no_canary(b, *words)  # purged from B's index files, not only hidden
+    for home in (a, b):
+        verified = on(a, home, "index", "verify")
+        assert verified.exit_code == 0, verified.output
+
+
+def test_a_node_checks_the_table_before_a_search_once_its_interval_has_passed(
+        nodes: tuple[Path, Path], tmp_path: Path) -> None:
+    a, b = nodes
+    words = canaries(2)
+    story_id = release_one(a, tmp_path, words)
+
+    assert found(a, b, words[1], env=EVERY_SEARCH) == [story_id]  # no `index sync`: the search checked
+    on(a, a, "stories", "withdraw", story_id, "--reason", "consent withdrawn", "--as", ADMIN)
+    assert found(a, b, words[1], env=NEVER_BY_ITSELF) == [story_id]  # within the interval: not yet
+    assert found(a, b, words[1], env=EVERY_SEARCH) == []  # past it: gone
+    assert_no_canary(b, *words)
+
+
+def test_a_bad_sync_interval_is_one_line(nodes: tuple[Path, Path]) -> None:
+    a, b = nodes
+
+    result = on(a, b, "search", "picket", env={"ESCROW_INDEX_SYNC_SECONDS": "soon"})
+
+    assert result.exit_code == 1
+    assert "ESCROW_INDEX_SYNC_SECONDS must be a number of seconds" in result.output
+    assert result.output.count("\n") == 1
+
+
+# -- the check itself, through the service -----------------------------------------------------
+
+@pytest.fixture
+def statements(app: Flask) -> list[str]:
+    """Every SQL statement the app's engine runs from now on."""
+    seen: list[str] = []
+    event.listen(db.db.engine, "before_cursor_execute", lambda _c, _cur, statement, *_: seen.append(statement))
+    return seen
+
+
+def _release_elsewhere(session: Session, keyring: Keyring, organizer: User, elsewhere: Index) -> str:
+    """Release a story as another node would: the reading-room table changes, this node's index does not."""
+    sealed = stories.submit(session, keyring, organizer, drafts.parse(story(embargo_until="2020-01-01")))
+    session.commit()
+    gate.publish_due(session, keyring, elsewhere, now=datetime.now(UTC))
+    return sealed.id
+
+
+def test_an_unchanged_table_costs_one_query_and_a_recent_check_none(
+        session: Session, config: Config, statements: list[str]) -> None:
+    index = reading_room.index()
+    room.sync(session, index)
+    session.commit()
+
+    statements.clear()
+    within = room.sync_if_stale(session, index, 3600, locks.node(config.home))
+    assert (within, statements) == (None, [])
+    checked = room.sync_if_stale(session, index, 0, locks.node(config.home))
+    assert checked is None and len(statements) == 1
+
+
+def test_a_changed_table_is_synced_and_a_busy_node_is_left_for_the_next_search(
+        session: Session, keyring: Keyring, organizer: User, config: Config, tmp_path: Path,
+        statements: list[str]) -> None:
+    index = reading_room.index()
+    room.sync(session, index)
+    story_id = _release_elsewhere(session, keyring, organizer, Index(tmp_path / "elsewhere"))
+
+    with locks.publisher(config.home):  # a publisher or a takedown at work on this node
+        statements.clear()
+        busy = room.sync_if_stale(session, index, 0, locks.node(config.home))
+        assert (busy, statements) == (None, [])
+    report = room.sync_if_stale(session, index, 0, locks.node(config.home))
+
+    assert report == room.SyncReport(added=1, removed=0)
+    assert index.documents().keys() == {story_id}
+    assert gate.verify(session, index) == []
+
+
+def test_a_missing_index_is_left_for_rebuild(session: Session, config: Config, tmp_path: Path) -> None:
+    index = Index(tmp_path / "never-built")
+
+    assert room.sync_if_stale(session, index, 0, locks.node(config.home)) is None
+    assert not index.exists()
