@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from archive import reading_room
+from archive import db, reading_room
 from archive.cli import base
 from archive.cli.base import cli
 from archive.release import gate, locks
@@ -62,7 +62,7 @@ def stories_release(story_id: str, as_email: str) -> None:
     session = base.open_session()
     ring = base.unlocked(session)
     actor = base.actor(session, as_email)
-    with locks.publisher(base.config().home):
+    with locks.publisher(base.config().home, db.db.engine):
         gate.release_reviewed(session, ring, reading_room.index(), actor, story_id)
     click.echo(f"released {story_id}")
 
@@ -76,7 +76,7 @@ def _take_back_command(name: str, action: Callable[..., Any], done: str) -> None
         session = base.open_session()
         ring = base.unlocked(session)
         actor = base.actor(session, as_email)
-        with locks.publisher(base.config().home):
+        with locks.publisher(base.config().home, db.db.engine):
             action(session, ring, reading_room.index(), actor, story_id, reason)
         click.echo(f"{done} {story_id}")
 

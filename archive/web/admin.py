@@ -96,7 +96,7 @@ def story(story_id: str) -> str:
 @roles("admin")
 def release(story_id: str) -> Response:
     def work(db: Session, ring: Keyring, me: User) -> None:
-        with locks.publisher(context.config().home):
+        with locks.publisher(context.config().home, context.engine()):
             gate.release_reviewed(db, ring, context.index(), me, story_id)
 
     return _act(work, "Released to the reading room.", "admin.story", story_id=_story(story_id).id)
@@ -115,7 +115,7 @@ def _take_back(story_id: str, action: Callable[..., Any], prefix: str, done: str
     form = ReasonForm(prefix=prefix)
 
     def work(db: Session, ring: Keyring, me: User) -> None:
-        with locks.publisher(context.config().home):
+        with locks.publisher(context.config().home, context.engine()):
             action(db, ring, context.index(), me, story_id, form.reason.data or "")
 
     return _act(work, done, "admin.story", form=form, story_id=_story(story_id).id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, current_app
 from flask_login import current_user
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from archive import db, reading_room
@@ -22,6 +23,11 @@ def config() -> Config:
 def session() -> Session:
     """The request's database session (removed at the end of the request)."""
     return db.db.session()
+
+
+def engine() -> Engine:
+    """The database engine (the publisher lock takes its database-wide lock through it)."""
+    return db.db.engine
 
 
 def keyring() -> Keyring:

@@ -10,9 +10,11 @@ from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
 
 from archive.errors import InvalidInput
+from archive.reading_room import room
 from archive.reading_room import search as room_search
 from archive.reading_room.index import IndexMissing
 from archive.reading_room.models import ReleasedStory
+from archive.release import locks
 from archive.web import context
 
 bp = Blueprint("reading", __name__)
@@ -33,6 +35,10 @@ def search() -> str | tuple[str, int]:
     page = args.get("page", "1")
     page_number = int(page) if page.isdigit() and 0 < int(page) <= 1000 else 1
     results, status = None, 200
+    config = context.config()
+    # This node's index follows the reading-room table: a release or takedown made on
+    # another machine shows here within ESCROW_INDEX_SYNC_SECONDS.
+    room.sync_if_stale(context.session(), context.index(), config.index_sync_seconds, locks.node(config.home))
     try:
         facets = room_search.facets(context.index())
     except IndexMissing:
