@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Flask, has_app_context
+from flask import Flask
 from flask_migrate import Migrate
 from flask_migrate import upgrade as _alembic_upgrade
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event, inspect
+from sqlalchemy import DateTime, MetaData, inspect
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
@@ -66,16 +66,6 @@ def init_app(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     with app.app_context():
         dialect.harden(db.engine)
-        event.listen(db.engine, "engine_disposed", _close_session)
-
-
-def _close_session(_engine: Engine) -> None:
-    # A command disposes of the engine when it ends (cli.base.close_on_exit), which can come
-    # before its app context removes the session. A connection the session still held would
-    # stay open until garbage collection (psycopg warns of each); its work is over either
-    # way, so close it now.
-    if has_app_context() and db.session.registry.has():
-        db.session().invalidate()
 
 
 def upgrade() -> None:
@@ -99,7 +89,6 @@ def require_initialised(url: str) -> None:
     if path is not None and not path.is_file():
         raise NotInitialised(f"no archive database at {path}: run 'escrow init' first")
     if not is_migrated(db.engine):
-        db.engine.dispose()  # the command ends here: keep no connection to a database not set up
         raise NotInitialised("the archive database has no tables: run 'escrow init' first")
 
 

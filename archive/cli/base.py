@@ -82,16 +82,22 @@ def config() -> Config:
 
 def open_session() -> Session:
     """The database session of a command, on an initialised archive; closed when it ends."""
-    db.require_initialised(config().database_url)
     close_on_exit()
+    db.require_initialised(config().database_url)
     return db.db.session()
 
 
 def close_on_exit() -> None:
     # Close the engine's connections when the command ends, so SQLite checkpoints its
     # write-ahead log and the command leaves no open handle behind (tests run many).
+    # The session first, so no connection it holds outlives the engine.
     engine = db.db.engine
-    click.get_current_context().call_on_close(engine.dispose)
+
+    def close() -> None:
+        db.db.session.remove()
+        engine.dispose()
+
+    click.get_current_context().call_on_close(close)
 
 
 def unlocked(session: Session) -> Keyring:

@@ -25,7 +25,6 @@ from archive.vault.models import Story
 from archive.web import context
 from archive.web.auth import roles
 from archive.web.forms import ActionForm, ExtendForm, ReasonForm, UserForm
-from archive.web.organizer import _until
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 UPCOMING_DAYS = 30
@@ -107,7 +106,7 @@ def release(story_id: str) -> Response:
 def extend(story_id: str) -> Response:
     form = ExtendForm(prefix="extend")
     return _act(lambda db, ring, me: embargo.extend(
-        db, ring, me, story_id, None if form.indefinite.data else _until(form.until.data), form.reason.data or "",
+        db, ring, me, story_id, form.new_embargo(), form.reason.data or "",
         now=utcnow()), "The embargo is extended.", "admin.story", form=form, story_id=_story(story_id).id)
 
 

@@ -35,3 +35,8 @@ def when(moment: datetime | None, empty: str = "indefinitely") -> Markup:
         local = utc.astimezone(zone)
         text = f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({text})"
     return Markup('<time datetime="{}">{}</time>').format(utc.strftime("%Y-%m-%dT%H:%M:%SZ"), text)
+
+
+def sentence(message: str) -> str:
+    """A service's message as a sentence for a page: capitalised."""
+    return message[:1].upper() + message[1:]

@@ -6,6 +6,8 @@ web and the CLI accept and refuse exactly the same input with the same messages.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,6 +21,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length
 
+from archive.errors import InvalidInput
+from archive.times import parse_instant
 from archive.users import ROLES
 from archive.vault.models import LEVELS
 
@@ -59,16 +63,31 @@ class StoryForm(FlaskForm):
     release_review = BooleanField("Hold for an admin's review on the release date")
 
 
+def _instant(text: str | None) -> datetime:
+    value = (text or "").strip()
+    if not value:
+        raise InvalidInput("choose a date", field="until")
+    return parse_instant(value)
+
+
 class ExtendForm(FlaskForm):
     until = StringField("New date (released at 00:00 UTC)", render_kw={"type": "date"})
     indefinite = BooleanField("Seal indefinitely")
     reason = StringField("Reason (kept in the audit log)", validators=[Length(max=500)])
+
+    def new_embargo(self) -> datetime | None:
+        """The later embargo asked for: an instant, or None for indefinitely."""
+        return None if self.indefinite.data else _instant(self.until.data)
 
 
 class EarlyReleaseForm(FlaskForm):
     until = StringField("Earlier date (released at 00:00 UTC)", render_kw={"type": "date"})
     now = BooleanField("Release as soon as a second admin approves")
     reason = StringField("Reason (kept in the audit log)", validators=[Length(max=500)])
+
+    def release_at(self) -> datetime | None:
+        """The earlier release asked for: an instant, or None for as soon as approved."""
+        return None if self.now.data else _instant(self.until.data)
 
 
 class ReasonForm(FlaskForm):

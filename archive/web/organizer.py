@@ -6,7 +6,6 @@ audited; the list shows control columns (and the released title, once released).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -16,11 +15,12 @@ from werkzeug.wrappers import Response
 from archive.errors import EscrowError, InvalidInput, NotFound
 from archive.reading_room.models import ReleasedStory
 from archive.release.redaction import redact
-from archive.times import parse_instant, utcnow
+from archive.times import utcnow
 from archive.vault import drafts, embargo, stories
 from archive.vault.models import LEVELS, EmbargoRequest, Story
 from archive.web import context
 from archive.web.auth import roles
+from archive.web.display import sentence
 from archive.web.forms import ActionForm, EarlyReleaseForm, ExtendForm, StoryForm
 
 bp = Blueprint("organizer", __name__)
@@ -77,15 +77,12 @@ def _refill(form: StoryForm, error: InvalidInput) -> tuple[str, int]:
     field = getattr(form, name, None)
     message = str(error)
     if field is not None:
-        field.errors = [*field.errors, _sentence(message)]
+        field.errors = [*field.errors, sentence(message)]
         form_error = "The story was not sealed: correct the field marked below."
     else:
         form_error = f"The story was not sealed: {message}."
     return render_template("submit.html", form=form, previews=None, form_error=form_error), 400
 
-
-def _sentence(message: str) -> str:
-    return message[:1].upper() + message[1:]
 
 
 @bp.route("/my/stories")
@@ -144,12 +141,6 @@ def open_story(story_id: str) -> Any:
     return _story_page(story, content=content)
 
 
-def _until(text: str | None) -> datetime:
-    value = (text or "").strip()
-    if not value:
-        raise InvalidInput("choose a date", field="until")
-    return parse_instant(value)
-
 
 @bp.route("/my/stories/<story_id>/extend", methods=["POST"])
 @roles(*SUBMITTERS)
@@ -157,7 +148,7 @@ def extend(story_id: str) -> Any:
     story = _own(story_id)
     form = ExtendForm(prefix="extend")
     return _change(story, form, lambda db, ring, user: embargo.extend(
-        db, ring, user, story.id, None if form.indefinite.data else _until(form.until.data),
+        db, ring, user, story.id, form.new_embargo(),
         form.reason.data or "", now=utcnow()), "The embargo is extended.", extend=form)
 
 
@@ -167,7 +158,7 @@ def request_release(story_id: str) -> Any:
     story = _own(story_id)
     form = EarlyReleaseForm(prefix="early")
     return _change(story, form, lambda db, ring, user: embargo.request(
-        db, ring, user, story.id, None if form.now.data else _until(form.until.data), form.reason.data or "",
+        db, ring, user, story.id, form.release_at(), form.reason.data or "",
         now=utcnow(), ttl=context.config().request_ttl),
         "Your request is waiting for an admin's approval.", early=form)
 
@@ -181,7 +172,7 @@ def _change(story: Story, form: Any, work: Any, done: str, **forms: Any) -> Any:
         work(db, context.keyring(), context.user())
     except EscrowError as error:
         db.rollback()
-        form.form_errors.append(_sentence(str(error)) + ".")
+        form.form_errors.append(sentence(str(error)) + ".")
         return _story_page(story, status=400, **forms)
     db.commit()
     flash(done, "info")

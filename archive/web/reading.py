@@ -16,6 +16,7 @@ from archive.reading_room.index import IndexMissing
 from archive.reading_room.models import ReleasedStory
 from archive.release import locks
 from archive.web import context
+from archive.web.display import sentence
 
 bp = Blueprint("reading", __name__)
 PER_PAGE = 10
@@ -52,7 +53,7 @@ def search() -> str | tuple[str, int]:
         except IndexMissing:
             problem, status = "Search is being rebuilt. Please try again in a few minutes.", 503
         except InvalidInput as error:
-            problem, status = _sentence(str(error)), 400
+            problem, status = sentence(str(error)) + ".", 400
     recent = [] if query else _recent()
     body = render_template("search.html", query=query, filters=filters, results=results, problem=problem,
                            facets=facets, recent=recent, per_page=PER_PAGE)
@@ -71,9 +72,6 @@ def _filters() -> tuple[room_search.Filters, str | None]:
                                language=(args.get("language") or "").strip()[:35] or None,
                                year=int(year_text) if year_text else None, level=level), None
 
-
-def _sentence(message: str) -> str:
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
 def _recent() -> list[ReleasedStory]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import canaries
+from archive import create_app
+from archive.config import Config
+from tests.helpers import canaries, escrow
 from tests.web.conftest import World, sign_in
 
 REQUIRED = {
@@ -84,3 +88,19 @@ def test_pages_are_never_framed_and_static_files_may_be_cached(client: FlaskClie
     static = client.get("/static/style.css")
     assert static.status_code == 200 and static.headers.get("Cache-Control") != "no-store"
     static.close()
+
+
+@pytest.mark.parametrize("value", ["lots", "9", "-1"])
+def test_a_bad_proxy_setting_is_one_line(archive_home: Path, value: str) -> None:
+    result = escrow(archive_home, "stories", "list", env={"ESCROW_PROXY_HOPS": value})
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "ESCROW_PROXY_HOPS must be a number of proxies from 0 to 5" in result.output
+
+
+def test_behind_one_trusted_proxy_the_forwarded_scheme_makes_cookies_secure(config: Config) -> None:
+    app = create_app(replace(config, proxy_hops=1))
+    client = app.test_client()
+    response = client.get("/login", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+    assert "Secure" in response.headers["Set-Cookie"]
+    untrusted = create_app(config).test_client().get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" not in untrusted.headers["Set-Cookie"]

@@ -314,3 +314,22 @@ def test_an_organizer_requests_an_earlier_release_from_the_story_page(web_app: F
     assert response.status_code == 302
     assert "is waiting for an admin" in client.get(path).get_data(as_text=True)
     assert ("org@example.org", "embargo.request") in _actions(web_app, world.sealed_id)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"extend-until": "", "extend-reason": "x"}, "Choose a date"),
+    ({"extend-until": "2099-13-01", "extend-reason": "x"}, "Malformed date"),
+    ({"extend-until": "2099-01-01", "extend-reason": " "}, "Give a reason"),
+])
+def test_a_bad_extension_on_the_story_page_says_why_and_changes_nothing(web_app: Flask, client: FlaskClient,
+                                                                       world: World, data: dict[str, str],
+                                                                       message: str) -> None:
+    sign_in(client, world.user_ids["organizer"])
+    path = f"/my/stories/{world.sealed_id}"
+    before = len(_actions(web_app, world.sealed_id))
+
+    response = client.post(f"{path}/extend", data={**_form(client, path), **data})
+
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+    assert "2090-01-01 00:00 UTC" in client.get(path).get_data(as_text=True)
+    assert len(_actions(web_app, world.sealed_id)) == before
