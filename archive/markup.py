@@ -40,12 +40,14 @@ Segment = str | Span
 
 def parse(text: str) -> list[Segment]:
     """Split a transcript into plain text and spans; raise MarkupError on bad markup."""
-    segments: list[Segment] = []
+    pieces: list[str | Span] = []
+    if OPEN not in text and CLOSE not in text:  # most lines, and many transcripts, hold no span
+        return [text] if text else []
     for line_no, line in enumerate(text.split("\n"), start=1):
         if line_no > 1:
-            _append_text(segments, "\n")
-        _parse_line(line, line_no, segments)
-    return segments
+            pieces.append("\n")
+        _parse_line(line, line_no, pieces)
+    return _merged(pieces)
 
 
 def spans(text: str) -> list[Span]:
@@ -53,24 +55,37 @@ def spans(text: str) -> list[Span]:
     return [s for s in parse(text) if isinstance(s, Span)]
 
 
-def _append_text(segments: list[Segment], piece: str) -> None:
-    if segments and isinstance(segments[-1], str):
-        segments[-1] += piece
-    elif piece:
+def _merged(pieces: list[str | Span]) -> list[Segment]:
+    """Adjacent plain pieces joined once (joining as they come would copy the text per line)."""
+    segments: list[Segment] = []
+    run: list[str] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            run.append(piece)
+            continue
+        if run:
+            segments.append("".join(run))
+            run = []
         segments.append(piece)
+    if run:
+        segments.append("".join(run))
+    return [s for s in segments if s != ""]
 
 
-def _parse_line(line: str, line_no: int, segments: list[Segment]) -> None:
+def _parse_line(line: str, line_no: int, segments: list[str | Span]) -> None:
     pos = 0
+    if OPEN not in line and CLOSE not in line:
+        segments.append(line)
+        return
     while pos < len(line):
         start = line.find(OPEN, pos)
         stray = line.find(CLOSE, pos)
         if stray != -1 and (start == -1 or stray < start):
             raise MarkupError(line_no, stray + 1, "']]' closes a span that was never opened with '[['")
         if start == -1:
-            _append_text(segments, line[pos:])
+            segments.append(line[pos:])
             return
-        _append_text(segments, line[pos:start])
+        segments.append(line[pos:start])
         end = line.find(CLOSE, start + 2)
         if end == -1:
             raise MarkupError(line_no, start + 1, "unclosed '[[': a span must end with ']]' on the same line")

@@ -6,28 +6,34 @@
 | redacted | every span as [redacted]; narrator anonymous |
 | summary | title, summary and non-identifying metadata; no transcript |
 
-Beyond the marked spans, every occurrence of the narrator's name (whole or any part of
-it) and of every marked name is scrubbed from every released text field, so an
-unmarked repetition does not undo the redaction. No mapping from stand-ins to names
+Beyond the marked spans, every hidden name (the narrator's, every marked name, and the
+interviewer and place fields, which are not released) is scrubbed from every released
+text field wherever it stands, in any spelling `archive.names` folds together: whole,
+run together, or any part of three letters or more. Each person keeps one stand-in across
+every field of the story; a part shared by two people with different stand-ins becomes
+[redacted]. A tag that holds a hidden name is dropped. No mapping from stand-ins to names
 leaves this module.
+
+`redact` raises on nothing the vault accepts: it works on any text, and anything it cannot
+use as given (a chosen stand-in that repeats a hidden name) it replaces by a safe one.
 """
 
 from __future__ import annotations
 
-import re
 import string
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from archive import markup
+from archive import markup, names
 from archive.markup import Span
 from archive.vault.drafts import Draft
 
 REDACTED = "[redacted]"
 NARRATOR_PSEUDONYM = "the narrator"
+INTERVIEWER_PSEUDONYM = "the interviewer"
 NARRATOR_BY_LEVEL = {"pseudonymized": "Pseudonymous narrator",
                      "redacted": "Anonymous narrator", "summary": "Anonymous narrator"}
 _LABELS = {"person": "Person", "org": "Employer", "place": "Place"}
+_BARRIER = "\x00"  # stands for a span while the text around it is scrubbed; never inside a name
 
 
 @dataclass(frozen=True)
@@ -54,17 +60,13 @@ def redact(draft: Draft) -> ReleasedText:
                             draft.interviewer, draft.interview_date, draft.place, draft.language,
                             draft.tags, level)
     segments = markup.parse(draft.transcript)
-    spans = [s for s in segments if isinstance(s, Span)]
-    stand_in = _stand_ins(spans) if level == "pseudonymized" else (lambda span: REDACTED)
-    narrator = NARRATOR_PSEUDONYM if level == "pseudonymized" else REDACTED
-    scrub = _scrubber(draft.narrator, narrator, spans, stand_in)
-    transcript = None
-    if level != "summary":
-        transcript = scrub("".join(s if isinstance(s, str) else stand_in(s) for s in segments))
+    people = _People(draft, [s for s in segments if isinstance(s, Span)], level)
+    scrubber = people.scrubber()
+    transcript = None if level == "summary" else _scrub_transcript(segments, people, scrubber)
     return ReleasedText(
-        title=scrub(draft.title), narrator=NARRATOR_BY_LEVEL[level], transcript=transcript,
-        summary=scrub(draft.summary), interviewer="", interview_date=draft.interview_date[:4],
-        place="", language=draft.language, tags=tuple(scrub(t) for t in draft.tags),
+        title=scrubber.replace(draft.title), narrator=NARRATOR_BY_LEVEL[level], transcript=transcript,
+        summary=scrubber.replace(draft.summary), interviewer="", interview_date=draft.interview_date[:4],
+        place="", language=draft.language, tags=tuple(t for t in draft.tags if not people.holds_name(t, scrubber)),
         redaction_level=level,
     )
 
@@ -73,20 +75,145 @@ def _names_only(transcript: str) -> str:
     return "".join(s if isinstance(s, str) else s.text for s in markup.parse(transcript))
 
 
-def _stand_ins(spans: list[Span]) -> Callable[[Span], str]:
-    """Stable stand-ins within one story: the chosen one, else Person A, Employer 1, Place 1."""
-    chosen: dict[tuple[str, str], str] = {}
-    for span in spans:
-        key = (span.kind, span.text.casefold())
-        if span.stand_in and key not in chosen:
-            chosen[key] = span.stand_in
-    counters = {kind: 0 for kind in _LABELS}
-    for span in spans:
-        key = (span.kind, span.text.casefold())
-        if key not in chosen:
-            counters[span.kind] += 1
-            chosen[key] = f"{_LABELS[span.kind]} {_ordinal(span.kind, counters[span.kind])}"
-    return lambda span: chosen[(span.kind, span.text.casefold())]
+def _scrub_transcript(segments: list[markup.Segment], people: _People, scrubber: names.Matcher) -> str:
+    """Spans become their person's stand-in; the text between them is scrubbed in one pass,
+    with a barrier where each span stood so that no match reaches across a span."""
+    runs: list[list[str]] = [[]]
+    stand_ins = []
+    for segment in segments:
+        if isinstance(segment, Span):
+            stand_ins.append(people.stand_in_of(segment))
+            runs.append([])
+        else:
+            runs[-1].append(segment.replace(_BARRIER, ""))
+    pieces = scrubber.replace(_BARRIER.join("".join(run) for run in runs)).split(_BARRIER)
+    out = [pieces[0]]
+    for stand_in, piece in zip(stand_ins, pieces[1:], strict=True):
+        out += (stand_in, piece)
+    return "".join(out)
+
+
+@dataclass(eq=False)
+class _Person:
+    """One person, employer or place of the story: its stand-in, and what of its names is
+    hidden (each whole name, and the parts and run-together forms that go with them)."""
+
+    stand_in: str
+    wholes: set[names.Key] = field(default_factory=set)
+    parts: set[names.Key] = field(default_factory=set)
+
+    def known_as(self, name: str, kind: str) -> None:
+        """Add one of the names this person goes by (kind: person, org or place)."""
+        found = names.patterns(name, kind)
+        if found:
+            self.wholes.add(found[0])
+            self.parts.update(found[1:])
+
+    def hidden(self) -> set[names.Key]:
+        """Everything of this person that is scrubbed."""
+        return self.wholes | self.parts
+
+
+class _People:
+    """The people of one story at one level, and which stand-in each name takes."""
+
+    def __init__(self, draft: Draft, spans: list[Span], level: str) -> None:
+        """Group names into people: the narrator first, then each distinct marked name, then the
+        interviewer and the place unless a span already names them."""
+        pseudo = level == "pseudonymized"
+        self.narrator = _Person(NARRATOR_PSEUDONYM if pseudo else REDACTED)
+        self.narrator.known_as(draft.narrator, "person")
+        narrator_key = names.key(draft.narrator)
+        keys = {text: names.key(text) for text in {s.text for s in spans}}
+        chosen: dict[tuple[str, names.Key], str] = {}
+        for span in spans:
+            chosen.setdefault((span.kind, keys[span.text]), span.stand_in or "")
+        by_ident: dict[tuple[str, names.Key], _Person] = {}
+        self._by_span: dict[tuple[str, str], _Person] = {}
+        counters = dict.fromkeys(_LABELS, 0)
+        for span in spans:
+            ident = (span.kind, keys[span.text])
+            if ident not in by_ident:
+                if span.kind == "person" and _is_narrator(ident[1], narrator_key):
+                    by_ident[ident] = self.narrator
+                elif not pseudo:
+                    by_ident[ident] = _Person(REDACTED)
+                elif chosen[ident]:
+                    by_ident[ident] = _Person(chosen[ident])
+                else:
+                    counters[span.kind] += 1
+                    by_ident[ident] = _Person(f"{_LABELS[span.kind]} {_ordinal(span.kind, counters[span.kind])}")
+            if (span.kind, span.text) not in self._by_span:
+                self._by_span[(span.kind, span.text)] = by_ident[ident]
+                by_ident[ident].known_as(span.text, span.kind)
+        self.everyone = list({id(p): p for p in [self.narrator, *by_ident.values()]}.values())
+        if draft.interviewer:
+            person = by_ident.get(("person", names.key(draft.interviewer)))
+            if names.key(draft.interviewer) == narrator_key:
+                person = self.narrator
+            self._also(person or _Person(INTERVIEWER_PSEUDONYM if pseudo else REDACTED), draft.interviewer, "person")
+        if draft.place:
+            person = by_ident.get(("place", names.key(draft.place)))
+            if person is None:
+                counters["place"] += 1
+                person = _Person(f"Place {counters['place']}" if pseudo else REDACTED)
+            self._also(person, draft.place, "place")
+        self._make_stand_ins_safe()
+
+    def _also(self, person: _Person, name: str, kind: str) -> None:
+        person.known_as(name, kind)
+        if all(p is not person for p in self.everyone):
+            self.everyone.append(person)
+
+    def _make_stand_ins_safe(self) -> None:
+        """A stand-in that itself holds a hidden name (chosen carelessly, or a label that
+        happens to be someone's name) would release that name: it becomes [redacted]."""
+        hidden = names.Matcher((pattern, "") for person in self.everyone for pattern in person.hidden())
+        for person in self.everyone:
+            if hidden.finds(person.stand_in):
+                person.stand_in = REDACTED
+
+    def stand_in_of(self, span: Span) -> str:
+        """The stand-in of a marked span."""
+        return self._by_span[(span.kind, span.text)].stand_in
+
+    def scrubber(self) -> names.Matcher:
+        """Every hidden name and part, each to its person's stand-in: a whole name to the
+        person it names; a part shared by people with different stand-ins to [redacted]."""
+        whole: dict[names.Key, set[str]] = {}
+        partial: dict[names.Key, set[str]] = {}
+        for person in self.everyone:
+            for pattern in person.wholes:
+                whole.setdefault(pattern, set()).add(person.stand_in)
+            for pattern in person.parts:
+                partial.setdefault(pattern, set()).add(person.stand_in)
+        table = {pattern: _one_or_redacted(stand_ins) for pattern, stand_ins in partial.items()}
+        table.update((pattern, _one_or_redacted(stand_ins)) for pattern, stand_ins in whole.items())
+        return names.Matcher(table)
+
+    def holds_name(self, tag: str, scrubber: names.Matcher) -> bool:
+        """Whether a tag holds a hidden name or part as a word, or run together with other
+        words (``marialopez``, ``#MariaLopez``, ``lopez2019``)."""
+        if scrubber.finds(tag):
+            return True
+        tag_glued = names.glued(tag)
+        return any(g in tag_glued for g in self._glued())
+
+    def _glued(self) -> set[str]:
+        """Every hidden whole name run together and every identifying part, three letters or more."""
+        joined = {"".join(p) for person in self.everyone for p in person.hidden()}
+        return {g for g in joined if len(g) >= names.MIN_PART and g not in names.FUNCTION_WORDS}
+
+
+def _is_narrator(span_key: names.Key, narrator_key: names.Key) -> bool:
+    """A marked person is the narrator when marked by the whole name or by one distinctive part."""
+    if span_key == narrator_key:
+        return True
+    return len(span_key) == 1 and names.is_identifying(span_key[0]) and span_key[0] in narrator_key
+
+
+def _one_or_redacted(stand_ins: set[str]) -> str:
+    return next(iter(stand_ins)) if len(stand_ins) == 1 else REDACTED
 
 
 def _ordinal(kind: str, n: int) -> str:
@@ -94,20 +221,3 @@ def _ordinal(kind: str, n: int) -> str:
     if kind != "person":
         return str(n)
     return string.ascii_uppercase[(n - 1) % 26] * ((n - 1) // 26 + 1)
-
-
-def _scrubber(narrator: str, narrator_stand_in: str, spans: list[Span],
-              stand_in: Callable[[Span], str]) -> Callable[[str], str]:
-    """Replace every remaining occurrence of the narrator's and the marked names, longest first."""
-    replacements: dict[str, str] = {}
-    for span in spans:
-        replacements.setdefault(span.text.casefold(), stand_in(span))
-    replacements[narrator.casefold()] = narrator_stand_in
-    for part in re.findall(r"\w[\w'’-]*", narrator):
-        if len(part) >= 2:
-            replacements.setdefault(part.casefold(), narrator_stand_in)
-    names = sorted((n for n in replacements if n.strip()), key=len, reverse=True)
-    if not names:
-        return lambda text: text
-    pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(n) for n in names) + r")(?!\w)", re.IGNORECASE)
-    return lambda text: pattern.sub(lambda m: replacements[m.group(0).casefold()], text)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from archive import markup
+from archive import markup, names
 from archive.errors import InvalidInput
 from archive.times import parse_instant
 from archive.vault.models import LEVELS
@@ -28,6 +28,10 @@ OPTIONAL_EXTRA = ("owner",)
 LIMITS = {"title": 300, "narrator": 200, "summary": 20_000, "interviewer": 200, "place": 300,
           "notes": 50_000, "transcript": 1_000_000}
 MAX_TAGS, MAX_TAG = 50, 60
+MAX_SPANS = 2_000
+# Control characters other than tab and newline, and lone surrogates (not text; PostgreSQL
+# and UTF-8 refuse them), are refused in every field; Windows line ends become newlines.
+_UNACCEPTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
@@ -92,13 +96,32 @@ def parse(data: Mapping[str, Any], *, allow: tuple[str, ...] = ()) -> Draft:
         raise InvalidInput("release_review must be true or false", field="release_review")
     values["release_review"] = review
 
-    try:
-        markup.parse(values["transcript"])
-    except markup.MarkupError as error:
-        raise InvalidInput(f"transcript, {error}", field="transcript") from None
     if values["redaction_level"] == "summary" and not values["summary"]:
         raise InvalidInput("a story released at level 'summary' needs a summary", field="summary")
-    return Draft(**values)
+    draft = Draft(**values)
+    _check_spans(draft)
+    return draft
+
+
+def _check_spans(draft: Draft) -> None:
+    """The markup parses, within the span limit, and no chosen stand-in repeats a hidden name:
+    what the release gate will need is checked here, so it is never first met at release."""
+    try:
+        spans = markup.spans(draft.transcript)
+    except markup.MarkupError as error:
+        raise InvalidInput(f"transcript, {error}", field="transcript") from None
+    if len(spans) > MAX_SPANS:
+        raise InvalidInput(f"transcript has {len(spans):,} marked spans; at most {MAX_SPANS:,} are allowed "
+                           "(split the interview into parts)", field="transcript")
+    chosen = [span for span in spans if span.stand_in]
+    if not chosen:
+        return
+    hidden = names.detector([(draft.narrator, "person"), (draft.interviewer, "person"), (draft.place, "place"),
+                             *((s.text, s.kind) for s in spans)])
+    for span in chosen:
+        if hidden.finds(span.stand_in or ""):
+            raise InvalidInput(f"transcript, line {span.line}, column {span.column}: the stand-in repeats "
+                               "a name the story hides; choose words that name no one", field="transcript")
 
 
 @contextmanager
@@ -125,12 +148,28 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be text")
-    value = value.strip()
+    value = _clean(value, name).strip()
     if required and not value:
         raise InvalidInput(f"{name} is empty")
     if len(value) > LIMITS[name]:
         raise InvalidInput(f"{name} is longer than {LIMITS[name]:,} characters")
     return value
+
+
+def _clean(value: str, name: str) -> str:
+    """Line ends made plain; control characters and lone surrogates refused (by position only)."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    bad = _UNACCEPTED.search(value)
+    if bad:
+        where = _line_column(value, bad.start())
+        raise InvalidInput(f"{name} has a control character or an invalid one at {where}; "
+                           "only text, tabs and line breaks are accepted")
+    return value
+
+
+def _line_column(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    return f"line {line}, column {offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
 
 
 def _interview_date(value: Any) -> str:
@@ -160,7 +199,7 @@ def _tags(value: Any) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         raise InvalidInput("tags must be a list of text")
-    tags = tuple(dict.fromkeys(t.strip().lower() for t in value if t.strip()))
+    tags = tuple(dict.fromkeys(_clean(t, "tags").strip().lower() for t in value if t.strip()))
     if len(tags) > MAX_TAGS or any(len(t) > MAX_TAG for t in tags):
         raise InvalidInput(f"at most {MAX_TAGS} tags of at most {MAX_TAG} characters each")
     return tags
