@@ -155,8 +155,11 @@ class _Tokens:
         start, end = self._ends[2 * first], self._ends[2 * last + 1]
         if not self._offsets.starts:
             return start, end
+        # Whole original characters: a match that ends inside a character's expansion (the "1"
+        # of "¼") takes the whole character, and the marks that follow it.
         size = len(self.folded)
-        return self._offsets.origin(start, size), self._offsets.origin(end, size)
+        last_char = self._offsets.origin(end - 1, size) + 1
+        return self._offsets.origin(start, size), max(last_char, self._offsets.origin(end, size))
 
 
 def key(name: str) -> Key:

@@ -87,6 +87,9 @@ def test_a_markup_error_is_shown_at_the_field_with_line_and_column_and_nothing_i
     ({"redaction_level": "secret"}, "redaction_level", "Not a valid choice"),
     ({"title": ""}, "title", "Title is empty"),
     ({"interview_date": "May 2019"}, "interview_date", "Interview_date must be YYYY"),
+    ({"transcript": "[[person:A]] " * 2_001}, "transcript", "at most 2,000 are allowed"),
+    ({"transcript": "[[person:Maria Lopez|Maria]]"}, "transcript", "the stand-in repeats a name the story hides"),
+    ({"title": "Break\x0broom"}, "title", "Title has a control character"),
 ])
 def test_bad_fields_are_refused_at_the_field_and_nothing_is_stored(web_app: Flask, client: FlaskClient,
                                                                   world: World, change: dict[str, str],
