@@ -17,9 +17,9 @@ HIDDEN = ("Harbor Hotel", "Maria Lopez", "Tom Baker", "tom baker", "Ann Lee", "F
 
 
 def _copy(level: str, **overrides: object):  # type: ignore[no-untyped-def]
-    data = story(narrator="Rosa Example", transcript=TRANSCRIPT, redaction_level=level,
-                 title="Rosa Example at the hotel", summary="Rosa Example on the strike at Harbor Hotel.",
-                 place="New Haven", interviewer="J. Kim", notes="private note", **overrides)
+    data = story(**{"narrator": "Rosa Example", "transcript": TRANSCRIPT, "redaction_level": level,
+                    "title": "Rosa Example at the hotel", "summary": "Rosa Example on the strike at Harbor Hotel.",
+                    "place": "New Haven", "interviewer": "J. Kim", "notes": "private note", **overrides})
     return redact(drafts.parse(data))
 
 
@@ -74,3 +74,14 @@ def test_no_hidden_span_or_narrator_name_survives(level: str) -> None:
 
 def test_non_full_levels_keep_only_the_interview_year() -> None:
     assert _copy("redacted").interview_date == "2019"
+
+
+def test_spans_marked_in_the_title_and_summary_are_redacted_there_and_plain_at_full() -> None:
+    marked = {"title": "[[person:Kwame Mensah|the driver]] at work",
+              "summary": "How [[org:Bluewater Foods]] fired Kwame."}
+
+    assert (_copy("full", **marked).title, _copy("full", **marked).summary) == (
+        "Kwame Mensah at work", "How Bluewater Foods fired Kwame.")
+    pseudonymized = _copy("pseudonymized", **marked)
+    assert (pseudonymized.title, pseudonymized.summary) == ("the driver at work", "How Employer 2 fired the driver.")
+    assert _copy("summary", **marked).title == "[redacted] at work"

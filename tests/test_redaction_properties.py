@@ -116,6 +116,9 @@ def stories(draw: st.DrawFn) -> tuple[Draft, dict[str, list[str]]]:
     transcript = " ".join(words)
     title = f"{draw(mention(narrator))} at {draw(mention(place))} with {draw(mention(interviewer))}"
     summary = f"{draw(mention(narrator))} on {draw(mention(draw(st.sampled_from(people))))}."
+    if draw(st.booleans()):  # spans may be marked in the title and summary too
+        title = f"[[{kinds[0]}:{joined[3]}]] and {title}"
+        summary = f"{summary} With [[person:{joined[0]}]]."
     tags = [draw(st.sampled_from(["", "#"])) + "".join(draw(st.sampled_from(people))).title(), "strike"]
     data = story(narrator=joined[0], interviewer=joined[1], place=joined[2], title=title[:300],
                  summary=summary, transcript=transcript, tags=tags)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
-from archive import create_app
+from archive import create_app, db
 from archive.config import Config
 from archive.reading_room.index import Index
 from tests.helpers import escrow, sql, story, write_lines
@@ -44,6 +45,9 @@ CASES = [
         interviewer="Jane Okafor", place="Fair Haven", title="Okafor in Fair Haven",
         transcript="INTERVIEWER (Jane Okafor): Were you in Haven?", tags=["okafor", "fairhaven", "strike"]),
      ["okafor", "jane", "haven", "fairhaven"]),
+    ("spans marked in the title and summary", dict(
+        title="[[person:Kwame Mensah]] at work", summary="How [[org:Bluewater Foods]] fired Kwame."),
+     ["kwame", "mensah", "bluewater"]),
     ("glued names in tags", dict(
         transcript="[[person:Maria Lopez]] was there.", tags=["marialopez", "#MariaLopez", "lopez2019", "strike"]),
      ["marialopez", "lopez", "maria"]),
@@ -58,8 +62,12 @@ def home(archive_home: Path) -> Path:
 
 
 @pytest.fixture
-def reader(home: Path, config: Config) -> FlaskClient:
-    return create_app(config).test_client()
+def reader(home: Path, config: Config) -> Iterator[FlaskClient]:
+    app = create_app(config)
+    yield app.test_client()
+    with app.app_context():
+        db.db.engine.dispose()
+    app.extensions["escrow.index"].close()
 
 
 def _words(text: str) -> set[str]:
@@ -80,7 +88,7 @@ def _release(home: Path, tmp_path: Path, lines: list[dict[str, object]]) -> list
 @pytest.mark.parametrize("level", ["pseudonymized", "redacted", "summary"])
 def test_no_spelling_of_a_hidden_name_is_released_anywhere(home: Path, tmp_path: Path, reader: FlaskClient,
                                                            level: str) -> None:
-    lines = [story(**{"summary": "On the strike.", **fields, "embargo_until": PAST, "redaction_level": level})
+    lines = [story(**{"summary": "On the strike.", **fields, "embargo_until": PAST, "redaction_level": level})  # type: ignore[arg-type]
              for _, fields, _ in CASES]
     ids = _release(home, tmp_path, lines)
     forbidden = {w for _, _, words in CASES for w in words}
@@ -129,7 +137,7 @@ def test_a_story_that_once_crashed_redaction_releases_and_others_follow(home: Pa
 
 
 @pytest.mark.parametrize("transcript, message", [
-    ("x " * 3 + "[[person:A]] " * 2_001, "at most 2,000 are allowed"),
+    ("x " * 3 + "[[person:A]] " * 2_001, "the story marks 2,001 spans; at most 2,000 are allowed"),
     ("[[person:Maria Lopez|Maria]] said", "line 1, column 1: the stand-in repeats a name"),
     ("a NUL \x00 here", "control character"),
     ("a lone \ud800 surrogate", "control character or an invalid one at line 1, column 8"),

@@ -6,7 +6,8 @@
 | redacted | every span as [redacted]; narrator anonymous |
 | summary | title, summary and non-identifying metadata; no transcript |
 
-Beyond the marked spans, every hidden name (the narrator's, every marked name, and the
+Spans may be marked in the title and summary as in the transcript. Beyond the marked
+spans, every hidden name (the narrator's, every marked name, and the
 interviewer and place fields, which are not released) is scrubbed from every released
 text field wherever it stands, in any spelling `archive.names` folds together: whole,
 run together, or any part of three letters or more. Each person keeps one stand-in across
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 
 from archive import markup, names
 from archive.markup import Span
-from archive.vault.drafts import Draft
+from archive.vault.drafts import MARKED_FIELDS, Draft
 
 REDACTED = "[redacted]"
 NARRATOR_PSEUDONYM = "the narrator"
@@ -55,27 +56,30 @@ class ReleasedText:
 def redact(draft: Draft) -> ReleasedText:
     """The released copy of a story at its own redaction level."""
     level = draft.redaction_level
+    parsed = {name: markup.parse(getattr(draft, name)) for name in MARKED_FIELDS}
     if level == "full":
-        return ReleasedText(draft.title, draft.narrator, _names_only(draft.transcript), draft.summary,
+        shown = {name: _names_only(segments) for name, segments in parsed.items()}
+        return ReleasedText(shown["title"], draft.narrator, shown["transcript"], shown["summary"],
                             draft.interviewer, draft.interview_date, draft.place, draft.language,
                             draft.tags, level)
-    segments = markup.parse(draft.transcript)
-    people = _People(draft, [s for s in segments if isinstance(s, Span)], level)
+    spans = [s for segments in parsed.values() for s in segments if isinstance(s, Span)]
+    people = _People(draft, spans, level)
     scrubber = people.scrubber()
-    transcript = None if level == "summary" else _scrub_transcript(segments, people, scrubber)
+    shown = {name: _scrub(segments, people, scrubber) for name, segments in parsed.items()}
     return ReleasedText(
-        title=scrubber.replace(draft.title), narrator=NARRATOR_BY_LEVEL[level], transcript=transcript,
-        summary=scrubber.replace(draft.summary), interviewer="", interview_date=draft.interview_date[:4],
+        title=shown["title"], narrator=NARRATOR_BY_LEVEL[level],
+        transcript=None if level == "summary" else shown["transcript"],
+        summary=shown["summary"], interviewer="", interview_date=draft.interview_date[:4],
         place="", language=draft.language, tags=tuple(t for t in draft.tags if not people.holds_name(t, scrubber)),
         redaction_level=level,
     )
 
 
-def _names_only(transcript: str) -> str:
-    return "".join(s if isinstance(s, str) else s.text for s in markup.parse(transcript))
+def _names_only(segments: list[markup.Segment]) -> str:
+    return "".join(s if isinstance(s, str) else s.text for s in segments)
 
 
-def _scrub_transcript(segments: list[markup.Segment], people: _People, scrubber: names.Matcher) -> str:
+def _scrub(segments: list[markup.Segment], people: _People, scrubber: names.Matcher) -> str:
     """Spans become their person's stand-in; the text between them is scrubbed in one pass,
     with a barrier where each span stood so that no match reaches across a span."""
     runs: list[list[str]] = [[]]

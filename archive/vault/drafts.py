@@ -23,6 +23,8 @@ CONTENT_FIELDS = ("title", "narrator", "transcript", "summary", "interviewer",
 # Fields kept as plaintext columns, for scheduling and access control.
 CONTROL_FIELDS = ("embargo_until", "redaction_level", "release_review")
 REQUIRED = ("title", "narrator", "transcript", "embargo_until", "redaction_level")
+# Fields in which sensitive spans may be marked (the release gate redacts them in each).
+MARKED_FIELDS = ("transcript", "title", "summary")
 OPTIONAL_EXTRA = ("owner",)
 
 LIMITS = {"title": 300, "narrator": 200, "summary": 20_000, "interviewer": 200, "place": 300,
@@ -105,23 +107,26 @@ def parse(data: Mapping[str, Any], *, allow: tuple[str, ...] = ()) -> Draft:
 
 def _check_spans(draft: Draft) -> None:
     """The markup parses, within the span limit, and no chosen stand-in repeats a hidden name:
-    what the release gate will need is checked here, so it is never first met at release."""
-    try:
-        spans = markup.spans(draft.transcript)
-    except markup.MarkupError as error:
-        raise InvalidInput(f"transcript, {error}", field="transcript") from None
+    what the release gate will need is checked here, so it is never first met at release.
+    Spans may be marked in the title and summary as in the transcript."""
+    spans: list[tuple[str, markup.Span]] = []
+    for name in MARKED_FIELDS:
+        try:
+            spans += [(name, span) for span in markup.spans(getattr(draft, name))]
+        except markup.MarkupError as error:
+            raise InvalidInput(f"{name}, {error}", field=name) from None
     if len(spans) > MAX_SPANS:
-        raise InvalidInput(f"transcript has {len(spans):,} marked spans; at most {MAX_SPANS:,} are allowed "
-                           "(split the interview into parts)", field="transcript")
-    chosen = [span for span in spans if span.stand_in]
+        raise InvalidInput(f"the story marks {len(spans):,} spans; at most {MAX_SPANS:,} are allowed "
+                           "(split the interview into parts)", field=spans[-1][0])
+    chosen = [(name, span) for name, span in spans if span.stand_in]
     if not chosen:
         return
     hidden = names.detector([(draft.narrator, "person"), (draft.interviewer, "person"), (draft.place, "place"),
-                             *((s.text, s.kind) for s in spans)])
-    for span in chosen:
+                             *((s.text, s.kind) for _, s in spans)])
+    for name, span in chosen:
         if hidden.finds(span.stand_in or ""):
-            raise InvalidInput(f"transcript, line {span.line}, column {span.column}: the stand-in repeats "
-                               "a name the story hides; choose words that name no one", field="transcript")
+            raise InvalidInput(f"{name}, line {span.line}, column {span.column}: the stand-in repeats "
+                               "a name the story hides; choose words that name no one", field=name)
 
 
 @contextmanager
