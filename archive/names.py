@@ -27,9 +27,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from itertools import accumulate
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 
 # Categories that fold to nothing: combining marks (accents, Indic vowel signs, variation
 # selectors) and format characters (zero-width spaces and joiners, soft hyphen, bidi controls).
@@ -76,6 +76,9 @@ def _fold_char(char: str) -> str:
     return drop(drop(char).casefold()).translate(_PLAIN)
 
 
+_MAX_CACHED = 1 << 16
+
+
 class _Folds(dict[int, str]):
     """Ordinal -> folded text, filled on first sight; usable as a str.translate table."""
 
@@ -85,9 +88,12 @@ class _Folds(dict[int, str]):
 
     def __missing__(self, ordinal: int) -> str:
         char = chr(ordinal)
-        folded = self[ordinal] = _fold_char(char)
+        folded = _fold_char(char)
+        # Marked irregular before it is cached: a thread that finds it cached must find it here.
         if len(folded) != 1:
             self.irregular.add(char)
+        if len(self) < _MAX_CACHED:  # bounded, whatever code points a text brings
+            self[ordinal] = folded
         return folded
 
 
@@ -258,7 +264,8 @@ class Matcher:
 
     def replace(self, text: str) -> str:
         """The text with every match replaced by its value; the rest exactly as written."""
-        out, last = [], 0
+        out: list[str] = []
+        last = 0
         for match in self.find(text):
             out += (text[last : match.start], match.value)
             last = match.end

@@ -1,4 +1,4 @@
-"""Redaction time per story on a 1 MB transcript (just under the 1,000,000-character limit) at 0, 100 and 2,000 marked spans.
+"""Redaction time per story on a 1 MB transcript at 0, 100 and 2,000 marked spans.
 
 Measures, in one run, `redact()` at each level, the submit page's preview (the four
 levels of one draft) and `drafts.parse` (the checks at submission), against a raw

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from hypothesis import settings
 from sqlalchemy.orm import Session
 
 from archive import create_app, db, users
@@ -26,6 +27,11 @@ from archive.vault import keys
 from archive.vault.keys import Keyring
 from tests.databases import SERVER_URL, Server
 from tests.helpers import escrow
+
+# Generated-input tests judge behaviour, not speed (benchmarks do that): no per-example deadline,
+# which a shared, noisy machine would turn into flaky failures.
+settings.register_profile("escrow", deadline=None)
+settings.load_profile("escrow")
 
 
 @pytest.fixture(scope="session")

@@ -85,3 +85,15 @@ def test_spans_marked_in_the_title_and_summary_are_redacted_there_and_plain_at_f
     pseudonymized = _copy("pseudonymized", **marked)
     assert (pseudonymized.title, pseudonymized.summary) == ("the driver at work", "How Employer 2 fired the driver.")
     assert _copy("summary", **marked).title == "[redacted] at work"
+
+
+@pytest.mark.parametrize("level", ["full", "pseudonymized", "redacted", "summary"])
+def test_a_story_sealed_before_titles_took_spans_still_releases(level: str) -> None:
+    """Titles and summaries were free text: one with stray brackets is plain text to the gate."""
+    old = drafts.from_content({**story(title="Notes [[draft", summary="Rosa Example ]] said"), "tags": []},
+                              {"embargo_until": None, "redaction_level": level, "release_review": False})
+
+    copy = redact(old)
+
+    assert copy.title == "Notes [[draft"
+    assert "Rosa" not in copy.summary or level == "full"

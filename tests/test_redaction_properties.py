@@ -105,7 +105,7 @@ def stories(draw: st.DrawFn) -> tuple[Draft, dict[str, list[str]]]:
     kinds = [draw(st.sampled_from(["person", "org", "place"])) for _ in marked]
     joined = [draw(st.sampled_from(SEPARATORS[:2])).join(p) for p in people]
     words: list[str] = []
-    for i, parts in enumerate(marked):
+    for i in range(len(marked)):
         stand_in = draw(st.sampled_from(["", *STAND_INS])) if kinds[i] == "person" else ""
         words.append(f"[[{kinds[i]}:{joined[3 + i]}{'|' + stand_in if stand_in else ''}]]")
     for parts in people:
@@ -150,7 +150,7 @@ def _leaks(text: str, parts: set[str], glued: set[str]) -> set[str]:
     return found | {g for g in glued if len(g) >= 3 and g in squashed and " " not in text.strip()}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(stories())
 def test_no_part_of_a_hidden_name_is_released_in_any_spelling(case: tuple[Draft, dict[str, list[str]]]) -> None:
     draft, hidden = case
@@ -162,7 +162,7 @@ def test_no_part_of_a_hidden_name_is_released_in_any_spelling(case: tuple[Draft,
         assert all(not (_words(t) & parts) and not any(g in _norm(t) for g in glued) for t in copy.tags), level
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(st.data(), name_parts(), st.sampled_from(["", *STAND_INS]))
 def test_a_marked_person_keeps_one_stand_in_for_every_mention(data: st.DataObject, parts: list[str],
                                                             chosen: str) -> None:
@@ -183,7 +183,7 @@ def test_a_marked_person_keeps_one_stand_in_for_every_mention(data: st.DataObjec
     assert copy.title.startswith(expected) and copy.title.endswith(" at work")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 @given(stories())
 def test_no_part_of_a_hidden_name_reaches_the_index_stored_fields_or_term_dictionary(
         case: tuple[Draft, dict[str, list[str]]]) -> None:
@@ -237,14 +237,14 @@ def any_accepted_story(draw: st.DrawFn) -> Draft:
         raise
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(any_accepted_story(), st.sampled_from(["full", *LEVELS]))
 def test_redact_raises_on_nothing_the_vault_accepts(draft: Draft, level: str) -> None:
     copy = redact(draft.changed(redaction_level=level))
     assert copy.redaction_level == level
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(name_parts(), st.sampled_from(sorted(SPELLINGS)), st.sampled_from(SEPARATORS))
 def test_every_spelling_of_a_name_folds_to_the_same_key(parts: list[str], spelling: str, joiner: str) -> None:
     name = " ".join(parts)

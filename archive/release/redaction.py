@@ -56,7 +56,7 @@ class ReleasedText:
 def redact(draft: Draft) -> ReleasedText:
     """The released copy of a story at its own redaction level."""
     level = draft.redaction_level
-    parsed = {name: markup.parse(getattr(draft, name)) for name in MARKED_FIELDS}
+    parsed = {name: _segments(getattr(draft, name)) for name in MARKED_FIELDS}
     if level == "full":
         shown = {name: _names_only(segments) for name, segments in parsed.items()}
         return ReleasedText(shown["title"], draft.narrator, shown["transcript"], shown["summary"],
@@ -73,6 +73,15 @@ def redact(draft: Draft) -> ReleasedText:
         place="", language=draft.language, tags=tuple(t for t in draft.tags if not people.holds_name(t, scrubber)),
         redaction_level=level,
     )
+
+
+def _segments(text: str) -> list[markup.Segment]:
+    """A field's spans and text. Markup that does not parse (a title stored before titles could
+    carry spans) is plain text, scrubbed like any other: the gate never stops on a story."""
+    try:
+        return markup.parse(text)
+    except markup.MarkupError:
+        return [text] if text else []
 
 
 def _names_only(segments: list[markup.Segment]) -> str:

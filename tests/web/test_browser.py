@@ -152,6 +152,11 @@ def test_an_admin_approves_another_admins_early_release_request(page: Page, site
     assert response is not None and response.status == 200
 
 
+# A chosen stand-in may not repeat a hidden name (the span's words "script", "alert", "img"...), so its
+# payload uses other words.
+STAND_IN_XSS = "<b onmouseover=confirm(3)>\" onfocus=confirm(4) x=\""
+
+
 def test_a_stored_script_in_every_field_stays_inert(page: Page, site: str, archive_home: Path) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))  # type: ignore[func-returns-value]
@@ -160,7 +165,7 @@ def test_a_stored_script_in_every_field_stays_inert(page: Page, site: str, archi
             else None)
     sign_in(page, site, "org@example.org")
     fields = {"Title": f"Payload {XSS}", "Narrator's name": f"Narrator {XSS}",
-              "Transcript": f"Words {XSS} and [[person:{XSS}|stand {XSS}]]", "Summary": f"Summary {XSS}",
+              "Transcript": f"Words {XSS} and [[person:{XSS}|stand {STAND_IN_XSS}]]", "Summary": f"Summary {XSS}",
               "Interviewer": XSS, "Place of the interview": XSS,
               "Tags, separated by commas": "<svg onload=alert(\"t\")>",
               "Private notes": XSS}
@@ -184,7 +189,9 @@ def test_a_stored_script_in_every_field_stays_inert(page: Page, site: str, archi
         assert "script-src 'self'" in response.headers["content-security-policy"]
         assert page.locator("script:not([src])").count() == 0
     page.goto(f"{site}/stories/{story_id}")
-    assert '<script>alert("x1")</script>' in page.locator("article").inner_text()  # shown as text
+    # Shown as text: the chosen stand-in's markup (the payload's own words are parts of hidden
+    # names here, the narrator's among them, so they are scrubbed at this level).
+    assert f"stand {STAND_IN_XSS}" in page.locator("article").inner_text()
 
     assert dialogs == []
     assert violations == []  # nothing even tried to run
