@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+
+import pytest
 
 from archive.reading_room.index import Index
 from archive.reading_room.search import search
+
+index_module = importlib.import_module("archive.reading_room.index")  # the package's index() hides it
 
 
 def _doc(story_id: str, words: str) -> dict[str, object]:
@@ -29,6 +34,33 @@ def test_the_shared_searcher_sees_additions_and_purges(tmp_path: Path) -> None:
     index.write(add=[_doc("a" * 16, "picket line"), _doc("b" * 16, "picket sign")], delete=())
     assert search(index, "picket").total == 2
 
-    index.write(add=(), delete=["a" * 16], purge=True)
+    index.write(add=(), delete=["a" * 16])
+    index.purge()
 
     assert [h.id for h in search(index, "picket").hits] == ["b" * 16]
+
+
+def _segment_files(index: Index) -> dict[str, int]:
+    return {p.name: p.stat().st_ino for p in index.path.glob("*.seg")}
+
+
+def test_additions_are_cut_into_bounded_segments_and_a_purge_rewrites_only_the_one_with_the_deletion(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_module, "SEGMENT_DOCS", 5)
+    monkeypatch.setattr(index_module, "_SMALL", 1)
+    index = Index(tmp_path / "index")
+    index.ensure()
+    index.write(add=[_doc(f"{n:016d}", f"picket number{n}") for n in range(20)], delete=())
+    before = _segment_files(index)
+    assert len(before) == 4
+
+    index.write(add=(), delete=[f"{7:016d}"])
+
+    assert search(index, "number7").total == 0  # gone from search before any purge
+    assert index.pending() == 1 and _segment_files(index) == before
+    assert index.purge() == 1
+    after = _segment_files(index)
+    assert index.pending() == 0
+    assert len(set(before.items()) & set(after.items())) == 3  # three segments untouched
+    assert not any(b"number7" in p.read_bytes() for p in index.path.iterdir() if p.is_file())
+    assert search(index, "picket").total == 19

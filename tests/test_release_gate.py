@@ -254,3 +254,39 @@ def test_only_an_admin_takes_a_story_back(home: Path, tmp_path: Path) -> None:
 
     assert result.exit_code == 1 and "only an admin" in result.output
     assert _status(home, story_id) == "released"
+
+
+def test_verify_reports_text_left_in_the_index_files_until_sync_purges_it(home: Path, tmp_path: Path) -> None:
+    """A crash between a takedown's delete and its purge leaves text in the files: verify says so."""
+    words = canaries(1)
+    [story_id, _] = _import(home, tmp_path, story(title=f"Gone {words[0]}", embargo_until=PAST),
+                            story(title="Stays", embargo_until=PAST))
+    escrow(home, "publish-due")
+    Index(home / "index").write(add=(), delete=[story_id])  # a takedown's first step, then its
+    sql(home, "DELETE FROM released_stories WHERE id = :id", id=story_id)  # second, and no purge
+    sql(home, "UPDATE stories SET status = 'sealed', embargo_until = NULL WHERE id = :id", id=story_id)
+
+    found = escrow(home, "index", "verify")
+
+    assert found.exit_code == 1 and "still hold the text of 1 deleted document" in found.output
+    assert find_canaries(home, *words) and _search(home, words[0]) == []
+    assert escrow(home, "index", "sync").exit_code == 0
+    assert escrow(home, "index", "verify").exit_code == 0
+    assert not find_canaries(home, *words)
+
+
+def test_an_index_built_before_offsets_were_stored_is_rebuilt_before_the_next_search(
+        home: Path, tmp_path: Path) -> None:
+    from whoosh import index as whoosh_index
+    from whoosh.fields import ID, TEXT, Schema
+
+    _import(home, tmp_path, story(title="Harbor strike", embargo_until=PAST))
+    escrow(home, "publish-due")
+    shutil.rmtree(home / "index")
+    (home / "index").mkdir()
+    whoosh_index.create_in(str(home / "index"), Schema(id=ID(stored=True, unique=True), body=TEXT(stored=True)),
+                           indexname="released")
+
+    assert [h["title"] for h in _search(home, "harbor")] == ["Harbor strike"]
+    assert not Index(home / "index").outdated()
+    assert escrow(home, "index", "verify").exit_code == 0

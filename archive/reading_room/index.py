@@ -1,4 +1,13 @@
-"""The Whoosh index of released copies: one reused searcher, batched writes, physical purge."""
+"""The Whoosh index of released copies: one reused searcher, bounded segments, a purge that
+costs only the segments it cleans.
+
+Segments hold at most about SEGMENT_DOCS documents: additions are committed in batches of
+that size, and small segments are merged only while the result stays under it. Deleting a
+document is a commit of its own that merges nothing, so a takedown leaves search at once,
+whatever the size of the index; its text then stays in its segment's files until `purge`
+rewrites just the segments that have deletions (a bounded cost), which `pending` reports
+until it is done (`escrow index verify`).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +28,8 @@ from archive.reading_room.models import ReleasedStory
 
 WRITER_TIMEOUT = 30.0
 INDEX_NAME = "released"
+SEGMENT_DOCS = 2_000
+_SMALL = SEGMENT_DOCS // 8  # segments below this are merged together, four or more at a time
 
 
 class IndexMissing(EscrowError):
@@ -28,11 +39,13 @@ class IndexMissing(EscrowError):
 def schema() -> Schema:
     """Fields of an index document; only released, redacted text goes in."""
     text = StemmingAnalyzer()
+    # chars=True: each posting keeps its character offsets, so a snippet is cut around the
+    # matches without analysing the stored text again on every search.
     return Schema(
         id=ID(stored=True, unique=True),
-        title=TEXT(stored=True, analyzer=text, field_boost=2.0),
-        body=TEXT(stored=True, analyzer=text),
-        summary=TEXT(stored=True, analyzer=text),
+        title=TEXT(stored=True, analyzer=text, field_boost=2.0, chars=True),
+        body=TEXT(stored=True, analyzer=text, chars=True),
+        summary=TEXT(stored=True, analyzer=text, chars=True),
         tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
         language=ID(stored=True),
         year=NUMERIC(stored=True),
@@ -88,25 +101,59 @@ class Index:
         self.ensure()
         return self.write(add=documents, delete=())
 
-    def write(self, *, add: Iterable[dict[str, Any]], delete: Iterable[str], purge: bool = False) -> int:
-        """Delete then add documents in one writer and one commit; `purge` merges every
-        segment so deleted text is physically gone from the files. Returns documents added."""
-        try:
-            writer = self._open().writer(timeout=WRITER_TIMEOUT, limitmb=128)
-        except LockError:
-            raise Conflict("the search index is locked by another writer; try again shortly") from None
+    def outdated(self) -> bool:
+        """Whether the index was built with an older schema (no character offsets): rebuild it."""
+        return self.exists() and not self._open().schema["body"].supports("characters")
+
+    def write(self, *, add: Iterable[dict[str, Any]], delete: Iterable[str]) -> int:
+        """Delete, then add, documents: the deletions and the first batch of additions in one
+        commit, further additions in commits of SEGMENT_DOCS. Returns documents added. The
+        deleted documents' text stays in the files until `purge`."""
         added = 0
+        batch: list[dict[str, Any]] = []
+        deleting = list(delete)
+        for doc in add:
+            batch.append(doc)
+            if len(batch) == SEGMENT_DOCS:
+                added += self._commit(deleting, batch)
+                deleting, batch = [], []
+        if batch or deleting:
+            added += self._commit(deleting, batch)
+        return added
+
+    def _commit(self, delete: list[str], add: list[dict[str, Any]]) -> int:
+        writer = self._writer()
         try:
             for story_id in delete:
                 writer.delete_by_term("id", story_id)
             for doc in add:
                 writer.add_document(**doc)
-                added += 1
         except BaseException:
             writer.cancel()
             raise
-        writer.commit(optimize=purge)
-        return added
+        writer.commit(mergetype=_merge_small)
+        return len(add)
+
+    def purge(self) -> int:
+        """Rewrite every segment that holds deleted documents, so their text is gone from the
+        files; the cost is those segments' size, not the index's. Returns documents purged."""
+        waiting = self.pending()
+        if waiting:
+            writer = self._writer()
+            writer.commit(mergetype=_merge_deleted)
+        return waiting
+
+    def pending(self) -> int:
+        """How many deleted documents' text is still in the index files (0 once purged)."""
+        if not self.exists():
+            return 0
+        return sum(segment.deleted_count() for segment in self._open()._segments())
+
+    def _writer(self) -> Any:
+        try:
+            return self._open().writer(timeout=WRITER_TIMEOUT, limitmb=128)
+        except LockError:
+            raise Conflict("the search index is locked by another writer; try again shortly") from None
 
     def documents(self) -> dict[str, str]:
         """Every document's id and content hash, as the index holds them now."""
@@ -135,6 +182,37 @@ class Index:
         if self._searcher is not None:
             self._searcher.close()
         self._searcher, self._ix = None, None
+
+
+def _merge_small(writer: Any, segments: list[Any]) -> list[Any]:
+    """Merge policy of ordinary commits: four or more small segments are merged together, as
+    long as the result stays under SEGMENT_DOCS; large segments are never rewritten."""
+    small = sorted((s for s in segments if s.doc_count_all() < _SMALL), key=lambda s: s.doc_count_all())
+    if len(small) < 4:
+        return segments
+    chosen, total = [], 0
+    for segment in small:
+        if total + segment.doc_count_all() > SEGMENT_DOCS:
+            break
+        chosen.append(segment)
+        total += segment.doc_count_all()
+    return _merged_into(writer, segments, chosen)
+
+
+def _merge_deleted(writer: Any, segments: list[Any]) -> list[Any]:
+    """Merge policy of a purge: only the segments that hold deleted documents are rewritten."""
+    return _merged_into(writer, segments, [s for s in segments if s.has_deletions()])
+
+
+def _merged_into(writer: Any, segments: list[Any], chosen: list[Any]) -> list[Any]:
+    """Copy the live documents of the chosen segments into the writer's new segment."""
+    from whoosh.reading import SegmentReader
+
+    for segment in chosen:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return [s for s in segments if s not in chosen]
 
 
 class _Borrowed:

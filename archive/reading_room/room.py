@@ -57,6 +57,9 @@ def _rows(session: Session, ids: Iterable[str]) -> list[ReleasedStory]:
 
 def sync(session: Session, index: Index) -> SyncReport:
     """Bring the index up to the table: add what is missing or stale, purge what is gone."""
+    if index.outdated():  # built by an older version: the schema changed
+        count = rebuild(session, index)
+        return SyncReport(added=count, removed=0)
     seen = _fingerprint(session)  # before the table is read: a change after it is caught next time
     index.ensure()
     table = dict(session.execute(select(ReleasedStory.id, ReleasedStory.content_hash)).all())
@@ -66,7 +69,8 @@ def sync(session: Session, index: Index) -> SyncReport:
     if stale or extra:
         # Every added id is deleted first, even one this reader did not see: a document
         # written meanwhile by another process on this node is then replaced, not doubled.
-        index.write(add=[document(r) for r in _rows(session, stale)], delete=extra + stale, purge=bool(extra))
+        index.write(add=[document(r) for r in _rows(session, stale)], delete=extra + stale)
+    index.purge()  # also finishes a purge that a crash interrupted
     _remember(index, seen)
     return SyncReport(added=len(stale), removed=len(extra))
 
@@ -98,7 +102,7 @@ def sync_if_stale(session: Session, index: Index, interval: float,
     """
     if not index.exists():
         return None
-    state = _state(index)
+    state = None if index.outdated() else _state(index)
     now = time.time()
     if state is not None and 0 <= now - state[0] < interval:
         return None
@@ -156,4 +160,8 @@ def differences(session: Session, index: Index) -> list[str]:
             elif indexed_hash(fields) != indexed_hash(document(rows[story_id])):
                 problems.append(f"index text of {story_id} differs from the released copy")
     problems += [f"index lacks released story {i}" for i in sorted(set(rows) - seen)]
+    waiting = index.pending()
+    if waiting:
+        problems.append(f"index files still hold the text of {waiting} deleted document(s) until purged: "
+                        "run 'escrow index sync'")
     return problems

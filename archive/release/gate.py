@@ -2,8 +2,11 @@
 
 Order of writes, so that a crash at any moment is safe and the promise holds:
 releasing commits the vault status and the reading-room row in one transaction, then
-writes the index (which a later run repairs from the table); taking back removes the
-index document first (purged from the segment files), then the row and the status.
+writes the index (which a later run repairs from the table); taking back deletes the
+index document first (a commit of its own: gone from search at once), then the row and
+the status in one transaction (gone from the story page), then purges the segment that
+held it so its text leaves the index files (bounded by one segment's size; a crash before
+it leaves the purge to `index sync`, and `index verify` reports it meanwhile).
 Unreleased text is therefore never in the index, not even for an instant.
 """
 
@@ -169,9 +172,9 @@ def _take_back(session: Session, keyring: Keyring, index: Index, actor: User, st
     story = stories.get_for(session, actor, story_id)
     if story.status == "withdrawn":
         raise Conflict(f"story {story.id} is already withdrawn")
-    # The index first, purged physically, so no search can find it from here on.
+    # The index first, so no search can find it from here on.
     index.ensure()
-    index.write(add=(), delete=[story.id], purge=True)
+    index.write(add=(), delete=[story.id])
     row = session.get(ReleasedStory, story.id)
     if row is not None:
         session.delete(row)
@@ -189,6 +192,7 @@ def takedown(session: Session, keyring: Keyring, index: Index, actor: User, stor
                  reason=reason.strip(), embargo_until=None)
     session.commit()
     db.scrub_journal(session)
+    index.purge()
     return story
 
 
@@ -202,6 +206,7 @@ def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, stor
                  reason=reason.strip())
     session.commit()
     db.scrub_journal(session)
+    index.purge()
     return story
 
 
