@@ -56,7 +56,8 @@ def _rows(session: Session, ids: Iterable[str]) -> list[ReleasedStory]:
 
 
 def sync(session: Session, index: Index) -> SyncReport:
-    """Bring the index up to the table: add what is missing or stale, purge what is gone."""
+    """Bring the index up to the table: add what is missing or stale, delete what is gone,
+    and rewrite the segments that still hold deleted text."""
     if index.outdated():  # built by an older version: the schema changed
         count = rebuild(session, index)
         return SyncReport(added=count, removed=0)
@@ -114,6 +115,8 @@ def sync_if_stale(session: Session, index: Index, interval: float,
             if interval > 0:
                 _remember(index, seen, now)
             return None
+        # A takedown elsewhere is purged from this node's files here too, before the search
+        # (one segment's rewrite, once): consent withdrawn leaves no node holding the text.
         return sync(session, index)
 
 
