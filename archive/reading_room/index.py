@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ class Index:
         self._lock = threading.Lock()
         self._ix: whoosh_index.Index | None = None
         self._searcher: Searcher | None = None
+        self._derived: dict[str, Any] = {}  # computed from the current searcher's documents
 
     def exists(self) -> bool:
         """Whether an index has been built in the folder."""
@@ -169,13 +170,23 @@ class Index:
             self.close()  # the folder was deleted under us (a cheap check on every query)
         if self._searcher is None:
             self._searcher = self._open().searcher()
+            self._derived = {}
         elif not self._searcher.up_to_date():
             # A new searcher, not Searcher.refresh(): refreshing reuses segment readers, and
             # after a purge (a merge) whoosh-reloaded 2.7.5 then returns documents twice, the
             # deleted one included; from an empty index it raises TypeError.
             self._searcher.close()
             self._searcher = self._open().searcher()
+            self._derived = {}
         return self._searcher
+
+    def derived(self, name: str, compute: Callable[[Searcher], Any]) -> Any:
+        """A value computed from the index's current documents (released text only), kept
+        until the index changes: `compute(searcher)` runs once per version of the index."""
+        with self.searcher() as searcher:
+            if name not in self._derived:
+                self._derived[name] = compute(searcher)
+            return self._derived[name]
 
     def close(self) -> None:
         """Drop the searcher and handle (after a rebuild, or at shutdown)."""

@@ -231,13 +231,17 @@ class Facets:
 
 
 def facets(index: Index) -> Facets:
-    """Every tag, language, interview year and level present in the reading room."""
-    with index.searcher() as searcher:
-        reader = searcher.reader()
-        year_field = reader.schema["year"]
+    """Every tag, language, interview year and level present in the reading room (read from the
+    index once per version of it, not on every page)."""
+    return index.derived("facets", _facets)
 
-        def words(name: str) -> list[str]:
-            return sorted(t.decode("utf-8") for t in reader.lexicon(name))
 
-        years = sorted({int(year_field.from_bytes(t)) for t in year_field.sortable_terms(reader, "year")})
-        return Facets(words("tags"), words("language"), years, words("level"))
+def _facets(searcher: Any) -> Facets:
+    reader = searcher.reader()
+    year_field = reader.schema["year"]
+
+    def words(name: str) -> list[str]:
+        return sorted(t.decode("utf-8") for t in reader.lexicon(name))
+
+    years = sorted({int(year_field.from_bytes(t)) for t in year_field.sortable_terms(reader, "year")})
+    return Facets(words("tags"), words("language"), years, words("level"))
