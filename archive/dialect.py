@@ -10,6 +10,7 @@ the archive speaks SQLAlchemy and runs unchanged on both.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+
+from archive.errors import IncompleteShred
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -97,8 +100,8 @@ def scrub(session: Session, tables: Sequence[str]) -> None:
     """
     bind = session.get_bind()
     if bind.dialect.name == SQLITE:
-        session.connection().exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         session.commit()
+        _truncate_wal(session, url=str(bind.engine.url))
     elif bind.dialect.name == POSTGRESQL:
         session.commit()  # VACUUM waits for every transaction on the table, ours included
         engine = bind if isinstance(bind, Engine) else bind.engine
@@ -107,6 +110,31 @@ def scrub(session: Session, tables: Sequence[str]) -> None:
             quote = conn.dialect.identifier_preparer.quote
             for table in tables:
                 conn.exec_driver_sql(f"VACUUM (FULL) {quote(table)}")
+
+
+WAL_WAIT_SECONDS = 5.0  # how long a shred waits for open readers before it says it is incomplete
+WAL_POLL_SECONDS = 0.1
+
+
+def _truncate_wal(session: Session, url: str) -> None:
+    """Checkpoint and truncate the write-ahead log, waiting a bounded time for open readers.
+
+    A reader (a request in flight, a backup) pins the log's old frames; a TRUNCATE
+    checkpoint then reports busy and leaves them, and with them the destroyed key, on
+    disk. The result is checked, never assumed: the operator must know a shred is not done.
+    """
+    deadline = time.monotonic() + WAL_WAIT_SECONDS
+    while True:
+        busy = session.connection().exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+        session.commit()
+        if busy == 0:
+            return
+        if time.monotonic() >= deadline:
+            raise IncompleteShred(
+                f"the data is destroyed, but the write-ahead log of {sqlite_file(url)} still holds "
+                "an old copy because another process has the database open: stop every reader "
+                "(server, backup, shell) and run PRAGMA wal_checkpoint(TRUNCATE) on it")
+        time.sleep(WAL_POLL_SECONDS)  # a pause between polls, not synchronisation
 
 
 @contextmanager

@@ -47,3 +47,7 @@ class NotInitialised(EscrowError):
 
 class TamperDetected(EscrowError):
     """The audit log's hash chain does not verify."""
+
+
+class IncompleteShred(EscrowError):
+    """Data was destroyed, but an old copy of it may remain in the database's own files."""

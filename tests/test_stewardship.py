@@ -7,12 +7,15 @@ where a test needs to choose the instant (request expiry, the last second before
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
+from archive import dialect
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.users import User
 from archive.vault import drafts, embargo, stories
@@ -476,3 +479,41 @@ def test_stewardship_actions_are_all_in_the_chain(home: Path) -> None:
         assert action in actions, actions
     verified = escrow(home, "audit", "verify")
     assert verified.exit_code == 0, verified.output
+
+
+@pytest.fixture
+def sqlite_home(home: Path) -> Path:
+    if os.environ.get("DATABASE_URL"):
+        pytest.skip("the write-ahead log file is SQLite's; PostgreSQL's rewrite is tested in test_vault")
+    return home
+
+
+def test_a_withdrawal_with_a_reader_held_open_says_the_shred_is_incomplete(
+        sqlite_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dialect, "WAL_WAIT_SECONDS", 0.3)
+    story_id = _import(sqlite_home, embargo_until=EMBARGO)
+    database = sqlite_home / "escrow.db"
+    reader = sqlite3.connect(database)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM stories").fetchall()  # a read transaction pins the log
+
+        result = escrow(sqlite_home, "stories", "withdraw", story_id, "--reason", "consent", "--as", ADMIN)
+
+        assert result.exit_code != 0
+        assert "write-ahead log" in result.output and "still holds an old copy" in result.output
+        assert "Traceback" not in result.output
+        assert (database.parent / "escrow.db-wal").stat().st_size > 0
+    finally:
+        reader.close()
+    assert one(sqlite_home, "SELECT status FROM stories WHERE id = :id", id=story_id) == "withdrawn"
+
+
+def test_a_withdrawal_without_readers_leaves_an_empty_write_ahead_log(sqlite_home: Path) -> None:
+    story_id = _import(sqlite_home, embargo_until=EMBARGO)
+
+    result = escrow(sqlite_home, "stories", "withdraw", story_id, "--reason", "consent", "--as", ADMIN)
+
+    assert result.exit_code == 0, result.output
+    wal = sqlite_home / "escrow.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0

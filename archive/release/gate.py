@@ -191,8 +191,10 @@ def takedown(session: Session, keyring: Keyring, index: Index, actor: User, stor
     audit.record(session, keyring.audit_key, actor.email, "story.takedown", story.id,
                  reason=reason.strip(), embargo_until=None)
     session.commit()
-    db.scrub_journal(session)
-    index.purge()
+    try:
+        db.scrub_journal(session)
+    finally:
+        index.purge()  # the index forgets the story even when the journal keeps an old page
     return story
 
 
@@ -205,8 +207,10 @@ def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, stor
     audit.record(session, keyring.audit_key, actor.email, "story.withdraw", story.id,
                  reason=reason.strip())
     session.commit()
-    db.scrub_journal(session)
-    index.purge()
+    try:
+        db.scrub_journal(session)
+    finally:
+        index.purge()  # the index forgets the story even when the journal keeps an old page
     return story
 
 
