@@ -131,9 +131,9 @@ def _truncate_wal(session: Session, url: str) -> None:
             return
         if time.monotonic() >= deadline:
             raise IncompleteShred(
-                f"the data is destroyed, but the write-ahead log of {sqlite_file(url)} still holds "
-                "an old copy because another process has the database open: stop every reader "
-                "(server, backup, shell) and run PRAGMA wal_checkpoint(TRUNCATE) on it")
+                f"the change is saved, but the write-ahead log of {sqlite_file(url)} still holds an old "
+                "copy of what it removed because another process has the database open: stop every "
+                "reader (server, backup, shell) and run PRAGMA wal_checkpoint(TRUNCATE) on it")
         time.sleep(WAL_POLL_SECONDS)  # a pause between polls, not synchronisation
 
 

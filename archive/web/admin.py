@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from archive import audit, users
-from archive.errors import EscrowError, NotFound, TamperDetected
+from archive.errors import EscrowError, IncompleteShred, NotFound, TamperDetected
 from archive.release import gate, locks
 from archive.times import utcnow
 from archive.users import User
@@ -54,6 +54,9 @@ def _act(work: Callable[[Session, Keyring, User], Any], done: str, back: str, *,
         work(db, context.keyring(), context.user())
         db.commit()
         flash(done, "info")
+    except IncompleteShred as error:  # the change is committed; an old copy is left to clear
+        flash(done, "info")
+        flash(f"Not finished: {error}.", "error")
     except EscrowError as error:
         db.rollback()
         flash(f"Nothing was changed: {error}.", "error")

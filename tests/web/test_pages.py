@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from archive import audit, db
+from archive import audit, db, dialect
 from archive.vault.models import EmbargoRequest, Story
 from tests.helpers import canaries
 from tests.web.conftest import World, sign_in
@@ -343,3 +345,29 @@ def test_a_bad_extension_on_the_story_page_says_why_and_changes_nothing(web_app:
     assert response.status_code == 400 and message in response.get_data(as_text=True)
     assert "2090-01-01 00:00 UTC" in client.get(path).get_data(as_text=True)
     assert len(_actions(web_app, world.sealed_id)) == before
+
+
+def test_a_withdrawal_on_the_web_says_when_an_old_copy_is_left_in_the_log(
+        web_app: Flask, client: FlaskClient, world: World, database_kind: str, archive_home: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Saved and said so; on SQLite with a reader holding the log, also that the shred is not finished."""
+    monkeypatch.setattr(dialect, "WAL_WAIT_SECONDS", 0.3)
+    sign_in(client, world.user_ids["admin"])
+    form = _tokens(client.get(f"/admin/stories/{world.released_id}").get_data(as_text=True))
+    reader = sqlite3.connect(archive_home / "escrow.db") if database_kind == "sqlite" else None
+    try:
+        if reader is not None:
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM stories").fetchall()  # a read transaction pins the log
+        response = client.post(f"/admin/stories/{world.released_id}/withdraw",
+                               data={**form, "withdraw-reason": "consent withdrawn"}, follow_redirects=True)
+    finally:
+        if reader is not None:
+            reader.close()
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Withdrawn: the data key is destroyed" in page
+    assert "Nothing was changed" not in page
+    assert ("still holds an old copy" in page) is (database_kind == "sqlite")
+    with web_app.app_context():
+        assert db.db.session.get(Story, world.released_id).status == "withdrawn"  # type: ignore[union-attr]
