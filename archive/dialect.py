@@ -138,8 +138,10 @@ def _truncate_wal(session: Session, url: str) -> None:
 
 
 @contextmanager
-def database_lock(engine: Engine, key: int) -> Iterator[None]:
+def database_lock(engine: Engine, key: int, *, shared: bool = False) -> Iterator[None]:
     """Hold a lock that every machine on this database sees, waiting for it if need be.
+
+    `shared` holders exclude only an exclusive holder, not each other.
 
     PostgreSQL: a session advisory lock on a connection of its own, so commits in the
     work it guards do not release it; the server drops it when that connection ends,
@@ -153,15 +155,16 @@ def database_lock(engine: Engine, key: int) -> Iterator[None]:
         conn.execution_options(isolation_level="AUTOCOMMIT")
         for statement in _KEEPALIVES:
             conn.exec_driver_sql(statement)
-        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        kind = "_shared" if shared else ""
+        conn.execute(text(f"SELECT pg_advisory_lock{kind}(:key)"), {"key": key})
         try:
             yield
         finally:
-            _unlock(conn, key)
+            _unlock(conn, key, kind)
 
 
-def _unlock(conn: Connection, key: int) -> None:
+def _unlock(conn: Connection, key: int, kind: str) -> None:
     try:
-        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        conn.execute(text(f"SELECT pg_advisory_unlock{kind}(:key)"), {"key": key})
     except SQLAlchemyError:
         conn.invalidate()  # the connection is gone, and the lock with it

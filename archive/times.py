@@ -10,6 +10,10 @@ from archive.errors import InvalidInput
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DURATION = re.compile(r"^(\d{1,6})([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# Instants the archive accepts: far enough from datetime's ends that any offset and any
+# duration added to them (a request's time to live) stays representable.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 def utcnow() -> datetime:
@@ -26,21 +30,26 @@ def parse_instant(text: str) -> datetime:
     value = text.strip()
     if not value:
         raise InvalidInput("empty date: give an ISO 8601 date (2031-01-01) or instant (2031-01-01T09:00:00Z)")
+    # Messages never repeat what was typed: it may have been pasted from somewhere sealed.
     try:
         if _DATE.match(value):
             day = date.fromisoformat(value)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        parsed = datetime.fromisoformat(value)
+            parsed = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            parsed = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
-            f"malformed date {value[:40]!r}: give an ISO 8601 date (2031-01-01) "
-            "or instant with offset (2031-01-01T09:00:00Z)"
+            "malformed date: give an ISO 8601 date (2031-01-01) or instant with offset (2031-01-01T09:00:00Z)"
         ) from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise InvalidInput(
-            f"date-time {value[:40]!r} has no offset: add Z or +HH:MM so the instant is unambiguous"
-        )
-    return parsed.astimezone(UTC)
+        raise InvalidInput("a date-time without an offset: add Z or +HH:MM so the instant is unambiguous")
+    try:
+        instant = parsed.astimezone(UTC)
+    except OverflowError:
+        instant = None
+    if instant is None or not EARLIEST <= instant <= LATEST:
+        raise InvalidInput("a date out of range: give one between the years 1900 and 9998")
+    return instant
 
 
 def format_instant(moment: datetime | None) -> str:
@@ -54,5 +63,5 @@ def parse_duration(text: str) -> timedelta:
     """A span like 90s, 30m, 2h or 1d."""
     match = _DURATION.match(text.strip().lower())
     if not match:
-        raise InvalidInput(f"malformed duration {text[:20]!r}: give a number and a unit, e.g. 30m, 2h or 1d")
+        raise InvalidInput("malformed duration: give a number and a unit, e.g. 30m, 2h or 1d")
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})

@@ -14,7 +14,12 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Connection, MetaData, create_engine, select, text
 from sqlalchemy.pool import NullPool
 
+from archive import create_app, db
 from archive.cli import cli
+from archive.config import Config
+from archive.errors import EscrowError
+from archive.vault import keys, stories
+from archive.vault.models import Story
 
 
 def escrow(home: Path, *args: str, input: str | None = None,
@@ -131,3 +136,31 @@ def assert_no_canary(home: Path, *words: str) -> None:
     """Fail if any canary word is readable anywhere under the instance folder or in its database's rows."""
     hits = find_canaries(home, *words) + database_canaries(home, *words)
     assert not hits, f"sealed words found at rest: {hits}"
+
+
+def opening(config: Config) -> tuple[int, list[str]]:
+    """Decrypt every story not withdrawn with the key file as it now is: how many opened, and the
+    ids of those that did not (a data key under a master key the ring lacks, a damaged row)."""
+    app = create_app(config)
+    opened, failed = 0, []
+    with app.app_context():
+        try:
+            session = db.db.session()
+            ring = keys.unlock(session, config)
+            for each in session.scalars(select(Story).where(Story.wrapped_key.is_not(None))):
+                try:
+                    stories.decrypt(ring, each)
+                    opened += 1
+                except EscrowError:
+                    failed.append(each.id)
+        finally:
+            db.db.session.remove()
+            db.db.engine.dispose()
+    return opened, failed
+
+
+def every_story_opens(config: Config) -> int:
+    """How many stories there are, once each has opened with the key file as it now is."""
+    opened, failed = opening(config)
+    assert not failed, f"stories that no longer open: {failed}"
+    return opened

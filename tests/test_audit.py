@@ -28,14 +28,15 @@ def test_an_intact_log_verifies(home: Path) -> None:
     result = escrow(home, "audit", "verify")
 
     assert result.exit_code == 0, result.output
-    assert "audit log intact: 6 entries" in result.output  # init + 5 imports
+    assert "audit log intact: 7 entries" in result.output  # init + the user added + 5 imports
 
 
 def test_every_import_is_an_entry_without_content(home: Path) -> None:
     rows = sql(home, "SELECT actor, action, story_id, detail FROM audit_log ORDER BY seq")
 
-    assert [r[1] for r in rows] == ["archive.init"] + ["story.import"] * 5
-    assert all(r[0] == "org@example.org" and r[2] for r in rows[1:])
+    assert [r[1] for r in rows] == ["archive.init", "user.add"] + ["story.import"] * 5
+    assert rows[1][0] == "command line"  # the operator added the account at the machine
+    assert all(r[0] == "org@example.org" and r[2] for r in rows[2:])
     assert not any("Night shift" in r[3] or "Rosa" in r[3] for r in rows)
 
 

@@ -59,18 +59,25 @@ BAD_LINES = {
     "not an object": ('["a list"]', "a line must be one JSON object"),
     "missing field": (story(transcript=None) | {"transcript": None}, "transcript must be text"),
     "absent field": ({k: v for k, v in story().items() if k != "narrator"}, "missing field 'narrator'"),
-    "unknown field": (story(embargo="2031-01-01"), "unknown field 'embargo'"),
+    "unknown field": (story(embargo="2031-01-01"), "a field the story format does not have"),
     "malformed date": (story(embargo_until="2031-02-30"), "embargo_until: malformed date"),
-    "date-time without offset": (story(embargo_until="2031-01-01T09:00:00"), "has no offset"),
+    "date-time without offset": (story(embargo_until="2031-01-01T09:00:00"), "without an offset"),
+    "instant before year 1 in UTC": (story(embargo_until="0001-01-01T00:00:00+14:00"), "out of range"),
+    "instant after year 9999 in UTC": (story(embargo_until="9999-12-31T23:00:00-05:00"), "out of range"),
+    "duplicate key": (json.dumps(story())[:-1] + ', "embargo_until": "2020-01-01"}', "a field appears twice"),
+    "deep nesting": ('{"title": ' + "[" * 5000 + "]" * 5000 + "}", "nested deeper than 20 levels"),
+    "nul in the transcript": (story(transcript="a\u0000b"), "transcript has a control character"),
+    "lone surrogate": (json.dumps(story(title="x")).replace('"x"', '"\\ud800"'),
+                       "title has a control character or an invalid one"),
     "not a date at all": (story(embargo_until="next spring"), "embargo_until: malformed date"),
-    "unknown redaction level": (story(redaction_level="partial"), "unknown redaction level 'partial'"),
+    "unknown redaction level": (story(redaction_level="partial"), "unknown redaction level: use full"),
     "unclosed span": (story(transcript="fine line\nthen [[person:Maria Lopez and more"),
                       "transcript, line 2, column 6: unclosed '[['"),
     "unknown span kind": (story(transcript="at [[employer:Harbor Hotel]]"),
                           "transcript, line 1, column 4: unknown span kind"),
     "stray closing": (story(transcript="text ]] here"), "transcript, line 1, column 6"),
     "empty span": (story(transcript="x [[person:]] y"), "empty person span"),
-    "unknown owner": (story(owner="ghost@example.org"), "unknown owner 'ghost@example.org'"),
+    "unknown owner": (story(owner="ghost@example.org"), "owner is not an account of this archive"),
     "bad interview date": (story(interview_date="May 2019"), "interview_date must be"),
     "tags not a list": (story(tags="hotel"), "tags must be a list of text"),
     "summary level without summary": (story(redaction_level="summary", summary=""),
@@ -92,6 +99,8 @@ def test_a_bad_line_stops_the_import_and_stores_nothing(home: Path, tmp_path: Pa
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+    for echoed in ("embargo", "partial", "ghost", "2020-01-01", "May 2019"):  # no value or unknown key
+        assert echoed not in result.output.replace("embargo_until", ""), result.output
     assert _counts(home) == before
 
 

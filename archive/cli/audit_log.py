@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
-from archive import audit
 from archive.cli import base
 from archive.cli.base import cli
+from archive.services import records
+from archive.services.records import Anchor
 from archive.times import format_instant, parse_instant
 
 
@@ -21,11 +23,8 @@ def audit_group() -> None:
 @click.option("--anchor", "anchor_text", help="An anchor kept off the machine (SEQ:HASH from 'audit anchor').")
 def audit_verify(anchor_text: str | None) -> None:
     """Check every entry of the chain, its head and its anchors; exit 1 naming the first broken entry."""
-    kept = audit.Anchor.parse(anchor_text) if anchor_text else None
-    session = base.open_session()
-    ring = base.unlocked(session)
-    count = audit.verify(session, ring.audit_key, kept)
-    last = audit.last_anchor(session)
+    kept = Anchor.parse(anchor_text) if anchor_text else None
+    count, last = records.verify(base.archive(), kept)
     click.echo(f"audit log intact: {count} entries"
                + (f", anchored at entry {last.seq}" if last else ", never anchored (run 'escrow audit anchor')"))
 
@@ -33,10 +32,7 @@ def audit_verify(anchor_text: str | None) -> None:
 @audit_group.command("anchor")
 def audit_anchor() -> None:
     """Anchor the chain's head and print it: keep the line off this machine."""
-    session = base.open_session()
-    ring = base.unlocked(session)
-    audit.verify(session, ring.audit_key)  # never anchor a chain that is already broken
-    mark = base.commit(session, lambda: audit.anchor(session, ring.audit_key, audit.SYSTEM))
+    mark = records.anchor(base.archive())
     click.echo(f"anchored audit head {mark}")
     click.echo(f"keep this line off this machine; check with: escrow audit verify --anchor {mark}")
 
@@ -51,13 +47,9 @@ def audit_show(story_id: str | None, since_text: str | None, as_json: bool) -> N
     Reading the log is itself recorded in it.
     """
     since = parse_instant(since_text) if since_text else None
-    session = base.open_session()
-    ring = base.unlocked(session)
-    rows = [{"seq": e.seq, "at": format_instant(e.at), "actor": e.actor, "action": e.action,
-             "story": e.story_id, "detail": json.loads(e.detail)}
-            for e in audit.entries(session, story_id=story_id, since=since)]
-    base.commit(session, lambda: audit.record(session, ring.audit_key, audit.SYSTEM, "audit.show",
-                                              story_id, since=since_text, shown=len(rows)))
+    shown = records.show(base.archive(), records.SYSTEM, story_id=story_id, since=since, since_text=since_text)
+    rows: list[dict[str, Any]] = [{"seq": s.entry.seq, "at": format_instant(s.entry.at), "actor": s.entry.actor,
+             "action": s.entry.action, "story": s.entry.story_id, "detail": s.detail} for s in shown]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return

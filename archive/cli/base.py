@@ -7,7 +7,6 @@ error becomes one line on stderr and exit status 1; bad usage exits 2 (click).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,16 +14,14 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from archive import db, users
+from archive import db, services
 from archive.app import create_app
 from archive.config import Config
 from archive.errors import EscrowError
+from archive.services import Archive
 from archive.times import parse_instant, utcnow
 from archive.users import User
-from archive.vault import keys
-from archive.vault.keys import Keyring
 
 
 class Failure(click.ClickException):
@@ -80,11 +77,21 @@ def config() -> Config:
     return current_app.config["ESCROW_CONFIG"]
 
 
-def open_session() -> Session:
-    """The database session of a command, on an initialised archive; closed when it ends."""
+def archive() -> Archive:
+    """The archive a command works on, initialised; its connections closed when the command ends."""
     close_on_exit()
     db.require_initialised(config().database_url)
-    return db.db.session()
+    return services.current()
+
+
+def fresh_archive() -> Archive:
+    """The archive of a command that may find no database yet (restore)."""
+    return services.current()
+
+
+def dispose() -> None:
+    """Close the database's connections now (before serving: each worker opens its own)."""
+    db.db.engine.dispose()
 
 
 def close_on_exit() -> None:
@@ -100,27 +107,11 @@ def close_on_exit() -> None:
     click.get_current_context().call_on_close(close)
 
 
-def unlocked(session: Session) -> Keyring:
-    """The key ring, checked against this archive's database."""
-    return keys.unlock(session, config())
-
-
-def commit(session: Session, work: Callable[[], Any]) -> Any:
-    """Run `work` and commit, or roll back everything it did."""
-    try:
-        result = work()
-        session.commit()
-        return result
-    except BaseException:
-        session.rollback()
-        raise
-
-
 def instant(value: str | None) -> datetime:
     """An instant given on the command line, or now."""
     return parse_instant(value) if value else utcnow()
 
 
-def actor(session: Session, email: str) -> User:
-    """The acting user named by --as."""
-    return users.by_email(session, email)
+def actor(archive: Archive, email: str) -> User:
+    """The acting user named by --as: the operator at the machine acts as anyone (see README)."""
+    return archive.user(email)

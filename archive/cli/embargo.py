@@ -9,8 +9,10 @@ import click
 
 from archive.cli import base
 from archive.cli.base import cli
+from archive.services import embargoes
 from archive.times import format_instant, parse_instant, utcnow
-from archive.vault import embargo
+
+REASON_HELP = "Why; it goes into the audit log, sealed with the story. Do not name people in it."
 
 
 @cli.group("embargo")
@@ -26,32 +28,26 @@ def _until(value: str, word: str) -> datetime | None:
 @embargo_group.command("extend")
 @click.argument("story_id")
 @click.option("--until", "until_text", required=True, help="A later ISO 8601 date or instant, or 'indefinite'.")
-@click.option("--reason", required=True, help="Why; it goes into the audit log.")
+@click.option("--reason", required=True, help=REASON_HELP)
 @click.option("--as", "as_email", required=True, help="The story's organizer, or an admin.")
 def extend(story_id: str, until_text: str, reason: str, as_email: str) -> None:
     """Move a story's embargo later, at once (up to the last second before release)."""
-    session = base.open_session()
-    ring = base.unlocked(session)
-    actor = base.actor(session, as_email)
+    archive = base.archive()
     until = _until(until_text, "indefinite")
-    story = base.commit(session, lambda: embargo.extend(session, ring, actor, story_id, until, reason,
-                                                         now=utcnow()))
+    story = embargoes.extend(archive, base.actor(archive, as_email), story_id, until, reason)
     click.echo(f"extended {story.id}: sealed until {format_instant(story.embargo_until)}")
 
 
 @embargo_group.command("request")
 @click.argument("story_id")
 @click.option("--until", "until_text", required=True, help="An earlier ISO 8601 date or instant, or 'now'.")
-@click.option("--reason", required=True, help="Why; it goes into the audit log.")
+@click.option("--reason", required=True, help=REASON_HELP)
 @click.option("--as", "as_email", required=True, help="The story's organizer, or an admin.")
 def request(story_id: str, until_text: str, reason: str, as_email: str) -> None:
     """Ask for an earlier release; another admin approves it."""
-    session = base.open_session()
-    ring = base.unlocked(session)
-    actor = base.actor(session, as_email)
+    archive = base.archive()
     until = _until(until_text, "now")
-    item = base.commit(session, lambda: embargo.request(session, ring, actor, story_id, until, reason,
-                                                         now=utcnow(), ttl=base.config().request_ttl))
+    item = embargoes.request(archive, base.actor(archive, as_email), story_id, until, reason)
     click.echo(f"request {item.id} pending: another admin approves it with "
                f"'escrow embargo approve {item.id} --as EMAIL' before {format_instant(item.expires_at)}")
 
@@ -61,45 +57,51 @@ def request(story_id: str, until_text: str, reason: str, as_email: str) -> None:
 @click.option("--as", "as_email", required=True, help="An admin other than the requester.")
 def approve(request_id: str, as_email: str) -> None:
     """Apply a pending request (never one's own)."""
-    session = base.open_session()
-    ring = base.unlocked(session)
-    actor = base.actor(session, as_email)
-    now = utcnow()
-    story = base.commit(session, lambda: embargo.approve(session, ring, actor, request_id, now=now))
+    archive = base.archive()
+    story = embargoes.approve(archive, base.actor(archive, as_email), request_id)
     when = format_instant(story.embargo_until)
-    due = story.embargo_until is not None and story.embargo_until <= now
+    due = story.embargo_until is not None and story.embargo_until <= utcnow()
     click.echo(f"approved {request_id}: {story.id} sealed until {when}"
                + (" (due now: the next publish-due releases it)" if due else ""))
 
 
 @embargo_group.command("deny")
 @click.argument("request_id")
-@click.option("--reason", required=True, help="Why; it goes into the audit log.")
+@click.option("--reason", required=True, help=REASON_HELP)
 @click.option("--as", "as_email", required=True, help="An admin, or the requester taking it back.")
 def deny(request_id: str, reason: str, as_email: str) -> None:
     """Turn a pending request down."""
-    session = base.open_session()
-    ring = base.unlocked(session)
-    actor = base.actor(session, as_email)
-    base.commit(session, lambda: embargo.deny(session, ring, actor, request_id, reason, now=utcnow()))
+    archive = base.archive()
+    embargoes.deny(archive, base.actor(archive, as_email), request_id, reason)
     click.echo(f"denied {request_id}")
+
+
+@embargo_group.command("cancel")
+@click.argument("request_id")
+@click.option("--as", "as_email", required=True, help="The requester, taking their own request back.")
+def cancel(request_id: str, as_email: str) -> None:
+    """Take one's own pending request back."""
+    archive = base.archive()
+    embargoes.cancel(archive, base.actor(archive, as_email), request_id)
+    click.echo(f"cancelled {request_id}")
 
 
 @embargo_group.command("requests")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def requests(as_json: bool) -> None:
     """List pending early-release requests, oldest first."""
-    session = base.open_session()
-    items = embargo.pending(session, now=utcnow())
+    items = embargoes.pending(base.archive())
     rows = [{"id": r.id, "story": r.story_id, "requested_by": r.requested_by,
-             "until": "now" if r.until is None else format_instant(r.until), "reason": r.reason,
+             "until": "now" if r.until is None else format_instant(r.until),
+             "current": format_instant(r.current), "reason": r.reason,
              "requested": format_instant(r.created_at), "expires": format_instant(r.expires_at)}
             for r in items]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
     for row in rows:
-        click.echo(f"{row['id']}  {row['story']}  until {row['until']:<20}  by {row['requested_by']}  "
+        click.echo(f"{row['id']}  {row['story']}  until {row['until']:<20}  (now {row['current']})  "
+                   f"by {row['requested_by']}  "
                    f"expires {row['expires']}  reason: {row['reason']}")
     click.echo(f"{len(rows)} pending requests")
 
@@ -109,12 +111,12 @@ def requests(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def upcoming(days: int, as_json: bool) -> None:
     """What will be released, or reach review, in the next N days (overdue first); never content."""
-    session = base.open_session()
+    archive = base.archive()
     now = utcnow()
     rows = [{"id": s.id, "embargo_until": format_instant(s.embargo_until), "level": s.redaction_level,
              "then": "review" if s.release_review else "release",
              "overdue": s.embargo_until is not None and s.embargo_until <= now}
-            for s in embargo.upcoming(session, now=now, days=days)]
+            for s in embargoes.upcoming(archive, days)]
     if as_json:
         click.echo(json.dumps(rows))
         return

@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
-from archive import db, reading_room
 from archive.cli import base
 from archive.cli.base import cli
-from archive.release import gate, locks
+from archive.services import stories
 from archive.times import format_instant
-from archive.vault import imports, stories
+
+REASON_HELP = "Why; it goes into the audit log, sealed with the story. Do not name people in it."
 
 
 @cli.group("stories")
@@ -26,17 +26,8 @@ def stories_group() -> None:
 @click.option("--as", "as_email", required=True, help="The acting organizer or admin.")
 def stories_import(file: Path, as_email: str) -> None:
     """Seal every story of a JSON Lines file, or none if any line is bad."""
-    session = base.open_session()
-    ring = base.unlocked(session)
-    actor = base.actor(session, as_email)
-    try:
-        with file.open(encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except FileNotFoundError:
-        raise base.Failure(f"{file}: no such file") from None
-    except UnicodeDecodeError:
-        raise base.Failure(f"{file}: not UTF-8 text") from None
-    sealed = base.commit(session, lambda: imports.import_lines(session, ring, actor, lines, str(file)))
+    archive = base.archive()
+    sealed = stories.import_file(archive, base.actor(archive, as_email), file)
     click.echo(f"sealed {len(sealed)} stories")
 
 
@@ -44,8 +35,7 @@ def stories_import(file: Path, as_email: str) -> None:
 @click.option("--status", help="sealed | due-for-review | released | withdrawn")
 def stories_list(status: str | None) -> None:
     """List ids, status, embargo and redaction level, never content."""
-    session = base.open_session()
-    rows = stories.listing(session, status.replace("-", "_") if status else None)
+    rows = stories.listing(base.archive(), status.replace("-", "_") if status else None)
     click.echo(f"{'id':<16}  {'status':<14}  {'embargo until (UTC)':<20}  {'level':<13}  review")
     for story in rows:
         click.echo(f"{story.id:<16}  {story.status.replace('_', '-'):<14}  "
@@ -59,29 +49,23 @@ def stories_list(status: str | None) -> None:
 @click.option("--as", "as_email", required=True, help="The acting admin.")
 def stories_release(story_id: str, as_email: str) -> None:
     """Release a story that waits for review."""
-    session = base.open_session()
-    ring = base.unlocked(session)
-    actor = base.actor(session, as_email)
-    with locks.publisher(base.config().home, db.db.engine):
-        gate.release_reviewed(session, ring, reading_room.index(), actor, story_id)
+    archive = base.archive()
+    stories.release_reviewed(archive, base.actor(archive, as_email), story_id)
     click.echo(f"released {story_id}")
 
 
 def _take_back_command(name: str, action: Callable[..., Any], done: str) -> None:
     @stories_group.command(name)
     @click.argument("story_id")
-    @click.option("--reason", required=True, help="Why; it goes into the audit log.")
+    @click.option("--reason", required=True, help=REASON_HELP)
     @click.option("--as", "as_email", required=True, help="The acting admin.")
     def command(story_id: str, reason: str, as_email: str) -> None:
-        session = base.open_session()
-        ring = base.unlocked(session)
-        actor = base.actor(session, as_email)
-        with locks.publisher(base.config().home, db.db.engine):
-            action(session, ring, reading_room.index(), actor, story_id, reason)
+        archive = base.archive()
+        action(archive, base.actor(archive, as_email), story_id, reason)
         click.echo(f"{done} {story_id}")
 
     command.__doc__ = action.__doc__
 
 
-_take_back_command("takedown", gate.takedown, "taken down (sealed, embargo indefinite):")
-_take_back_command("withdraw", gate.withdraw, "withdrawn (data key destroyed):")
+_take_back_command("takedown", stories.takedown, "taken down (sealed, embargo indefinite):")
+_take_back_command("withdraw", stories.withdraw, "withdrawn (data key destroyed):")

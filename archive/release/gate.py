@@ -18,23 +18,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from archive import audit, db
-from archive.errors import Conflict, EscrowError, Forbidden, InvalidInput
+from archive.errors import Conflict, Forbidden
 from archive.reading_room import room
 from archive.reading_room.index import Index, document
 from archive.reading_room.models import ReleasedStory
 from archive.release.redaction import ReleasedText, redact
-from archive.times import utcnow
+from archive.times import format_instant, utcnow
 from archive.users import User
-from archive.vault import stories
+from archive.vault import embargo, reasons, stories
 from archive.vault.keys import Keyring
-from archive.vault.models import Story
+from archive.vault.models import EmbargoRequest, Story
 
 BATCH = 500
 Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """A due story whose release failed: it stays sealed; `cause` is the error's class only."""
+
+    story_id: str
+    cause: str
 
 
 @dataclass
@@ -43,10 +51,14 @@ class Summary:
 
     released: int = 0
     already: int = 0
-    failed: int = 0
     review: int = 0
     repaired: int = 0
-    failures: list[str] = field(default_factory=list)
+    stuck: list[Stuck] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        """How many due stories stayed sealed because their release failed."""
+        return len(self.stuck)
 
     def line(self) -> str:
         """The one summary line for logs."""
@@ -79,7 +91,12 @@ def _already(session: Session, now: datetime) -> int:
 
 def publish_due(session: Session, keyring: Keyring, index: Index, *, now: datetime,
                 progress: Progress | None = None) -> Summary:
-    """Release every due story once (the caller holds the publisher lock)."""
+    """Release every due story once (the caller holds the publisher lock).
+
+    Each story is released in a savepoint of its own: one that fails (its key, its
+    redaction, a value the database refuses) stays sealed with an audit entry naming the
+    failure's class, and every other due story is released all the same.
+    """
     summary = Summary()
     report = room.sync(session, index)
     summary.repaired = report.added + report.removed
@@ -90,7 +107,7 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
     released_rows: list[dict[str, Any]] = []
     for start in range(0, len(candidates), BATCH):
         batch = candidates[start : start + BATCH]
-        released_rows += _release_batch(session, keyring, batch, summary)
+        released_rows += _release_batch(session, keyring, batch, summary, now)
         session.commit()
         if progress:
             progress(len(batch))
@@ -100,23 +117,48 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
 
 
 def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str],
-                   summary: Summary) -> list[dict[str, Any]]:
+                   summary: Summary, now: datetime) -> list[dict[str, Any]]:
     rows = []
-    for story in session.scalars(_claim(ids)):
+    for story in list(session.scalars(_claim(ids))):
         try:
-            draft = stories.decrypt(keyring, story)
-        except EscrowError:
-            summary.failed += 1
-            summary.failures.append(story.id)
+            with session.begin_nested():
+                doc = _release_one(session, keyring, story, summary, now)
+                session.flush()  # inside the savepoint: a value the database refuses fails here
+        except Exception as error:  # noqa: BLE001 - any failure of one story must not stop the others
+            # Only the class: a message may quote the story's text or a SQL parameter.
+            cause = type(error).__name__
+            summary.stuck.append(Stuck(story.id, cause))
+            audit.record(session, keyring.audit_key, audit.SYSTEM, "story.release_failed", story.id,
+                         cause=cause, clock=format_instant(now))
             continue
-        if story.release_review:
-            story.status = "due_for_review"
-            audit.record(session, keyring.audit_key, audit.SYSTEM, "story.due_for_review", story.id)
-            summary.review += 1
-            continue
-        rows.append(_release(session, keyring, story, redact(draft), audit.SYSTEM))
-        summary.released += 1
+        if doc is not None:
+            rows.append(doc)
     return rows
+
+
+def _release_one(session: Session, keyring: Keyring, story: Story, summary: Summary,
+                 now: datetime) -> dict[str, Any] | None:
+    draft = stories.decrypt(keyring, story)
+    if story.release_review:
+        story.status = "due_for_review"
+        audit.record(session, keyring.audit_key, audit.SYSTEM, "story.due_for_review", story.id,
+                     clock=format_instant(now))
+        summary.review += 1
+        return None
+    doc = _release(session, keyring, story, redact(draft), audit.SYSTEM, now=now)
+    summary.released += 1
+    return doc
+
+
+def stuck(session: Session, ids: Sequence[str]) -> dict[str, str]:
+    """Why each of these stories last failed to release (its error's class), if it did."""
+    found: dict[str, str] = {}
+    for entry in session.scalars(select(audit.AuditEntry).where(
+            audit.AuditEntry.action == "story.release_failed", audit.AuditEntry.story_id.in_(ids))
+            .order_by(audit.AuditEntry.seq)):
+        assert entry.story_id is not None
+        found[entry.story_id] = json.loads(entry.detail).get("cause", "unknown")
+    return found
 
 
 def _claim(ids: Sequence[str]) -> Select[Story]:
@@ -134,7 +176,7 @@ def _claim(ids: Sequence[str]) -> Select[Story]:
 
 
 def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedText,
-             actor: str) -> dict[str, Any]:
+             actor: str, *, now: datetime) -> dict[str, Any]:
     """Write the released copy and flip the status (uncommitted); return its index document."""
     row = ReleasedStory(
         id=story.id, title=text.title, narrator=text.narrator, transcript=text.transcript,
@@ -146,8 +188,10 @@ def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedTex
     session.add(row)
     story.status = "released"
     story.updated_at = utcnow()
+    # The clock the release went by: the real one, or an operator's --now in the past.
     audit.record(session, keyring.audit_key, actor, "story.release", story.id,
-                 level=story.redaction_level)
+                 level=story.redaction_level, clock=format_instant(now))
+    embargo.end_requests(session, keyring, story, "the story was released", actor, now=now)
     return document(row)
 
 
@@ -158,38 +202,48 @@ def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: Us
     story = stories.get_for(session, actor, story_id)
     if story.status != "due_for_review":
         raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not due for review")
-    doc = _release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email)
+    doc = _release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
+                   now=utcnow())
     session.commit()
     index.write(add=[doc], delete=())
     return story
 
 
-def _take_back(session: Session, keyring: Keyring, index: Index, actor: User, story_id: str,
-               reason: str) -> Story:
+def _taken(session: Session, actor: User, story_id: str, reason: str, *statuses: str) -> tuple[Story, str]:
+    """The story an admin takes back, if its status allows it, and the reason given."""
     _require_admin(actor)
-    if not reason.strip():
-        raise InvalidInput("give a reason (--reason): it goes into the audit log")
+    reason = reasons.clean(reason)
     story = stories.get_for(session, actor, story_id)
     if story.status == "withdrawn":
         raise Conflict(f"story {story.id} is already withdrawn")
+    if story.status not in statuses:
+        raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not {' or '.join(statuses)}")
+    return story, reason
+
+
+def _take_back(session: Session, keyring: Keyring, index: Index, actor: User, story: Story,
+               reason: str, why: str) -> str:
+    """The story out of search and the reading room, its requests ended; its reason, sealed."""
+    sealed = reasons.seal(keyring, story, reason)
+    embargo.end_requests(session, keyring, story, why, actor.email, now=utcnow())
     # The index first, so no search can find it from here on.
     index.ensure()
     index.write(add=(), delete=[story.id])
     row = session.get(ReleasedStory, story.id)
     if row is not None:
         session.delete(row)
-    return story
+    return sealed
 
 
 def takedown(session: Session, keyring: Keyring, index: Index, actor: User, story_id: str,
              reason: str) -> Story:
     """Take a released story back into the vault, sealed with an indefinite embargo."""
-    story = _take_back(session, keyring, index, actor, story_id, reason)
-    if story.status != "released":
-        raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not released")
-    story.status, story.embargo_until, story.updated_at = "sealed", None, utcnow()
+    story, reason = _taken(session, actor, story_id, reason, "released")
+    sealed = _take_back(session, keyring, index, actor, story, reason, "the story was taken down")
+    now = utcnow()
+    story.status, story.embargo_until, story.updated_at, story.embargo_changed_at = "sealed", None, now, now
     audit.record(session, keyring.audit_key, actor.email, "story.takedown", story.id,
-                 reason=reason.strip(), embargo_until=None)
+                 reason_sealed=sealed, embargo_until=None)
     session.commit()
     try:
         db.scrub_journal(session)
@@ -200,12 +254,18 @@ def takedown(session: Session, keyring: Keyring, index: Index, actor: User, stor
 
 def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, story_id: str,
              reason: str) -> Story:
-    """Consent withdrawn: remove any released copy and destroy the data key (crypto-shredding)."""
-    story = _take_back(session, keyring, index, actor, story_id, reason)
-    story.status, story.updated_at = "withdrawn", utcnow()
+    """Consent withdrawn: remove any released copy and destroy the data key (crypto-shredding).
+
+    Every reason sealed under that key (this one too) becomes unreadable with it, and the
+    plain reasons of requests made before reasons were sealed are cleared.
+    """
+    story, reason = _taken(session, actor, story_id, reason, "sealed", "due_for_review", "released")
+    sealed = _take_back(session, keyring, index, actor, story, reason, "the story was withdrawn")
+    story.status, story.updated_at, story.embargo_changed_at = "withdrawn", utcnow(), utcnow()
+    audit.record(session, keyring.audit_key, actor.email, "story.withdraw", story.id, reason_sealed=sealed)
+    session.execute(update(EmbargoRequest).where(EmbargoRequest.story_id == story.id)
+                    .values(reason=None))
     stories.shred(story)
-    audit.record(session, keyring.audit_key, actor.email, "story.withdraw", story.id,
-                 reason=reason.strip())
     session.commit()
     try:
         db.scrub_journal(session)
@@ -217,6 +277,12 @@ def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, stor
 def _require_admin(actor: User) -> None:
     if actor.role != "admin":
         raise Forbidden("only an admin may do this")
+
+
+def released_any(session: Session) -> bool:
+    """Whether any story is released or sits in the reading room."""
+    return session.scalar(select(func.count(Story.id)).where(Story.status == "released")) != 0 or \
+        session.scalar(select(func.count(ReleasedStory.id))) != 0
 
 
 def verify(session: Session, index: Index) -> list[str]:

@@ -13,22 +13,26 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from archive import dialect
 
+Lock = AbstractContextManager[None]
 LOCK_FILE = "publish.lock"
+KEYS_LOCK_FILE = "keys.lock"
 # The advisory lock's key: any fixed 64-bit number no other program on the database uses
 # (the first eight bytes of SHA-256("escrow.publisher"), as a signed integer).
 PUBLISHER_KEY = 0x121B_F5CF_E1E1_5459
+# The key ring's lock (SHA-256("escrow.keys"), the same way).
+KEYS_KEY = -0x2CD8_88E7_E399_4740
 
 
-def _open(home: Path) -> int:
+def _open(home: Path, name: str = LOCK_FILE) -> int:
     home.mkdir(parents=True, exist_ok=True)
-    return os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    return os.open(home / name, os.O_RDWR | os.O_CREAT, 0o600)
 
 
 @contextmanager
@@ -46,6 +50,28 @@ def publisher(home: Path, engine: Engine | None = None) -> Iterator[None]:
             yield
         else:
             with dialect.database_lock(engine, PUBLISHER_KEY):
+                yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def key_ring(home: Path, engine: Engine | None = None, *, exclusive: bool) -> Iterator[None]:
+    """Hold the key ring's lock: shared to wrap new data keys, exclusive to change the ring.
+
+    Whoever wraps a data key reads the ring inside the shared lock and commits before
+    leaving it; a rotation adds its new master key and drops the old one only inside
+    the exclusive lock. So no data key is ever wrapped under a master key that a rotation
+    is about to drop, and no wrapper waits for a whole rotation, only for its two short
+    ring changes. With `engine` on PostgreSQL every machine's wrappers are kept apart too.
+    """
+    fd = _open(home, KEYS_LOCK_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        if engine is None:
+            yield
+        else:
+            with dialect.database_lock(engine, KEYS_KEY, shared=not exclusive):
                 yield
     finally:
         os.close(fd)

@@ -72,9 +72,9 @@ def parse(data: Mapping[str, Any], *, allow: tuple[str, ...] = ()) -> Draft:
     if not isinstance(data, Mapping):
         raise InvalidInput("a story must be a JSON object")
     known = set(CONTENT_FIELDS) | set(CONTROL_FIELDS) | set(allow)
-    unknown = sorted(k for k in data if k not in known)
-    if unknown:
-        raise InvalidInput(f"unknown field {unknown[0][:40]!r}")
+    if any(k not in known for k in data):
+        # Never the key itself: a mistyped key may be a piece of the story pasted in.
+        raise InvalidInput(f"a field the story format does not have; the fields are {', '.join(sorted(known))}")
     missing = [name for name in REQUIRED if name not in data]
     if missing:
         raise InvalidInput(f"missing field {missing[0]!r}")
@@ -187,7 +187,7 @@ def _interview_date(value: Any) -> str:
     try:
         datetime.strptime(padded, "%Y-%m-%d")
     except ValueError:
-        raise InvalidInput(f"interview_date {text!r} is not a real date") from None
+        raise InvalidInput("interview_date is not a real date") from None
     return text
 
 
@@ -223,6 +223,5 @@ def _embargo(value: Any) -> datetime | None:
 
 def _level(value: Any) -> str:
     if value not in LEVELS:
-        shown = value[:30] if isinstance(value, str) else type(value).__name__
-        raise InvalidInput(f"unknown redaction level {shown!r}: use {', '.join(LEVELS)}")
+        raise InvalidInput(f"unknown redaction level: use {', '.join(LEVELS)}")
     return value

@@ -16,21 +16,11 @@ from archive import audit
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.times import format_instant
 from archive.users import User
-from archive.vault import stories
+from archive.vault import reasons, stories
 from archive.vault.keys import Keyring
 from archive.vault.models import EmbargoRequest, Story
 
 DEFAULT_REQUEST_TTL = timedelta(days=7)
-MAX_REASON = 500
-
-
-def _reason(text: str) -> str:
-    reason = " ".join(text.split())
-    if not reason:
-        raise InvalidInput("give a reason (--reason): it goes into the audit log")
-    if len(reason) > MAX_REASON:
-        raise InvalidInput(f"a reason may be at most {MAX_REASON} characters")
-    return reason
 
 
 def _status(story: Story) -> str:
@@ -54,7 +44,7 @@ def extend(session: Session, keyring: Keyring, actor: User, story_id: str, until
 
     A story waiting for review goes back to sealed with its new date.
     """
-    reason = _reason(reason)
+    reason = reasons.clean(reason)
     story = stories.get_for(session, actor, story_id)
     if story.status == "released":
         raise Conflict(f"story {story.id} is already released: an admin can take it down "
@@ -68,16 +58,18 @@ def extend(session: Session, keyring: Keyring, actor: User, story_id: str, until
             f"the embargo of {story.id} {_ends(story.embargo_until)}; "
             f"{format_instant(until)} is not later: to shorten it, request it ('escrow embargo request')")
     before = story.embargo_until
-    story.embargo_until, story.status, story.updated_at = until, "sealed", now
+    story.embargo_until, story.status, story.updated_at, story.embargo_changed_at = until, "sealed", now, now
     audit.record(session, keyring.audit_key, actor.email, "embargo.extend", story.id,
-                 reason=reason, embargo_from=format_instant(before), embargo_to=format_instant(until))
+                 reason_sealed=reasons.seal(keyring, story, reason),
+                 embargo_from=format_instant(before), embargo_to=format_instant(until))
+    end_requests(session, keyring, story, "the embargo was extended", actor.email, now=now)
     return story
 
 
 def request(session: Session, keyring: Keyring, actor: User, story_id: str, until: datetime | None,
             reason: str, *, now: datetime, ttl: timedelta = DEFAULT_REQUEST_TTL) -> EmbargoRequest:
     """Ask for an earlier release (`until` None: now); pending until another admin approves it."""
-    reason = _reason(reason)
+    reason = reasons.clean(reason)
     story = stories.get_for(session, actor, story_id)
     if story.status != "sealed":
         hint = " ('escrow stories release')" if story.status == "due_for_review" else ""
@@ -92,11 +84,12 @@ def request(session: Session, keyring: Keyring, actor: User, story_id: str, unti
     if waiting is not None:
         raise Conflict(f"story {story.id} already has a pending request {waiting.id}: "
                        "an admin approves or denies it first")
+    sealed = reasons.seal(keyring, story, reason)
     item = EmbargoRequest(id=stories.new_id(), story_id=story.id, requested_by_id=actor.id, until=until,
-                          reason=reason, state="pending", created_at=now, expires_at=now + ttl)
+                          reason_sealed=sealed, state="pending", created_at=now, expires_at=now + ttl)
     session.add(item)
     audit.record(session, keyring.audit_key, actor.email, "embargo.request", story.id, request=item.id,
-                 reason=reason, embargo_from=format_instant(story.embargo_until),
+                 reason_sealed=sealed, embargo_from=format_instant(story.embargo_until),
                  embargo_to="now (at approval)" if until is None else format_instant(until),
                  expires=format_instant(item.expires_at))
     return item
@@ -111,11 +104,14 @@ def approve(session: Session, keyring: Keyring, actor: User, request_id: str, *,
     assert story is not None  # a foreign key
     if story.status != "sealed":
         raise Conflict(f"story {story.id} is {_status(story)} now, not sealed: deny request {item.id}")
+    if story.embargo_changed_at is not None and story.embargo_changed_at > item.created_at:
+        raise Conflict(f"story {story.id}'s embargo changed after request {item.id} was made "
+                       f"(it now {_ends(story.embargo_until)}): deny it; the organizer may ask again")
     before, after = story.embargo_until, item.until or now
     if not _later(before, after):
         raise Conflict(f"story {story.id}'s embargo already ends {format_instant(before)}, no later than "
                        f"the request asks: deny request {item.id}")
-    story.embargo_until, story.updated_at = after, now
+    story.embargo_until, story.updated_at, story.embargo_changed_at = after, now, now
     item.state, item.decided_by_id, item.decided_at = "approved", actor.id, now
     audit.record(session, keyring.audit_key, actor.email, "embargo.approve", story.id, request=item.id,
                  requested_by=_email(session, item.requested_by_id),
@@ -126,13 +122,40 @@ def approve(session: Session, keyring: Keyring, actor: User, request_id: str, *,
 def deny(session: Session, keyring: Keyring, actor: User, request_id: str, reason: str, *,
          now: datetime) -> EmbargoRequest:
     """An admin turns a request down (the requester may take back their own)."""
-    reason = _reason(reason)
+    reason = reasons.clean(reason)
     item = _decidable(session, actor, request_id, now, expired_ok=True, own_ok=True)
+    story = session.get(Story, item.story_id)
+    assert story is not None  # a foreign key
     item.state, item.decided_by_id, item.decided_at = "denied", actor.id, now
     audit.record(session, keyring.audit_key, actor.email, "embargo.deny", item.story_id,
-                 request=item.id, reason=reason)
+                 request=item.id, reason_sealed=reasons.seal(keyring, story, reason))
     return item
 
+
+def cancel(session: Session, keyring: Keyring, actor: User, request_id: str, *, now: datetime) -> EmbargoRequest:
+    """The requester takes their own pending request back (no reason needed)."""
+    item = session.get(EmbargoRequest, request_id) if request_id else None
+    if item is None or item.state != "pending" or item.requested_by_id != actor.id:
+        raise NotFound(f"no pending request {request_id[:40]} of yours")
+    item.state, item.decided_by_id, item.decided_at = "cancelled", actor.id, now
+    audit.record(session, keyring.audit_key, actor.email, "embargo.cancel", item.story_id,
+                 request=item.id, why="taken back by the requester")
+    return item
+
+
+def end_requests(session: Session, keyring: Keyring, story: Story, why: str, actor: str, *,
+                 now: datetime) -> int:
+    """Cancel every pending request of a story whose embargo or status just changed.
+
+    A request is about the embargo it was made against; approved after a takedown, an
+    extension or a release it would undo that change. Each cancellation is audited.
+    """
+    waiting = list(session.scalars(select(EmbargoRequest).where(
+        EmbargoRequest.story_id == story.id, EmbargoRequest.state == "pending")))
+    for item in waiting:
+        item.state, item.decided_at = "cancelled", now
+        audit.record(session, keyring.audit_key, actor, "embargo.cancel", story.id, request=item.id, why=why)
+    return len(waiting)
 
 def _decidable(session: Session, actor: User, request_id: str, now: datetime, *,
                expired_ok: bool = False, own_ok: bool = False) -> EmbargoRequest:
@@ -161,24 +184,39 @@ def _email(session: Session, user_id: int) -> str:
 
 @dataclass(frozen=True)
 class Pending:
-    """A pending request as the admin's list shows it (no story content)."""
+    """A pending request as the admin's list shows it: the embargo asked for beside the
+    story's current one (no story content; the reason unsealed for admins)."""
 
     id: str
     story_id: str
     requested_by: str
     until: datetime | None
+    current: datetime | None
     reason: str
     created_at: datetime
     expires_at: datetime
 
 
-def pending(session: Session, *, now: datetime) -> list[Pending]:
-    """Requests that may still be approved, oldest first."""
-    query = (select(EmbargoRequest, User.email).join(User, User.id == EmbargoRequest.requested_by_id)
+def reason_of(keyring: Keyring, item: EmbargoRequest, story: Story | None) -> str:
+    """A request's reason as text (sealed, or the plain text of an older request)."""
+    if item.reason_sealed is not None:
+        return reasons.read(keyring, story, item.reason_sealed)
+    return item.reason or ""
+
+
+def pending(session: Session, keyring: Keyring, *, now: datetime,
+            story_id: str | None = None) -> list[Pending]:
+    """Requests that may still be approved, oldest first; only one story's if given."""
+    query = (select(EmbargoRequest, User.email, Story)
+             .join(User, User.id == EmbargoRequest.requested_by_id)
+             .join(Story, Story.id == EmbargoRequest.story_id)
              .where(EmbargoRequest.state == "pending", EmbargoRequest.expires_at > now)
              .order_by(EmbargoRequest.created_at, EmbargoRequest.id))
-    return [Pending(r.id, r.story_id, email, r.until, r.reason, r.created_at, r.expires_at)
-            for r, email in session.execute(query)]
+    if story_id is not None:
+        query = query.where(EmbargoRequest.story_id == story_id)
+    return [Pending(r.id, r.story_id, email, r.until, story.embargo_until, reason_of(keyring, r, story),
+                    r.created_at, r.expires_at)
+            for r, email, story in session.execute(query)]
 
 
 def upcoming(session: Session, *, now: datetime, days: int) -> list[Story]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +15,66 @@ from archive.users import User
 from archive.vault import drafts, stories
 from archive.vault.keys import Keyring
 from archive.vault.models import Story
+
+MAX_DEPTH = 20  # a story is flat: an object of strings, booleans and one list of tags
+
+
+def read_lines(path: Path, *, limit: int) -> list[str]:
+    """A JSON Lines file's lines: UTF-8 (a leading BOM allowed), split on newlines only.
+
+    Only `\n` ends a line (RFC 7464's JSON Lines; a U+2028 inside a string is text), and
+    a `\r` before it is dropped.
+    """
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path}: is a folder, not a file") from None
+    except OSError as error:
+        raise InvalidInput(f"{path}: cannot be read ({error.strerror})") from None
+    if len(data) > limit:
+        raise InvalidInput(f"{path}: larger than {limit // (1024 * 1024)} MB; split it into several files")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InvalidInput(f"{path}:{line}: not UTF-8 text") from None
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            # Never the key itself: an unknown key may be a piece of the story.
+            raise InvalidInput("a field appears twice in one story")
+        seen[key] = value
+    return seen
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level
+
+
+def _decode(line: str) -> Any:
+    try:
+        data = json.loads(line, object_pairs_hook=_object)
+    except json.JSONDecodeError as error:
+        # The decoder's own message names a position, never the text.
+        raise InvalidInput(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+        raise InvalidInput(f"nested deeper than {MAX_DEPTH} levels") from None
+    if _depth(data) > MAX_DEPTH:
+        raise InvalidInput(f"nested deeper than {MAX_DEPTH} levels")
+    return data
 
 
 def parse_lines(session: Session, actor: User, lines: Iterable[str],
@@ -34,11 +96,7 @@ def parse_lines(session: Session, actor: User, lines: Iterable[str],
 
 def _parse_line(session: Session, actor: User, line: str,
                 owners: dict[str, User]) -> stories.Submission:
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as error:
-        # The decoder's own message names a position, never the text.
-        raise InvalidInput(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    data = _decode(line)
     if not isinstance(data, dict):
         raise InvalidInput("a line must be one JSON object")
     owner = actor
@@ -50,7 +108,7 @@ def _parse_line(session: Session, actor: User, line: str,
             try:
                 owners[email] = users.by_email(session, email)
             except EscrowError:
-                raise InvalidInput(f"unknown owner {email[:80]!r}") from None
+                raise InvalidInput("owner is not an account of this archive") from None
         owner = owners[email]
         if owner.id != actor.id and actor.role != "admin":
             raise InvalidInput("only an admin may import stories for another organizer")

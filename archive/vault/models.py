@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive.db import Base, UTCDateTime
@@ -42,6 +42,9 @@ class Story(Base):
     kek_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the embargo last changed (set, extended, shortened, taken down): a request made
+    # before it was made about an embargo that no longer holds, and cannot be approved.
+    embargo_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     versions: Mapped[list[StoryVersion]] = relationship(
         back_populates="story", order_by="StoryVersion.version", cascade="all, delete-orphan"
@@ -73,14 +76,16 @@ class KeyCheck(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-REQUEST_STATES = ("pending", "approved", "denied")
+REQUEST_STATES = ("pending", "approved", "denied", "cancelled")
 
 
 class EmbargoRequest(Base):
     """A request to shorten an embargo or release early, waiting for a second admin.
 
     `until` None means "release now": the embargo becomes the instant of approval.
-    A pending request past `expires_at` can no longer be approved.
+    A pending request past `expires_at` can no longer be approved. Its reason is sealed
+    under the story's data key (archive/vault/reasons.py); `reason` holds only the plain
+    text of requests made before reasons were sealed.
     """
 
     __tablename__ = "embargo_requests"
@@ -90,7 +95,8 @@ class EmbargoRequest(Base):
     story_id: Mapped[str] = mapped_column(ForeignKey("stories.id"), index=True)
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reason: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    reason_sealed: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

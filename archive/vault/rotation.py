@@ -7,6 +7,8 @@ starting another. The old key leaves the ring only once no data key needs it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -36,33 +38,56 @@ def _behind(session: Session, version: int) -> list[str]:
         Story.wrapped_key.is_not(None), Story.kek_version != version)))
 
 
-def rotate(session: Session, config: Config, keyring: Keyring, actor: str) -> Rotation:
-    """Rotate (or finish rotating) to a newer master key; rewrite the key file."""
-    if config.master_key is not None:
-        raise KeyProblem("keys rotate rewrites the key file; it cannot change ESCROW_MASTER_KEY")
-    # A ring holding more than one master key is a rotation that did not finish
-    # (killed while re-wrapping, or after the last batch but before the key file shrank).
-    resumed = len(keyring.keks) > 1
-    if not resumed:
-        keys.forget_unused(session, keyring)
-        keyring = keyring.with_new_kek()
-        keys.register(session, keyring)
-        session.commit()
-        keys.write_file(config.key_file, keyring, replace=True)
-    version, rewrapped = keyring.current_version, 0
-    pending = _behind(session, version)
+def _rewrap(session: Session, keyring: Keyring, version: int) -> int:
+    """Move every data key not yet under `version` to it, one committed batch at a time."""
+    pending, moved = _behind(session, version), 0
     for start in range(0, len(pending), BATCH):
         for story in session.scalars(select(Story).where(Story.id.in_(pending[start : start + BATCH]))):
             old = story.kek_version
-            assert old is not None and story.wrapped_key is not None
+            if old is None or story.wrapped_key is None or old == version:
+                continue  # withdrawn or moved since the list was read
             dek = crypto.unwrap(keyring.kek(old), story.wrapped_key,
                                 crypto.wrap_aad(story.id, story.dek_id, old))
             story.wrapped_key = crypto.wrap(keyring.kek(version), dek,
                                             crypto.wrap_aad(story.id, story.dek_id, version))
             story.kek_version = version
-            rewrapped += 1
+            moved += 1
         session.commit()
-    audit.record(session, keyring.audit_key, actor, "keys.rotate", version=version, rewrapped=rewrapped)
-    session.commit()
-    keys.write_file(config.key_file, keyring.only({version}), replace=True)
+    return moved
+
+
+def rotate(session: Session, config: Config, actor: str,
+           ring_lock: Callable[[], AbstractContextManager[None]]) -> Rotation:
+    """Rotate (or finish rotating) to a newer master key; rewrite the key file.
+
+    `ring_lock` is the key ring's exclusive lock: held while the new key joins the ring
+    and while the old one leaves it, so a story sealed meanwhile is either wrapped under
+    the new key or waited for and re-wrapped; the ring is re-read inside it each time.
+    """
+    if config.master_key is not None:
+        raise KeyProblem("keys rotate rewrites the key file; it cannot change ESCROW_MASTER_KEY")
+    with ring_lock():
+        keyring = keys.unlock(session, config)
+        # A ring holding more than one master key is a rotation that did not finish
+        # (killed while re-wrapping, or after the last batch but before the key file shrank).
+        resumed = len(keyring.keks) > 1
+        if not resumed:
+            keys.forget_unused(session, keyring)
+            keyring = keyring.with_new_kek()
+            keys.register(session, keyring)
+            session.commit()
+            keys.write_file(config.key_file, keyring, replace=True)
+        session.commit()
+    version = keyring.current_version
+    rewrapped = _rewrap(session, keyring, version)
+    with ring_lock():
+        session.commit()  # a fresh read: what was sealed while the batches ran is seen now
+        rewrapped += _rewrap(session, keyring, version)
+        audit.record(session, keyring.audit_key, actor, "keys.rotate", version=version, rewrapped=rewrapped)
+        session.commit()
+        left = _behind(session, version)
+        if left:  # cannot happen while every wrapper holds the shared lock; never drop a key in use
+            raise KeyProblem(f"{len(left)} data keys are still wrapped under an older master key: "
+                             "the old key stays in the ring; run 'escrow keys rotate' again")
+        keys.write_file(config.key_file, keyring.only({version}), replace=True)
     return Rotation(version, rewrapped, resumed)

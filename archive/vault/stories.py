@@ -84,7 +84,8 @@ def _encrypt(story: Story, dek: bytes, version: int, draft: Draft) -> StoryVersi
                         ciphertext=ciphertext, created_at=utcnow())
 
 
-def _data_key(keyring: Keyring, story: Story) -> bytes:
+def data_key(keyring: Keyring, story: Story) -> bytes:
+    """The story's own data key, unwrapped; NotFound once it is withdrawn (destroyed)."""
     if story.wrapped_key is None or story.kek_version is None:
         raise NotFound(f"story {story.id} was withdrawn; its content no longer exists")
     aad = crypto.wrap_aad(story.id, story.dek_id, story.kek_version)
@@ -94,7 +95,7 @@ def _data_key(keyring: Keyring, story: Story) -> bytes:
 def decrypt(keyring: Keyring, story: Story) -> Draft:
     """The current version's content; for the vault and the release gate only (not audited here)."""
     current = next(v for v in story.versions if v.version == story.version)
-    dek = _data_key(keyring, story)
+    dek = data_key(keyring, story)
     aad = crypto.payload_aad(story.id, current.version, story.dek_id)
     content = json.loads(crypto.unseal(dek, current.nonce, current.ciphertext, aad))
     control = {"embargo_until": story.embargo_until, "redaction_level": story.redaction_level,
@@ -134,7 +135,7 @@ def edit(session: Session, keyring: Keyring, actor: User, story_id: str,
     merged = {**current.content(), "embargo_until": None, "redaction_level": current.redaction_level,
               "release_review": current.release_review, **changes}
     draft = drafts.parse(merged)
-    dek = _data_key(keyring, story)
+    dek = data_key(keyring, story)
     story.version += 1
     story.versions.append(_encrypt(story, dek, story.version, draft))
     changed_level = draft.redaction_level != story.redaction_level

@@ -6,22 +6,15 @@ hold: a second admin approves, only admins take stories back, everything is audi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from archive import audit, users
-from archive.errors import EscrowError, IncompleteShred, NotFound, TamperDetected
-from archive.release import gate, locks
-from archive.times import utcnow
-from archive.users import User
-from archive.vault import embargo, stories
-from archive.vault.keys import Keyring
-from archive.vault.models import Story
+from archive.errors import EscrowError, IncompleteShred
+from archive.services import accounts, embargoes, records, stories
+from archive.services.stories import Story
 from archive.web import context
 from archive.web.auth import roles
 from archive.web.forms import ActionForm, ExtendForm, ReasonForm, UserForm
@@ -34,31 +27,25 @@ AUDIT_PAGE = 100
 @bp.route("")
 @roles("admin")
 def dashboard() -> str:
-    db = context.session()
-    now = utcnow()
+    archive = context.archive()
     return render_template(
-        "admin/dashboard.html", now=now, days=UPCOMING_DAYS,
-        upcoming=embargo.upcoming(db, now=now, days=UPCOMING_DAYS),
-        review=stories.listing(db, "due_for_review"), requests=embargo.pending(db, now=now),
+        "admin/dashboard.html", days=UPCOMING_DAYS, upcoming=embargoes.upcoming(archive, UPCOMING_DAYS),
+        review=stories.due_for_review(archive), requests=embargoes.pending(archive),
         me=context.user(), action=ActionForm(), deny=ReasonForm(prefix="deny"))
 
 
-def _act(work: Callable[[Session, Keyring, User], Any], done: str, back: str, *,
-         form: Any = None, **back_args: Any) -> Response:
-    """Run one admin action from a POSTed form: commit and say so, or roll back and say why."""
+def _act(work: Callable[[], Any], done: str, back: str, *, form: Any = None, **back_args: Any) -> Response:
+    """Run one admin action from a POSTed form and say how it went (the operation commits or rolls back)."""
     form = form or ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    db = context.session()
     try:
-        work(db, context.keyring(), context.user())
-        db.commit()
+        work()
         flash(done, "info")
     except IncompleteShred as error:  # the change is committed; an old copy is left to clear
         flash(done, "info")
         flash(f"Not finished: {error}.", "error")
     except EscrowError as error:
-        db.rollback()
         flash(f"Nothing was changed: {error}.", "error")
     return redirect(url_for(back, **back_args))
 
@@ -66,7 +53,7 @@ def _act(work: Callable[[Session, Keyring, User], Any], done: str, back: str, *,
 @bp.route("/requests/<request_id>/approve", methods=["POST"])
 @roles("admin")
 def approve(request_id: str) -> Response:
-    return _act(lambda db, ring, me: embargo.approve(db, ring, me, request_id, now=utcnow()),
+    return _act(lambda: embargoes.approve(context.archive(), context.user(), request_id),
                 "Approved: the new embargo is in force; a story due now is released by the next run.",
                 "admin.dashboard")
 
@@ -75,15 +62,12 @@ def approve(request_id: str) -> Response:
 @roles("admin")
 def deny(request_id: str) -> Response:
     form = ReasonForm(prefix="deny")
-    return _act(lambda db, ring, me: embargo.deny(db, ring, me, request_id, form.reason.data or "", now=utcnow()),
+    return _act(lambda: embargoes.deny(context.archive(), context.user(), request_id, form.reason.data or ""),
                 "Denied.", "admin.dashboard", form=form)
 
 
 def _story(story_id: str) -> Story:
-    try:
-        return stories.get_for(context.session(), context.user(), story_id)
-    except NotFound:
-        abort(404)
+    return stories.managed(context.archive(), context.user(), story_id)
 
 
 @bp.route("/stories/<story_id>")
@@ -97,43 +81,36 @@ def story(story_id: str) -> str:
 @bp.route("/stories/<story_id>/release", methods=["POST"])
 @roles("admin")
 def release(story_id: str) -> Response:
-    def work(db: Session, ring: Keyring, me: User) -> None:
-        with locks.publisher(context.config().home, context.engine()):
-            gate.release_reviewed(db, ring, context.index(), me, story_id)
-
-    return _act(work, "Released to the reading room.", "admin.story", story_id=_story(story_id).id)
+    return _act(lambda: stories.release_reviewed(context.archive(), context.user(), story_id),
+                "Released to the reading room.", "admin.story", story_id=_story(story_id).id)
 
 
 @bp.route("/stories/<story_id>/extend", methods=["POST"])
 @roles("admin")
 def extend(story_id: str) -> Response:
     form = ExtendForm(prefix="extend")
-    return _act(lambda db, ring, me: embargo.extend(
-        db, ring, me, story_id, form.new_embargo(), form.reason.data or "",
-        now=utcnow()), "The embargo is extended.", "admin.story", form=form, story_id=_story(story_id).id)
+    return _act(lambda: embargoes.extend(context.archive(), context.user(), story_id, form.new_embargo(),
+                                         form.reason.data or ""),
+                "The embargo is extended.", "admin.story", form=form, story_id=_story(story_id).id)
 
 
 def _take_back(story_id: str, action: Callable[..., Any], prefix: str, done: str) -> Response:
     form = ReasonForm(prefix=prefix)
-
-    def work(db: Session, ring: Keyring, me: User) -> None:
-        with locks.publisher(context.config().home, context.engine()):
-            action(db, ring, context.index(), me, story_id, form.reason.data or "")
-
-    return _act(work, done, "admin.story", form=form, story_id=_story(story_id).id)
+    return _act(lambda: action(context.archive(), context.user(), story_id, form.reason.data or ""),
+                done, "admin.story", form=form, story_id=_story(story_id).id)
 
 
 @bp.route("/stories/<story_id>/takedown", methods=["POST"])
 @roles("admin")
 def takedown(story_id: str) -> Response:
-    return _take_back(story_id, gate.takedown, "takedown",
+    return _take_back(story_id, stories.takedown, "takedown",
                       "Taken down: gone from the reading room and sealed indefinitely.")
 
 
 @bp.route("/stories/<story_id>/withdraw", methods=["POST"])
 @roles("admin")
 def withdraw(story_id: str) -> Response:
-    return _take_back(story_id, gate.withdraw, "withdraw",
+    return _take_back(story_id, stories.withdraw, "withdraw",
                       "Withdrawn: the data key is destroyed and the story can never be read again.")
 
 
@@ -141,32 +118,26 @@ def withdraw(story_id: str) -> Response:
 @roles("admin")
 def users_page() -> Response | str | tuple[str, int]:
     form = UserForm()
-    db = context.session()
+    archive = context.archive()
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
         try:
-            added = users.add(db, form.email.data or "", form.role.data or "", form.password.data or "")
-            audit.record(db, context.keyring().audit_key, context.user().email, "user.add",
-                         email=added.email, role=added.role)
-            db.commit()
+            added = accounts.add(archive, context.user(), form.email.data or "", form.role.data or "",
+                                 form.password.data or "")
         except EscrowError as error:
-            db.rollback()
             form.form_errors.append(f"Not added: {error}.")
-            return render_template("admin/users.html", form=form, users=users.listing(db),
+            return render_template("admin/users.html", form=form, users=accounts.listing(archive),
                                    action=ActionForm(), me=context.user()), 400
         flash(f"Added {added.role} {added.email}.", "info")
         return redirect(url_for("admin.users_page"))
-    return render_template("admin/users.html", form=form, users=users.listing(db), action=ActionForm(),
+    return render_template("admin/users.html", form=form, users=accounts.listing(archive), action=ActionForm(),
                            me=context.user())
 
 
 def _set_active(user_id: int, active: bool) -> Response:
-    def work(db: Session, ring: Keyring, me: User) -> None:
-        changed = users.set_active(db, me, user_id, active)
-        audit.record(db, ring.audit_key, me.email, "user.enable" if active else "user.disable", email=changed.email)
-
-    return _act(work, "Account enabled." if active else "Account disabled: its sessions have ended.",
+    return _act(lambda: accounts.set_active(context.archive(), context.user(), user_id, active),
+                "Account enabled." if active else "Account disabled: its sessions have ended.",
                 "admin.users_page")
 
 
@@ -185,16 +156,10 @@ def enable(user_id: int) -> Response:
 @bp.route("/audit")
 @roles("admin")
 def audit_log() -> str:
-    db = context.session()
-    ring = context.keyring()
+    archive = context.archive()
     story_id = (request.args.get("story") or "").strip()[:32] or None
-    try:
-        verified, problem = audit.verify(db, ring.audit_key), None
-    except TamperDetected as error:
-        verified, problem = None, str(error)
-    rows = audit.latest(db, story_id=story_id, limit=AUDIT_PAGE)
-    entries = [(e, json.loads(e.detail)) for e in rows]
-    audit.record(db, ring.audit_key, context.user().email, "audit.show", story_id, shown=len(entries))
-    db.commit()
+    verified, problem, anchor = records.status(archive)
+    shown = records.show(archive, context.user().email, story_id=story_id, limit=AUDIT_PAGE)
+    entries = [(s.entry, s.detail) for s in shown]
     return render_template("admin/audit.html", entries=entries, verified=verified, problem=problem,
-                           story_id=story_id, anchor=audit.last_anchor(db))
+                           story_id=story_id, anchor=anchor)

@@ -12,10 +12,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from archive import audit, users
+from archive.services import accounts
 from archive.users import User
 from archive.web import context
 from archive.web.forms import LoginForm
@@ -24,8 +23,6 @@ bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://",
                   strategy="fixed-window")
-# Verified against when the email is unknown, so both failures take an argon2 verify.
-_DUMMY_HASH = users.hash_password("not a password anyone has")
 FAILED = "That email and password do not match an account."
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,8 +33,7 @@ def _load(user_id: str) -> User | None:
     # A disabled account's sessions end at once: it is no longer loaded.
     if not user_id.isdigit():
         return None
-    user = context.session().get(User, int(user_id))
-    return user if user is not None and user.active else None
+    return accounts.active(context.archive(), int(user_id))
 
 
 def roles(*allowed: str) -> Callable[[F], F]:
@@ -73,22 +69,12 @@ def _per_account() -> str:
 def login() -> Response | str:
     form = LoginForm()
     if form.validate_on_submit():
-        db = context.session()
-        address = (form.email.data or "").strip().lower()
-        user = db.scalar(select(User).where(User.email == address))
-        password = form.password.data or ""
-        if user is not None and user.active and users.check_password(user, password):
+        user = accounts.sign_in(context.archive(), form.email.data or "", form.password.data or "")
+        if user is not None:
             session.clear()  # a new session: nothing from before sign-in carries over
             login_user(user)
             session.permanent = True
-            audit.record(db, context.keyring().audit_key, user.email, "user.login")
-            db.commit()
             return redirect(_next_page() or url_for(_home(user)))
-        if user is None:
-            users.verify_hash(_DUMMY_HASH, password)
-        audit.record(db, context.keyring().audit_key, "anonymous", "user.login_failed",
-                     email=address[:254])
-        db.commit()
         flash(FAILED, "error")
     return render_template("login.html", form=form)
 
@@ -109,9 +95,7 @@ def _next_page() -> str | None:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     if current_user.is_authenticated:
-        db = context.session()
-        audit.record(db, context.keyring().audit_key, current_user.email, "user.logout")
-        db.commit()
+        accounts.sign_out(context.archive(), current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

@@ -1,43 +1,18 @@
-"""What a request works with: the database session, the key ring, the index, the acting user."""
+"""What a request works with: the archive (services.current) and the signed-in user."""
 
 from __future__ import annotations
 
-from flask import abort, current_app
+from flask import abort
 from flask_login import current_user
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from archive import db, reading_room
-from archive.config import Config
-from archive.reading_room.index import Index
+from archive import services
+from archive.services import Archive
 from archive.users import User
-from archive.vault import keys
-from archive.vault.keys import Keyring
 
 
-def config() -> Config:
-    """The running archive's configuration."""
-    return current_app.config["ESCROW_CONFIG"]
-
-
-def session() -> Session:
-    """The request's database session (removed at the end of the request)."""
-    return db.db.session()
-
-
-def engine() -> Engine:
-    """The database engine (the publisher lock takes its database-wide lock through it)."""
-    return db.db.engine
-
-
-def keyring() -> Keyring:
-    """The key ring, read and checked on each use: a rotation elsewhere is seen at once."""
-    return keys.unlock(session(), config())
-
-
-def index() -> Index:
-    """This process's index handle."""
-    return reading_room.index()
+def archive() -> Archive:
+    """The request's archive: session, config, key ring (unlocked once), index."""
+    return services.current()
 
 
 def user() -> User:

@@ -22,9 +22,9 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length
 
 from archive.errors import InvalidInput
+from archive.services.stories import LEVELS
 from archive.times import parse_instant
 from archive.users import ROLES
-from archive.vault.models import LEVELS
 
 LEVEL_HELP = {
     "full": "Full — everything as written, names included.",
@@ -73,7 +73,8 @@ def _instant(text: str | None) -> datetime:
 class ExtendForm(FlaskForm):
     until = StringField("New date (released at 00:00 UTC)", render_kw={"type": "date"})
     indefinite = BooleanField("Seal indefinitely")
-    reason = StringField("Reason (kept in the audit log)", validators=[Length(max=500)])
+    reason = StringField("Reason (sealed with the story in the audit log; do not name people)",
+                         validators=[Length(max=500)])
 
     def new_embargo(self) -> datetime | None:
         """The later embargo asked for: an instant, or None for indefinitely."""
@@ -83,7 +84,8 @@ class ExtendForm(FlaskForm):
 class EarlyReleaseForm(FlaskForm):
     until = StringField("Earlier date (released at 00:00 UTC)", render_kw={"type": "date"})
     now = BooleanField("Release as soon as a second admin approves")
-    reason = StringField("Reason (kept in the audit log)", validators=[Length(max=500)])
+    reason = StringField("Reason (sealed with the story in the audit log; do not name people)",
+                         validators=[Length(max=500)])
 
     def release_at(self) -> datetime | None:
         """The earlier release asked for: an instant, or None for as soon as approved."""
@@ -91,7 +93,8 @@ class EarlyReleaseForm(FlaskForm):
 
 
 class ReasonForm(FlaskForm):
-    reason = StringField("Reason (kept in the audit log)", validators=[Length(max=500)])
+    reason = StringField("Reason (sealed with the story in the audit log; do not name people)",
+                         validators=[Length(max=500)])
 
 
 class UserForm(FlaskForm):

@@ -9,15 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from archive.errors import EscrowError, InvalidInput, NotFound
-from archive.reading_room.models import ReleasedStory
-from archive.release.redaction import redact
-from archive.times import utcnow
-from archive.vault import drafts, embargo, stories
-from archive.vault.models import LEVELS, EmbargoRequest, Story
+from archive.errors import EscrowError, InvalidInput
+from archive.services import embargoes, stories
+from archive.services.stories import Draft, Story
+from archive.times import parse_instant
 from archive.web import context
 from archive.web.auth import roles
 from archive.web.display import sentence
@@ -38,16 +35,13 @@ def submit() -> Response | str | tuple[str, int]:
     if not form.validate_on_submit():
         return render_template("submit.html", form=form, previews=None, form_error=None), 400
     try:
-        draft = drafts.parse(_story_data(form))
+        draft = stories.parse(_story_data(form))
     except InvalidInput as error:
         return _refill(form, error)
     if "preview" in request.form:
-        previews = {level: redact(draft.changed(redaction_level=level)) for level in LEVELS}
-        return render_template("submit.html", form=form, previews=previews, chosen=draft.redaction_level,
-                               form_error=None)
-    db = context.session()
-    sealed = stories.submit(db, context.keyring(), context.user(), draft)
-    db.commit()
+        return render_template("submit.html", form=form, previews=stories.previews(draft),
+                               chosen=draft.redaction_level, form_error=None)
+    sealed = stories.submit(context.archive(), context.user(), draft)
     flash(f"Sealed. Story {sealed.id} is encrypted and waits for its date.", "info")
     return redirect(url_for("organizer.my_story", story_id=sealed.id))
 
@@ -60,6 +54,13 @@ def _story_data(form: StoryForm) -> dict[str, Any]:
         raise InvalidInput("give the date the story may be released, or choose indefinitely",
                            field="embargo_until")
     else:
+        # A date already past would be released by the next run without a word: refused here.
+        # (A date that does not parse is left to the story's own check, which names the field.)
+        try:
+            when = parse_instant(date)
+        except InvalidInput:
+            when = None
+        embargoes.future_only(when)
         until = date
     return {
         "title": form.title.data or "", "narrator": form.narrator.data or "",
@@ -88,23 +89,13 @@ def _refill(form: StoryForm, error: InvalidInput) -> tuple[str, int]:
 @bp.route("/my/stories")
 @roles(*SUBMITTERS)
 def my_stories() -> str:
-    db = context.session()
-    mine = stories.listing(db, owner=context.user())
-    titles = dict(db.execute(select(ReleasedStory.id, ReleasedStory.title)
-                             .where(ReleasedStory.id.in_([s.id for s in mine if s.status == "released"]))).all())
+    mine, titles = stories.mine(context.archive(), context.user())
     return render_template("my_stories.html", stories=mine, titles=titles)
 
 
 def _own(story_id: str) -> Story:
     """The signed-in organizer's own story, or the same 404 as for an unknown id."""
-    user = context.user()
-    try:
-        story = stories.get_for(context.session(), user, story_id)
-    except NotFound:
-        abort(404)
-    if story.owner_id != user.id:
-        abort(404)
-    return story
+    return stories.own(context.archive(), context.user(), story_id)
 
 
 @bp.route("/my/stories/<story_id>")
@@ -113,13 +104,11 @@ def my_story(story_id: str) -> str:
     return _story_page(_own(story_id))
 
 
-def _story_page(story: Story, *, content: drafts.Draft | None = None, status: int = 200,
+def _story_page(story: Story, *, content: Draft | None = None, status: int = 200,
                 extend: ExtendForm | None = None, early: EarlyReleaseForm | None = None) -> Any:
-    db = context.session()
-    pending = db.scalar(select(EmbargoRequest).where(EmbargoRequest.story_id == story.id,
-                                                     EmbargoRequest.state == "pending",
-                                                     EmbargoRequest.expires_at > utcnow()))
-    body = render_template("my_story.html", story=story, content=content, pending=pending,
+    waiting = embargoes.pending(context.archive(), story_id=story.id)
+    body = render_template("my_story.html", story=story, content=content, pending=waiting[0] if waiting else None,
+                           me=context.user(),
                            open_form=ActionForm(), extend=extend or ExtendForm(prefix="extend"),
                            early=early or EarlyReleaseForm(prefix="early"))
     return (body, status) if status != 200 else body
@@ -131,13 +120,11 @@ def open_story(story_id: str) -> Any:
     story = _own(story_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    db = context.session()
     try:
-        content = stories.open_sealed(db, context.keyring(), context.user(), story.id)
+        content = stories.open_sealed(context.archive(), context.user(), story.id)
     except EscrowError as error:
         flash(f"The story could not be opened: {error}.", "error")
         return redirect(url_for("organizer.my_story", story_id=story.id))
-    db.commit()
     return _story_page(story, content=content)
 
 
@@ -147,9 +134,9 @@ def open_story(story_id: str) -> Any:
 def extend(story_id: str) -> Any:
     story = _own(story_id)
     form = ExtendForm(prefix="extend")
-    return _change(story, form, lambda db, ring, user: embargo.extend(
-        db, ring, user, story.id, form.new_embargo(),
-        form.reason.data or "", now=utcnow()), "The embargo is extended.", extend=form)
+    return _change(story, form, lambda: embargoes.extend(
+        context.archive(), context.user(), story.id, form.new_embargo(), form.reason.data or ""),
+        "The embargo is extended.", extend=form)
 
 
 @bp.route("/my/stories/<story_id>/request", methods=["POST"])
@@ -157,23 +144,27 @@ def extend(story_id: str) -> Any:
 def request_release(story_id: str) -> Any:
     story = _own(story_id)
     form = EarlyReleaseForm(prefix="early")
-    return _change(story, form, lambda db, ring, user: embargo.request(
-        db, ring, user, story.id, form.release_at(), form.reason.data or "",
-        now=utcnow(), ttl=context.config().request_ttl),
+    return _change(story, form, lambda: embargoes.request(
+        context.archive(), context.user(), story.id, form.release_at(), form.reason.data or ""),
         "Your request is waiting for an admin's approval.", early=form)
+
+
+@bp.route("/my/stories/<story_id>/requests/<request_id>/cancel", methods=["POST"])
+@roles(*SUBMITTERS)
+def cancel_request(story_id: str, request_id: str) -> Any:
+    story = _own(story_id)
+    return _change(story, ActionForm(), lambda: embargoes.cancel(context.archive(), context.user(), request_id),
+                   "Your request is taken back; the embargo stays as it was.")
 
 
 def _change(story: Story, form: Any, work: Any, done: str, **forms: Any) -> Any:
     """Run an embargo change from a form; on a refusal, show the page again with the reason."""
     if not form.validate_on_submit():
         abort(400)
-    db = context.session()
     try:
-        work(db, context.keyring(), context.user())
+        work()
     except EscrowError as error:
-        db.rollback()
         form.form_errors.append(sentence(str(error)) + ".")
         return _story_page(story, status=400, **forms)
-    db.commit()
     flash(done, "info")
     return redirect(url_for("organizer.my_story", story_id=story.id))

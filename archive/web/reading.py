@@ -6,15 +6,12 @@ redacted copies. A sealed, withdrawn or unknown id is the same 404 for everyone.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
-from sqlalchemy import select
+from flask import Blueprint, render_template, request
 
 from archive.errors import InvalidInput
-from archive.reading_room import room
-from archive.reading_room import search as room_search
-from archive.reading_room.index import IndexMissing
-from archive.reading_room.models import ReleasedStory
-from archive.release import locks
+from archive.services import reading
+from archive.services.reading import Filters, IndexMissing, ReleasedStory
+from archive.services.stories import LEVELS
 from archive.web import context
 from archive.web.display import sentence
 
@@ -36,54 +33,42 @@ def search() -> str | tuple[str, int]:
     page = args.get("page", "1")
     page_number = int(page) if page.isdigit() and 0 < int(page) <= 1000 else 1
     results, status = None, 200
-    config = context.config()
-    # This node's index follows the reading-room table: a release or takedown made on
-    # another machine shows here within ESCROW_INDEX_SYNC_SECONDS.
-    room.sync_if_stale(context.session(), context.index(), config.index_sync_seconds, locks.node(config.home))
-    try:
-        facets = room_search.facets(context.index())
-    except IndexMissing:
-        facets = room_search.Facets([], [], [], [])
+    archive = context.archive()
     if problem:
         status = 400
     elif query:
+        # The service brings this node's index in step first: a release or takedown made on
+        # another machine shows here within ESCROW_INDEX_SYNC_SECONDS.
         try:
-            results = room_search.search(context.index(), query, page=page_number, per_page=PER_PAGE,
-                                         filters=filters)
+            results = reading.search(archive, query, page=page_number, per_page=PER_PAGE, filters=filters)
         except IndexMissing:
             problem, status = "Search is being rebuilt. Please try again in a few minutes.", 503
         except InvalidInput as error:
             problem, status = sentence(str(error)) + ".", 400
-    recent = [] if query else _recent()
+    recent = [] if query else reading.recent(archive, RECENT)
     body = render_template("search.html", query=query, filters=filters, results=results, problem=problem,
-                           facets=facets, recent=recent, per_page=PER_PAGE)
+                           facets=reading.facets(archive), recent=recent, per_page=PER_PAGE,
+                           empty=not reading.released_any(archive))
     return (body, status) if status != 200 else body
 
 
-def _filters() -> tuple[room_search.Filters, str | None]:
+def _filters() -> tuple[Filters, str | None]:
     args = request.args
     year_text = (args.get("year") or "").strip()
     if year_text and not (year_text.isdigit() and len(year_text) == 4):
-        return room_search.Filters(), "The interview year must be four digits, like 2019."
+        return Filters(), "The interview year must be four digits, like 2019."
     level = (args.get("level") or "").strip() or None
-    if level and level not in ("full", "pseudonymized", "redacted", "summary"):
-        return room_search.Filters(), "Choose a redaction level from the list."
-    return room_search.Filters(tag=(args.get("tag") or "").strip()[:60] or None,
+    if level and level not in LEVELS:
+        return Filters(), "Choose a redaction level from the list."
+    return Filters(tag=(args.get("tag") or "").strip()[:60] or None,
                                language=(args.get("language") or "").strip()[:35] or None,
                                year=int(year_text) if year_text else None, level=level), None
 
 
 
-def _recent() -> list[ReleasedStory]:
-    query = select(ReleasedStory).order_by(ReleasedStory.released_at.desc(), ReleasedStory.id).limit(RECENT)
-    return list(context.session().scalars(query))
-
-
 @bp.route("/stories/<story_id>")
 def story(story_id: str) -> str:
-    released = context.session().get(ReleasedStory, story_id) if len(story_id) <= 32 else None
-    if released is None:
-        abort(404)
+    released = reading.released(context.archive(), story_id)
     return render_template("story.html", story=released, citation=citation(released))
 
 

@@ -10,6 +10,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from archive.errors import Conflict, EscrowError, Forbidden, InvalidInput, KeyProblem, NotFound, NotInitialised
+from archive.web.display import sentence
+
 log = logging.getLogger("escrow.web")
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
@@ -42,6 +45,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_harden)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(EscrowError, domain_error)
     app.register_error_handler(Exception, _unexpected)
 
 
@@ -75,6 +79,28 @@ def _http_error(error: HTTPException) -> Response | tuple[str, int]:
     if status == 401:
         return error_page(404) if current_user.is_authenticated else _to_login()
     return error_page(status)
+
+
+# Each domain error's status; its message is safe to show (errors.py promises it).
+STATUS = ((NotFound, 404), (Forbidden, 403), (KeyProblem, 503), (NotInitialised, 503),
+          (InvalidInput, 400), (Conflict, 400))
+
+
+def domain_error(error: EscrowError) -> tuple[str, int]:
+    """The page for a refusal no view turned into a form message: one mapping for every view.
+
+    Not found is the shared 404 (a sealed story and an unknown id look the same); a key
+    problem is an operator's matter, shown without its detail.
+    """
+    status = next((code for kind, code in STATUS if isinstance(error, kind)), 500)
+    if status == 404:
+        return error_page(404)
+    if status == 503:
+        log.error("key or setup problem: %s", type(error).__name__)
+        return error_page(503, "The archive cannot open its vault right now. An operator has to look at it.")
+    if status == 500:
+        return _unexpected(error)
+    return error_page(status, sentence(str(error)) + ".")
 
 
 def _to_login() -> Response:

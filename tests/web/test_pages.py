@@ -86,6 +86,8 @@ def test_a_markup_error_is_shown_at_the_field_with_line_and_column_and_nothing_i
 @pytest.mark.parametrize("change, field, message", [
     ({"embargo_date": "2031-02-30"}, "embargo_date", "malformed date"),
     ({"embargo_date": ""}, "embargo_date", "Give the date the story may be released"),
+    ({"embargo_date": "2026-01-01"}, "embargo_date", "That date has passed"),
+    ({"embargo_date": "0001-01-01"}, "embargo_date", "out of range"),
     ({"redaction_level": "secret"}, "redaction_level", "Not a valid choice"),
     ({"title": ""}, "title", "Title is empty"),
     ({"interview_date": "May 2019"}, "interview_date", "Interview_date must be YYYY"),
@@ -155,6 +157,57 @@ def test_an_organizer_extends_and_a_shortening_is_refused_with_the_reason(web_ap
     assert longer.status_code == 302
     assert "2095-01-01 00:00 UTC" in client.get(path).get_data(as_text=True)
     assert ("org@example.org", "embargo.extend") in _actions(web_app, world.sealed_id)
+
+
+def test_an_extension_ends_the_pending_request_shown_with_the_current_embargo(
+        web_app: Flask, client: FlaskClient, world: World) -> None:
+    sign_in(client, world.user_ids["admin"])
+    dashboard = client.get("/admin").get_data(as_text=True)
+    assert world.sealed_id in dashboard
+    assert re.search(r"Its embargo now: until <time[^>]*>2090-01-01 00:00 UTC</time>", dashboard)
+    assert "Reason: narrator agreed" in dashboard  # unsealed for the admin
+
+    sign_in(client, world.user_ids["organizer"])
+    path = f"/my/stories/{world.sealed_id}"
+    extended = client.post(f"{path}/extend", data={**_form(client, path), "extend-until": "2095-01-01",
+                                                   "extend-reason": "risk"})
+    sign_in(client, world.user_ids["admin"])
+    approve = client.post(f"/admin/requests/{world.request_id}/approve", data=_form(client, "/admin"),
+                          follow_redirects=True)
+
+    assert extended.status_code == 302
+    assert world.sealed_id not in client.get("/admin").get_data(as_text=True).split("Early-release requests")[1] \
+        .split("</section>")[0]
+    assert "no pending request" in approve.get_data(as_text=True)
+    assert ("admin@example.org", "embargo.approve") not in _actions(web_app, world.sealed_id)
+    assert ("org@example.org", "embargo.cancel") in _actions(web_app, world.sealed_id)
+
+
+def test_an_organizer_takes_their_own_request_back_on_the_web(web_app: Flask, client: FlaskClient,
+                                                                world: World) -> None:
+    sign_in(client, world.user_ids["organizer"])
+    tokens = _form(client, "/submit")
+    sealed = client.post("/submit", data={**tokens, **STORY})
+    path = sealed.headers["Location"]
+    asked = client.post(f"{path}/request", data={**_form(client, path), "early-now": "y",
+                                                 "early-reason": "the campaign ended"})
+    page = client.get(path).get_data(as_text=True)
+    assert asked.status_code == 302 and "Take the request back" in page
+    cancel = re.search(r'action="([^"]+/cancel)"', page)
+    assert cancel is not None
+
+    taken = client.post(cancel.group(1), data=_tokens(page), follow_redirects=True)
+
+    assert "Your request is taken back" in taken.get_data(as_text=True)
+    assert "Take the request back" not in taken.get_data(as_text=True)
+    assert ("org@example.org", "embargo.cancel") in _actions(web_app, path.rsplit("/", 1)[1])
+
+
+def test_an_empty_reading_room_says_nothing_is_released_yet(client: FlaskClient) -> None:
+    for path in ("/", "/search?q=strike"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "No stories are released yet" in response.get_data(as_text=True)
 
 
 def test_another_organizer_gets_the_unknown_id_page_for_a_story_not_theirs(client: FlaskClient,

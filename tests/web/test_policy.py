@@ -37,6 +37,7 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "organizer.open_story": {"POST": OWNER},
     "organizer.extend": {"POST": OWNER},
     "organizer.request_release": {"POST": OWNER},
+    "organizer.cancel_request": {"POST": OWNER},
     "admin.dashboard": {"GET": ADMINS},
     "admin.approve": {"POST": ADMINS},
     "admin.deny": {"POST": ADMINS},
@@ -51,7 +52,8 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "admin.audit_log": {"GET": ADMINS},
 }
 # Story pages an owner-only route would reveal: others get the unknown-id 404, not a 403.
-OWNER_SCOPED = {"organizer.my_story", "organizer.open_story", "organizer.extend", "organizer.request_release"}
+OWNER_SCOPED = {"organizer.my_story", "organizer.open_story", "organizer.extend", "organizer.request_release",
+                "organizer.cancel_request"}
 # Run last, in this order: they change what later requests would see.
 LAST = ("admin.takedown", "admin.withdraw", "admin.disable", "auth.logout")
 

@@ -1,0 +1,63 @@
+"""Embargo changes: extend at once, request an earlier release, a second admin's decision,
+the requester taking a request back; and what is coming."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from archive.errors import InvalidInput
+from archive.services.context import Archive
+from archive.times import utcnow
+from archive.users import User
+from archive.vault import embargo
+from archive.vault.embargo import Pending
+from archive.vault.models import EmbargoRequest, Story
+
+
+def extend(archive: Archive, actor: User, story_id: str, until: datetime | None, reason: str) -> Story:
+    """Move a story's embargo later (None: indefinitely), at once; its pending requests end."""
+    with archive.transaction():
+        return embargo.extend(archive.session, archive.keyring, actor, story_id, until, reason, now=utcnow())
+
+
+def request(archive: Archive, actor: User, story_id: str, until: datetime | None, reason: str) -> EmbargoRequest:
+    """Ask for an earlier release (None: at approval); another admin decides."""
+    with archive.transaction():
+        return embargo.request(archive.session, archive.keyring, actor, story_id, until, reason,
+                               now=utcnow(), ttl=archive.config.request_ttl)
+
+
+def approve(archive: Archive, actor: User, request_id: str) -> Story:
+    """A second admin applies a pending request made against the story's current embargo."""
+    with archive.transaction():
+        return embargo.approve(archive.session, archive.keyring, actor, request_id, now=utcnow())
+
+
+def deny(archive: Archive, actor: User, request_id: str, reason: str) -> EmbargoRequest:
+    """An admin turns a request down."""
+    with archive.transaction():
+        return embargo.deny(archive.session, archive.keyring, actor, request_id, reason, now=utcnow())
+
+
+def cancel(archive: Archive, actor: User, request_id: str) -> EmbargoRequest:
+    """The requester takes their own pending request back."""
+    with archive.transaction():
+        return embargo.cancel(archive.session, archive.keyring, actor, request_id, now=utcnow())
+
+
+def pending(archive: Archive, *, story_id: str | None = None) -> list[Pending]:
+    """Requests that may still be approved (reasons unsealed: for admins and the story's organizer)."""
+    return embargo.pending(archive.session, archive.keyring, now=utcnow(), story_id=story_id)
+
+
+def upcoming(archive: Archive, days: int) -> list[Story]:
+    """Sealed stories due within `days` (overdue first)."""
+    return embargo.upcoming(archive.session, now=utcnow(), days=days)
+
+
+def future_only(until: datetime | None, *, field: str = "embargo_until") -> datetime | None:
+    """Refuse an embargo end that has already passed (a web form's date typed in the past)."""
+    if until is not None and until <= utcnow():
+        raise InvalidInput("that date has passed: a new story's embargo must end in the future "
+                           "(or choose 'release at the next run')", field=field)
+    return until

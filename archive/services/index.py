@@ -1,0 +1,30 @@
+"""This node's search index: a cache of the reading-room table, rebuilt, synced and verified."""
+
+from __future__ import annotations
+
+from archive.reading_room import room
+from archive.reading_room.room import SyncReport
+from archive.release import gate, locks
+from archive.services.context import Archive
+
+
+def rebuild(archive: Archive) -> int:
+    """Recreate the index from the reading-room table; the number of released stories."""
+    with locks.publisher(archive.config.home):
+        return room.rebuild(archive.session, archive.index)
+
+
+def sync(archive: Archive) -> SyncReport:
+    """Bring the index in step with the table, without a full rebuild."""
+    with locks.publisher(archive.config.home):
+        return room.sync(archive.session, archive.index)
+
+
+def verify(archive: Archive) -> list[str]:
+    """Every way the index, the reading room and the vault disagree (nothing: all is well).
+
+    An archive that has released nothing yet has no index, and that agrees with everything.
+    """
+    if not archive.index.exists() and not gate.released_any(archive.session):
+        return []
+    return gate.verify(archive.session, archive.index)

@@ -1,0 +1,18 @@
+"""The master key ring: rotation, exclusive of every operation that wraps a data key."""
+
+from __future__ import annotations
+
+from archive import audit
+from archive.services.context import Archive
+from archive.vault import rotation
+from archive.vault.rotation import Rotation
+
+
+def rotate(archive: Archive) -> Rotation:
+    """Re-wrap every data key under a new master key; the old key leaves only when unused."""
+    with archive.publishing():
+        try:
+            return rotation.rotate(archive.session, archive.config, audit.SYSTEM, archive.ring_change)
+        except BaseException:
+            archive.session.rollback()
+            raise

@@ -1,0 +1,73 @@
+"""The audit log as people read it: verify, anchor, show (each read itself recorded)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from archive import audit
+from archive.audit import SYSTEM, Anchor, AuditEntry
+from archive.errors import TamperDetected
+from archive.services.context import Archive
+from archive.vault import reasons
+from archive.vault.models import Story
+
+__all__ = ["SYSTEM", "Anchor", "Shown", "anchor", "show", "status", "verify"]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An entry as shown: sealed reasons read with the story's key (or marked destroyed)."""
+
+    entry: AuditEntry
+    detail: dict[str, Any]
+
+
+def verify(archive: Archive, kept: Anchor | None = None) -> tuple[int, Anchor | None]:
+    """Check the chain, head and anchors: the number of entries and the last stored anchor."""
+    count = audit.verify(archive.session, archive.keyring.audit_key, kept)
+    return count, audit.last_anchor(archive.session)
+
+
+def anchor(archive: Archive, actor: str = SYSTEM) -> Anchor:
+    """Anchor the head of a chain that verifies (never a broken one)."""
+    audit.verify(archive.session, archive.keyring.audit_key)
+    with archive.transaction():
+        return audit.anchor(archive.session, archive.keyring.audit_key, actor)
+
+
+def show(archive: Archive, actor: str, *, story_id: str | None = None, since: datetime | None = None,
+         since_text: str | None = None, limit: int | None = None) -> list[Shown]:
+    """Entries (chain order, or the newest `limit` first); the reading is recorded."""
+    if limit is None:
+        rows = list(audit.entries(archive.session, story_id=story_id, since=since))
+    else:
+        rows = audit.latest(archive.session, story_id=story_id, limit=limit)
+    stories: dict[str, Story | None] = {}
+    shown = [Shown(e, _readable(archive, e, stories)) for e in rows]
+    with archive.transaction():
+        audit.record(archive.session, archive.keyring.audit_key, actor, "audit.show", story_id,
+                     **({"since": since_text} if since_text else {}), shown=len(shown))
+    return shown
+
+
+def status(archive: Archive) -> tuple[int | None, str | None, Anchor | None]:
+    """How many entries verify (None and the problem if the chain does not), and the last anchor."""
+    verified: int | None
+    try:
+        verified, problem = audit.verify(archive.session, archive.keyring.audit_key), None
+    except TamperDetected as error:
+        verified, problem = None, str(error)
+    return verified, problem, audit.last_anchor(archive.session)
+
+
+def _readable(archive: Archive, entry: AuditEntry, stories: dict[str, Story | None]) -> dict[str, Any]:
+    detail: dict[str, Any] = json.loads(entry.detail)
+    sealed = detail.pop("reason_sealed", None)
+    if isinstance(sealed, str) and entry.story_id is not None:
+        if entry.story_id not in stories:
+            stories[entry.story_id] = archive.session.get(Story, entry.story_id)
+        detail["reason"] = reasons.read(archive.keyring, stories[entry.story_id], sealed)
+    return detail

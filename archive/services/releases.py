@@ -1,0 +1,69 @@
+"""The release run: publish-due, its dry run, and the monitoring check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from archive.errors import InvalidInput
+from archive.release import gate
+from archive.release.gate import Progress, Summary
+from archive.services.context import Archive
+from archive.times import format_instant, utcnow
+from archive.vault import embargo, stories
+from archive.vault.models import Story
+
+# An operator's --now may be a little ahead of this machine's clock (another machine's)
+# without being a way to release stories early.
+CLOCK_SKEW = timedelta(seconds=5)
+
+
+def clock(now: datetime | None, *, dry_run: bool) -> datetime:
+    """The instant a run goes by: the real clock, an earlier --now, or a later one only for a dry run."""
+    real = utcnow()
+    if now is None:
+        return real
+    if now > real + CLOCK_SKEW and not dry_run:
+        raise InvalidInput(f"--now {format_instant(now)} is later than this machine's clock "
+                           f"({format_instant(real)}): releasing early is not a clock setting; "
+                           "use it with --dry-run to see what would be released then")
+    return now
+
+
+def publish_due(archive: Archive, now: datetime | None = None,
+                progress: Progress | None = None) -> Summary:
+    """Release every due story exactly once; one that fails stays sealed and is reported."""
+    instant = clock(now, dry_run=False)
+    with archive.publishing():
+        try:
+            return gate.publish_due(archive.session, archive.keyring, archive.index, now=instant,
+                                    progress=progress)
+        except BaseException:
+            archive.session.rollback()
+            raise
+
+
+def due(archive: Archive, now: datetime | None = None) -> list[Story]:
+    """What a run at `now` would release or hold for review (a dry run: nothing changes)."""
+    return gate.due(archive.session, clock(now, dry_run=True))
+
+
+def due_count(archive: Archive, now: datetime | None = None) -> int:
+    """How many stories a run at `now` would consider."""
+    return gate.due_count(archive.session, clock(now, dry_run=True))
+
+
+@dataclass(frozen=True)
+class Health:
+    """The monitoring answer: stories overdue past the grace, why the failing ones are stuck."""
+
+    overdue: list[Story]
+    stuck: dict[str, str]
+    waiting_review: int
+
+
+def check(archive: Archive, grace: timedelta, now: datetime | None = None) -> Health:
+    """Stories due for longer than `grace`, and the recorded cause of each failed release."""
+    late = embargo.overdue(archive.session, now=clock(now, dry_run=True), grace=grace)
+    return Health(late, gate.stuck(archive.session, [s.id for s in late]),
+                  len(stories.listing(archive.session, "due_for_review")))

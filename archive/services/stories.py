@@ -1,0 +1,106 @@
+"""Stories in the vault: submit and import, open and list one's own, and an admin's release,
+takedown and withdrawal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import select
+
+from archive.errors import Forbidden, NotFound
+from archive.reading_room.models import ReleasedStory
+from archive.release import gate
+from archive.release.redaction import ReleasedText, redact
+from archive.services.context import Archive
+from archive.users import User
+from archive.vault import drafts, imports, stories
+from archive.vault.drafts import Draft
+from archive.vault.models import LEVELS, Story
+
+__all__ = ["LEVELS", "Draft", "Story", "due_for_review", "import_file", "listing", "managed", "mine",
+           "open_sealed", "own", "parse", "previews", "release_reviewed", "submit", "takedown", "withdraw"]
+MAX_IMPORT_BYTES = 512 * 1024 * 1024
+
+
+def parse(data: dict[str, object]) -> Draft:
+    """A story typed into a form, validated (InvalidInput naming the field)."""
+    return drafts.parse(data)
+
+
+def previews(draft: Draft) -> dict[str, ReleasedText]:
+    """What each redaction level would release of a draft (shown to its organizer only)."""
+    return {level: redact(draft.changed(redaction_level=level)) for level in LEVELS}
+
+
+def submit(archive: Archive, actor: User, draft: Draft) -> Story:
+    """Seal one story owned by the acting organizer (web form)."""
+    with archive.sealing() as ring:
+        return stories.submit(archive.session, ring, actor, draft)
+
+
+def import_file(archive: Archive, actor: User, path: Path) -> list[Story]:
+    """Seal every story of a JSON Lines file, or none: every line is checked first."""
+    lines = imports.read_lines(path, limit=MAX_IMPORT_BYTES)
+    submissions = imports.parse_lines(archive.session, actor, lines, str(path))
+    with archive.sealing() as ring:
+        return stories.submit_many(archive.session, ring, actor, submissions)
+
+
+def open_sealed(archive: Archive, actor: User, story_id: str) -> Draft:
+    """The organizer reads their own sealed story; the read is audited."""
+    with archive.transaction():
+        return stories.open_sealed(archive.session, archive.keyring, actor, story_id)
+
+
+def own(archive: Archive, actor: User, story_id: str) -> Story:
+    """One of the actor's own stories (control columns only); NotFound for anyone else's."""
+    story = stories.get_for(archive.session, actor, story_id)
+    if story.owner_id != actor.id:
+        raise NotFound(f"no story {story_id[:40]}")
+    return story
+
+
+def managed(archive: Archive, actor: User, story_id: str) -> Story:
+    """A story an admin manages (control columns only)."""
+    if actor.role != "admin":
+        raise Forbidden("only an admin may do this")
+    return stories.get_for(archive.session, actor, story_id)
+
+
+def mine(archive: Archive, actor: User) -> tuple[list[Story], dict[str, str]]:
+    """The actor's stories, and the released title of each released one."""
+    found = stories.listing(archive.session, owner=actor)
+    released = [s.id for s in found if s.status == "released"]
+    titles = {row.id: row.title for row in archive.session.execute(
+        select(ReleasedStory.id, ReleasedStory.title).where(ReleasedStory.id.in_(released)))}
+    return found, titles
+
+
+def listing(archive: Archive, status: str | None = None) -> list[Story]:
+    """Stories' control columns, never content; one status's if given."""
+    return stories.listing(archive.session, status)
+
+
+def release_reviewed(archive: Archive, actor: User, story_id: str) -> Story:
+    """An admin releases a story that waits for review."""
+    with archive.publishing(), archive.transaction():
+        return gate.release_reviewed(archive.session, archive.keyring, archive.index, actor, story_id)
+
+
+def takedown(archive: Archive, actor: User, story_id: str, reason: str) -> Story:
+    """Take a released story back into the vault (sealed, indefinite), out of search at once."""
+    with archive.publishing(), archive.transaction():
+        return gate.takedown(archive.session, archive.keyring, archive.index, actor, story_id, reason)
+
+
+def withdraw(archive: Archive, actor: User, story_id: str, reason: str) -> Story:
+    """Consent withdrawn: any released copy removed, the data key destroyed."""
+    with archive.publishing(), archive.transaction():
+        return gate.withdraw(archive.session, archive.keyring, archive.index, actor, story_id, reason)
+
+
+def due_for_review(archive: Archive) -> Sequence[Story]:
+    """Stories waiting for an admin's review."""
+    return stories.listing(archive.session, "due_for_review")
+
