@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from archive import db, models, reading_room, web  # noqa: F401  (models: complete the metadata)
+from archive import db, models, reading_room, users, web  # noqa: F401  (models: complete the metadata)
 from archive.config import Config
 from archive.errors import KeyProblem
 from archive.paths import TEMPLATES
@@ -21,6 +21,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=STATIC,
                 instance_path=str(config.home))
     app.config.from_mapping(config.to_flask())
+    users.use_cost(config.password_cost)
     app.secret_key = _session_secret(config)
     db.init_app(app)
     reading_room.init_app(app)

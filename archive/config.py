@@ -26,6 +26,8 @@ class Config:
     address and scheme (ESCROW_PROXY_HOPS, 0: none, so X-Forwarded-* is ignored).
     `index_sync_seconds` is how often, at most, a node compares its search index with the
     reading-room table before a search (ESCROW_INDEX_SYNC_SECONDS, 30; 0: before every one).
+    `password_cost` names the argon2 parameters of new password hashes (ESCROW_PASSWORD_COST:
+    'standard', or 'test' for the test suite only: `escrow serve` refuses it).
     """
 
     home: Path
@@ -35,6 +37,7 @@ class Config:
     request_ttl: timedelta = timedelta(days=7)
     proxy_hops: int = 0
     index_sync_seconds: int = 30
+    password_cost: str = "standard"
 
     @property
     def key_file(self) -> Path:
@@ -59,6 +62,7 @@ class Config:
             request_ttl=timedelta(days=_days(env.get("ESCROW_REQUEST_TTL_DAYS") or "7")),
             proxy_hops=_hops(env.get("ESCROW_PROXY_HOPS") or "0"),
             index_sync_seconds=_sync_seconds(env.get("ESCROW_INDEX_SYNC_SECONDS") or "30"),
+            password_cost=_cost(env.get("ESCROW_PASSWORD_COST") or "standard"),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -87,3 +91,9 @@ def _sync_seconds(text: str) -> int:
     if not text.strip().isdigit() or int(text) > 3600:
         raise InvalidInput(f"ESCROW_INDEX_SYNC_SECONDS must be a number of seconds from 0 to 3600, not {text[:20]!r}")
     return int(text)
+
+
+def _cost(text: str) -> str:
+    if text not in ("standard", "test"):
+        raise InvalidInput("ESCROW_PASSWORD_COST must be 'standard' (or 'test', for the test suite only)")
+    return text

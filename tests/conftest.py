@@ -93,7 +93,7 @@ def archive_home(tmp_path: Path, initialised_template: Path, database_url: str |
 
 @pytest.fixture
 def config(archive_home: Path, database_url: str | None) -> Config:
-    return Config.for_home(archive_home, database_url=database_url, testing=True)
+    return Config.for_home(archive_home, database_url=database_url, testing=True, password_cost="test")
 
 
 @pytest.fixture

@@ -21,11 +21,14 @@ from archive.errors import EscrowError
 from archive.vault import keys, stories
 from archive.vault.models import Story
 
+# Cheap argon2 parameters for the accounts tests make (Config.password_cost; `serve` refuses them).
+FAST_PASSWORDS = {"ESCROW_PASSWORD_COST": "test"}
+
 
 def escrow(home: Path, *args: str, input: str | None = None,
            env: dict[str, str] | None = None) -> Result:
     """Run `escrow ARGS` in-process against an instance folder, as a user would."""
-    environ = {"ARCHIVE_HOME": str(home), "DATABASE_URL": "", "ESCROW_MASTER_KEY": ""}
+    environ = {"ARCHIVE_HOME": str(home), "DATABASE_URL": "", "ESCROW_MASTER_KEY": "", **FAST_PASSWORDS}
     if "DATABASE_URL" in os.environ and os.environ["DATABASE_URL"]:
         environ["DATABASE_URL"] = os.environ["DATABASE_URL"]
     environ.update(env or {})

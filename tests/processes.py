@@ -1,7 +1,9 @@
 """Running `escrow` as separate processes, as cron and several machines do, and sealing stories for them.
 
-Nothing here waits by sleeping: a test busy-polls the database (or the lock table) with a
-deadline, and every process started is killed by its pid if the test leaves it running.
+Nothing here waits by sleeping in place of synchronisation: a test polls the database (or the
+lock table) for the state it needs, with a deadline and a short pause between polls so the
+processes it watches keep the CPU; every process started is killed by its pid if the test
+leaves it running.
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.helpers import escrow, story, write_lines
+from tests.helpers import FAST_PASSWORDS, escrow, story, write_lines
 
 ESCROW = Path(sys.executable).parent / "escrow"
 ORGANIZER = "org@example.org"
-POLL_DEADLINE = 120.0  # seconds; a bound on busy-polling, never a synchronisation guess
+POLL_DEADLINE = 120.0  # seconds; a bound on polling, never a synchronisation guess
+POLL_PAUSE = 0.005  # between polls: the watched processes get the CPU the poll would take
 RUN_TIMEOUT = 300.0
 SUMMARY = re.compile(r"^released (\d+), already released (\d+), failed (\d+)", re.MULTILINE)
 RELEASE_COUNTS = ("SELECT story_id, count(*) FROM audit_log WHERE action = 'story.release' "
@@ -51,9 +55,21 @@ def process_env(home: Path, database_url: str | None = None) -> dict[str, str]:
     """The environment of an `escrow` process on an instance and this test's database (or `database_url`)."""
     env = {k: v for k, v in os.environ.items() if k not in ("ESCROW_MASTER_KEY", "ESCROW_TRACEBACK")}
     env["ARCHIVE_HOME"] = str(home)
+    env.update(FAST_PASSWORDS)
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     return env
+
+
+def poll(what: str, done: Callable[[], object], *, alive: subprocess.Popen[str] | None = None) -> None:
+    """Wait until `done()` is true; fail after POLL_DEADLINE, or if `alive` exits first."""
+    deadline = time.monotonic() + POLL_DEADLINE
+    while not done():
+        if alive is not None and alive.poll() is not None:
+            raise AssertionError(f"the process exited ({alive.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {POLL_DEADLINE:.0f}s waiting for {what}")
+        time.sleep(POLL_PAUSE)  # a pause between polls, not a guess at timing
 
 
 @contextmanager

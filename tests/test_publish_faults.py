@@ -15,18 +15,16 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from click.testing import Result
 from sqlalchemy import Connection
 
 from archive.config import Config
 from tests.helpers import connect, database_env, escrow, every_story_opens, one, opening, sql
-from tests.processes import POLL_DEADLINE, RELEASE_COUNTS, RUN_TIMEOUT, SUMMARY, finish, seal_stories, started
+from tests.processes import RELEASE_COUNTS, RUN_TIMEOUT, SUMMARY, finish, poll, seal_stories, started
 
 PAST = "2020-01-01"
 FUTURE = "2031-01-01T00:00:00Z"
@@ -70,17 +68,12 @@ def commits_held(conn: Connection, table: str) -> Iterator[None]:
 def kill_between_commits(proc: subprocess.Popen[str], home: Path, progress_sql: str, table: str) -> int:
     """SIGKILL a running command after its first commit and before its last; return its progress.
 
-    Busy-polls (no sleep) until `progress_sql` counts something, then holds the commits
-    that write `table` while it counts again and kills the process, so the count is
-    exactly what the process had committed when it died.
+    Polls until `progress_sql` counts something, then holds the commits that write `table`
+    while it counts again and kills the process, so the count is exactly what the process
+    had committed when it died.
     """
     with connect(home) as conn:
-        deadline = time.monotonic() + POLL_DEADLINE
-        while scalar(conn, progress_sql) == 0:
-            if proc.poll() is not None:
-                pytest.fail(f"escrow exited with {proc.returncode} before its first commit")
-            if time.monotonic() > deadline:
-                pytest.fail(f"escrow committed nothing within {POLL_DEADLINE:.0f}s")
+        poll("its first commit", lambda: scalar(conn, progress_sql) != 0, alive=proc)
         with commits_held(conn, table):
             progress = scalar(conn, progress_sql)
             os.kill(proc.pid, signal.SIGKILL)

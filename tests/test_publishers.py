@@ -11,19 +11,17 @@ index must hold exactly the reading room.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from archive.config import Config
 from archive.release import locks
 from tests.helpers import escrow, one, sql
-from tests.processes import POLL_DEADLINE, RELEASE_COUNTS, SUMMARY, finish, node, seal_stories, started
+from tests.processes import RELEASE_COUNTS, SUMMARY, finish, node, poll, seal_stories, started
 
 STORIES = 1000
 PUBLISHERS = 3
@@ -58,10 +56,7 @@ def publisher_lock_held(config: Config, holder: Path) -> Iterator[Callable[[], i
 
 
 def wait_for(count: Callable[[], int], wanted: int) -> None:
-    deadline = time.monotonic() + POLL_DEADLINE
-    while count() < wanted:
-        if time.monotonic() > deadline:
-            pytest.fail(f"only {count()} of {wanted} publishers reached the lock within {POLL_DEADLINE:.0f}s")
+    poll(f"{wanted} publishers to reach the lock", lambda: count() >= wanted)
 
 
 def test_three_publishers_at_once_release_each_of_1000_stories_exactly_once(

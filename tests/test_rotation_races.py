@@ -10,7 +10,6 @@ file as it is, which holds only the newest master key.
 
 from __future__ import annotations
 
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -21,19 +20,11 @@ from archive.config import Config
 from archive.vault import keys, stories
 from archive.vault.drafts import parse
 from tests.helpers import escrow, every_story_opens, story, write_lines
-from tests.processes import ORGANIZER, POLL_DEADLINE, finish, started
+from tests.processes import ORGANIZER, finish, poll, started
 
 
 def ring_versions(home: Path) -> list[int]:
     return sorted(keys.parse((home / "master.key").read_text(), "test").keks)
-
-
-def poll(what: str, done: object) -> None:
-    """Busy-poll a condition with a deadline (never a sleep standing in for synchronisation)."""
-    deadline = time.monotonic() + POLL_DEADLINE
-    while not done():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)  # a pause between polls
 
 
 def waits_for_a_file_lock(pid: int) -> bool:
@@ -63,7 +54,8 @@ def test_a_story_sealed_under_the_old_key_while_a_rotation_waits_is_rewrapped(
         ring = held.enter_context(archive.sealing())  # an import has read the ring: version 1 only
         assert sorted(ring.keks) == [1]
         with started(home, "keys", "rotate") as rotation:
-            poll("the rotation to wait for the key ring", lambda: waits_for_a_file_lock(rotation.pid))
+            poll("the rotation to wait for the key ring", lambda: waits_for_a_file_lock(rotation.pid),
+                 alive=rotation)
             late = stories.submit(archive.session, ring, organizer, parse(story(title="sealed meanwhile")))
             archive.session.flush()
             assert late.kek_version == 1
@@ -112,3 +104,16 @@ def test_a_second_rotation_after_the_races_finds_every_key_in_place(home: Path, 
     assert again.exit_code == 0, again.output
     assert "rotated to master key version 3: 5 data keys re-wrapped" in again.output
     assert every_story_opens(config) == 5
+
+
+def test_a_machine_whose_key_file_predates_a_rotation_seals_nothing(home: Path, config: Config) -> None:
+    """Another machine rotated; this one still has the old key file: refused, nothing written."""
+    assert escrow(home, "stories", "import", str(_import(home, 2, "early")), "--as", ORGANIZER).exit_code == 0
+    old = (home / "master.key").read_text()
+    assert escrow(home, "keys", "rotate").exit_code == 0
+    (home / "master.key").write_text(old)  # the other machine's file, not yet updated
+
+    refused = escrow(home, "stories", "import", str(_import(home, 1, "late")), "--as", ORGANIZER)
+
+    assert refused.exit_code == 1 and "lacks master key version 2" in refused.output
+    assert "2 stories" in escrow(home, "stories", "list").output

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from archive import create_app, db, services
+from archive.config import Config
+from archive.services import accounts
 from tests.helpers import escrow, sql
 
 
@@ -64,3 +68,37 @@ def test_a_missing_role_is_a_usage_error(archive_home: Path) -> None:
 
     assert result.exit_code == 2
     assert "Missing option '--role'" in result.output
+
+
+def test_unless_asked_otherwise_hashes_use_the_standard_parameters(archive_home: Path) -> None:
+    added = escrow(archive_home, "users", "add", "s@example.org", "--role", "researcher", "--password-stdin",
+                   input="a long enough password\n", env={"ESCROW_PASSWORD_COST": ""})
+
+    assert added.exit_code == 0, added.output
+    [(_, _, hashed)] = _users(archive_home)
+    assert "$m=65536,t=3,p=4$" in hashed
+
+
+def test_the_test_suites_cheap_hashes_cannot_serve_and_an_unknown_cost_is_refused(archive_home: Path) -> None:
+    serving = escrow(archive_home, "serve", "--port", "0")
+    unknown = escrow(archive_home, "stories", "list", env={"ESCROW_PASSWORD_COST": "cheap"})
+
+    assert serving.exit_code == 1 and "for the test suite only" in serving.output
+    assert unknown.exit_code == 1 and "ESCROW_PASSWORD_COST must be 'standard'" in unknown.output
+
+
+def test_a_cheap_hash_is_made_standard_when_its_owner_signs_in(archive_home: Path, config: Config) -> None:
+    assert escrow(archive_home, "users", "add", "c@example.org", "--role", "researcher", "--password-stdin",
+                  input="a long enough password\n").exit_code == 0
+    app = create_app(dataclasses.replace(config, password_cost="standard"))
+    with app.app_context():
+        archive = services.current()
+        wrong = accounts.sign_in(archive, "c@example.org", "not it")
+        right = accounts.sign_in(archive, "c@example.org", "a long enough password")
+        db.db.session.remove()
+        db.db.engine.dispose()
+    app.extensions["escrow.index"].close()
+
+    assert wrong is None and right is not None
+    [(_, _, hashed)] = _users(archive_home)
+    assert "$m=65536,t=3,p=4$" in hashed

@@ -10,6 +10,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from archive.app import create_app
+from archive.cli import base
 from archive.cli.base import cli
 from archive.config import Config
 
@@ -35,7 +36,10 @@ def default_workers() -> int:
 
 
 def run(host: str, port: int, workers: int) -> None:
-    """Serve until stopped (Ctrl-C or SIGTERM)."""
+    """Serve until stopped (Ctrl-C or SIGTERM); never with the test suite's cheap password hashes."""
+    if base.config().password_cost != "standard":
+        raise base.Failure("ESCROW_PASSWORD_COST=test makes passwords cheap to guess and is for the test "
+                           "suite only: unset it to serve")
     _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync", "timeout": 60,
                "graceful_timeout": 20, "limit_request_line": 8190, "errorlog": "-", "loglevel": "info",
                "proc_name": "escrow", "forwarded_allow_ips": "127.0.0.1",

@@ -68,6 +68,7 @@ class Archive:
         """
         with locks.key_ring(self.config.home, self.engine, exclusive=False):
             self._keyring = keys.unlock(self.session, self.config)
+            keys.require_newest(self.session, self._keyring)
             with self.transaction():
                 yield self._keyring
 

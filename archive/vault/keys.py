@@ -212,6 +212,20 @@ def verify(session: Session, ring: Keyring) -> None:
             raise KeyProblem(f"the {name} does not match this archive: wrong key ring?")
 
 
+def require_newest(session: Session, ring: Keyring) -> None:
+    """Refuse to wrap new data keys with a ring older than the archive's newest master key.
+
+    Another machine rotated and this one's key file was not updated yet (or a rotation was
+    interrupted here after registering its new key): a story sealed now would be wrapped
+    under a key the rotation is retiring.
+    """
+    newest = session.scalar(select(func.max(KeyCheck.version)).where(KeyCheck.purpose == "kek"))
+    if newest is not None and newest > ring.current_version:
+        raise KeyProblem(f"this key file lacks master key version {newest}, which the archive already has: "
+                         "copy the key file from the machine that rotated, or finish an interrupted "
+                         "rotation here with 'escrow keys rotate'")
+
+
 def unlock(session: Session, config: Config) -> Keyring:
     """Load the ring and check it belongs to this archive's database."""
     ring = load(config)
