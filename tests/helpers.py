@@ -35,6 +35,15 @@ def escrow(home: Path, *args: str, input: str | None = None,
     return CliRunner().invoke(cli, list(args), input=input, env=environ, catch_exceptions=False)
 
 
+def add_users(home: Path, *accounts: tuple[str, str]) -> Path:
+    """Add (email, role) accounts through the CLI, as an operator does; the instance folder."""
+    for email, role in accounts:
+        added = escrow(home, "users", "add", email, "--role", role, "--password-stdin",
+                       input="a long enough password\n")
+        assert added.exit_code == 0, added.output
+    return home
+
+
 def database_env(url: str | None) -> dict[str, str]:
     """The environment that points the CLI at a database (None: the instance folder's SQLite file)."""
     return {"DATABASE_URL": url or ""}

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import assert_no_canary, canaries, escrow, one, sql, story, write_lines
+from tests.helpers import add_users, assert_no_canary, canaries, escrow, one, sql, story, write_lines
 
 ORG, ADMIN, ADMIN2 = "org@example.org", "admin@example.org", "admin2@example.org"
 PAST = "2026-01-01T00:00:00Z"  # an embargo already over: the next run releases the story
@@ -22,11 +22,7 @@ PAST = "2026-01-01T00:00:00Z"  # an embargo already over: the next run releases 
 
 @pytest.fixture
 def home(archive_home: Path) -> Path:
-    for email, role in ((ORG, "organizer"), (ADMIN, "admin"), (ADMIN2, "admin")):
-        added = escrow(archive_home, "users", "add", email, "--role", role, "--password-stdin",
-                       input="a long enough password\n")
-        assert added.exit_code == 0, added.output
-    return archive_home
+    return add_users(archive_home, (ORG, "organizer"), (ADMIN, "admin"), (ADMIN2, "admin"))
 
 
 def _import(home: Path, **fields: object) -> str:

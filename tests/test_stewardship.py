@@ -21,7 +21,7 @@ from archive.users import User
 from archive.vault import drafts, embargo, stories
 from archive.vault.keys import Keyring
 from archive.vault.models import Story
-from tests.helpers import escrow, one, sql, story, write_lines
+from tests.helpers import add_users, escrow, one, sql, story, write_lines
 
 ORG, OTHER, ADMIN, ADMIN2, READER = (
     "org@example.org", "other@example.org", "admin@example.org", "admin2@example.org", "reader@example.org")
@@ -30,12 +30,8 @@ EMBARGO = "2031-01-01T00:00:00Z"
 
 @pytest.fixture
 def home(archive_home: Path) -> Path:
-    for email, role in ((ORG, "organizer"), (OTHER, "organizer"), (ADMIN, "admin"), (ADMIN2, "admin"),
-                        (READER, "researcher")):
-        added = escrow(archive_home, "users", "add", email, "--role", role, "--password-stdin",
-                       input="a long enough password\n")
-        assert added.exit_code == 0, added.output
-    return archive_home
+    return add_users(archive_home, (ORG, "organizer"), (OTHER, "organizer"), (ADMIN, "admin"), (ADMIN2, "admin"),
+                     (READER, "researcher"))
 
 
 def _import(home: Path, **fields: object) -> str:

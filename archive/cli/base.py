@@ -23,6 +23,8 @@ from archive.services import Archive
 from archive.times import parse_instant, utcnow
 from archive.users import User
 
+REASON_HELP = "Why; it goes into the audit log, sealed with the story. Do not name people in it."
+
 
 class Failure(click.ClickException):
     """A one-line failure with exit status 1."""

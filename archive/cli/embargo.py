@@ -12,8 +12,6 @@ from archive.cli.base import cli
 from archive.services import embargoes
 from archive.times import format_instant, parse_instant, utcnow
 
-REASON_HELP = "Why; it goes into the audit log, sealed with the story. Do not name people in it."
-
 
 @cli.group("embargo")
 def embargo_group() -> None:
@@ -28,7 +26,7 @@ def _until(value: str, word: str) -> datetime | None:
 @embargo_group.command("extend")
 @click.argument("story_id")
 @click.option("--until", "until_text", required=True, help="A later ISO 8601 date or instant, or 'indefinite'.")
-@click.option("--reason", required=True, help=REASON_HELP)
+@click.option("--reason", required=True, help=base.REASON_HELP)
 @click.option("--as", "as_email", required=True, help="The story's organizer, or an admin.")
 def extend(story_id: str, until_text: str, reason: str, as_email: str) -> None:
     """Move a story's embargo later, at once (up to the last second before release)."""
@@ -41,7 +39,7 @@ def extend(story_id: str, until_text: str, reason: str, as_email: str) -> None:
 @embargo_group.command("request")
 @click.argument("story_id")
 @click.option("--until", "until_text", required=True, help="An earlier ISO 8601 date or instant, or 'now'.")
-@click.option("--reason", required=True, help=REASON_HELP)
+@click.option("--reason", required=True, help=base.REASON_HELP)
 @click.option("--as", "as_email", required=True, help="The story's organizer, or an admin.")
 def request(story_id: str, until_text: str, reason: str, as_email: str) -> None:
     """Ask for an earlier release; another admin approves it."""
@@ -67,7 +65,7 @@ def approve(request_id: str, as_email: str) -> None:
 
 @embargo_group.command("deny")
 @click.argument("request_id")
-@click.option("--reason", required=True, help=REASON_HELP)
+@click.option("--reason", required=True, help=base.REASON_HELP)
 @click.option("--as", "as_email", required=True, help="An admin, or the requester taking it back.")
 def deny(request_id: str, reason: str, as_email: str) -> None:
     """Turn a pending request down."""

@@ -13,8 +13,6 @@ from archive.cli.base import cli
 from archive.services import stories
 from archive.times import format_instant
 
-REASON_HELP = "Why; it goes into the audit log, sealed with the story. Do not name people in it."
-
 
 @cli.group("stories")
 def stories_group() -> None:
@@ -57,7 +55,7 @@ def stories_release(story_id: str, as_email: str) -> None:
 def _take_back_command(name: str, action: Callable[..., Any], done: str) -> None:
     @stories_group.command(name)
     @click.argument("story_id")
-    @click.option("--reason", required=True, help=REASON_HELP)
+    @click.option("--reason", required=True, help=base.REASON_HELP)
     @click.option("--as", "as_email", required=True, help="The acting admin.")
     def command(story_id: str, reason: str, as_email: str) -> None:
         archive = base.archive()
