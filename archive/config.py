@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from archive.errors import InvalidInput
 
@@ -26,6 +27,11 @@ class Config:
     address and scheme (ESCROW_PROXY_HOPS, 0: none, so X-Forwarded-* is ignored).
     `index_sync_seconds` is how often, at most, a node compares its search index with the
     reading-room table before a search (ESCROW_INDEX_SYNC_SECONDS, 30; 0: before every one).
+    `idle_minutes` ends a web session unused for that long (ESCROW_IDLE_MINUTES, 30); every
+    session ends 8 hours after sign-in. `base_url` is the archive's public address
+    (ESCROW_BASE_URL, e.g. https://archive.example.org): citations and links use it, and only
+    its host is served (any other Host header gets 400); unset, only this machine's names
+    (localhost, 127.0.0.1, ::1) are served and links use the request's own.
     `password_cost` names the argon2 parameters of new password hashes (ESCROW_PASSWORD_COST:
     'standard', or 'test' for the test suite only: `escrow serve` refuses it).
     """
@@ -38,6 +44,8 @@ class Config:
     proxy_hops: int = 0
     index_sync_seconds: int = 30
     password_cost: str = "standard"
+    idle_minutes: int = 30
+    base_url: str | None = None
 
     @property
     def key_file(self) -> Path:
@@ -63,6 +71,8 @@ class Config:
             proxy_hops=_hops(env.get("ESCROW_PROXY_HOPS") or "0"),
             index_sync_seconds=_sync_seconds(env.get("ESCROW_INDEX_SYNC_SECONDS") or "30"),
             password_cost=_cost(env.get("ESCROW_PASSWORD_COST") or "standard"),
+            idle_minutes=_idle(env.get("ESCROW_IDLE_MINUTES") or "30"),
+            base_url=_base_url(env.get("ESCROW_BASE_URL") or ""),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -72,7 +82,17 @@ class Config:
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
             "TESTING": self.testing,
             "ESCROW_CONFIG": self,
+            "ESCROW_IDLE_SECONDS": self.idle_minutes * 60,
+            "TRUSTED_HOSTS": self.trusted_hosts,
         }
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """The Host headers the web archive answers (Flask's TRUSTED_HOSTS)."""
+        if self.base_url is None:
+            return ["localhost", "127.0.0.1", "[::1]"]
+        host = urlsplit(self.base_url).hostname or ""
+        return [f"[{host}]" if ":" in host else host]
 
 
 def _days(text: str) -> int:
@@ -97,3 +117,19 @@ def _cost(text: str) -> str:
     if text not in ("standard", "test"):
         raise InvalidInput("ESCROW_PASSWORD_COST must be 'standard' (or 'test', for the test suite only)")
     return text
+
+
+def _idle(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 480:
+        raise InvalidInput("ESCROW_IDLE_MINUTES must be a number of minutes from 1 to 480")
+    return int(text)
+
+
+def _base_url(text: str) -> str | None:
+    value = text.strip().rstrip("/")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise InvalidInput("ESCROW_BASE_URL must be the archive's address, like https://archive.example.org")
+    return value

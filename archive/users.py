@@ -7,7 +7,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, func, select
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.db import Base, UTCDateTime
@@ -46,6 +46,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the account last became an active admin: it may approve only requests made after.
+    admin_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every session carries the generation it was signed in under; raising it ends them all.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
@@ -72,8 +76,8 @@ def normalise_email(email: str) -> str:
     return value
 
 
-def add(session: Session, email: str, role: str, password: str) -> User:
-    """Create an account; the caller commits."""
+def add(session: Session, email: str, role: str, password: str, *, active: bool = True) -> User:
+    """Create an account (an inactive one waits for approval); the caller commits."""
     address = normalise_email(email)
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role[:40]!r}: use organizer, researcher or admin")
@@ -83,8 +87,9 @@ def add(session: Session, email: str, role: str, password: str) -> User:
         raise InvalidInput(f"password longer than {MAX_PASSWORD} characters")
     if session.scalar(select(User.id).where(User.email == address)) is not None:
         raise Conflict(f"a user with email {address} already exists")
-    user = User(email=address, role=role, password_hash=hash_password(password),
-                active=True, created_at=utcnow())
+    now = utcnow()
+    user = User(email=address, role=role, password_hash=hash_password(password), active=active,
+                created_at=now, admin_since=now if role == "admin" and active else None, session_epoch=0)
     session.add(user)
     session.flush()
     return user
@@ -134,7 +139,16 @@ def set_active(session: Session, actor: User, user_id: int, active: bool) -> Use
     if user.id == actor.id:
         raise Conflict("you cannot disable your own account: ask another admin")
     user.active = active
+    if not active:
+        end_sessions(user)
+    elif user.role == "admin":
+        user.admin_since = utcnow()
     return user
+
+
+def end_sessions(user: User) -> None:
+    """End every session of the account at once (sign-out everywhere, disable, new password, new role)."""
+    user.session_epoch = (user.session_epoch or 0) + 1
 
 
 def count(session: Session) -> int:
@@ -147,3 +161,33 @@ def set_password(user: User, password: str) -> None:
     if not password.strip():
         raise InvalidInput("empty password: give a password")
     user.password_hash = hash_password(password)
+    end_sessions(user)
+
+
+GRANT_STATES = ("pending", "approved", "denied")
+
+
+class AdminGrant(Base):
+    """Making an account an active admin (a new admin, or a disabled admin enabled again),
+    waiting for a second, existing admin: no one admin can make the second admin alone."""
+
+    __tablename__ = "admin_grants"
+    __table_args__ = (CheckConstraint(f"state IN {GRANT_STATES!r}", name="state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def may_approve(actor: User, requested_at: datetime, requested_by_id: int) -> None:
+    """The second-admin checks: an active admin since before the request, not its maker."""
+    if actor.role != "admin" or not actor.active:
+        raise Forbidden("only an admin may approve this")
+    if actor.id == requested_by_id:
+        raise Forbidden("you made this request: another admin must approve it")
+    if actor.admin_since is None or actor.admin_since > requested_at:
+        raise Forbidden("your admin role is newer than this request: an admin of longer standing approves it")

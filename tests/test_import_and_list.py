@@ -80,6 +80,7 @@ BAD_LINES = {
     "unknown owner": (story(owner="ghost@example.org"), "owner is not an account of this archive"),
     "bad interview date": (story(interview_date="May 2019"), "interview_date must be"),
     "tags not a list": (story(tags="hotel"), "tags must be a list of text"),
+    "a comma in a tag": (story(tags=["hotel, strike"]), "a tag may not contain a comma"),
     "summary level without summary": (story(redaction_level="summary", summary=""),
                                       "needs a summary"),
     "release_review not boolean": (story(release_review="yes"), "release_review must be true or false"),

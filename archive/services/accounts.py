@@ -2,33 +2,110 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from archive import audit, users
+from archive.errors import Conflict, Forbidden, NotFound
 from archive.services.context import Archive
-from archive.users import User
+from archive.times import utcnow
+from archive.users import AdminGrant, User
 
 COMMAND_LINE = "command line"  # the actor of what the operator does at the machine
 
 
 def add(archive: Archive, actor: User | None, email: str, role: str, password: str) -> User:
-    """Add an account; `actor` None is the operator at the command line."""
+    """Add an account; `actor` None is the operator at the command line, who bootstraps admins.
+
+    An admin added by an admin (on the web, or any later door for people) is created disabled,
+    with a grant that a second, existing admin approves: no admin makes another alone.
+    """
     with archive.transaction():
-        added = users.add(archive.session, email, role, password)
-        audit.record(archive.session, archive.keyring.audit_key, _name(actor), "user.add",
-                     email=added.email, role=added.role)
+        waits = actor is not None and role == "admin"
+        if actor is not None and actor.role != "admin":
+            raise Forbidden("only an admin may add accounts")
+        added = users.add(archive.session, email, role, password, active=not waits)
+        audit.record(archive.session, archive.keyring.audit_key, _name(actor), "user.add", None,
+                     email=added.email, role=added.role, **({"waits_for_second_admin": True} if waits else {}))
+        if waits:
+            assert actor is not None
+            _grant(archive, actor, added)
         return added
 
 
 def set_active(archive: Archive, actor: User, user_id: int, active: bool) -> User:
-    """Disable (ending its sessions) or enable an account."""
+    """Disable an account (ending its sessions), or enable one; enabling an admin is a grant
+    that a second admin approves."""
     with archive.transaction():
+        target = archive.session.get(User, user_id)
+        if active and target is not None and target.role == "admin" and actor.role == "admin" \
+                and target.id != actor.id and not target.active:
+            _grant(archive, actor, target)
+            return target
         changed = users.set_active(archive.session, actor, user_id, active)
         audit.record(archive.session, archive.keyring.audit_key, actor.email,
                      "user.enable" if active else "user.disable", email=changed.email)
         return changed
+
+
+def _grant(archive: Archive, actor: User, target: User) -> AdminGrant:
+    waiting = archive.session.scalar(select(AdminGrant).where(
+        AdminGrant.user_id == target.id, AdminGrant.state == "pending"))
+    if waiting is not None:
+        raise Conflict(f"{target.email} already waits for a second admin's approval")
+    grant = AdminGrant(user_id=target.id, requested_by_id=actor.id, state="pending", created_at=utcnow())
+    archive.session.add(grant)
+    archive.session.flush()
+    audit.record(archive.session, archive.keyring.audit_key, actor.email, "admin.grant_request",
+                 email=target.email, grant=grant.id)
+    return grant
+
+
+@dataclass(frozen=True)
+class PendingGrant:
+    """An account waiting to become an active admin."""
+
+    id: int
+    email: str
+    requested_by: str
+    requested_by_id: int
+    created_at: datetime
+
+
+def pending_grants(archive: Archive) -> list[PendingGrant]:
+    """Admin grants waiting for a second admin, oldest first."""
+    target, asker = aliased(User), aliased(User)
+    rows = archive.session.execute(
+        select(AdminGrant, target.email, asker.email).join(target, target.id == AdminGrant.user_id)
+        .join(asker, asker.id == AdminGrant.requested_by_id).where(AdminGrant.state == "pending")
+        .order_by(AdminGrant.created_at, AdminGrant.id))
+    return [PendingGrant(g.id, email, by, g.requested_by_id, g.created_at) for g, email, by in rows]
+
+
+def decide_grant(archive: Archive, actor: User, grant_id: int, approve: bool) -> User:
+    """A second admin approves (the account becomes an active admin) or denies a grant."""
+    with archive.transaction():
+        grant = archive.session.get(AdminGrant, grant_id)
+        if grant is None or grant.state != "pending":
+            raise NotFound(f"no pending admin grant {grant_id}")
+        target = archive.session.get(User, grant.user_id)
+        assert target is not None  # a foreign key
+        if approve:
+            users.may_approve(actor, grant.created_at, grant.requested_by_id)
+            if actor.id == target.id:
+                raise Forbidden("no one approves their own admin role")
+            target.active, target.admin_since = True, utcnow()
+            users.end_sessions(target)
+        elif actor.role != "admin":
+            raise Forbidden("only an admin may deny this")
+        grant.state, grant.decided_by_id, grant.decided_at = ("approved" if approve else "denied"), actor.id, utcnow()
+        audit.record(archive.session, archive.keyring.audit_key, actor.email,
+                     "admin.grant_approve" if approve else "admin.grant_deny", email=target.email, grant=grant.id)
+        return target
 
 
 def listing(archive: Archive) -> list[User]:
@@ -69,12 +146,16 @@ def sign_in(archive: Archive, email: str, password: str) -> User | None:
 
 
 def sign_out(archive: Archive, user: User) -> None:
-    """Record a sign-out."""
+    """Sign out: every session of the account ends, on every device (a captured cookie too)."""
     with archive.transaction():
+        users.end_sessions(user)
         audit.record(archive.session, archive.keyring.audit_key, user.email, "user.logout")
 
 
-def active(archive: Archive, user_id: int) -> User | None:
-    """The account of a session, if it still exists and is enabled."""
+def active(archive: Archive, user_id: int, epoch: object) -> User | None:
+    """The account of a session, if it still exists, is enabled and the session is of its
+    current generation (not ended by a sign-out, a disable, a new password or a new role)."""
     user = archive.session.get(User, user_id)
-    return user if user is not None and user.active else None
+    if user is None or not user.active or epoch != user.session_epoch:
+        return None
+    return user

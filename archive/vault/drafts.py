@@ -205,6 +205,9 @@ def _tags(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         raise InvalidInput("tags must be a list of text")
     tags = tuple(dict.fromkeys(_clean(t, "tags").strip().lower() for t in value if t.strip()))
+    if any("," in t for t in tags):
+        # A comma separates tags on the form and in the search index: one tag cannot hold one.
+        raise InvalidInput("a tag may not contain a comma: give each tag as its own item")
     if len(tags) > MAX_TAGS or any(len(t) > MAX_TAG for t in tags):
         raise InvalidInput(f"at most {MAX_TAGS} tags of at most {MAX_TAG} characters each")
     return tags

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive import audit
+from archive import audit, users
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.times import format_instant
 from archive.users import User
@@ -100,6 +100,7 @@ def approve(session: Session, keyring: Keyring, actor: User, request_id: str, *,
     item = _decidable(session, actor, request_id, now)
     if item.requested_by_id == actor.id:
         raise Forbidden(f"you made request {item.id}: another admin must approve it")
+    users.may_approve(actor, item.created_at, item.requested_by_id)
     story = session.get(Story, item.story_id)
     assert story is not None  # a foreign key
     if story.status != "sealed":

@@ -32,7 +32,7 @@ def init_app(app: Flask, *, proxy_hops: int = 0) -> None:
     """Wire the pages, forms, sign-in, throttling and hardening into the app."""
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_UPLOAD, SESSION_COOKIE_NAME="escrow_session", SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=8),  # from sign-in
         WTF_CSRF_TIME_LIMIT=8 * 3600, ESCROW_LOGIN_LIMIT_ADDRESS="30 per minute",
         ESCROW_LOGIN_LIMIT_ACCOUNT="5 per minute",
     )

@@ -31,7 +31,8 @@ def dashboard() -> str:
     return render_template(
         "admin/dashboard.html", days=UPCOMING_DAYS, upcoming=embargoes.upcoming(archive, UPCOMING_DAYS),
         review=stories.due_for_review(archive), requests=embargoes.pending(archive),
-        me=context.user(), action=ActionForm(), deny=ReasonForm(prefix="deny"))
+        grants=accounts.pending_grants(archive), me=context.user(), action=ActionForm(),
+        deny=ReasonForm(prefix="deny"))
 
 
 def _act(work: Callable[[], Any], done: str, back: str, *, form: Any = None, **back_args: Any) -> Response:
@@ -127,18 +128,27 @@ def users_page() -> Response | str | tuple[str, int]:
                                  form.password.data or "")
         except EscrowError as error:
             form.form_errors.append(f"Not added: {error}.")
-            return render_template("admin/users.html", form=form, users=accounts.listing(archive),
-                                   action=ActionForm(), me=context.user()), 400
-        flash(f"Added {added.role} {added.email}.", "info")
+            return _users_page(form, 400)
+        flash(f"Added {added.role} {added.email}." if added.active else
+              f"Added {added.email}, disabled until a second admin approves the admin role.", "info")
         return redirect(url_for("admin.users_page"))
-    return render_template("admin/users.html", form=form, users=accounts.listing(archive), action=ActionForm(),
-                           me=context.user())
+    return _users_page(form)
+
+
+def _users_page(form: UserForm, status: int = 200) -> Any:
+    archive = context.archive()
+    body = render_template("admin/users.html", form=form, users=accounts.listing(archive), action=ActionForm(),
+                           grants=accounts.pending_grants(archive), me=context.user())
+    return (body, status) if status != 200 else body
 
 
 def _set_active(user_id: int, active: bool) -> Response:
-    return _act(lambda: accounts.set_active(context.archive(), context.user(), user_id, active),
-                "Account enabled." if active else "Account disabled: its sessions have ended.",
-                "admin.users_page")
+    def work() -> None:
+        changed = accounts.set_active(context.archive(), context.user(), user_id, active)
+        if active and not changed.active:
+            flash(f"{changed.email} is an admin: enabling it waits for a second admin's approval.", "info")
+
+    return _act(work, "Done." if active else "Account disabled: its sessions have ended.", "admin.users_page")
 
 
 @bp.route("/users/<int:user_id>/disable", methods=["POST"])
@@ -151,6 +161,20 @@ def disable(user_id: int) -> Response:
 @roles("admin")
 def enable(user_id: int) -> Response:
     return _set_active(user_id, True)
+
+
+@bp.route("/grants/<int:grant_id>/approve", methods=["POST"])
+@roles("admin")
+def approve_grant(grant_id: int) -> Response:
+    return _act(lambda: accounts.decide_grant(context.archive(), context.user(), grant_id, True),
+                "Approved: the account is an admin now.", "admin.users_page")
+
+
+@bp.route("/grants/<int:grant_id>/deny", methods=["POST"])
+@roles("admin")
+def deny_grant(grant_id: int) -> Response:
+    return _act(lambda: accounts.decide_grant(context.archive(), context.user(), grant_id, False),
+                "Denied: the account stays disabled.", "admin.users_page")
 
 
 @bp.route("/audit")

@@ -3,6 +3,7 @@ throttling per account and per address, a fresh session at every sign-in, audite
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -28,12 +29,39 @@ FAILED = "That email and password do not match an account."
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# What a session carries beside the user id: the account's session generation when it
+# signed in, the instant it signed in (an absolute lifetime) and its last request (idle).
+EPOCH, SINCE, SEEN = "escrow_epoch", "escrow_since", "escrow_seen"
+SEEN_GRANULARITY = 60  # seconds: the idle clock is rewritten in the cookie at most once a minute
+
+
 @login_manager.user_loader
 def _load(user_id: str) -> User | None:
-    # A disabled account's sessions end at once: it is no longer loaded.
+    """The session's account, if the session is still alive: of the account's current
+    generation (no sign-out, disable, new password or new role since), younger than the
+    absolute lifetime and used within the idle timeout. Otherwise the visitor is anonymous."""
     if not user_id.isdigit():
         return None
-    return accounts.active(context.archive(), int(user_id))
+    now = time.time()
+    since, seen = session.get(SINCE), session.get(SEEN)
+    config = current_app.config
+    if not isinstance(since, int | float) or not isinstance(seen, int | float) \
+            or not 0 <= now - since < config["PERMANENT_SESSION_LIFETIME"].total_seconds() \
+            or not 0 <= now - seen < config["ESCROW_IDLE_SECONDS"]:
+        return None
+    user = accounts.active(context.archive(), int(user_id), session.get(EPOCH))
+    if user is not None and now - seen >= SEEN_GRANULARITY:
+        session[SEEN] = int(now)
+    return user
+
+
+def start_session(user: User) -> None:
+    """A fresh session for a signed-in account: nothing from before sign-in carries over."""
+    session.clear()
+    login_user(user)
+    session.permanent = True
+    now = int(time.time())
+    session[EPOCH], session[SINCE], session[SEEN] = user.session_epoch, now, now
 
 
 def roles(*allowed: str) -> Callable[[F], F]:
@@ -71,9 +99,7 @@ def login() -> Response | str:
     if form.validate_on_submit():
         user = accounts.sign_in(context.archive(), form.email.data or "", form.password.data or "")
         if user is not None:
-            session.clear()  # a new session: nothing from before sign-in carries over
-            login_user(user)
-            session.permanent = True
+            start_session(user)
             return redirect(_next_page() or url_for(_home(user)))
         flash(FAILED, "error")
     return render_template("login.html", form=form)
@@ -90,6 +116,13 @@ def _next_page() -> str | None:
     if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
         return target
     return None
+
+
+@bp.route("/account")
+def account() -> Response | str:
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return render_template("account.html", me=current_user, since=session.get(SINCE))
 
 
 @bp.route("/logout", methods=["POST"])

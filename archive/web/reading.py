@@ -76,6 +76,8 @@ def citation(story: ReleasedStory) -> str:
     """A ready-to-copy citation of the released copy."""
     year = story.interview_date[:4] or "n.d."
     by = f", interviewed by {story.interviewer}" if story.interviewer else ""
-    url = request.url_root.rstrip("/") + f"/stories/{story.id}"
+    # The configured public address; unset, this machine's own (its Host is one of localhost's).
+    root = context.archive().config.base_url or request.url_root.rstrip("/")
+    url = root + f"/stories/{story.id}"
     return (f"{story.narrator}, \u201c{story.title}\u201d ({year}){by}. Escrow oral-history archive, "
             f"released {story.released_at:%Y-%m-%d}, {story.redaction_level} copy. {url}")

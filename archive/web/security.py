@@ -7,7 +7,7 @@ import logging
 from flask import Flask, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.wrappers import Response
 
 from archive.errors import Conflict, EscrowError, Forbidden, InvalidInput, KeyProblem, NotFound, NotInitialised
@@ -52,9 +52,10 @@ def init_app(app: Flask) -> None:
 def _harden(response: Response) -> Response:
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
-    if not request.path.startswith("/static/"):
+    if not (request.path.startswith("/static/") and response.status_code in (200, 206, 304)):
         # Nothing the archive renders is cached by a browser or proxy: a researcher's
-        # results, an organizer's list, an error page alike.
+        # results, an organizer's list, an error page alike (a 404 under /static/ is
+        # rendered with the visitor's session too). A static file that exists is cacheable.
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
         response.vary.add("Cookie")
@@ -73,6 +74,10 @@ def _csrf_error(error: CSRFError) -> tuple[str, int]:
 
 
 def _http_error(error: HTTPException) -> Response | tuple[str, int]:
+    if isinstance(error, SecurityError):
+        # A Host header this archive does not answer (TRUSTED_HOSTS): no page can be built
+        # for a site it is not, and nothing of what the visitor sent is repeated.
+        return Response("This archive does not answer to that host name.\n", 400, mimetype="text/plain")
     status = error.code or 500
     if status < 400:  # a routing redirect (a missing trailing slash) is not an error
         return error.get_response()

@@ -6,6 +6,7 @@ its own database session, as under gunicorn.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from archive import create_app, db, reading_room, users
 from archive.config import Config
 from archive.release import gate
 from archive.vault import drafts, embargo, keys, stories
+from archive.web import auth
 from tests.helpers import story
 
 PASSWORD = "correct horse battery staple"
@@ -75,10 +77,18 @@ def world(web_app: Flask) -> World:
 
 
 def sign_in(client: FlaskClient, user_id: int) -> None:
-    """Put a signed-in session in the client's cookie, as Flask-Login would."""
+    """Put a signed-in session in the client's cookie, as signing in would (of the account's
+    current session generation, just signed in)."""
+    with client.application.app_context():
+        user = db.db.session.get(users.User, user_id)
+        assert user is not None
+        epoch = user.session_epoch
+        db.db.session.remove()
+    now = int(time.time())
     with client.session_transaction() as session:
         session["_user_id"] = str(user_id)
         session["_fresh"] = True
+        session[auth.EPOCH], session[auth.SINCE], session[auth.SEEN] = epoch, now, now
 
 
 @pytest.fixture

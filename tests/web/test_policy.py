@@ -22,12 +22,14 @@ EVERYONE = frozenset(VISITORS)
 SUBMITTERS = frozenset({"organizer", "other_organizer", "admin"})
 OWNER = frozenset({"organizer"})
 ADMINS = frozenset({"admin"})
+SIGNED_IN = EVERYONE - {"anonymous"}
 
 # endpoint -> method -> who may
 POLICY: dict[str, dict[str, frozenset[str]]] = {
     "static": {"GET": EVERYONE},
     "auth.login": {"GET": EVERYONE, "POST": EVERYONE},
     "auth.logout": {"POST": EVERYONE},
+    "auth.account": {"GET": SIGNED_IN},
     "reading.home": {"GET": EVERYONE},
     "reading.search": {"GET": EVERYONE},
     "reading.story": {"GET": EVERYONE},
@@ -50,6 +52,8 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "admin.disable": {"POST": ADMINS},
     "admin.enable": {"POST": ADMINS},
     "admin.audit_log": {"GET": ADMINS},
+    "admin.approve_grant": {"POST": ADMINS},
+    "admin.deny_grant": {"POST": ADMINS},
 }
 # Story pages an owner-only route would reveal: others get the unknown-id 404, not a 403.
 OWNER_SCOPED = {"organizer.my_story", "organizer.open_story", "organizer.extend", "organizer.request_release",
@@ -63,6 +67,8 @@ def _values(endpoint: str, argument: str, world: World) -> Any:
         return world.released_id if endpoint in ("reading.story", "admin.takedown") else world.sealed_id
     if argument == "request_id":
         return world.request_id
+    if argument == "grant_id":
+        return 1
     if argument == "user_id":
         return world.user_ids["researcher"]
     if argument == "filename":

@@ -1,0 +1,110 @@
+"""Sign-in time on the four failing-or-not paths, against one raw argon2 verification.
+
+Unknown email, wrong password, disabled account, right password of a disabled account,
+and (for reference) a successful sign-in: each a POST /login through the real app on a
+fresh archive in a temporary folder, with the standard argon2 parameters. Every path
+should cost one argon2 verification, so their medians should differ by under 10 %;
+the raw baseline is `PasswordHasher().verify` on the same hash, in the same run.
+
+    .venv/bin/python scripts/bench_login.py [--runs 21]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from argon2 import PasswordHasher  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from archive import create_app, db, users  # noqa: E402
+from archive.cli import cli  # noqa: E402
+from archive.config import Config  # noqa: E402
+
+PASSWORD = "a long enough password"
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def timed(run: Callable[[], object], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    runs = parser.parse_args().runs
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder) / "instance"
+        env = {"ARCHIVE_HOME": str(home), "DATABASE_URL": "", "ESCROW_MASTER_KEY": "", "ESCROW_PASSWORD_COST": ""}
+        assert CliRunner().invoke(cli, ["init"], env=env).exit_code == 0
+        for email in ("active@example.org", "disabled@example.org"):
+            added = CliRunner().invoke(cli, ["users", "add", email, "--role", "researcher", "--password-stdin"],
+                                       input=PASSWORD + "\n", env=env)
+            assert added.exit_code == 0, added.output
+        app = create_app(Config.for_home(home))
+        app.config.update(ESCROW_LOGIN_LIMIT_ACCOUNT="100000/minute", ESCROW_LOGIN_LIMIT_ADDRESS="100000/minute")
+        with app.app_context():
+            session = db.db.session()
+            disabled = session.scalar(db.db.select(users.User).where(users.User.email == "disabled@example.org"))
+            assert disabled is not None
+            disabled.active = False
+            stored = disabled.password_hash
+            session.commit()
+            db.db.session.remove()
+        client = app.test_client()
+        token = TOKEN.search(client.get("/login").get_data(as_text=True))
+        assert token is not None
+
+        def login(email: str, password: str, expect: int) -> Callable[[], object]:
+            def run() -> None:
+                response = client.post("/login", data={"email": email, "password": password,
+                                                       "csrf_token": token.group(1)})
+                assert response.status_code == expect, response.status_code
+                if expect == 302:  # signed in: start the next run signed out
+                    client.delete_cookie("escrow_session")
+            return run
+
+        hasher = PasswordHasher()
+        rows = [("raw argon2 verify (baseline)", timed(lambda: hasher.verify(stored, PASSWORD), runs))]
+        for name, email, password, expect in (
+                ("unknown email", "nobody@example.org", PASSWORD, 200),
+                ("wrong password", "active@example.org", "not it", 200),
+                ("disabled account, wrong password", "disabled@example.org", "not it", 200),
+                ("disabled account, right password", "disabled@example.org", PASSWORD, 200),
+                ("right password (signs in)", "active@example.org", PASSWORD, 302)):
+            token = TOKEN.search(client.get("/login").get_data(as_text=True))
+            assert token is not None
+            rows.append((name, timed(login(email, password, expect), runs)))
+        with app.app_context():
+            db.db.engine.dispose()
+        app.extensions["escrow.index"].close()
+
+    base = statistics.median(rows[0][1])
+    failing = [statistics.median(s) for _, s in rows[1:5]]
+    print(f"sign-in paths, {runs} runs each, standard argon2id parameters (m=64 MiB, t=3, p=4)")
+    print(f"{'path':<36} {'median ms':>10} {'p95 ms':>8} {'/ raw':>6}")
+    for name, samples in rows:
+        median = statistics.median(samples)
+        p95 = sorted(samples)[max(0, round(0.95 * len(samples)) - 1)]
+        print(f"{name:<36} {median * 1000:>10.1f} {p95 * 1000:>8.1f} {median / base:>6.2f}")
+    print(f"spread of the four failing paths' medians: {(max(failing) - min(failing)) / min(failing):.1%} "
+          "(target: under 10%)")
+
+
+if __name__ == "__main__":
+    os.environ.pop("DATABASE_URL", None)
+    main()
