@@ -27,6 +27,8 @@ POLL_DEADLINE = 120.0  # seconds; a bound on polling, never a synchronisation gu
 POLL_PAUSE = 0.005  # between polls: the watched processes get the CPU the poll would take
 RUN_TIMEOUT = 300.0
 SUMMARY = re.compile(r"^released (\d+), already released (\d+), failed (\d+)", re.MULTILINE)
+LISTENING = re.compile(r"Listening at: (http://127\.0\.0\.1:\d+)")
+START_TIMEOUT_LINES = 200
 RELEASE_COUNTS = ("SELECT story_id, count(*) FROM audit_log WHERE action = 'story.release' "
                   "GROUP BY story_id")
 
@@ -89,3 +91,26 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
     """Wait for a process; its exit status and everything it printed."""
     out, err = proc.communicate(timeout=RUN_TIMEOUT)
     return proc.returncode, out + err
+
+
+@contextmanager
+def serving(home: Path, workers: int = 2) -> Iterator[str]:
+    """`escrow serve` on a free port of 127.0.0.1 (standard password hashing, as in production);
+    its address once gunicorn says it listens; stopped when the block ends."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ESCROW_MASTER_KEY", "ESCROW_PASSWORD_COST")}
+    env["ARCHIVE_HOME"] = str(home)
+    server = subprocess.Popen([str(ESCROW), "serve", "--host", "127.0.0.1", "--port", "0", "--workers", str(workers)],
+                              env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stderr is not None
+        match = None
+        for _ in range(START_TIMEOUT_LINES):  # gunicorn logs a few lines, then where it listens
+            line = server.stderr.readline()
+            match = LISTENING.search(line)
+            if match or not line:
+                break
+        assert match, "escrow serve did not start"
+        yield match.group(1)
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

@@ -30,9 +30,12 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app(Config.from_env())
 
 
+THREADS = 8  # per worker: an idle or slow client holds one thread, never the whole worker
+
+
 def default_workers() -> int:
-    """Two sync workers per core and one more, at most nine."""
-    return min(9, 2 * (os.cpu_count() or 1) + 1)
+    """One worker per core and one more, at most five (each with THREADS threads)."""
+    return min(5, (os.cpu_count() or 1) + 1)
 
 
 def run(host: str, port: int, workers: int) -> None:
@@ -40,7 +43,10 @@ def run(host: str, port: int, workers: int) -> None:
     if base.config().password_cost != "standard":
         raise base.Failure("ESCROW_PASSWORD_COST=test makes passwords cheap to guess and is for the test "
                            "suite only: unset it to serve")
-    _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync", "timeout": 60,
+    # gthread: connections wait in the worker's poller until a request arrives, so idle
+    # keep-alive sockets cost nothing, and a slow client holds one thread, not the worker.
+    _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": THREADS,
+               "keepalive": 2, "timeout": 30,
                "graceful_timeout": 20, "limit_request_line": 8190, "errorlog": "-", "loglevel": "info",
                "proc_name": "escrow", "forwarded_allow_ips": "127.0.0.1",
                "control_socket_disable": True}).run()
@@ -49,7 +55,7 @@ def run(host: str, port: int, workers: int) -> None:
 def serve_options(command: Any) -> Any:
     """--host, --port and --workers, shared by serve and demo."""
     command = click.option("--workers", type=click.IntRange(1, 64), default=default_workers, show_default=True,
-                           help="gunicorn sync workers.")(command)
+                           help=f"gunicorn worker processes ({THREADS} threads each).")(command)
     command = click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)(command)
     return click.option("--host", default="127.0.0.1", show_default=True,
                         help="Address to listen on (127.0.0.1: this machine only).")(command)

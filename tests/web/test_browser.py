@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +13,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.helpers import escrow
+from tests.processes import serving
 from tests.web.conftest import PASSWORD
 
-ESCROW = Path(sys.executable).parent / "escrow"
-LISTENING = re.compile(r"Listening at: (http://127\.0\.0\.1:\d+)")
-START_TIMEOUT_LINES = 200
 SCREENSHOTS = Path(os.environ.get("ESCROW_SCREENSHOTS", "build/screenshots"))
 XSS = '<script>alert("x1")</script><img src=x onerror=alert("x2")>"><svg onload=alert("x3")>'
 ACCOUNTS = (("org@example.org", "organizer"), ("reader@example.org", "researcher"),
@@ -45,22 +41,8 @@ def site(archive_home: Path) -> Iterator[str]:
         added = escrow(archive_home, "users", "add", email, "--role", role, "--password-stdin",
                        input=PASSWORD + "\n")
         assert added.exit_code == 0, added.output
-    env = {**os.environ, "ARCHIVE_HOME": str(archive_home)}
-    env.pop("ESCROW_MASTER_KEY", None)
-    server = subprocess.Popen([str(ESCROW), "serve", "--host", "127.0.0.1", "--port", "0", "--workers", "2"],
-                              env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stderr is not None
-        for _ in range(START_TIMEOUT_LINES):  # gunicorn logs a few lines, then where it listens
-            line = server.stderr.readline()
-            match = LISTENING.search(line)
-            if match or not line:
-                break
-        assert match, "escrow serve did not start"
-        yield match.group(1)
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
+    with serving(archive_home) as address:
+        yield address
 
 
 @pytest.fixture
