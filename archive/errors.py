@@ -51,3 +51,11 @@ class TamperDetected(EscrowError):
 
 class IncompleteShred(EscrowError):
     """Data was destroyed, but an old copy of it may remain in the database's own files."""
+
+
+class Throttled(EscrowError):
+    """Too many attempts in a short time; `retry_after` says in how many seconds to try again."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -191,3 +191,19 @@ def may_approve(actor: User, requested_at: datetime, requested_by_id: int) -> No
         raise Forbidden("you made this request: another admin must approve it")
     if actor.admin_since is None or actor.admin_since > requested_at:
         raise Forbidden("your admin role is newer than this request: an admin of longer standing approves it")
+
+
+
+class SignInFailure(Base):
+    """One failed sign-in: the email typed (any text, known or not) and the client's address.
+
+    Counted by every worker and every machine alike, since they share the database; rows
+    older than the longest throttle window are deleted as new ones arrive.
+    """
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(254), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
@@ -115,47 +114,3 @@ def listing(archive: Archive) -> list[User]:
 
 def _name(actor: User | None) -> str:
     return COMMAND_LINE if actor is None else actor.email
-
-
-@cache
-def _dummy_hash() -> str:
-    # Made on the first failed sign-in, not at import: every command would pay for it.
-    return users.hash_password("not a password anyone has")
-
-
-def sign_in(archive: Archive, email: str, password: str) -> User | None:
-    """The active account with this email and password, or None; one argon2 check on every path.
-
-    Unknown, wrong password, disabled, and the right password of a disabled account all
-    cost the same verification, so timing tells none of them apart. Both outcomes are audited.
-    """
-    address = email.strip().lower()[:254]
-    user = archive.session.scalar(select(User).where(User.email == address))
-    matches = users.verify_hash(user.password_hash if user is not None else _dummy_hash(), password)
-    ok = user is not None and user.active and matches
-    with archive.transaction():
-        if ok:
-            assert user is not None
-            if users.needs_rehash(user):  # made with other parameters (older, or the test suite's)
-                users.set_password(user, password)
-            audit.record(archive.session, archive.keyring.audit_key, user.email, "user.login")
-        else:
-            audit.record(archive.session, archive.keyring.audit_key, "anonymous", "user.login_failed",
-                         email=address)
-    return user if ok else None
-
-
-def sign_out(archive: Archive, user: User) -> None:
-    """Sign out: every session of the account ends, on every device (a captured cookie too)."""
-    with archive.transaction():
-        users.end_sessions(user)
-        audit.record(archive.session, archive.keyring.audit_key, user.email, "user.logout")
-
-
-def active(archive: Archive, user_id: int, epoch: object) -> User | None:
-    """The account of a session, if it still exists, is enabled and the session is of its
-    current generation (not ended by a sign-out, a disable, a new password or a new role)."""
-    user = archive.session.get(User, user_id)
-    if user is None or not user.active or epoch != user.session_epoch:
-        return None
-    return user

@@ -33,8 +33,7 @@ def init_app(app: Flask, *, proxy_hops: int = 0) -> None:
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_UPLOAD, SESSION_COOKIE_NAME="escrow_session", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=8),  # from sign-in
-        WTF_CSRF_TIME_LIMIT=8 * 3600, ESCROW_LOGIN_LIMIT_ADDRESS="30 per minute",
-        ESCROW_LOGIN_LIMIT_ACCOUNT="5 per minute",
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
     )
     app.session_interface = _SessionInterface()
     if proxy_hops:
@@ -43,7 +42,6 @@ def init_app(app: Flask, *, proxy_hops: int = 0) -> None:
     auth.login_manager.init_app(app)
     auth.login_manager.login_view = "auth.login"
     auth.login_manager.login_message = "Please sign in to see that page."
-    auth.limiter.init_app(app)
     for blueprint in (auth.bp, reading.bp, organizer.bp, admin.bp):
         app.register_blueprint(blueprint)
     security.init_app(app)

@@ -1,5 +1,6 @@
 """Signing in and out: argon2id, the same answer for an unknown email and a wrong password,
-throttling per account and per address, a fresh session at every sign-in, audited."""
+failures throttled in the database (every worker counts alike), a fresh session at every
+sign-in that a sign-out ends everywhere, audited."""
 
 from __future__ import annotations
 
@@ -10,20 +11,17 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from archive.services import accounts
+from archive.errors import Throttled
+from archive.services import signing
 from archive.users import User
 from archive.web import context
 from archive.web.forms import LoginForm
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://",
-                  strategy="fixed-window")
 FAILED = "That email and password do not match an account."
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,7 +47,7 @@ def _load(user_id: str) -> User | None:
             or not 0 <= now - since < config["PERMANENT_SESSION_LIFETIME"].total_seconds() \
             or not 0 <= now - seen < config["ESCROW_IDLE_SECONDS"]:
         return None
-    user = accounts.active(context.archive(), int(user_id), session.get(EPOCH))
+    user = signing.active(context.archive(), int(user_id), session.get(EPOCH))
     if user is not None and now - seen >= SEEN_GRANULARITY:
         session[SEEN] = int(now)
     return user
@@ -79,25 +77,17 @@ def roles(*allowed: str) -> Callable[[F], F]:
     return decorate
 
 
-def _account_key() -> str:
-    return "account:" + (request.form.get("email") or "").strip().lower()[:254]
-
-
-def _per_address() -> str:
-    return str(current_app.config["ESCROW_LOGIN_LIMIT_ADDRESS"])
-
-
-def _per_account() -> str:
-    return str(current_app.config["ESCROW_LOGIN_LIMIT_ACCOUNT"])
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_per_address, methods=["POST"])
-@limiter.limit(_per_account, methods=["POST"], key_func=_account_key)
-def login() -> Response | str:
+def login() -> Response | str | tuple[str, int, dict[str, str]]:
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.sign_in(context.archive(), form.email.data or "", form.password.data or "")
+        try:
+            user = signing.sign_in(context.archive(), form.email.data or "", form.password.data or "",
+                                   request.remote_addr or "unknown")
+        except Throttled as error:
+            # (The address is the proxy's unless ESCROW_PROXY_HOPS says how many to trust.)
+            flash(str(error), "error")
+            return render_template("login.html", form=form), 429, {"Retry-After": str(error.retry_after)}
         if user is not None:
             start_session(user)
             return redirect(_next_page() or url_for(_home(user)))
@@ -128,7 +118,7 @@ def account() -> Response | str:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     if current_user.is_authenticated:
-        accounts.sign_out(context.archive(), current_user._get_current_object())
+        signing.sign_out(context.archive(), current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

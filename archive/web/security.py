@@ -10,7 +10,16 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.wrappers import Response
 
-from archive.errors import Conflict, EscrowError, Forbidden, InvalidInput, KeyProblem, NotFound, NotInitialised
+from archive.errors import (
+    Conflict,
+    EscrowError,
+    Forbidden,
+    InvalidInput,
+    KeyProblem,
+    NotFound,
+    NotInitialised,
+    Throttled,
+)
 from archive.web.display import sentence
 
 log = logging.getLogger("escrow.web")
@@ -88,10 +97,10 @@ def _http_error(error: HTTPException) -> Response | tuple[str, int]:
 
 # Each domain error's status; its message is safe to show (errors.py promises it).
 STATUS = ((NotFound, 404), (Forbidden, 403), (KeyProblem, 503), (NotInitialised, 503),
-          (InvalidInput, 400), (Conflict, 400))
+          (InvalidInput, 400), (Conflict, 400), (Throttled, 429))
 
 
-def domain_error(error: EscrowError) -> tuple[str, int]:
+def domain_error(error: EscrowError) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     """The page for a refusal no view turned into a form message: one mapping for every view.
 
     Not found is the shared 404 (a sealed story and an unknown id look the same); a key
@@ -105,6 +114,9 @@ def domain_error(error: EscrowError) -> tuple[str, int]:
         return error_page(503, "The archive cannot open its vault right now. An operator has to look at it.")
     if status == 500:
         return _unexpected(error)
+    if isinstance(error, Throttled):
+        body, _ = error_page(429)
+        return body, 429, {"Retry-After": str(error.retry_after)}
     return error_page(status, sentence(str(error)) + ".")
 
 

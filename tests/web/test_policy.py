@@ -96,7 +96,6 @@ def test_every_route_is_in_the_policy_table(web_app: Flask) -> None:
 def test_each_visitor_reaches_exactly_what_the_policy_allows(web_app: Flask, client: FlaskClient,
                                                              world: World, visitor: str) -> None:
     web_app.config["WTF_CSRF_ENABLED"] = False  # this test is about roles; CSRF has its own
-    web_app.config["ESCROW_LOGIN_LIMIT_ACCOUNT"] = web_app.config["ESCROW_LOGIN_LIMIT_ADDRESS"] = "1000/minute"
     wrong = []
     for endpoint, method, rule in _routes(web_app):
         if visitor != "anonymous":

@@ -1,0 +1,113 @@
+"""Signing in and out: one argon2 check on every path, failures throttled in the database,
+sessions that a sign-out ends everywhere.
+
+Throttling counts failed sign-ins in a table (`sign_in_failures`), not in a worker's memory,
+so every worker and every machine on the database counts the same attempts. (Flask-Limiter
+keeps counts in memory, Redis, Memcached or MongoDB, none of which this archive runs; one
+small table needs nothing new.) Three windows: an email from one address (a guesser, slowed
+quickly), one address over all emails (a sprayer), and an email from every address, wider
+and slower, so that someone guessing from elsewhere does not lock the real person out at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from sqlalchemy import delete, func, select
+
+from archive import audit, users
+from archive.errors import Throttled
+from archive.services.context import Archive
+from archive.times import utcnow
+from archive.users import SignInFailure, User
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most `failures` failed sign-ins within `span`."""
+
+    failures: int
+    span: timedelta
+
+
+PAIR = Window(5, timedelta(minutes=15))  # one email, from one address
+ADDRESS = Window(30, timedelta(minutes=10))  # one address, any email
+ACCOUNT = Window(50, timedelta(hours=1))  # one email, from anywhere
+LONGEST = max(w.span for w in (PAIR, ADDRESS, ACCOUNT))
+AUDIT_EVERY = timedelta(minutes=1)  # one audit entry per address per minute of failures
+TOO_MANY = "Too many failed sign-ins in a short time. Wait a little and try again."
+
+
+@cache
+def _dummy_hash() -> str:
+    # Made on the first failed sign-in, not at import: every command would pay for it.
+    return users.hash_password("not a password anyone has")
+
+
+def sign_in(archive: Archive, email: str, password: str, address: str) -> User | None:
+    """The active account with this email and password, or None; Throttled after too many failures.
+
+    Unknown, wrong password, disabled, and the right password of a disabled account all
+    cost the same argon2 verification, so timing tells none of them apart.
+    """
+    account, address = email.strip().lower()[:254], address[:64]
+    now = utcnow()
+    _check(archive, account, address, now)
+    user = archive.session.scalar(select(User).where(User.email == account))
+    matches = users.verify_hash(user.password_hash if user is not None else _dummy_hash(), password)
+    ok = user is not None and user.active and matches
+    with archive.transaction():
+        if ok:
+            assert user is not None
+            if users.needs_rehash(user):  # made with other parameters (older, or the test suite's)
+                users.set_password(user, password)
+            archive.session.execute(delete(SignInFailure).where(
+                SignInFailure.account == account, SignInFailure.address == address))
+            audit.record(archive.session, archive.keyring.audit_key, user.email, "user.login")
+        else:
+            _failed(archive, account, address, now)
+    return user if ok else None
+
+
+def _failures(archive: Archive, now: datetime, window: Window, **match: str) -> tuple[int, datetime | None]:
+    columns = {"account": SignInFailure.account, "address": SignInFailure.address}
+    query = select(func.count(SignInFailure.id), func.min(SignInFailure.at)).where(
+        SignInFailure.at > now - window.span, *(columns[k] == v for k, v in match.items()))
+    count, oldest = archive.session.execute(query).one()
+    return int(count), oldest
+
+
+def _check(archive: Archive, account: str, address: str, now: datetime) -> None:
+    for window, match in ((PAIR, {"account": account, "address": address}), (ADDRESS, {"address": address}),
+                          (ACCOUNT, {"account": account})):
+        count, oldest = _failures(archive, now, window, **match)
+        if count >= window.failures and oldest is not None:
+            wait = oldest + window.span - now
+            raise Throttled(TOO_MANY, retry_after=max(1, int(wait.total_seconds()) + 1))
+
+
+def _failed(archive: Archive, account: str, address: str, now: datetime) -> None:
+    recent, _ = _failures(archive, now, Window(0, AUDIT_EVERY), address=address)
+    archive.session.execute(delete(SignInFailure).where(SignInFailure.at < now - LONGEST))
+    archive.session.add(SignInFailure(account=account, address=address, at=now))
+    if recent == 0:  # repeated failures from one address: one entry a minute, not one each
+        audit.record(archive.session, archive.keyring.audit_key, "anonymous", "user.login_failed",
+                     email=account, address=address)
+
+
+def sign_out(archive: Archive, user: User) -> None:
+    """Sign out: every session of the account ends, on every device (a captured cookie too)."""
+    with archive.transaction():
+        users.end_sessions(user)
+        audit.record(archive.session, archive.keyring.audit_key, user.email, "user.logout")
+
+
+def active(archive: Archive, user_id: int, epoch: object) -> User | None:
+    """The account of a session, if it still exists, is enabled and the session is of its
+    current generation (not ended by a sign-out, a disable, a new password or a new role)."""
+    user = archive.session.get(User, user_id)
+    if user is None or not user.active or epoch != user.session_epoch:
+        return None
+    return user
