@@ -32,6 +32,8 @@ class Config:
     (ESCROW_BASE_URL, e.g. https://archive.example.org): citations and links use it, and only
     its host is served (any other Host header gets 400); unset, only this machine's names
     (localhost, 127.0.0.1, ::1) are served and links use the request's own.
+    `reading_room` is who may read released stories (ESCROW_READING_ROOM): 'public' (released
+    by the narrators' consent) or 'signed-in' (accounts only, for access agreements).
     `password_cost` names the argon2 parameters of new password hashes (ESCROW_PASSWORD_COST:
     'standard', or 'test' for the test suite only: `escrow serve` refuses it).
     """
@@ -46,6 +48,7 @@ class Config:
     password_cost: str = "standard"
     idle_minutes: int = 30
     base_url: str | None = None
+    reading_room: str = "public"
 
     @property
     def key_file(self) -> Path:
@@ -73,6 +76,7 @@ class Config:
             password_cost=_cost(env.get("ESCROW_PASSWORD_COST") or "standard"),
             idle_minutes=_idle(env.get("ESCROW_IDLE_MINUTES") or "30"),
             base_url=_base_url(env.get("ESCROW_BASE_URL") or ""),
+            reading_room=_reading_room(env.get("ESCROW_READING_ROOM") or "public"),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -133,3 +137,9 @@ def _base_url(text: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise InvalidInput("ESCROW_BASE_URL must be the archive's address, like https://archive.example.org")
     return value
+
+
+def _reading_room(text: str) -> str:
+    if text not in ("public", "signed-in"):
+        raise InvalidInput("ESCROW_READING_ROOM must be 'public' or 'signed-in'")
+    return text

@@ -6,16 +6,29 @@ redacted copies. A sealed, withdrawn or unknown id is the same 404 for everyone.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, render_template, request
+from flask_login import current_user
 
 from archive.errors import InvalidInput
 from archive.services import reading
 from archive.services.reading import Filters, IndexMissing, ReleasedStory
 from archive.services.stories import LEVELS
 from archive.web import context
+from archive.web.auth import login_manager
 from archive.web.display import sentence
 
 bp = Blueprint("reading", __name__)
+
+
+@bp.before_request
+def _visibility() -> Any:
+    """An archive with access agreements (ESCROW_READING_ROOM=signed-in) shows released
+    stories to signed-in accounts only; a public one (the default) to everyone."""
+    if context.archive().config.reading_room == "signed-in" and not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
 PER_PAGE = 10
 RECENT = 10
 
