@@ -141,12 +141,53 @@ def last_anchor(session: Session) -> Anchor | None:
     return None if row is None else Anchor(row.seq, row.hash)
 
 
-def latest(session: Session, *, story_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
-    """The newest entries first, at most `limit`, optionally for one story."""
+@dataclass(frozen=True)
+class Filter:
+    """Which entries to show: any of story, actor, action, a time range, and a page (keyset:
+    entries numbered below `before`)."""
+
+    story_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: int | None = None
+
+
+def latest(session: Session, *, story_id: str | None = None, limit: int = 100,
+           where: Filter | None = None) -> list[AuditEntry]:
+    """The newest entries first, at most `limit`, filtered; a page ends where `before` says."""
+    where = where or Filter(story_id=story_id)
     query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
-    if story_id is not None:
-        query = query.where(AuditEntry.story_id == story_id)
+    for column, value in ((AuditEntry.story_id, where.story_id), (AuditEntry.actor, where.actor),
+                          (AuditEntry.action, where.action)):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(AuditEntry.at >= where.since)
+    if where.until is not None:
+        query = query.where(AuditEntry.at < where.until)
+    if where.before is not None:
+        query = query.where(AuditEntry.seq < where.before)
     return list(session.scalars(query))
+
+
+def verify_since(session: Session, key: bytes, seq: int, mac: str) -> tuple[int, str]:
+    """Check the entries after one already verified (`seq`, its `mac`) and the head; return the
+    last entry's number and MAC. Incremental: a page can show the chain's state without
+    reading it from the start (`verify` reads it all, and checks the anchors)."""
+    prev_seq, prev_hash = seq, mac
+    query = select(AuditEntry).where(AuditEntry.seq > seq).order_by(AuditEntry.seq)
+    for entry in session.scalars(query.execution_options(yield_per=1000)):
+        if entry.seq != prev_seq + 1:
+            raise TamperDetected(f"audit entry {prev_seq + 1} is missing (entry {entry.seq} follows entry {prev_seq})")
+        if entry.prev_hash != prev_hash or not hmac.compare_digest(entry.hash, _mac(key, entry)):
+            raise TamperDetected(f"audit entry {entry.seq} does not verify: it was edited, moved or replaced")
+        prev_seq, prev_hash = entry.seq, entry.hash
+    head = session.get(AuditHead, 1)
+    if head is None or head.seq != prev_seq or head.hash != prev_hash:
+        raise TamperDetected("the audit log's head does not match its last entry: entries were cut or added")
+    return prev_seq, prev_hash
 
 
 def verify(session: Session, key: bytes, kept: Anchor | None = None) -> int:

@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from archive import audit
-from archive.audit import SYSTEM, Anchor, AuditEntry
+from archive.audit import SYSTEM, Anchor, AuditEntry, Filter
 from archive.errors import TamperDetected
 from archive.services.context import Archive
 from archive.vault import reasons
 from archive.vault.models import Story
 
-__all__ = ["SYSTEM", "Anchor", "Shown", "anchor", "show", "status", "verify"]
+__all__ = ["SYSTEM", "Anchor", "Filter", "Shown", "anchor", "show", "status", "verify"]
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,12 @@ def anchor(archive: Archive, actor: str = SYSTEM) -> Anchor:
 
 
 def show(archive: Archive, actor: str, *, story_id: str | None = None, since: datetime | None = None,
-         since_text: str | None = None, limit: int | None = None) -> list[Shown]:
-    """Entries (chain order, or the newest `limit` first); the reading is recorded."""
+         since_text: str | None = None, limit: int | None = None, where: Filter | None = None) -> list[Shown]:
+    """Entries (chain order, or the newest `limit` first, filtered); the reading is recorded."""
     if limit is None:
         rows = list(audit.entries(archive.session, story_id=story_id, since=since))
     else:
-        rows = audit.latest(archive.session, story_id=story_id, limit=limit)
+        rows = audit.latest(archive.session, limit=limit, where=where or Filter(story_id=story_id))
     stories: dict[str, Story | None] = {}
     shown = [Shown(e, _readable(archive, e, stories)) for e in rows]
     with archive.transaction():
@@ -53,12 +53,25 @@ def show(archive: Archive, actor: str, *, story_id: str | None = None, since: da
     return shown
 
 
+# The last entry each process has verified, per database: the page verifies from there on.
+_verified: dict[str, tuple[int, str]] = {}
+
+
 def status(archive: Archive) -> tuple[int | None, str | None, Anchor | None]:
-    """How many entries verify (None and the problem if the chain does not), and the last anchor."""
+    """How many entries verify (None and the problem if the chain does not), and the last anchor.
+
+    Incremental: the whole chain once per process, then only the entries added since; an
+    edit to an entry verified before, and the anchors, are checked by `escrow audit verify`,
+    which reads it all.
+    """
+    where = archive.config.database_url
+    seq, mac = _verified.get(where, (0, audit.GENESIS))
     verified: int | None
     try:
-        verified, problem = audit.verify(archive.session, archive.keyring.audit_key), None
+        _verified[where] = audit.verify_since(archive.session, archive.keyring.audit_key, seq, mac)
+        verified, problem = _verified[where][0], None
     except TamperDetected as error:
+        _verified.pop(where, None)
         verified, problem = None, str(error)
     return verified, problem, audit.last_anchor(archive.session)
 

@@ -7,16 +7,19 @@ hold: a second admin approves, only admins take stories back, everything is audi
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from archive.errors import EscrowError, IncompleteShred
+from archive.errors import EscrowError, IncompleteShred, InvalidInput
 from archive.services import accounts, embargoes, records, stories
 from archive.services.stories import Story
+from archive.times import parse_instant
 from archive.web import context
 from archive.web.auth import roles
+from archive.web.display import sentence
 from archive.web.forms import ActionForm, ExtendForm, ReasonForm, UserForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -179,11 +182,35 @@ def deny_grant(grant_id: int) -> Response:
 
 @bp.route("/audit")
 @roles("admin")
-def audit_log() -> str:
+def audit_log() -> Any:
     archive = context.archive()
-    story_id = (request.args.get("story") or "").strip()[:32] or None
+    try:
+        where = _audit_filter()
+    except InvalidInput as error:
+        return render_template("admin/audit.html", entries=[], verified=None, problem=None, anchor=None,
+                               where=records.Filter(), args={}, older=None, bad=sentence(str(error)) + "."), 400
     verified, problem, anchor = records.status(archive)
-    shown = records.show(archive, context.user().email, story_id=story_id, limit=AUDIT_PAGE)
+    shown = records.show(archive, context.user().email, limit=AUDIT_PAGE, where=where)
     entries = [(s.entry, s.detail) for s in shown]
+    args = {k: v for k, v in request.args.items() if k != "before" and v}
+    older = entries[-1][0].seq if len(entries) == AUDIT_PAGE else None
     return render_template("admin/audit.html", entries=entries, verified=verified, problem=problem,
-                           story_id=story_id, anchor=anchor)
+                           anchor=anchor, where=where, args=args, older=older, bad=None)
+
+
+def _audit_filter() -> records.Filter:
+    """The page's filters from the query string; a bad date or page number is refused."""
+    args = request.args
+
+    def text(name: str, size: int) -> str | None:
+        return (args.get(name) or "").strip()[:size] or None
+
+    since, until, before = text("since", 40), text("until", 40), text("before", 12)
+    if before is not None and not before.isdigit():
+        raise InvalidInput("the page to show is an entry number")
+    end = parse_instant(until) if until else None
+    if end is not None and until is not None and len(until) == len("2031-01-01"):
+        end += timedelta(days=1)  # "to" a day: through its end
+    return records.Filter(story_id=text("story", 32), actor=text("actor", 254), action=text("action", 64),
+                          since=parse_instant(since) if since else None, until=end,
+                          before=int(before) if before else None)

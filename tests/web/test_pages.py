@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from archive import audit, db, dialect
 from archive.vault.models import EmbargoRequest, Story
-from tests.helpers import canaries
+from archive.web import admin as admin_views
+from tests.helpers import canaries, sql
 from tests.web.conftest import World, sign_in
 
 TOKEN = re.compile(r'name="((?:[\w]+-)?csrf_token)" type="hidden" value="([^"]+)"')
@@ -424,3 +425,38 @@ def test_a_withdrawal_on_the_web_says_when_an_old_copy_is_left_in_the_log(
     assert ("still holds an old copy" in page) is (database_kind == "sqlite")
     with web_app.app_context():
         assert db.db.session.get(Story, world.released_id).status == "withdrawn"  # type: ignore[union-attr]
+
+
+def test_the_audit_page_pages_by_entry_and_filters(web_app: Flask, client: FlaskClient, world: World,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(admin_views, "AUDIT_PAGE", 3)
+    sign_in(client, world.user_ids["admin"])
+
+    first = client.get("/admin/audit").get_data(as_text=True)
+    older = re.search(r'href="(/admin/audit\?before=\d+)"', first)
+    assert older is not None
+    second = client.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    numbers = [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", first + second)]
+    assert numbers == [5, 4, 3, 2, 1]  # init, two submissions, a release, a request; no entry twice
+
+    by_action = client.get("/admin/audit?action=story.release").get_data(as_text=True)
+    assert re.findall(r"<td>(story\.[a-z_]+|user\.[a-z_]+|audit\.[a-z]+)</td>", by_action) == ["story.release"]
+    by_actor = client.get("/admin/audit?actor=admin2@example.org").get_data(as_text=True)
+    assert "<td>embargo.request</td>" in by_actor and "<td>story.release</td>" not in by_actor
+    future = client.get("/admin/audit?since=2099-01-01").get_data(as_text=True)
+    assert "<tr><td>" not in future
+    bad = client.get("/admin/audit?since=yesterday")
+    assert bad.status_code == 400 and "Malformed date" in bad.get_data(as_text=True)
+    assert client.get("/admin/audit?before=abc").status_code == 400
+
+
+def test_the_audit_page_verifies_what_was_added_since_it_last_looked(client: FlaskClient, world: World,
+                                                                     archive_home: Path) -> None:
+    sign_in(client, world.user_ids["admin"])
+    assert "The chain verifies: 5 entries" in client.get("/admin/audit").get_data(as_text=True)
+    # The page's own reading (entry 6) is edited after it was written.
+    sql(archive_home, "UPDATE audit_log SET actor = 'someone@else.org' WHERE seq = 6")
+
+    page = client.get("/admin/audit").get_data(as_text=True)
+
+    assert "The audit log does not verify: audit entry 6 does not verify" in page
