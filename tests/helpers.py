@@ -130,8 +130,12 @@ def write_lines(path: Path, *lines: dict[str, Any] | str) -> Path:
 
 
 def canaries(n: int) -> list[str]:
-    """Random words that appear nowhere else, to plant in sealed content."""
-    return [f"canary{secrets.token_hex(6)}" for _ in range(n)]
+    """Random words that appear nowhere else, to plant in sealed content.
+
+    Each ends in a digit, which no stemmer strips: a word ending in 'e' or 's' is indexed
+    stemmed, and a search of the files for the whole word would miss it.
+    """
+    return [f"canary{secrets.token_hex(6)}7" for _ in range(n)]
 
 
 def find_canaries(home: Path, *words: str) -> list[str]:
