@@ -30,12 +30,12 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app(Config.from_env())
 
 
-THREADS = 8  # per worker: an idle or slow client holds one thread, never the whole worker
+THREADS = 4  # per worker: an idle or slow client holds one thread, never the whole worker
 
 
 def default_workers() -> int:
-    """One worker per core and one more, at most five (each with THREADS threads)."""
-    return min(5, (os.cpu_count() or 1) + 1)
+    """Two workers per core and one more, at most nine (each with THREADS threads)."""
+    return min(9, 2 * (os.cpu_count() or 1) + 1)
 
 
 def run(host: str, port: int, workers: int) -> None:
