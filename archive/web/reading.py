@@ -61,7 +61,7 @@ def search() -> str | tuple[str, int]:
     recent = [] if query else reading.recent(archive, RECENT)
     body = render_template("search.html", query=query, filters=filters, results=results, problem=problem,
                            facets=reading.facets(archive), recent=recent, per_page=PER_PAGE,
-                           empty=not reading.released_any(archive))
+                           empty=(results is None or not results.total) and not reading.released_any(archive))
     return (body, status) if status != 200 else body
 
 
