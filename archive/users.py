@@ -130,7 +130,11 @@ def listing(session: Session) -> list[User]:
 
 
 def set_active(session: Session, actor: User, user_id: int, active: bool) -> User:
-    """An admin disables (or enables again) an account; never their own. The caller commits."""
+    """An admin disables (or enables again) an account; never their own. The caller commits.
+
+    Making an admin active again is a grant a second admin approves (services.accounts),
+    which sets `admin_since`; this function never does.
+    """
     if actor.role != "admin":
         raise Forbidden("only an admin may manage accounts")
     user = session.get(User, user_id)
@@ -141,8 +145,6 @@ def set_active(session: Session, actor: User, user_id: int, active: bool) -> Use
     user.active = active
     if not active:
         end_sessions(user)
-    elif user.role == "admin":
-        user.admin_since = utcnow()
     return user
 
 

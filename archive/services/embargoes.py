@@ -45,9 +45,15 @@ def cancel(archive: Archive, actor: User, request_id: str) -> EmbargoRequest:
         return embargo.cancel(archive.session, archive.keyring, actor, request_id, now=utcnow())
 
 
-def pending(archive: Archive, *, story_id: str | None = None) -> list[Pending]:
-    """Requests that may still be approved (reasons unsealed: for admins and the story's organizer)."""
-    return embargo.pending(archive.session, archive.keyring, now=utcnow(), story_id=story_id)
+def pending(archive: Archive) -> list[Pending]:
+    """Requests that may still be approved, with their reasons unsealed (for admins)."""
+    return embargo.pending(archive.session, archive.keyring, now=utcnow())
+
+
+def waiting(archive: Archive, story_id: str) -> Pending | None:
+    """A story's pending request, if any, without its reason (the organizer's story page)."""
+    found = embargo.pending(archive.session, archive.keyring, now=utcnow(), story_id=story_id, unseal=False)
+    return found[0] if found else None
 
 
 def upcoming(archive: Archive, days: int) -> list[Story]:
@@ -55,9 +61,9 @@ def upcoming(archive: Archive, days: int) -> list[Story]:
     return embargo.upcoming(archive.session, now=utcnow(), days=days)
 
 
-def future_only(until: datetime | None, *, field: str = "embargo_until") -> datetime | None:
-    """Refuse an embargo end that has already passed (a web form's date typed in the past)."""
+def future_only(until: datetime | None) -> None:
+    """Refuse a new story's embargo end that has already passed (a web form's date typed in
+    the past would otherwise be released by the next run without a word)."""
     if until is not None and until <= utcnow():
-        raise InvalidInput("that date has passed: a new story's embargo must end in the future "
-                           "(or choose 'release at the next run')", field=field)
-    return until
+        raise InvalidInput("that date has passed: a new story's embargo must end in the future; "
+                           "to release it sooner, seal it and request an early release", field="embargo_until")

@@ -34,13 +34,8 @@ def publish_due(archive: Archive, now: datetime | None = None,
                 progress: Progress | None = None) -> Summary:
     """Release every due story exactly once; one that fails stays sealed and is reported."""
     instant = clock(now, dry_run=False)
-    with archive.publishing():
-        try:
-            return gate.publish_due(archive.session, archive.keyring, archive.index, now=instant,
-                                    progress=progress)
-        except BaseException:
-            archive.session.rollback()
-            raise
+    with archive.publishing(), archive.transaction():
+        return gate.publish_due(archive.session, archive.keyring, archive.index, now=instant, progress=progress)
 
 
 def due(archive: Archive, now: datetime | None = None) -> list[Story]:

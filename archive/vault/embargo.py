@@ -206,8 +206,9 @@ def reason_of(keyring: Keyring, item: EmbargoRequest, story: Story | None) -> st
 
 
 def pending(session: Session, keyring: Keyring, *, now: datetime,
-            story_id: str | None = None) -> list[Pending]:
-    """Requests that may still be approved, oldest first; only one story's if given."""
+            story_id: str | None = None, unseal: bool = True) -> list[Pending]:
+    """Requests that may still be approved, oldest first; only one story's if given.
+    Reasons are unsealed only for a page that shows them (`unseal`); otherwise left empty."""
     query = (select(EmbargoRequest, User.email, Story)
              .join(User, User.id == EmbargoRequest.requested_by_id)
              .join(Story, Story.id == EmbargoRequest.story_id)
@@ -215,8 +216,8 @@ def pending(session: Session, keyring: Keyring, *, now: datetime,
              .order_by(EmbargoRequest.created_at, EmbargoRequest.id))
     if story_id is not None:
         query = query.where(EmbargoRequest.story_id == story_id)
-    return [Pending(r.id, r.story_id, email, r.until, story.embargo_until, reason_of(keyring, r, story),
-                    r.created_at, r.expires_at)
+    return [Pending(r.id, r.story_id, email, r.until, story.embargo_until,
+                    reason_of(keyring, r, story) if unseal else "", r.created_at, r.expires_at)
             for r, email, story in session.execute(query)]
 
 

@@ -106,8 +106,8 @@ def my_story(story_id: str) -> str:
 
 def _story_page(story: Story, *, content: Draft | None = None, status: int = 200,
                 extend: ExtendForm | None = None, early: EarlyReleaseForm | None = None) -> Any:
-    waiting = embargoes.pending(context.archive(), story_id=story.id)
-    body = render_template("my_story.html", story=story, content=content, pending=waiting[0] if waiting else None,
+    body = render_template("my_story.html", story=story, content=content,
+                           pending=embargoes.waiting(context.archive(), story.id),
                            me=context.user(),
                            open_form=ActionForm(), extend=extend or ExtendForm(prefix="extend"),
                            early=early or EarlyReleaseForm(prefix="early"))
