@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from archive.audit import AuditAnchor, AuditEntry, AuditHead
 from archive.db import Base
-from archive.reading_room.models import ReleasedStory
+from archive.reading_room.models import ReleasedStory, RoomRecord
+from archive.tokens import ApiToken
 from archive.users import User
 from archive.vault.models import EmbargoRequest, KeyCheck, Story, StoryVersion
 
-__all__ = ["AuditAnchor", "AuditEntry", "AuditHead", "Base", "EmbargoRequest", "KeyCheck", "ReleasedStory",
-           "Story", "StoryVersion", "User"]
+__all__ = ["ApiToken", "AuditAnchor", "AuditEntry", "AuditHead", "Base", "EmbargoRequest", "KeyCheck", "ReleasedStory",
+           "RoomRecord", "Story", "StoryVersion", "User"]

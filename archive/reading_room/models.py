@@ -6,7 +6,7 @@ import hashlib
 import json
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from archive.db import Base, UTCDateTime
@@ -47,3 +47,18 @@ class ReleasedStory(Base):
                   self.interviewer, self.interview_date, self.place, self.language, self.tags,
                   self.redaction_level]
         return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
+
+
+class RoomRecord(Base):
+    """Every story that has ever been in the reading room, present or gone: what harvesters
+    (OAI-PMH) list. It holds no text: a story's id, whether its released copy is there, and
+    the instant that last changed (its release, or the takedown or withdrawal that removed it).
+    A story never released has no record, so nothing tells it apart from an unknown id.
+    """
+
+    __tablename__ = "room_records"
+    __table_args__ = (Index("ix_room_records_datestamp_story", "datestamp", "story_id"),)
+
+    story_id: Mapped[str] = mapped_column(ForeignKey("stories.id"), primary_key=True)
+    present: Mapped[bool] = mapped_column(Boolean)
+    datestamp: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -25,7 +25,7 @@ from archive import audit, db
 from archive.errors import Conflict, Forbidden
 from archive.reading_room import room
 from archive.reading_room.index import Index, document
-from archive.reading_room.models import ReleasedStory
+from archive.reading_room.models import ReleasedStory, RoomRecord
 from archive.release.redaction import ReleasedText, redact
 from archive.times import format_instant, utcnow
 from archive.users import User
@@ -133,7 +133,26 @@ def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str],
             continue
         if doc is not None:
             rows.append(doc)
+    if rows:
+        # One release instant for the batch, taken just before its commit: a harvester that
+        # asks for "everything since" an instant must not miss a story stamped earlier than
+        # a harvest that ran while this batch was still being written.
+        _stamp(session, [doc["id"] for doc in rows], utcnow())
     return rows
+
+
+def _stamp(session: Session, ids: Sequence[str], at: datetime) -> None:
+    session.execute(update(ReleasedStory).where(ReleasedStory.id.in_(ids)).values(released_at=at))
+    session.execute(update(RoomRecord).where(RoomRecord.story_id.in_(ids)).values(datestamp=at))
+
+
+def _record(session: Session, story_id: str, present: bool, at: datetime) -> None:
+    """The story's room record: released now (present), or gone from the room."""
+    record = session.get(RoomRecord, story_id)
+    if record is None:
+        session.add(RoomRecord(story_id=story_id, present=present, datestamp=at))
+    else:
+        record.present, record.datestamp = present, at
 
 
 def _release_one(session: Session, keyring: Keyring, story: Story, summary: Summary,
@@ -186,6 +205,7 @@ def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedTex
     )
     row.content_hash = row.compute_hash()
     session.add(row)
+    _record(session, story.id, True, row.released_at)
     story.status = "released"
     story.updated_at = utcnow()
     # The clock the release went by: the real one, or an operator's --now in the past.
@@ -232,6 +252,7 @@ def _take_back(session: Session, keyring: Keyring, index: Index, actor: User, st
     row = session.get(ReleasedStory, story.id)
     if row is not None:
         session.delete(row)
+        _record(session, story.id, False, utcnow())  # harvesters see it leave, for ever
     return sealed
 
 
@@ -293,4 +314,7 @@ def verify(session: Session, index: Index) -> list[str]:
     in_room = set(session.scalars(select(ReleasedStory.id)))
     problems += [f"reading room holds {i}, which is not released" for i in sorted(in_room - released)]
     problems += [f"released story {i} is missing from the reading room" for i in sorted(released - in_room)]
+    listed = set(session.scalars(select(RoomRecord.story_id).where(RoomRecord.present)))
+    problems += [f"story {i} is in the reading room but harvesters are not told" for i in sorted(in_room - listed)]
+    problems += [f"harvesters are told story {i} is in the reading room; it is not" for i in sorted(listed - in_room)]
     return problems
