@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,6 +35,8 @@ class Config:
     (localhost, 127.0.0.1, ::1) are served and links use the request's own.
     `reading_room` is who may read released stories (ESCROW_READING_ROOM): 'public' (released
     by the narrators' consent) or 'signed-in' (accounts only, for access agreements).
+    `contact_email` is the address harvesters are given to write to (ESCROW_CONTACT_EMAIL, the
+    OAI-PMH adminEmail; unset, archive@ the public host): a role address, not a person's.
     `password_cost` names the argon2 parameters of new password hashes (ESCROW_PASSWORD_COST:
     'standard', or 'test' for the test suite only: `escrow serve` refuses it).
     """
@@ -49,6 +52,7 @@ class Config:
     idle_minutes: int = 30
     base_url: str | None = None
     reading_room: str = "public"
+    contact_email: str | None = None
 
     @property
     def key_file(self) -> Path:
@@ -77,6 +81,7 @@ class Config:
             idle_minutes=_idle(env.get("ESCROW_IDLE_MINUTES") or "30"),
             base_url=_base_url(env.get("ESCROW_BASE_URL") or ""),
             reading_room=_reading_room(env.get("ESCROW_READING_ROOM") or "public"),
+            contact_email=_contact(env.get("ESCROW_CONTACT_EMAIL") or ""),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -97,6 +102,12 @@ class Config:
             return ["localhost", "127.0.0.1", "[::1]"]
         host = urlsplit(self.base_url).hostname or ""
         return [f"[{host}]" if ":" in host else host]
+
+
+def _contact(text: str) -> str | None:
+    if text and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
+        raise InvalidInput(f"ESCROW_CONTACT_EMAIL must be an email address, not {text[:60]!r}")
+    return text or None
 
 
 def _days(text: str) -> int:

@@ -5,7 +5,8 @@ over words expands to every word of the index); a prefix, wildcard or fuzzy word
 for at most MAX_EXPANSION words of the index; matching stops after TIME_LIMIT seconds with
 "query too broad"; and anything the query parser cannot read is an InvalidQuery, never an
 internal error. Snippets are cut around the matches from the character offsets stored in
-the index, without analysing the stored text again.
+the index, without analysing the stored text again, in one highlighting pass that gives both
+the page's HTML and the API's plain text with match offsets.
 """
 
 from __future__ import annotations
@@ -48,12 +49,22 @@ class QueryTooBroad(InvalidQuery):
 
 
 @dataclass(frozen=True)
+class Snippet:
+    """A snippet as plain text, with each match's [start, end) offsets in it (in characters)."""
+
+    text: str
+    matches: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
 class Hit:
-    """One result: the story's id, its released title and a highlighted snippet (HTML-safe)."""
+    """One result: the story's id, its released title, a highlighted snippet (HTML-safe) and the
+    same snippet as plain text with match offsets (`excerpt`)."""
 
     id: str
     title: str
     snippet: str
+    excerpt: Snippet = Snippet("")
 
 
 @dataclass(frozen=True)
@@ -198,8 +209,12 @@ def _filter(filters: Filters) -> Query | None:
 
 
 def search(index: Index, text: str, *, page: int = 1, per_page: int = 10,
-           filters: Filters | None = None) -> Results:
-    """One page of released stories matching the query, best first, with snippets."""
+           filters: Filters | None = None, clamp_page: bool = True) -> Results:
+    """One page of released stories matching the query, best first, with snippets.
+
+    A page past the last is the last page (the web page's way), or with clamp_page=False
+    that page, empty (a script paging on until no hits come back stops).
+    """
     query = parse(text)
     page = max(1, page)
     with index.searcher() as searcher:
@@ -208,18 +223,73 @@ def search(index: Index, text: str, *, page: int = 1, per_page: int = 10,
         searcher.search_with_collector(query, collector)
         results = collector.results()
         results.fragmenter = highlight.PinpointFragmenter(maxchars=240, surround=60, autotrim=True)
-        results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
+        results.formatter = _Pieces()
         shown = ResultsPage(results, page, per_page)
-        hits = [Hit(hit["id"], hit["title"], _snippet(hit)) for hit in shown]
+        if not clamp_page and shown.pagenum != page:
+            return Results(total=len(results), page=page)
+        seen: dict[str, int] = {}  # a term's CSS class number, shared by every hit of the page
+        hits = [Hit(hit["id"], hit["title"], *_snippet(hit, seen)) for hit in shown]
         return Results(total=len(results), page=shown.pagenum, hits=hits)
 
 
-def _snippet(hit: WhooshHit) -> str:
+BETWEEN = " … "  # between two fragments of one snippet
+MARK = '<mark class="match term{}">{}</mark>'
+TERM_CLASSES = 5  # as whoosh's HtmlFormatter: term0 to term4, reused in turn
+
+
+class _Pieces(highlight.Formatter):  # type: ignore[misc]
+    """Formats the highlighter's fragments as a Snippet (plain text and match offsets), from
+    which the HTML is rendered: one highlighting pass serves the page and the API alike. The
+    walk over each fragment's matches is whoosh's Formatter.format_fragment's, so the HTML is
+    the same as its HtmlFormatter's."""
+
+    between = BETWEEN
+
+    def format(self, fragments: list[Any], replace: bool = False) -> Snippet:
+        parts: list[str] = []
+        matches: list[tuple[int, int]] = []
+        length = 0
+
+        def add(piece: str) -> None:
+            nonlocal length
+            parts.append(piece)
+            length += len(piece)
+
+        for n, fragment in enumerate(fragments):
+            if n:
+                add(BETWEEN)
+            index, text = fragment.startchar, fragment.text
+            # Overlapping tokens: by position, the longest first; one inside a token shown is skipped.
+            for token in sorted(fragment.matches, key=lambda t: (t.startchar, -(t.endchar - t.startchar))):
+                if token.startchar is None or token.startchar < index:
+                    continue
+                add(text[index:token.startchar])
+                matches.append((length, length + token.endchar - token.startchar))
+                add(text[token.startchar:token.endchar])
+                index = token.endchar
+            add(text[index:fragment.endchar])
+        return Snippet("".join(parts), tuple(matches))
+
+
+def _html(snippet: Snippet, seen: dict[str, int]) -> str:
+    """The snippet as HTML: text escaped, each match in a <mark> with its term's class."""
+    out, index = [], 0
+    for start, end in snippet.matches:
+        out.append(highlight.htmlescape(snippet.text[index:start], quote=False))
+        word = highlight.htmlescape(snippet.text[start:end], quote=False)
+        out.append(MARK.format(seen.setdefault(word, len(seen) % TERM_CLASSES), word))
+        index = end
+    out.append(highlight.htmlescape(snippet.text[index:], quote=False))
+    return "".join(out)
+
+
+def _snippet(hit: WhooshHit, seen: dict[str, int]) -> tuple[str, Snippet]:
     for name in ("body", "summary", "title"):
-        snippet = hit.highlights(name, top=2)
-        if snippet:
-            return snippet
-    return highlight.htmlescape(hit.get("summary", "")[:240])
+        snippet: Snippet = hit.highlights(name, top=2)
+        if snippet.text:
+            return _html(snippet, seen), snippet
+    summary = hit.get("summary", "")[:240]
+    return highlight.htmlescape(summary), Snippet(summary)
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,104 @@
 """The reading room: search (with this node's index brought in step first), one released
-story, the newest releases and the filter vocabularies. Released, redacted copies only."""
+story, the newest releases and the filter vocabularies. Released, redacted copies only.
+
+Search parameters arrive as text from every door (the page's form, the API's URL); they are
+checked here, once, so each door accepts and refuses the same values with the same message.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass, field
 
-from archive.errors import NotFound
+from sqlalchemy import select
+from sqlalchemy.orm import load_only
+
+from archive.errors import InvalidInput, NotFound
 from archive.reading_room import room
 from archive.reading_room import search as room_search
 from archive.reading_room.index import IndexMissing
 from archive.reading_room.models import ReleasedStory
-from archive.reading_room.search import Facets, Filters, Results
+from archive.reading_room.search import Facets, Filters, Results, Snippet
 from archive.release import gate, locks
 from archive.services.context import Archive
+from archive.vault.models import LEVELS
 
-__all__ = ["Facets", "Filters", "IndexMissing", "ReleasedStory", "Results", "facets", "recent", "released",
-           "released_any", "search"]
+__all__ = ["Facets", "Filters", "Found", "IndexMissing", "Listing", "ReleasedStory", "Results", "Snippet",
+           "facets", "filters", "find", "paging", "recent", "released", "released_any", "search"]
 MAX_ID = 32
+MAX_TAG, MAX_LANGUAGE = 60, 35
+MAX_PAGE = 1000  # deeper than anyone reads; bounds the top-N a search collects (page x per page)
+MAX_PER_PAGE = 100
+PER_PAGE = 10
+
+
+def filters(*, tag: str | None = None, language: str | None = None, year: str | None = None,
+            level: str | None = None) -> Filters:
+    """Filters as a person gave them (a form's or a URL's text), checked: InvalidInput naming the
+    field if not. Empty means any; a tag or language longer than any is cut (it matches nothing)."""
+    year_text = (year or "").strip()
+    # isascii: str.isdigit() also accepts '²' and other digits int() refuses or reads otherwise.
+    if year_text and not (year_text.isascii() and year_text.isdigit() and len(year_text) == 4):
+        raise InvalidInput("the interview year must be four digits, like 2019", field="year")
+    level_text = (level or "").strip() or None
+    if level_text and level_text not in LEVELS:
+        raise InvalidInput("choose a redaction level from the list", field="level")
+    return Filters(tag=(tag or "").strip()[:MAX_TAG] or None, language=(language or "").strip()[:MAX_LANGUAGE] or None,
+                   year=int(year_text) if year_text else None, level=level_text)
+
+
+def paging(page: str | None, per_page: str | None) -> tuple[int, int]:
+    """A page number (1 to MAX_PAGE, default 1) and page size (1 to MAX_PER_PAGE, default
+    PER_PAGE) as given in a URL; InvalidInput naming the field if not."""
+    return (_whole(page, "page", 1, MAX_PAGE, 1), _whole(per_page, "per_page", 1, MAX_PER_PAGE, PER_PAGE))
+
+
+def _whole(text: str | None, name: str, low: int, high: int, default: int) -> int:
+    value = (text or "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit() and len(value) <= 6 and low <= int(value) <= high):
+        raise InvalidInput(f"{name} must be a whole number from {low} to {high}", field=name)
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One search hit: the released copy (its listing columns loaded; the texts load if read), and
+    a snippet as plain text with match offsets."""
+
+    story: ReleasedStory
+    snippet: Snippet
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of search hits with their released copies; past the last page, no hits."""
+
+    total: int
+    page: int
+    per_page: int
+    found: list[Found] = field(default_factory=list)
+
+
+def find(archive: Archive, query: str, *, page: int = 1, per_page: int = PER_PAGE,
+         filters: Filters | None = None) -> Listing:
+    """One page of released stories matching the query, each with its released copy (one query
+    for the page) and a plain-text snippet. A hit whose copy left the table since this node's
+    index last synced is left out: the table is the truth."""
+    if not (1 <= page <= MAX_PAGE and 1 <= per_page <= MAX_PER_PAGE):
+        raise InvalidInput(f"page must be 1 to {MAX_PAGE} and per_page 1 to {MAX_PER_PAGE}")
+    if not _in_step(archive):
+        room_search.parse(query)  # a bad query is refused the same way before the first release
+        return Listing(total=0, page=page, per_page=per_page)
+    results = room_search.search(archive.index, query, page=page, per_page=per_page, filters=filters,
+                                 clamp_page=False)
+    ids = [hit.id for hit in results.hits]
+    columns = load_only(ReleasedStory.id, ReleasedStory.title, ReleasedStory.narrator, ReleasedStory.interview_date,
+                        ReleasedStory.language, ReleasedStory.tags, ReleasedStory.redaction_level)
+    rows = {row.id: row for row in archive.session.scalars(
+        select(ReleasedStory).options(columns).where(ReleasedStory.id.in_(ids)))}
+    found = [Found(rows[hit.id], hit.excerpt) for hit in results.hits if hit.id in rows]
+    return Listing(total=results.total, page=page, per_page=per_page, found=found)
 
 
 def _in_step(archive: Archive) -> bool:

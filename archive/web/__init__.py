@@ -12,8 +12,9 @@ from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
 
-from archive.web import admin, auth, organizer, reading, security
+from archive.web import admin, api, auth, oai, organizer, reading, security
 from archive.web.display import when
 from archive.web.forms import ActionForm
 
@@ -42,19 +43,25 @@ def init_app(app: Flask, *, proxy_hops: int = 0) -> None:
     auth.login_manager.init_app(app)
     auth.login_manager.login_view = "auth.login"
     auth.login_manager.login_message = "Please sign in to see that page."
-    for blueprint in (auth.bp, reading.bp, organizer.bp, admin.bp):
+    for blueprint in (auth.bp, reading.bp, organizer.bp, admin.bp, api.bp, oai.bp):
         app.register_blueprint(blueprint)
+    # Neither changes anything a forged form could abuse: OAI-PMH takes POST only as a
+    # longer GET, and the API reads with a token in a header, never with a cookie alone.
+    csrf.exempt(oai.bp)
+    csrf.exempt(api.bp)
     security.init_app(app)
     app.before_request(_initialised)
     app.jinja_env.filters["when"] = when
     app.context_processor(_globals)
 
 
-def _initialised() -> tuple[str, int] | None:
+def _initialised() -> Response | tuple[str, int] | None:
     # Without a key ring there is no session secret and nothing to serve yet.
     from flask import current_app
 
     if not current_app.secret_key and not request.path.startswith("/static/"):
+        if security.is_api():
+            return security.json_error(503, "The archive is not set up yet.")
         return security.error_page(503, "The archive is not set up yet: run 'escrow init'.")
     return None
 

@@ -1,6 +1,7 @@
 """Signing in and out: argon2id, the same answer for an unknown email and a wrong password,
 failures throttled in the database (every worker counts alike), a fresh session at every
-sign-in that a sign-out ends everywhere, audited."""
+sign-in that a sign-out ends everywhere, audited. The account page, where a researcher also
+makes and revokes personal API tokens (shown once, when made)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from archive.errors import Throttled
-from archive.services import signing
+from archive.errors import Conflict, InvalidInput, NotFound, Throttled
+from archive.services import signing, tokens
 from archive.users import User
 from archive.web import context
-from archive.web.forms import LoginForm
+from archive.web.display import sentence
+from archive.web.forms import ActionForm, LoginForm, TokenForm
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -112,7 +114,48 @@ def _next_page() -> str | None:
 def account() -> Response | str:
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
-    return render_template("account.html", me=current_user, since=session.get(SINCE))
+    return _account_page(TokenForm(prefix="token", formdata=None))
+
+
+def _account_page(form: TokenForm, new: tokens.NewToken | None = None) -> str:
+    me = context.user()
+    return render_template("account.html", me=me, since=session.get(SINCE), token_form=form, new=new,
+                           tokens=tokens.listing(context.archive(), me), revoke=ActionForm(prefix="revoke"),
+                           api_root=url_for("api.search", _external=True).rsplit("/", 1)[0])
+
+
+@bp.route("/account/tokens", methods=["POST"])
+def create_token() -> Response | str | tuple[str, int]:
+    """Make a token and show it in this response only: never in a flash (a flash rides in the
+    session cookie) nor after a redirect; the page is no-store, like every other."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    form = TokenForm(prefix="token")
+    if form.validate_on_submit():
+        try:
+            new = tokens.create(context.archive(), context.user(), form.name.data or "")
+        except (InvalidInput, Conflict) as error:
+            form.name.errors = [*form.name.errors, sentence(str(error)) + "."]
+        else:
+            return _account_page(TokenForm(prefix="token", formdata=None), new)
+    return _account_page(form), 400
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+def revoke_token(token_id: int) -> Response:
+    """Revoke one of one's own tokens. Someone else's, an unknown or an already revoked token
+    changes nothing and says so on the account page (one message for another's and an unknown
+    id, so ids cannot be probed)."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not ActionForm(prefix="revoke").validate_on_submit():
+        abort(400)
+    try:
+        revoked = tokens.revoke(context.archive(), context.user(), token_id)
+        flash(f"Revoked {revoked.prefix}…: it no longer opens the API.", "info")
+    except (NotFound, Conflict) as error:
+        flash(f"Nothing was changed: {error}.", "error")
+    return redirect(url_for("auth.account"))
 
 
 @bp.route("/logout", methods=["POST"])

@@ -45,6 +45,13 @@ class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
 
 
+class TokenForm(FlaskForm):
+    """A new personal API token: only its name (the service checks it)."""
+
+    name = StringField("Name (what the token is for, e.g. “thesis scripts”)",
+                       validators=[InputRequired(), Length(max=100)], render_kw={"maxlength": 100})
+
+
 class StoryForm(FlaskForm):
     title = StringField("Title", render_kw={"maxlength": 300})
     narrator = StringField("Narrator's name", render_kw={"maxlength": 200})

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_login import current_user
 
 from archive.errors import InvalidInput
-from archive.services import reading
+from archive.services import exports, reading
 from archive.services.reading import Filters, IndexMissing, ReleasedStory
-from archive.services.stories import LEVELS
 from archive.web import context
 from archive.web.auth import login_manager
 from archive.web.display import sentence
@@ -67,30 +66,43 @@ def search() -> str | tuple[str, int]:
 
 def _filters() -> tuple[Filters, str | None]:
     args = request.args
-    year_text = (args.get("year") or "").strip()
-    if year_text and not (year_text.isdigit() and len(year_text) == 4):
-        return Filters(), "The interview year must be four digits, like 2019."
-    level = (args.get("level") or "").strip() or None
-    if level and level not in LEVELS:
-        return Filters(), "Choose a redaction level from the list."
-    return Filters(tag=(args.get("tag") or "").strip()[:60] or None,
-                               language=(args.get("language") or "").strip()[:35] or None,
-                               year=int(year_text) if year_text else None, level=level), None
+    try:  # checked in the service, as the API's are
+        return reading.filters(tag=args.get("tag"), language=args.get("language"), year=args.get("year"),
+                               level=args.get("level")), None
+    except InvalidInput as error:
+        return Filters(), sentence(str(error)) + "."
 
 
 
 @bp.route("/stories/<story_id>")
 def story(story_id: str) -> str:
     released = reading.released(context.archive(), story_id)
-    return render_template("story.html", story=released, citation=citation(released))
+    return render_template("story.html", story=released, citation=citation(released),
+                           exports=exports.offered(released))
+
+
+@bp.route("/stories/<story_id>/export/<fmt>")
+def export(story_id: str, fmt: str) -> Response:
+    """A released story as a file to save (citation, OHMS XML, transcript); 404 as the story page."""
+    made = exports.render(context.archive(), story_id, fmt, _root_url())
+    if request.if_none_match.contains_weak(made.etag):
+        response = Response(status=304)
+    else:
+        response = Response(made.body, content_type=made.mimetype)
+        response.headers.set("Content-Disposition", "attachment", filename=made.filename)
+    response.set_etag(made.etag)
+    return response
 
 
 def citation(story: ReleasedStory) -> str:
     """A ready-to-copy citation of the released copy."""
     year = story.interview_date[:4] or "n.d."
     by = f", interviewed by {story.interviewer}" if story.interviewer else ""
-    # The configured public address; unset, this machine's own (its Host is one of localhost's).
-    root = context.archive().config.base_url or request.url_root.rstrip("/")
-    url = root + f"/stories/{story.id}"
+    url = exports.story_url(_root_url(), story.id)
     return (f"{story.narrator}, \u201c{story.title}\u201d ({year}){by}. Escrow oral-history archive, "
             f"released {story.released_at:%Y-%m-%d}, {story.redaction_level} copy. {url}")
+
+
+def _root_url() -> str:
+    # The configured public address; unset, this machine's own (its Host is one of localhost's).
+    return context.archive().config.base_url or request.url_root.rstrip("/")

@@ -1,10 +1,15 @@
-"""Headers on every response, and error pages that never show a trace or story text."""
+"""Headers on every response, and error pages that never show a trace or story text.
+
+Under /api/ every error is JSON instead, `{"error": {"status": N, "message": "..."}}` (the
+shape the OpenAPI document describes), with the same care: a fixed message for 404 and 5xx,
+a domain error's safe message for the rest.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, redirect, render_template, request, url_for
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
@@ -47,6 +52,17 @@ MESSAGES = {
     500: "The archive could not finish this request. Nothing was changed. Try again later.",
     503: "The archive is not set up yet.",
 }
+API_MESSAGES = {
+    400: "The request could not be read.",
+    401: "Sign in, or send a personal API token as 'Authorization: Bearer <token>'.",
+    403: "Your account may not do this.",
+    404: "There is no such story or endpoint here.",
+    405: "This endpoint does not take that method.",
+    413: "The request is larger than the archive accepts.",
+    429: "Too many attempts in a short time. Wait a minute and try again.",
+    500: "The archive could not finish this request. Try again later.",
+    503: "The archive cannot answer right now. Try again later.",
+}
 
 
 def init_app(app: Flask) -> None:
@@ -78,7 +94,25 @@ def error_page(status: int, message: str | None = None) -> tuple[str, int]:
     return body, status
 
 
-def _csrf_error(error: CSRFError) -> tuple[str, int]:
+def is_api() -> bool:
+    """Whether the request is the JSON API's (its blueprint, or a path under /api/ that no
+    route matched), whose errors are JSON."""
+    return request.blueprint == "api" or request.path.startswith("/api/")
+
+
+def json_error(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Response:
+    """The API's one error shape; 401 says how to authenticate (RFC 6750)."""
+    response = jsonify(error={"status": status, "message": message or API_MESSAGES.get(status, "Error.")})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    response.headers.update(headers or {})
+    return response
+
+
+def _csrf_error(error: CSRFError) -> Response | tuple[str, int]:
+    if is_api():
+        return json_error(400)
     return error_page(400, "The form had expired or came from elsewhere. Reload the page and try again.")
 
 
@@ -90,6 +124,9 @@ def _http_error(error: HTTPException) -> Response | tuple[str, int]:
     status = error.code or 500
     if status < 400:  # a routing redirect (a missing trailing slash) is not an error
         return error.get_response()
+    if is_api():
+        allow = {k: v for k, v in error.get_headers() if k == "Allow"}  # a 405 says what is allowed
+        return json_error(status, None, allow)
     if status == 401:
         return error_page(404) if current_user.is_authenticated else _to_login()
     return error_page(status)
@@ -100,17 +137,22 @@ STATUS = ((NotFound, 404), (Forbidden, 403), (KeyProblem, 503), (NotInitialised,
           (InvalidInput, 400), (Conflict, 400), (Throttled, 429))
 
 
-def domain_error(error: EscrowError) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+def domain_error(error: EscrowError) -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """The page for a refusal no view turned into a form message: one mapping for every view.
 
     Not found is the shared 404 (a sealed story and an unknown id look the same); a key
     problem is an operator's matter, shown without its detail.
     """
     status = next((code for kind, code in STATUS if isinstance(error, kind)), 500)
+    if is_api() and status not in (500, 503):
+        retry = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else {}
+        return json_error(status, None if status == 404 else sentence(str(error).rstrip(".")) + ".", retry)
     if status == 404:
         return error_page(404)
     if status == 503:
         log.error("key or setup problem: %s", type(error).__name__)
+        if is_api():
+            return json_error(503)
         return error_page(503, "The archive cannot open its vault right now. An operator has to look at it.")
     if status == 500:
         return _unexpected(error)
@@ -124,7 +166,7 @@ def _to_login() -> Response:
     return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
 
 
-def _unexpected(error: Exception) -> tuple[str, int]:
+def _unexpected(error: Exception) -> Response | tuple[str, int]:
     # Only the class and the route: a message or traceback could quote story text.
     log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.url_rule)
-    return error_page(500)
+    return json_error(500) if is_api() else error_page(500)

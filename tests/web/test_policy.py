@@ -98,10 +98,15 @@ LAST = ("admin.takedown", "admin.withdraw", "admin.disable", "auth.logout")
 
 def _values(endpoint: str, argument: str, world: World) -> Any:
     if argument == "story_id":
-        return world.released_id if endpoint in ("reading.story", "admin.takedown") else world.sealed_id
+        return world.released_id if endpoint in ("reading.story", "reading.export", "api.story", "admin.takedown") \
+            else world.sealed_id
+    if argument == "fmt":
+        return "bibtex"
     if argument == "request_id":
         return world.request_id
     if argument == "grant_id":
+        return 1
+    if argument == "token_id":  # the first token made (by whoever ran create_token first); others' change nothing
         return 1
     if argument == "user_id":
         return world.user_ids["researcher"]

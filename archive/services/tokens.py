@@ -1,0 +1,143 @@
+"""Personal API tokens: created and revoked by their owner on the account page, audited, and
+checked on every API request that presents one.
+
+A token is `esc_` and 256 random bits (secrets.token_urlsafe(32)). It is shown once, when
+made, and only its SHA-256 digest is stored, with its first characters for the owner to
+recognise it by; neither the token nor anything that recovers it goes into a row, a log or
+the audit log. A token opens the read-only API and nothing else (the web door checks it in the
+API blueprint only, never as a session).
+
+A presented token that opens nothing (unknown, revoked, its account disabled) counts as a
+failed sign-in from the caller's address, in the same table and windows as passwords
+(services/signing.py): an address past the limit is refused tokens and passwords alike
+until its window passes. Failed tokens are counted under an account name no email can have,
+so they never lock a person's email out (signing's per-account window).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+
+from archive import audit
+from archive.errors import Conflict, InvalidInput, NotFound, Throttled
+from archive.services import signing
+from archive.services.context import Archive
+from archive.times import utcnow
+from archive.tokens import ApiToken
+from archive.users import SignInFailure, User
+
+__all__ = ["ApiToken", "NewToken", "authenticate", "create", "listing", "revoke"]
+PREFIX = "esc_"
+SHOWN = len(PREFIX) + 8  # characters kept for display: 48 bits, enough to tell one's tokens apart
+MAX_NAME = 100
+MAX_ACTIVE = 25  # tokens an account holds at once: enough for every script, not a table to fill
+MAX_PRESENTED = 200  # longer text is not a token: refused without hashing it
+USED_EVERY = timedelta(minutes=1)  # last_used_at is rewritten at most this often (not a write a request)
+FAILED_TOKEN = "(api token)"  # the throttle table's account for failed tokens: no email has a space
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just made: its row, and the token itself, to show its owner this once."""
+
+    token: ApiToken
+    secret: str = field(repr=False)
+
+
+def digest(secret: str) -> str:
+    """The stored form of a token: SHA-256, hex (256 random bits need no slow hash)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create(archive: Archive, actor: User, name: str) -> NewToken:
+    """Make a token for the acting account, named by its owner; audited without the token."""
+    label = " ".join(name.split())
+    if not label:
+        raise InvalidInput("give the token a name, e.g. what it is for", field="name")
+    if len(label) > MAX_NAME:
+        raise InvalidInput(f"a token's name may be at most {MAX_NAME} characters", field="name")
+    with archive.transaction():
+        held = archive.session.scalar(select(func.count(ApiToken.id)).where(
+            ApiToken.user_id == actor.id, ApiToken.revoked_at.is_(None)))
+        if held is not None and held >= MAX_ACTIVE:
+            raise Conflict(f"an account may hold at most {MAX_ACTIVE} tokens: revoke one you no longer use")
+        secret = PREFIX + secrets.token_urlsafe(32)
+        token = ApiToken(user_id=actor.id, name=label, prefix=secret[:SHOWN], digest=digest(secret),
+                         created_at=utcnow())
+        archive.session.add(token)
+        archive.session.flush()
+        audit.record(archive.session, archive.keyring.audit_key, actor.email, "token.create",
+                     token=token.id, prefix=token.prefix)
+        return NewToken(token, secret)
+
+
+def revoke(archive: Archive, actor: User, token_id: int) -> ApiToken:
+    """Revoke one of the acting account's own tokens, at once; audited. Another account's
+    token is the same NotFound as an unknown id."""
+    with archive.transaction():
+        token = archive.session.get(ApiToken, token_id)
+        if token is None or token.user_id != actor.id:
+            raise NotFound("there is no such token on your account")
+        if token.revoked_at is not None:
+            raise Conflict("that token is already revoked")
+        token.revoked_at = utcnow()
+        audit.record(archive.session, archive.keyring.audit_key, actor.email, "token.revoke",
+                     token=token.id, prefix=token.prefix)
+        return token
+
+
+def listing(archive: Archive, actor: User) -> list[ApiToken]:
+    """The acting account's tokens, newest first, revoked ones included (their history)."""
+    query = select(ApiToken).where(ApiToken.user_id == actor.id).order_by(ApiToken.created_at.desc(),
+                                                                          ApiToken.id.desc())
+    return list(archive.session.scalars(query))
+
+
+def authenticate(archive: Archive, secret: str, address: str) -> User | None:
+    """The active account a presented token belongs to, or None (unknown, revoked, disabled:
+    one answer); Throttled while the address is past the sign-in limits, checked first."""
+    address, now = address[:64], utcnow()
+    _check(archive, address, now)
+    found = None
+    if 0 < len(secret) <= MAX_PRESENTED:
+        found = archive.session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                                        .where(ApiToken.digest == digest(secret))).first()
+    if found is None or found[0].revoked_at is not None or not found[1].active:
+        with archive.transaction():
+            _failed(archive, address, now)
+        return None
+    token, user = found
+    if token.last_used_at is None or now - token.last_used_at >= USED_EVERY:
+        with archive.transaction():
+            token.last_used_at = now
+    return user
+
+
+def _failures(archive: Archive, since: datetime, *match: object) -> tuple[int, datetime | None]:
+    count, oldest = archive.session.execute(select(func.count(SignInFailure.id), func.min(SignInFailure.at))
+                                            .where(SignInFailure.at > since, *match)).one()  # type: ignore[arg-type]
+    return int(count), oldest
+
+
+def _check(archive: Archive, address: str, now: datetime) -> None:
+    # signing's windows for one address: failed tokens from it (as one email from one address),
+    # and every failure from it, passwords included.
+    for window, match in ((signing.PAIR, (SignInFailure.account == FAILED_TOKEN, SignInFailure.address == address)),
+                          (signing.ADDRESS, (SignInFailure.address == address,))):
+        count, oldest = _failures(archive, now - window.span, *match)
+        if count >= window.failures and oldest is not None:
+            wait = oldest + window.span - now
+            raise Throttled(signing.TOO_MANY, retry_after=max(1, int(wait.total_seconds()) + 1))
+
+
+def _failed(archive: Archive, address: str, now: datetime) -> None:
+    recent, _ = _failures(archive, now - signing.AUDIT_EVERY, SignInFailure.address == address)
+    archive.session.execute(delete(SignInFailure).where(SignInFailure.at < now - signing.LONGEST))
+    archive.session.add(SignInFailure(account=FAILED_TOKEN, address=address, at=now))
+    if recent == 0:  # repeated failures from one address: one entry a minute, as for passwords
+        audit.record(archive.session, archive.keyring.audit_key, "anonymous", "token.refused", address=address)

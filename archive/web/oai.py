@@ -1,0 +1,457 @@
+"""The OAI-PMH 2.0 data provider (/oai): harvesters list the reading room's records.
+
+Only what the reading room holds goes out: a released story as its released, redacted copy in
+`oai_dc`; a story taken down or withdrawn after its release as a deleted header for ever
+(`deletedRecord` persistent); a story never released nowhere, and the same `idDoesNotExist`
+as a random identifier. Errors are protocol answers (HTTP 200), never a 5xx, and the request
+element repeats only arguments this repository accepts: nothing a visitor typed that is not
+one of its own identifiers, formats or dates comes back.
+
+Harvest bound. A list is pinned, on its first request, to records stamped before
+B = (start of the current second) - SETTLE, and every page of it answers with responseDate B,
+which is the `from` of the harvester's next incremental harvest. So the lists [from, B) of one
+harvest and [B, B') of the next are disjoint (nothing twice), and each record is in exactly one
+of them: a story released (or taken back) while a harvest pages is stamped after B and waits
+for the next one. That holds if a record stamped before B is committed by the time the first
+page is read: the gate stamps a batch just before its commit, and SETTLE covers that moment
+and a little clock difference between the machine that stamps and the one that answers.
+Datestamps are shown to the second; `from` counts from the start of its second (or day) and
+`until` to its end, so a record listed at 10:00:00Z matches from=until=10:00:00Z.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, current_app, request
+from flask_login import current_user
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.timed import TimestampSigner
+from lxml import etree
+
+from archive.errors import NotFound
+from archive.services import harvest
+from archive.services.harvest import Entry, ReleasedStory
+from archive.times import utcnow
+from archive.web import context
+
+bp = Blueprint("oai", __name__)
+
+OAI = "http://www.openarchives.org/OAI/2.0/"
+OAI_DC = "http://www.openarchives.org/OAI/2.0/oai_dc/"
+DC = "http://purl.org/dc/elements/1.1/"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
+OAI_DC_SCHEMA = "http://www.openarchives.org/OAI/2.0/oai_dc.xsd"
+PREFIX = "oai_dc"
+REPOSITORY_NAME = "Escrow oral-history archive"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # earliestDatestamp before the first release
+LATEST = datetime.max.replace(tzinfo=UTC)
+SETTLE = timedelta(seconds=2)  # see the module docstring
+PAGE_SIZE = 100  # ESCROW_OAI_PAGE_SIZE overrides it
+TOKEN_SECONDS = 24 * 3600  # ESCROW_OAI_TOKEN_SECONDS overrides it
+TOKEN_SALT = "escrow.oai.resumption"
+MAX_TOKEN = 2000
+
+# verb -> (arguments it takes, arguments it requires unless a resumptionToken is given)
+LIST_ARGUMENTS = frozenset({"metadataPrefix", "from", "until", "set", "resumptionToken"})
+VERBS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "Identify": (frozenset(), frozenset()),
+    "ListMetadataFormats": (frozenset({"identifier"}), frozenset()),
+    "ListSets": (frozenset({"resumptionToken"}), frozenset()),
+    "GetRecord": (frozenset({"identifier", "metadataPrefix"}), frozenset({"identifier", "metadataPrefix"})),
+    "ListIdentifiers": (LIST_ARGUMENTS, frozenset({"metadataPrefix"})),
+    "ListRecords": (LIST_ARGUMENTS, frozenset({"metadataPrefix"})),
+}
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+SECOND = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+STORY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# Characters XML 1.0 cannot carry; released text is cleaned of them rather than refused.
+NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+RIGHTS = {
+    "full": "Released by the narrator's consent, in full.",
+    "pseudonymized": "Released by the narrator's consent; people, organisations and places are "
+                     "shown by stand-ins and the narrator by a pseudonym.",
+    "redacted": "Released by the narrator's consent; names of people, organisations and places "
+                "are removed and the narrator is anonymous.",
+    "summary": "Released by the narrator's consent as a summary only; the transcript is not released.",
+}
+
+
+class _Problem(Exception):
+    """An OAI-PMH error answer: its code, a fixed message and the arguments to repeat."""
+
+    def __init__(self, code: str, message: str, echo: dict[str, str] | None = None,
+                 response_date: datetime | None = None) -> None:
+        super().__init__(code)
+        self.code, self.message, self.echo, self.response_date = code, message, echo or {}, response_date
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A list request's bounds: [since, before), answered as of `pinned`, past `after`."""
+
+    since: datetime | None
+    before: datetime
+    pinned: datetime
+    after: tuple[datetime, str] | None = None
+    cursor: int = 0
+    size: int = 0
+
+
+@bp.route("/oai", methods=["GET", "POST"])
+def endpoint() -> Response:
+    """Answer one OAI-PMH request (GET, or POST form-encoded: the same)."""
+    archive = context.archive()
+    if archive.config.reading_room == "signed-in" and not current_user.is_authenticated:
+        # An archive with access agreements is harvested by signed-in accounts only.
+        return Response("Sign in to harvest this archive.\n", 401, mimetype="text/plain")
+    now = _now()
+    try:
+        verb, arguments = _arguments()
+        response_date, echo, content = HANDLERS[verb](arguments, now)
+    except _Problem as problem:
+        error = etree.Element(f"{{{OAI}}}error", code=problem.code)
+        error.text = problem.message
+        return _reply(problem.response_date or _second(now), problem.echo, [error])
+    return _reply(response_date, echo, [content])
+
+
+# -- requests ------------------------------------------------------------------------
+
+def _arguments() -> tuple[str, dict[str, str]]:
+    """The verb and its arguments, each checked against the verb's own; badVerb or badArgument."""
+    items = list(request.args.items(multi=True))
+    if request.method == "POST":
+        items += list(request.form.items(multi=True)) + [(name, "") for name in request.files]
+    verbs = [value for name, value in items if name == "verb"]
+    if len(verbs) != 1 or verbs[0] not in VERBS:
+        raise _Problem("badVerb", "The verb argument is missing, repeated or not an OAI-PMH verb.")
+    verb = verbs[0]
+    takes, requires = VERBS[verb]
+    arguments: dict[str, str] = {}
+    for name, value in items:
+        if name == "verb":
+            continue
+        if name not in takes:
+            raise _Problem("badArgument", f"{verb} does not take one of the arguments given.")
+        if name in arguments:
+            raise _Problem("badArgument", "An argument is repeated.")
+        if not value:
+            raise _Problem("badArgument", "An argument is empty.")
+        arguments[name] = value
+    if "resumptionToken" in arguments:
+        if len(arguments) > 1:
+            raise _Problem("badArgument", "resumptionToken is an exclusive argument: give it alone.")
+    elif not requires <= arguments.keys():
+        raise _Problem("badArgument", f"{verb} is missing a required argument.")
+    return verb, arguments
+
+
+def _format(arguments: dict[str, str], echo: dict[str, str]) -> None:
+    if arguments["metadataPrefix"] != PREFIX:
+        raise _Problem("cannotDisseminateFormat", "The only metadata format here is oai_dc.", echo)
+
+
+def _entry(identifier: str, echo: dict[str, str]) -> Entry:
+    """The record an identifier names; one idDoesNotExist for every other identifier."""
+    prefix = f"oai:{_repository()}:"
+    story_id = identifier[len(prefix):] if identifier.startswith(prefix) else ""
+    try:
+        if not STORY_ID.fullmatch(story_id):
+            raise NotFound("not an identifier of this repository")
+        return harvest.record(context.archive(), story_id)
+    except NotFound:
+        raise _Problem("idDoesNotExist", "No record has this identifier.", echo) from None
+
+
+def _dates(arguments: dict[str, str]) -> tuple[datetime | None, datetime | None]:
+    """`from` as the start of its second or day, `until` as the instant just past its end."""
+    since = until = None
+    kinds = set()
+    for name in ("from", "until"):
+        text = arguments.get(name)
+        if text is None:
+            continue
+        kind = "day" if DAY.fullmatch(text) else "second" if SECOND.fullmatch(text) else None
+        try:
+            if kind is None:
+                raise ValueError(text)
+            moment = datetime.strptime(text, "%Y-%m-%d" if kind == "day" else "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            raise _Problem("badArgument", "Dates are YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ.") from None
+        kinds.add(kind)
+        moment = moment.replace(tzinfo=UTC)
+        if name == "from":
+            since = moment
+        else:
+            step = timedelta(days=1) if kind == "day" else timedelta(seconds=1)
+            until = moment + step if moment <= LATEST - step else LATEST
+    if len(kinds) > 1:
+        raise _Problem("badArgument", "from and until must have the same granularity.")
+    if since is not None and until is not None and since >= until:
+        raise _Problem("badArgument", "from is later than until.")
+    return since, until
+
+
+# -- verbs ---------------------------------------------------------------------------
+
+Answer = tuple[datetime, dict[str, str], Any]
+
+
+def _identify(arguments: dict[str, str], now: datetime) -> Answer:
+    first = harvest.earliest(context.archive()) or EPOCH
+    identify = etree.Element(f"{{{OAI}}}Identify")
+    for name, value in (("repositoryName", REPOSITORY_NAME), ("baseURL", _base_url()),
+                        ("protocolVersion", "2.0"), ("adminEmail", _admin_email()),
+                        ("earliestDatestamp", _stamp(first)), ("deletedRecord", "persistent"),
+                        ("granularity", "YYYY-MM-DDThh:mm:ssZ")):
+        _sub(identify, name, value)
+    return _second(now), {"verb": "Identify"}, identify
+
+
+def _list_metadata_formats(arguments: dict[str, str], now: datetime) -> Answer:
+    echo = {"verb": "ListMetadataFormats"}
+    if "identifier" in arguments:
+        entry = _entry(arguments["identifier"], echo)
+        echo["identifier"] = arguments["identifier"]
+        if entry.deleted:
+            # A deleted record keeps its header, and nothing more: no format disseminates it.
+            raise _Problem("noMetadataFormats", "This record is deleted: no metadata is available for it.", echo)
+    formats = etree.Element(f"{{{OAI}}}ListMetadataFormats")
+    one = _sub(formats, "metadataFormat")
+    for name, value in (("metadataPrefix", PREFIX), ("schema", OAI_DC_SCHEMA), ("metadataNamespace", OAI_DC)):
+        _sub(one, name, value)
+    return _second(now), echo, formats
+
+
+def _list_sets(arguments: dict[str, str], now: datetime) -> Answer:
+    echo = {"verb": "ListSets"}
+    if "resumptionToken" in arguments:
+        raise _Problem("badResumptionToken", "This repository issues no resumption tokens for sets.", echo)
+    raise _Problem("noSetHierarchy", "This repository does not support sets.", echo)
+
+
+def _get_record(arguments: dict[str, str], now: datetime) -> Answer:
+    echo = {"verb": "GetRecord"}
+    _format(arguments, echo)
+    echo["metadataPrefix"] = PREFIX
+    entry = _entry(arguments["identifier"], echo)
+    echo = {"verb": "GetRecord", "identifier": arguments["identifier"], "metadataPrefix": PREFIX}
+    found = etree.Element(f"{{{OAI}}}GetRecord")
+    _record(found, entry)
+    return _second(now), echo, found
+
+
+def _list(verb: str, arguments: dict[str, str], now: datetime) -> Answer:
+    if "resumptionToken" in arguments:
+        window = _load(verb, arguments["resumptionToken"])
+        echo = {"verb": verb, "resumptionToken": arguments["resumptionToken"]}
+    else:
+        since, until = _dates(arguments)
+        dates: dict[str, str] = {name: arguments[name] for name in ("from", "until") if name in arguments}
+        _format(arguments, {"verb": verb, **dates})
+        echo = {"verb": verb, "metadataPrefix": PREFIX, **dates}
+        if "set" in arguments:
+            raise _Problem("noSetHierarchy", "This repository does not support sets.", echo)
+        pinned = _second(now) - SETTLE
+        window = _Window(since, min(until, pinned) if until is not None else pinned, pinned)
+    size = _page_size()
+    archive = context.archive()
+    entries = harvest.page(archive, since=window.since, before=window.before, after=window.after, limit=size + 1)
+    if not entries:
+        raise _Problem("noRecordsMatch", "No records match these arguments.", echo, response_date=window.pinned)
+    more, entries = len(entries) > size, entries[:size]
+    listing = etree.Element(f"{{{OAI}}}{verb}")
+    for entry in entries:
+        if verb == "ListRecords":
+            _record(listing, entry)
+        else:
+            _header(listing, entry)
+    if more or window.after is not None:
+        total = window.size or harvest.count(archive, since=window.since, before=window.before)
+        token = _sub(listing, "resumptionToken", completeListSize=str(max(total, window.cursor + len(entries))),
+                     cursor=str(window.cursor))
+        if more:
+            last = entries[-1]
+            following = _Window(window.since, window.before, window.pinned, (last.datestamp, last.story_id),
+                                window.cursor + len(entries), total)
+            token.text = _dump(verb, following)
+            token.set("expirationDate", _stamp(_second(now) + timedelta(seconds=_token_seconds())))
+    return window.pinned, echo, listing
+
+
+HANDLERS: dict[str, Callable[[dict[str, str], datetime], Answer]] = {
+    "Identify": _identify,
+    "ListMetadataFormats": _list_metadata_formats,
+    "ListSets": _list_sets,
+    "GetRecord": _get_record,
+    "ListIdentifiers": lambda arguments, now: _list("ListIdentifiers", arguments, now),
+    "ListRecords": lambda arguments, now: _list("ListRecords", arguments, now),
+}
+
+
+# -- resumption tokens -----------------------------------------------------------------
+
+class _Signer(TimestampSigner):
+    """Token timestamps by the provider's clock (ESCROW_OAI_CLOCK, for tests of expiry)."""
+
+    def get_timestamp(self) -> int:
+        return int(_now().timestamp())
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    secret = current_app.secret_key
+    if not secret:  # the app answers 503 before any view while it has no key ring
+        raise RuntimeError("no secret key")
+    return URLSafeTimedSerializer(secret, salt=TOKEN_SALT, signer=_Signer)
+
+
+def _dump(verb: str, window: _Window) -> str:
+    """A signed, timestamped token: the verb, the bounds, the keyset position and counts."""
+    assert window.after is not None
+    payload = {"v": verb, "s": window.since.isoformat() if window.since else None,
+               "b": window.before.isoformat(), "r": window.pinned.isoformat(),
+               "d": window.after[0].isoformat(), "i": window.after[1], "c": window.cursor, "n": window.size}
+    return str(_serializer().dumps(payload))
+
+
+def _load(verb: str, token: str) -> _Window:
+    """The window a token continues; badResumptionToken if forged, damaged, expired or another verb's."""
+    echo = {"verb": verb}
+    try:
+        if len(token) > MAX_TOKEN:
+            raise BadData("too long")
+        data = _serializer().loads(token, max_age=_token_seconds())
+        if not isinstance(data, dict) or data.get("v") != verb:
+            raise BadData("another verb's")
+        since = None if data["s"] is None else _instant(data["s"])
+        story_id, cursor, size = data["i"], data["c"], data["n"]
+        if not (isinstance(story_id, str) and STORY_ID.fullmatch(story_id) and type(cursor) is int
+                and type(size) is int and 0 < cursor and 0 < size):
+            raise BadData("malformed")
+        return _Window(since, _instant(data["b"]), _instant(data["r"]), (_instant(data["d"]), story_id),
+                       cursor, size)
+    except SignatureExpired:
+        raise _Problem("badResumptionToken", "This resumption token has expired: start the list again.",
+                       echo) from None
+    except (BadData, KeyError, TypeError, ValueError, OverflowError):
+        raise _Problem("badResumptionToken", "This resumption token is not valid here.", echo) from None
+
+
+def _instant(text: Any) -> datetime:
+    moment = datetime.fromisoformat(text) if isinstance(text, str) else None
+    if moment is None or moment.utcoffset() != timedelta(0):
+        raise ValueError("not a UTC instant")
+    return moment
+
+
+# -- records -----------------------------------------------------------------------------
+
+def _header(parent: etree._Element, entry: Entry) -> None:
+    header = _sub(parent, "header")
+    if entry.deleted:
+        header.set("status", "deleted")
+    _sub(header, "identifier", f"oai:{_repository()}:{entry.story_id}")
+    _sub(header, "datestamp", _stamp(entry.datestamp))
+
+
+def _record(parent: etree._Element, entry: Entry) -> None:
+    """A record: its header, and oai_dc metadata while it is released (none once deleted)."""
+    record = _sub(parent, "record")
+    _header(record, entry)
+    if entry.story is not None:
+        _sub(record, "metadata").append(_dublin_core(entry.story))
+
+
+def _dublin_core(story: ReleasedStory) -> etree._Element:
+    """oai_dc from the released copy only; never its place, and the interview's year only
+    unless the story is released in full."""
+    dc = etree.Element(f"{{{OAI_DC}}}dc", nsmap={"oai_dc": OAI_DC, "dc": DC, "xsi": XSI})
+    dc.set(f"{{{XSI}}}schemaLocation", f"{OAI_DC} {OAI_DC_SCHEMA}")
+    year = story.interview_year
+    day = story.interview_date if story.redaction_level == "full" else (str(year) if year else "")
+    fields = [("title", story.title), ("creator", story.narrator), ("contributor", story.interviewer),
+              ("date", day), ("description", story.summary),
+              *(("subject", tag) for tag in story.tag_list), ("language", story.language),
+              ("type", "Text"), ("type", "oral history"), ("publisher", REPOSITORY_NAME),
+              ("identifier", f"{_root()}/stories/{story.id}"),
+              ("rights", RIGHTS.get(story.redaction_level, "Released by the narrator's consent."))]
+    for name, value in fields:
+        text = NOT_XML.sub("", value or "").strip()
+        if text:
+            etree.SubElement(dc, f"{{{DC}}}{name}").text = text
+    return dc
+
+
+# -- the envelope --------------------------------------------------------------------------
+
+def _reply(response_date: datetime, echo: dict[str, str], content: list[etree._Element]) -> Response:
+    root = etree.Element(f"{{{OAI}}}OAI-PMH", nsmap={None: OAI, "xsi": XSI})
+    root.set(f"{{{XSI}}}schemaLocation", f"{OAI} {OAI_SCHEMA}")
+    _sub(root, "responseDate", _stamp(response_date))
+    _sub(root, "request", _base_url(), **echo)
+    root.extend(content)
+    body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return Response(body, 200, mimetype="text/xml")
+
+
+def _sub(parent: etree._Element, name: str, text: str | None = None, **attributes: str) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{OAI}}}{name}", attributes)
+    element.text = text
+    return element
+
+
+def _stamp(moment: datetime) -> str:
+    """An instant at the declared granularity (seconds, UTC)."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"
+
+
+def _second(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _now() -> datetime:
+    clock: Callable[[], datetime] = current_app.config.get("ESCROW_OAI_CLOCK") or utcnow
+    return clock()
+
+
+def _page_size() -> int:
+    size = current_app.config.get("ESCROW_OAI_PAGE_SIZE", PAGE_SIZE)
+    return size if isinstance(size, int) and size > 0 else PAGE_SIZE
+
+
+def _token_seconds() -> int:
+    seconds = current_app.config.get("ESCROW_OAI_TOKEN_SECONDS", TOKEN_SECONDS)
+    return seconds if isinstance(seconds, int) else TOKEN_SECONDS
+
+
+def _root() -> str:
+    # The configured public address; unset, the request's own (its Host is one of localhost's).
+    return context.archive().config.base_url or request.url_root.rstrip("/")
+
+
+def _base_url() -> str:
+    return _root() + "/oai"
+
+
+def _repository() -> str:
+    """The repository identifier in oai:<repository>:<story id>: the public host, or localhost."""
+    base = context.archive().config.base_url
+    return (urlsplit(base).hostname if base else None) or "localhost"
+
+
+def _admin_email() -> str:
+    # No account's address (that would name a person): the archive's own at its host. A host
+    # without a dot (localhost) gets the reserved .invalid domain the schema's pattern needs.
+    configured = context.archive().config.contact_email  # ESCROW_CONTACT_EMAIL
+    if configured:
+        return configured
+    host = _repository()
+    return f"archive@{host}" if "." in host else f"archive@{host}.invalid"

@@ -1,0 +1,230 @@
+"""Personal API tokens in a reading room for signed-in researchers: made on the account page and
+shown once, stored only as a digest, used with Bearer, refused once revoked or once their
+account is disabled, opening the API and nothing else, audited, and throttled like passwords."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from archive import create_app, db, services
+from archive.config import Config
+from archive.services import accounts, signing
+from archive.users import User
+from tests.helpers import assert_no_canary, sql
+from tests.web.conftest import World, sign_in
+from tests.web.test_api import conforms
+
+CSRF = re.compile(r'name="((?:\w+-)?csrf_token)" type="hidden" value="([^"]+)"')
+SECRET = re.compile(r"esc_[A-Za-z0-9_-]{43}")
+
+
+@pytest.fixture
+def web_app(config: Config) -> Iterator[Flask]:
+    """The app of an archive whose reading room is for signed-in accounts only."""
+    app = create_app(dataclasses.replace(config, reading_room="signed-in"))
+    yield app
+    with app.app_context():
+        db.db.engine.dispose()
+    app.extensions["escrow.index"].close()
+
+
+def _page(response: TestResponse) -> str:
+    text = response.get_data(as_text=True)
+    response.close()
+    return text
+
+
+def _create(client: FlaskClient, name: str = "thesis scripts") -> tuple[TestResponse, str]:
+    """Make a token on the account page as its owner would; the response and the page's text."""
+    fields = dict(CSRF.findall(_page(client.get("/account"))))
+    response = client.post("/account/tokens", data={"token-csrf_token": fields["token-csrf_token"],
+                                                    "token-name": name})
+    return response, _page(response)
+
+
+def _revoke(client: FlaskClient, token_id: int) -> TestResponse:
+    fields = dict(CSRF.findall(_page(client.get("/account"))))
+    response = client.post(f"/account/tokens/{token_id}/revoke",
+                           data={"revoke-csrf_token": fields.get("revoke-csrf_token") or fields["logout-csrf_token"]})
+    response.close()
+    return response
+
+
+def _api(client: FlaskClient, secret: str | None, path: str = "/api/v1/search?q=housekeeper") -> TestResponse:
+    client.delete_cookie("escrow_session")  # the token alone, no session beside it
+    response = client.get(path, headers={"Authorization": f"Bearer {secret}"} if secret else {})
+    response.close()
+    return response
+
+
+def _token_ids(home: Path) -> list[int]:
+    return [int(row[0]) for row in sql(home, "SELECT id FROM api_tokens ORDER BY id")]
+
+
+def test_a_token_is_shown_once_and_only_its_digest_is_stored(web_app: Flask, client: FlaskClient, world: World,
+                                                             archive_home: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    sign_in(client, world.user_ids["researcher"])
+    with caplog.at_level(logging.DEBUG):
+        response, page = _create(client)
+        [secret] = set(SECRET.findall(page))
+        later = _page(client.get("/account"))
+
+    assert response.status_code == 200 and "shown only this once" in page
+    assert secret not in later and secret[:12] in later and "thesis scripts" in later
+    assert secret not in response.headers.get("Set-Cookie", "")  # not in a flash riding in the cookie
+    [(prefix, digest)] = sql(archive_home, "SELECT prefix, digest FROM api_tokens")
+    assert secret.startswith(prefix) and len(prefix) == 12 and len(digest) == 64 and secret not in digest
+    assert secret not in caplog.text
+    with web_app.app_context():
+        db.db.engine.dispose()  # SQLite folds its write-ahead log in
+    web_app.extensions["escrow.index"].close()
+    assert_no_canary(archive_home, secret, secret[12:])
+
+
+def test_a_token_opens_the_signed_in_api_until_it_is_revoked(client: FlaskClient, world: World,
+                                                             archive_home: Path) -> None:
+    sign_in(client, world.user_ids["researcher"])
+    _, page = _create(client)
+    [secret] = set(SECRET.findall(page))
+
+    anonymous = _api(client, None)
+    used = _api(client, secret)
+    story = _api(client, secret, f"/api/v1/stories/{world.released_id}")
+    sign_in(client, world.user_ids["researcher"])
+    [token_id] = _token_ids(archive_home)
+    revoked = _revoke(client, token_id)
+    after = _api(client, secret)
+
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"] == "Bearer"
+    conforms(anonymous)
+    assert used.status_code == 200 and conforms(used)["total"] == 1
+    assert story.status_code == 200 and conforms(story)["id"] == world.released_id
+    assert revoked.status_code == 302 and revoked.headers["Location"] == "/account"
+    assert after.status_code == 401 and 'error="invalid_token"' in after.headers["WWW-Authenticate"]
+    assert conforms(after)["error"]["status"] == 401
+    assert sql(archive_home, "SELECT last_used_at IS NOT NULL, revoked_at IS NOT NULL FROM api_tokens") == [(1, 1)]
+
+
+def test_creating_and_revoking_are_audited_with_id_and_prefix_never_the_token(client: FlaskClient, world: World,
+                                                                              archive_home: Path) -> None:
+    sign_in(client, world.user_ids["researcher"])
+    _, page = _create(client)
+    [secret] = set(SECRET.findall(page))
+    [token_id] = _token_ids(archive_home)
+    _revoke(client, token_id)
+
+    entries = sql(archive_home, "SELECT actor, action, detail FROM audit_log WHERE action LIKE 'token.%' ORDER BY seq")
+    assert [(actor, action) for actor, action, _ in entries] == [("reader@example.org", "token.create"),
+                                                                 ("reader@example.org", "token.revoke")]
+    for _, _, detail in entries:
+        assert json.loads(detail) == {"token": token_id, "prefix": secret[:12]}
+    assert_no_secret_in_audit(archive_home, secret)
+
+
+def assert_no_secret_in_audit(home: Path, secret: str) -> None:
+    rows = sql(home, "SELECT detail FROM audit_log")
+    assert not any(secret[12:20] in str(row[0]) for row in rows)
+
+
+def test_a_disabled_accounts_token_is_refused(web_app: Flask, client: FlaskClient, world: World) -> None:
+    sign_in(client, world.user_ids["researcher"])
+    _, page = _create(client)
+    [secret] = set(SECRET.findall(page))
+    assert _api(client, secret).status_code == 200
+
+    with web_app.app_context():
+        archive = services.current()
+        admin = archive.session.get(User, world.user_ids["admin"])
+        assert admin is not None
+        accounts.set_active(archive, admin, world.user_ids["researcher"], False)
+        db.db.session.remove()
+
+    assert _api(client, secret).status_code == 401
+
+
+def test_a_token_opens_the_api_and_no_page_or_form(client: FlaskClient, world: World) -> None:
+    sign_in(client, world.user_ids["researcher"])
+    _, page = _create(client)
+    [secret] = set(SECRET.findall(page))
+    client.delete_cookie("escrow_session")
+    bearer = {"Authorization": f"Bearer {secret}"}
+
+    for response in (client.get("/account", headers=bearer), client.get("/search?q=housekeeper", headers=bearer),
+                     client.get(f"/stories/{world.released_id}", headers=bearer),
+                     client.post("/account/tokens", data={"token-name": "more"}, headers=bearer)):
+        response.close()
+        assert response.status_code in (302, 400) and "/login" in response.headers.get("Location", "/login")
+
+
+def test_revoking_someone_elses_or_an_unknown_token_changes_nothing_and_says_the_same(
+        client: FlaskClient, world: World, archive_home: Path) -> None:
+    sign_in(client, world.user_ids["researcher"])
+    _create(client)
+    [theirs] = _token_ids(archive_home)
+    sign_in(client, world.user_ids["other_organizer"])
+
+    others = _revoke(client, theirs)
+    message_others = _page(client.get("/account"))
+    unknown = _revoke(client, theirs + 1000)
+    message_unknown = _page(client.get("/account"))
+
+    assert others.status_code == unknown.status_code == 302
+    assert "Nothing was changed: there is no such token on your account." in message_others
+    assert "Nothing was changed: there is no such token on your account." in message_unknown
+    assert sql(archive_home, "SELECT revoked_at FROM api_tokens") == [(None,)]
+
+
+@pytest.mark.parametrize("name, message", [("", "This field is required"), ("   ", "Give the token a name"),
+                                           ("x" * 101, "Field cannot be longer than 100 characters")])
+def test_a_token_needs_a_name_and_nothing_is_made_without_one(client: FlaskClient, world: World,
+                                                              archive_home: Path, name: str, message: str) -> None:
+    sign_in(client, world.user_ids["researcher"])
+    response, page = _create(client, name)
+
+    assert response.status_code == 400 and message in page and not SECRET.search(page)
+    assert _token_ids(archive_home) == []
+
+
+def test_a_form_without_its_csrf_token_makes_nothing(client: FlaskClient, world: World, archive_home: Path) -> None:
+    sign_in(client, world.user_ids["researcher"])
+    response = client.post("/account/tokens", data={"token-name": "forged"})
+    response.close()
+
+    assert response.status_code == 400 and _token_ids(archive_home) == []
+
+
+def test_a_session_still_reads_the_signed_in_api(client: FlaskClient, world: World) -> None:
+    sign_in(client, world.user_ids["researcher"])
+    response = client.get("/api/v1/vocabularies")
+    response.close()
+
+    assert response.status_code == 200 and "hotel" in conforms(response)["tags"]
+
+
+def test_wrong_tokens_are_throttled_like_failed_sign_ins_and_then_refuse_even_a_good_one(
+        client: FlaskClient, world: World, archive_home: Path) -> None:
+    sign_in(client, world.user_ids["researcher"])
+    _, page = _create(client)
+    [secret] = set(SECRET.findall(page))
+
+    refused = [_api(client, "esc_" + "B" * 43).status_code for _ in range(signing.PAIR.failures)]
+    throttled = _api(client, "esc_" + "C" * 43)
+    good = _api(client, secret)
+
+    assert refused == [401] * signing.PAIR.failures
+    assert throttled.status_code == good.status_code == 429
+    assert int(throttled.headers["Retry-After"]) > 0 and conforms(throttled)["error"]["status"] == 429
+    failures = sql(archive_home, "SELECT COUNT(*) FROM sign_in_failures WHERE address = '127.0.0.1'")
+    assert failures == [(signing.PAIR.failures,)]
+    assert sql(archive_home, "SELECT COUNT(*) FROM audit_log WHERE action = 'token.refused'") == [(1,)]
