@@ -343,3 +343,21 @@ def test_the_transcript_is_plain_text_without_timing_and_webvtt_with_it() -> Non
     assert timed.body == ("WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nWe struck.\n\n"
                           "01:01:01.200 --> 01:01:02.000\na --&gt; &lt;b>\n")
     assert exports.transcript(_released(transcript=None)) is None
+
+
+def test_no_cell_of_the_bags_csv_is_a_spreadsheet_formula(archive_home: Path, out: Path) -> None:
+    """A released title or summary written as a formula stays text when an archivist opens the CSV."""
+    add_users(archive_home, (ORG, "organizer"))
+    _import(archive_home, title='=HYPERLINK("http://example.invalid","x")', summary="+cmd|' /C calc'!A0",
+            tags=["@sum(1)"], redaction_level="full", embargo_until=PAST)
+    assert escrow(archive_home, "publish-due").exit_code == 0
+    target = out / "bag"
+    assert escrow(archive_home, "export", "bag", str(target)).exit_code == 0
+
+    with (target / "data" / "metadata" / "metadata.csv").open(encoding="utf-8", newline="") as handle:
+        [row] = list(csv.DictReader(handle))
+
+    assert not any(value.startswith(("=", "+", "-", "@")) for value in row.values())
+    assert row["dc.title"] == "'=HYPERLINK(\"http://example.invalid\",\"x\")"
+    assert row["dc.description"] == "'+cmd|' /C calc'!A0" and row["dc.subject"] == "'@sum(1)"
+    assert bagit.Bag(str(target)).is_valid()

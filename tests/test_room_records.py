@@ -119,3 +119,20 @@ def test_the_upgrade_writes_records_for_stories_released_before_it(app: Flask, h
     assert after[kept] == before[kept]
     taken_at = one(home, "SELECT at FROM audit_log WHERE action = 'story.takedown' AND story_id = :id", id=taken)
     assert after[taken] == (False, str(taken_at))
+
+
+def test_a_records_stamp_is_taken_after_every_lock_its_change_needs(home: Path, tmp_path: Path) -> None:
+    """Stamped after the audit entry (the last lock its transaction takes, on the audit head),
+    so no wait for another writer can come between the stamp and the commit: an incremental
+    harvest from a responseDate taken meanwhile cannot miss the change."""
+    reviewed, taken, withdrawn = _import(home, tmp_path, story(embargo_until=PAST, release_review=True),
+                                         story(embargo_until=PAST), story(embargo_until=PAST))
+    assert escrow(home, "publish-due").exit_code == 0
+    for command, story_id in (("release", reviewed), ("takedown", taken), ("withdraw", withdrawn)):
+        extra = () if command == "release" else ("--reason", "asked")
+        result = escrow(home, "stories", command, story_id, *extra, "--as", ADMIN)
+        assert result.exit_code == 0, result.output
+
+    for story_id, action in ((reviewed, "story.release"), (taken, "story.takedown"), (withdrawn, "story.withdraw")):
+        audited = one(home, "SELECT max(at) FROM audit_log WHERE action = :a AND story_id = :id", a=action, id=story_id)
+        assert _stamp(_records(home)[story_id][1]) >= _stamp(audited), action

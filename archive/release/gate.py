@@ -146,6 +146,15 @@ def _stamp(session: Session, ids: Sequence[str], at: datetime) -> None:
     session.execute(update(RoomRecord).where(RoomRecord.story_id.in_(ids)).values(datestamp=at))
 
 
+def _stamp_last(session: Session, story_id: str) -> None:
+    """Stamp a single release or departure once every write of its transaction is flushed (the
+    database's write lock and the audit head are held from there to the commit): a stamp taken
+    earlier could wait behind another writer for longer than harvesters allow for
+    (oai.SETTLE), and an incremental harvest would miss the change for good."""
+    session.flush()
+    _stamp(session, [story_id], utcnow())
+
+
 def _record(session: Session, story_id: str, present: bool, at: datetime) -> None:
     """The story's room record: released now (present), or gone from the room."""
     record = session.get(RoomRecord, story_id)
@@ -224,6 +233,7 @@ def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: Us
         raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not due for review")
     doc = _release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
                    now=utcnow())
+    _stamp_last(session, story.id)
     session.commit()
     index.write(add=[doc], delete=())
     return story
@@ -265,6 +275,7 @@ def takedown(session: Session, keyring: Keyring, index: Index, actor: User, stor
     story.status, story.embargo_until, story.updated_at, story.embargo_changed_at = "sealed", None, now, now
     audit.record(session, keyring.audit_key, actor.email, "story.takedown", story.id,
                  reason_sealed=sealed, embargo_until=None)
+    _stamp_last(session, story.id)
     session.commit()
     try:
         db.scrub_journal(session)
@@ -287,6 +298,7 @@ def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, stor
     session.execute(update(EmbargoRequest).where(EmbargoRequest.story_id == story.id)
                     .values(reason=None))
     stories.shred(story)
+    _stamp_last(session, story.id)
     session.commit()
     try:
         db.scrub_journal(session)

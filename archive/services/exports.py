@@ -206,7 +206,18 @@ def _record(story: ReleasedStory, url: str | None) -> dict[str, object]:
 
 
 def _dublin_core(story: ReleasedStory, url: str | None) -> tuple[str, ...]:
-    return (url or exports.citation_key(story), story.title, story.narrator, story.interviewer,
-            story.interview_date, story.summary, "; ".join(story.tag_list), story.language,
-            "Text", "application/json", exports.ARCHIVE_NAME,
-            f"Released {story.released_at:%Y-%m-%d} with the narrator's consent, {story.redaction_level} copy.")
+    return tuple(_cell(value) for value in (
+        url or exports.citation_key(story), story.title, story.narrator, story.interviewer,
+        story.interview_date, story.summary, "; ".join(story.tag_list), story.language,
+        "Text", "application/json", exports.ARCHIVE_NAME,
+        f"Released {story.released_at:%Y-%m-%d} with the narrator's consent, {story.redaction_level} copy."))
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    """A CSV cell a spreadsheet will not run: an archivist may open metadata.csv in one, and a
+    released title like '=HYPERLINK(...)' would be a formula there. Such a cell starts with an
+    apostrophe (OWASP's advice), which Archivematica keeps as text."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value

@@ -18,7 +18,7 @@ from functools import cache
 from sqlalchemy import delete, func, select
 
 from archive import audit, users
-from archive.errors import Throttled
+from archive.errors import InvalidInput, Throttled
 from archive.services.context import Archive
 from archive.times import utcnow
 from archive.users import SignInFailure, User
@@ -69,6 +69,20 @@ def sign_in(archive: Archive, email: str, password: str, address: str) -> User |
         else:
             _failed(archive, account, address, now)
     return user if ok else None
+
+
+def confirm(archive: Archive, user: User, password: str, address: str) -> None:
+    """The signed-in account's password once more, before what a stolen session must not do
+    alone (making an API token, which outlives the session): InvalidInput if wrong, counted
+    and throttled as a failed sign-in, Throttled past the same windows."""
+    account, address = user.email, address[:64]
+    now = utcnow()
+    _check(archive, account, address, now)
+    if users.verify_hash(user.password_hash, password):
+        return
+    with archive.transaction():
+        _failed(archive, account, address, now)
+    raise InvalidInput("that is not your password", field="password")
 
 
 def _failures(archive: Archive, now: datetime, window: Window, **match: str) -> tuple[int, datetime | None]:

@@ -54,13 +54,15 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def create(archive: Archive, actor: User, name: str) -> NewToken:
-    """Make a token for the acting account, named by its owner; audited without the token."""
+def create(archive: Archive, actor: User, name: str, password: str, address: str) -> NewToken:
+    """Make a token for the acting account, named by its owner, once its password is given
+    again (a token outlives the session that made it); audited without the token."""
     label = " ".join(name.split())
     if not label:
         raise InvalidInput("give the token a name, e.g. what it is for", field="name")
     if len(label) > MAX_NAME:
         raise InvalidInput(f"a token's name may be at most {MAX_NAME} characters", field="name")
+    signing.confirm(archive, actor, password, address)
     with archive.transaction():
         held = archive.session.scalar(select(func.count(ApiToken.id)).where(
             ApiToken.user_id == actor.id, ApiToken.revoked_at.is_(None)))
@@ -80,7 +82,7 @@ def revoke(archive: Archive, actor: User, token_id: int) -> ApiToken:
     """Revoke one of the acting account's own tokens, at once; audited. Another account's
     token is the same NotFound as an unknown id."""
     with archive.transaction():
-        token = archive.session.get(ApiToken, token_id)
+        token = archive.session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
         if token is None or token.user_id != actor.id:
             raise NotFound("there is no such token on your account")
         if token.revoked_at is not None:

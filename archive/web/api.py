@@ -38,14 +38,13 @@ def _access() -> Response | None:
     """A presented token must open the API (else 401, or 429 past the throttle); without one,
     a signed-in reading room needs a session."""
     archive = context.archive()
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _, secret = header.strip().partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
+    secret = context.bearer()
+    if secret is not None:
+        if not secret:
             return json_error(401, "Send a personal API token as 'Authorization: Bearer <token>'.",
                               {"WWW-Authenticate": 'Bearer error="invalid_request"'})
         # (The address is the proxy's unless ESCROW_PROXY_HOPS says how many to trust.)
-        if tokens.authenticate(archive, secret.strip(), request.remote_addr or "unknown") is None:
+        if tokens.authenticate(archive, secret, request.remote_addr or "unknown") is None:
             return json_error(401, "That token opens nothing: it is revoked, mistyped, or its account is disabled.",
                               {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return None

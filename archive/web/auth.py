@@ -133,9 +133,11 @@ def create_token() -> Response | str | tuple[str, int]:
     form = TokenForm(prefix="token")
     if form.validate_on_submit():
         try:
-            new = tokens.create(context.archive(), context.user(), form.name.data or "")
+            new = tokens.create(context.archive(), context.user(), form.name.data or "", form.password.data or "",
+                                request.remote_addr or "unknown")
         except (InvalidInput, Conflict) as error:
-            form.name.errors = [*form.name.errors, sentence(str(error)) + "."]
+            wrong = form.password if getattr(error, "field", None) == "password" else form.name
+            wrong.errors = [*wrong.errors, sentence(str(error)) + "."]
         else:
             return _account_page(TokenForm(prefix="token", formdata=None), new)
     return _account_page(form), 400

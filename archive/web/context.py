@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user
 
 from archive import services
@@ -20,3 +20,13 @@ def user() -> User:
     if not current_user.is_authenticated:
         abort(401)
     return current_user._get_current_object()
+
+
+def bearer() -> str | None:
+    """The secret of an 'Authorization: Bearer <token>' header; '' for any other Authorization
+    header (malformed, or another scheme); None when there is none."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, secret = header.strip().partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else ""

@@ -50,6 +50,8 @@ class TokenForm(FlaskForm):
 
     name = StringField("Name (what the token is for, e.g. “thesis scripts”)",
                        validators=[InputRequired(), Length(max=100)], render_kw={"maxlength": 100})
+    password = PasswordField("Your password (a token outlives this session)", validators=[InputRequired()],
+                             render_kw={"autocomplete": "current-password"})
 
 
 class StoryForm(FlaskForm):

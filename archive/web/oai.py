@@ -35,7 +35,7 @@ from itsdangerous.timed import TimestampSigner
 from lxml import etree
 
 from archive.errors import NotFound
-from archive.services import harvest
+from archive.services import harvest, tokens
 from archive.services.harvest import Entry, ReleasedStory
 from archive.times import utcnow
 from archive.web import context
@@ -108,9 +108,11 @@ class _Window:
 def endpoint() -> Response:
     """Answer one OAI-PMH request (GET, or POST form-encoded: the same)."""
     archive = context.archive()
-    if archive.config.reading_room == "signed-in" and not current_user.is_authenticated:
-        # An archive with access agreements is harvested by signed-in accounts only.
-        return Response("Sign in to harvest this archive.\n", 401, mimetype="text/plain")
+    if archive.config.reading_room == "signed-in" and not (current_user.is_authenticated or _token_opens()):
+        # An archive with access agreements is harvested by accounts only: a harvester sends
+        # a personal API token (Authorization: Bearer), as the API takes it.
+        return Response("Sign in, or send a personal API token, to harvest this archive.\n", 401,
+                        mimetype="text/plain", headers={"WWW-Authenticate": "Bearer"})
     now = _now()
     try:
         verb, arguments = _arguments()
@@ -415,6 +417,12 @@ def _stamp(moment: datetime) -> str:
 
 def _second(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _token_opens() -> bool:
+    secret = context.bearer()  # a wrong one counts as a failed sign-in, as on the API
+    return bool(secret) and tokens.authenticate(context.archive(), secret or "",
+                                                request.remote_addr or "unknown") is not None
 
 
 def _now() -> datetime:

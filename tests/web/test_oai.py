@@ -34,10 +34,12 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.serving import make_server
 
-from archive import create_app, db
+from archive import create_app, db, services
 from archive.config import Config
 from archive.errors import InvalidInput
 from archive.reading_room.models import ReleasedStory, RoomRecord
+from archive.services import tokens
+from archive.users import User
 from archive.web.oai import SETTLE, TOKEN_SALT
 from tests.helpers import add_users, canaries, escrow, one, sql, story, write_lines
 from tests.web.conftest import sign_in
@@ -691,6 +693,27 @@ def test_a_signed_in_reading_room_refuses_anonymous_harvesters(config: Config, s
         with client.get("/oai", query_string={"verb": "ListIdentifiers", "metadataPrefix": "oai_dc"}) as response:
             assert response.status_code == 200
             assert len(headers_of(valid(response.get_data()))) == 6
+    finally:
+        with app.app_context():
+            db.db.engine.dispose()
+        app.extensions["escrow.index"].close()
+
+
+def test_a_signed_in_reading_room_is_harvested_with_a_personal_token(config: Config, seeded: Seeded) -> None:
+    app = create_app(dataclasses.replace(config, reading_room="signed-in"))
+    try:
+        with app.test_request_context():
+            archive = services.current()
+            reader = archive.session.scalar(select(User).where(User.email == READER))
+            assert reader is not None
+            secret = tokens.create(archive, reader, "harvester", "a long enough password", "127.0.0.1").secret
+        client = app.test_client()
+        listing = {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc"}
+        with client.get("/oai", query_string=listing, headers={"Authorization": f"Bearer {secret}"}) as good:
+            assert good.status_code == 200 and len(headers_of(valid(good.get_data()))) == 6
+        for header in (f"Bearer {secret}x", "Basic cmVhZGVyOng=", "Bearer "):
+            with client.get("/oai", query_string=listing, headers={"Authorization": header}) as refused:
+                assert refused.status_code == 401 and b"<" not in refused.get_data()
     finally:
         with app.app_context():
             db.db.engine.dispose()

@@ -21,7 +21,7 @@ from archive.config import Config
 from archive.services import accounts, signing
 from archive.users import User
 from tests.helpers import assert_no_canary, sql
-from tests.web.conftest import World, sign_in
+from tests.web.conftest import PASSWORD, World, sign_in
 from tests.web.test_api import conforms
 
 CSRF = re.compile(r'name="((?:\w+-)?csrf_token)" type="hidden" value="([^"]+)"')
@@ -44,11 +44,11 @@ def _page(response: TestResponse) -> str:
     return text
 
 
-def _create(client: FlaskClient, name: str = "thesis scripts") -> tuple[TestResponse, str]:
+def _create(client: FlaskClient, name: str = "thesis scripts", password: str = PASSWORD) -> tuple[TestResponse, str]:
     """Make a token on the account page as its owner would; the response and the page's text."""
     fields = dict(CSRF.findall(_page(client.get("/account"))))
     response = client.post("/account/tokens", data={"token-csrf_token": fields["token-csrf_token"],
-                                                    "token-name": name})
+                                                    "token-name": name, "token-password": password})
     return response, _page(response)
 
 
@@ -178,8 +178,11 @@ def test_revoking_someone_elses_or_an_unknown_token_changes_nothing_and_says_the
     message_others = _page(client.get("/account"))
     unknown = _revoke(client, theirs + 1000)
     message_unknown = _page(client.get("/account"))
+    huge = _revoke(client, 10**23)  # past any database integer: the same answer, not an error
+    message_huge = _page(client.get("/account"))
 
-    assert others.status_code == unknown.status_code == 302
+    assert others.status_code == unknown.status_code == huge.status_code == 302
+    assert "Nothing was changed: there is no such token on your account." in message_huge
     assert "Nothing was changed: there is no such token on your account." in message_others
     assert "Nothing was changed: there is no such token on your account." in message_unknown
     assert sql(archive_home, "SELECT revoked_at FROM api_tokens") == [(None,)]
@@ -194,6 +197,21 @@ def test_a_token_needs_a_name_and_nothing_is_made_without_one(client: FlaskClien
 
     assert response.status_code == 400 and message in page and not SECRET.search(page)
     assert _token_ids(archive_home) == []
+
+
+def test_a_token_is_made_only_with_the_accounts_password_and_guesses_are_throttled(
+        client: FlaskClient, world: World, archive_home: Path) -> None:
+    """A stolen session alone cannot mint a token that would outlive it."""
+    sign_in(client, world.user_ids["researcher"])
+
+    wrong = [_create(client, password=f"guess {n}") for n in range(5)]
+    throttled, _ = _create(client)  # even the right password, past the sign-in window
+
+    assert all(r.status_code == 400 and "That is not your password." in page and not SECRET.search(page)
+               for r, page in wrong)
+    assert throttled.status_code == 429
+    assert _token_ids(archive_home) == []
+    assert sql(archive_home, "SELECT count(*) FROM sign_in_failures") == [(5,)]
 
 
 def test_a_form_without_its_csrf_token_makes_nothing(client: FlaskClient, world: World, archive_home: Path) -> None:
