@@ -331,7 +331,9 @@ def test_text_xml_cannot_carry_is_left_out_and_a_record_without_its_copy_is_a_de
         shown = session.get(ReleasedStory, seeded.released["full"])
         lost = session.get(ReleasedStory, seeded.released["summary"])
         assert shown is not None and lost is not None
-        shown.title, shown.summary, shown.tags = "Night\x00 shift\x0b\ufffe", "\x1f", '["\\u0001", "ok"]'
+        # NUL only where the database takes it (PostgreSQL's text cannot hold one).
+        nul = "\x00" if session.get_bind().dialect.name == "sqlite" else ""
+        shown.title, shown.summary, shown.tags = f"Night{nul} shift\x0b\ufffe", "\x1f", '["\\u0001", "ok"]'
         session.delete(lost)  # never committed by the gate without its record; shown safely if it were
         session.commit()
         db.db.session.remove()
