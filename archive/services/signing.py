@@ -54,7 +54,7 @@ def sign_in(archive: Archive, email: str, password: str, address: str) -> User |
     """
     account, address = email.strip().lower()[:254], address[:64]
     now = utcnow()
-    _check(archive, account, address, now)
+    check(archive, account, address, now)
     user = archive.session.scalar(select(User).where(User.email == account))
     matches = users.verify_hash(user.password_hash if user is not None else _dummy_hash(), password)
     ok = user is not None and user.active and matches
@@ -67,7 +67,7 @@ def sign_in(archive: Archive, email: str, password: str, address: str) -> User |
                 SignInFailure.account == account, SignInFailure.address == address))
             audit.record(archive.session, archive.keyring.audit_key, user.email, "user.login")
         else:
-            _failed(archive, account, address, now)
+            failed(archive, account, address, now, email=account)
     return user if ok else None
 
 
@@ -77,11 +77,11 @@ def confirm(archive: Archive, user: User, password: str, address: str) -> None:
     and throttled as a failed sign-in, Throttled past the same windows."""
     account, address = user.email, address[:64]
     now = utcnow()
-    _check(archive, account, address, now)
+    check(archive, account, address, now)
     if users.verify_hash(user.password_hash, password):
         return
     with archive.transaction():
-        _failed(archive, account, address, now)
+        failed(archive, account, address, now, email=account)
     raise InvalidInput("that is not your password", field="password")
 
 
@@ -93,22 +93,29 @@ def _failures(archive: Archive, now: datetime, window: Window, **match: str) -> 
     return int(count), oldest
 
 
-def _check(archive: Archive, account: str, address: str, now: datetime) -> None:
-    for window, match in ((PAIR, {"account": account, "address": address}), (ADDRESS, {"address": address}),
-                          (ACCOUNT, {"account": account})):
+def check(archive: Archive, account: str, address: str, now: datetime, *, everywhere: bool = True) -> None:
+    """Throttled if the account from this address, or the address, or (everywhere) the account
+    from any address is past its window of failures. Failed API tokens are counted under an
+    account of their own without the `everywhere` window, so they lock out no one's email."""
+    windows = [(PAIR, {"account": account, "address": address}), (ADDRESS, {"address": address})]
+    if everywhere:
+        windows.append((ACCOUNT, {"account": account}))
+    for window, match in windows:
         count, oldest = _failures(archive, now, window, **match)
         if count >= window.failures and oldest is not None:
             wait = oldest + window.span - now
             raise Throttled(TOO_MANY, retry_after=max(1, int(wait.total_seconds()) + 1))
 
 
-def _failed(archive: Archive, account: str, address: str, now: datetime) -> None:
+def failed(archive: Archive, account: str, address: str, now: datetime, action: str = "user.login_failed",
+           **detail: str) -> None:
+    """Count one failure (in the caller's transaction), and audit it unless this address
+    already failed within the last minute: repeated failures make one entry a minute."""
     recent, _ = _failures(archive, now, Window(0, AUDIT_EVERY), address=address)
     archive.session.execute(delete(SignInFailure).where(SignInFailure.at < now - LONGEST))
     archive.session.add(SignInFailure(account=account, address=address, at=now))
-    if recent == 0:  # repeated failures from one address: one entry a minute, not one each
-        audit.record(archive.session, archive.keyring.audit_key, "anonymous", "user.login_failed",
-                     email=account, address=address)
+    if recent == 0:
+        audit.record(archive.session, archive.keyring.audit_key, "anonymous", action, address=address, **detail)
 
 
 def sign_out(archive: Archive, user: User) -> None:

@@ -19,17 +19,17 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from archive import audit
-from archive.errors import Conflict, InvalidInput, NotFound, Throttled
+from archive.errors import Conflict, InvalidInput, NotFound
 from archive.services import signing
 from archive.services.context import Archive
 from archive.times import utcnow
 from archive.tokens import ApiToken
-from archive.users import SignInFailure, User
+from archive.users import User
 
 __all__ = ["ApiToken", "NewToken", "authenticate", "create", "listing", "revoke"]
 PREFIX = "esc_"
@@ -104,42 +104,17 @@ def authenticate(archive: Archive, secret: str, address: str) -> User | None:
     """The active account a presented token belongs to, or None (unknown, revoked, disabled:
     one answer); Throttled while the address is past the sign-in limits, checked first."""
     address, now = address[:64], utcnow()
-    _check(archive, address, now)
+    signing.check(archive, FAILED_TOKEN, address, now, everywhere=False)
     found = None
     if 0 < len(secret) <= MAX_PRESENTED:
         found = archive.session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
                                         .where(ApiToken.digest == digest(secret))).first()
     if found is None or found[0].revoked_at is not None or not found[1].active:
         with archive.transaction():
-            _failed(archive, address, now)
+            signing.failed(archive, FAILED_TOKEN, address, now, "token.refused")
         return None
     token, user = found
     if token.last_used_at is None or now - token.last_used_at >= USED_EVERY:
         with archive.transaction():
             token.last_used_at = now
     return user
-
-
-def _failures(archive: Archive, since: datetime, *match: object) -> tuple[int, datetime | None]:
-    count, oldest = archive.session.execute(select(func.count(SignInFailure.id), func.min(SignInFailure.at))
-                                            .where(SignInFailure.at > since, *match)).one()  # type: ignore[arg-type]
-    return int(count), oldest
-
-
-def _check(archive: Archive, address: str, now: datetime) -> None:
-    # signing's windows for one address: failed tokens from it (as one email from one address),
-    # and every failure from it, passwords included.
-    for window, match in ((signing.PAIR, (SignInFailure.account == FAILED_TOKEN, SignInFailure.address == address)),
-                          (signing.ADDRESS, (SignInFailure.address == address,))):
-        count, oldest = _failures(archive, now - window.span, *match)
-        if count >= window.failures and oldest is not None:
-            wait = oldest + window.span - now
-            raise Throttled(signing.TOO_MANY, retry_after=max(1, int(wait.total_seconds()) + 1))
-
-
-def _failed(archive: Archive, address: str, now: datetime) -> None:
-    recent, _ = _failures(archive, now - signing.AUDIT_EVERY, SignInFailure.address == address)
-    archive.session.execute(delete(SignInFailure).where(SignInFailure.at < now - signing.LONGEST))
-    archive.session.add(SignInFailure(account=FAILED_TOKEN, address=address, at=now))
-    if recent == 0:  # repeated failures from one address: one entry a minute, as for passwords
-        audit.record(archive.session, archive.keyring.audit_key, "anonymous", "token.refused", address=address)
