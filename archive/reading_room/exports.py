@@ -32,6 +32,12 @@ _SPACES = re.compile(r"\s+")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+def xml_text(text: str) -> str:
+    """The text without the characters XML 1.0 cannot hold (released text is cleaned of them,
+    not refused: every XML door, OHMS and OAI-PMH alike, uses this)."""
+    return _NOT_XML.sub("", text)
+
+
 @dataclass(frozen=True)
 class Cue:
     """One timed piece of a transcript (seconds from the start of the recording)."""
@@ -138,7 +144,7 @@ def ohms(story: ReleasedStory, url: str | None) -> bytes:
     def add(name: str, text: str | None = None, **attributes: str) -> None:
         element = etree.SubElement(record, ns + name, **attributes)
         if text is not None:
-            element.text = _NOT_XML.sub("", text)
+            element.text = xml_text(text)
 
     # Elements in the order the schema's sequence requires.
     add("version", OHMS_VERSION)

@@ -32,6 +32,7 @@ from archive.services import reading
 from archive.services.context import Archive
 from archive.times import format_instant
 
+xml_text = exports.xml_text  # for the XML doors (OAI-PMH): text XML 1.0 can carry
 EXPORT_VERSION = "1"  # part of every ETag: bump it when an export's shape changes
 
 

@@ -35,7 +35,7 @@ from itsdangerous.timed import TimestampSigner
 from lxml import etree
 
 from archive.errors import NotFound
-from archive.services import harvest, tokens
+from archive.services import exports, harvest, tokens
 from archive.services.harvest import Entry, ReleasedStory
 from archive.times import utcnow
 from archive.web import context
@@ -71,8 +71,6 @@ VERBS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SECOND = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 STORY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
-# Characters XML 1.0 cannot carry; released text is cleaned of them rather than refused.
-NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 RIGHTS = {
     "full": "Released by the narrator's consent, in full.",
     "pseudonymized": "Released by the narrator's consent; people, organisations and places are "
@@ -385,7 +383,7 @@ def _dublin_core(story: ReleasedStory) -> etree._Element:
               ("identifier", f"{_root()}/stories/{story.id}"),
               ("rights", RIGHTS.get(story.redaction_level, "Released by the narrator's consent."))]
     for name, value in fields:
-        text = NOT_XML.sub("", value or "").strip()
+        text = exports.xml_text(value or "").strip()
         if text:
             etree.SubElement(dc, f"{{{DC}}}{name}").text = text
     return dc
