@@ -90,6 +90,11 @@ def story_url(root_url: str, story_id: str) -> str:
     return f"{root_url.rstrip('/')}/stories/{story_id}"
 
 
+def citation(story: ReleasedStory, root_url: str) -> dict[str, object]:
+    """A released story's citation as one CSL-JSON item (what the csl-json export holds)."""
+    return exports.csl_item(story, story_url(root_url, story.id))
+
+
 def render(archive: Archive, story_id: str, fmt: str, root_url: str) -> Export:
     """A released story in one format; NotFound for an unknown format or story, alike."""
     story = reading.released(archive, story_id)

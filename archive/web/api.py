@@ -13,7 +13,6 @@ the room is public, and counts against the address as a failed sign-in. Errors a
 from __future__ import annotations
 
 import hashlib
-import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -88,13 +87,12 @@ def story(story_id: str) -> Response:
         response = Response(status=304)
         response.set_etag(etag)
         return response
-    citation = json.loads(exports.render(archive, released.id, "csl-json", root).body)[0]
     body: dict[str, Any] = {
         "id": released.id, "title": released.title, "narrator": released.narrator, "summary": released.summary,
         "transcript": released.transcript, "interview_date": released.interview_date or None,
         "year": released.interview_year, "language": released.language, "tags": released.tag_list,
         "redaction_level": released.redaction_level, "released_at": format_instant(released.released_at),
-        "url": exports.story_url(root, released.id), "citation": citation,
+        "url": exports.story_url(root, released.id), "citation": exports.citation(released, root),
     }
     # Left out when empty rather than sent blank: a blank says nothing the absence does not.
     body.update({name: value for name in ("interviewer", "place") if (value := getattr(released, name))})
