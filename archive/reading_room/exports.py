@@ -38,6 +38,29 @@ def xml_text(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
+RIGHTS = {
+    "full": "Released by the narrator's consent, in full.",
+    "pseudonymized": "Released by the narrator's consent; people, organisations and places are "
+                     "shown by stand-ins and the narrator by a pseudonym.",
+    "redacted": "Released by the narrator's consent; names of people, organisations and places "
+                "are removed and the narrator is anonymous.",
+    "summary": "Released by the narrator's consent as a summary only; the transcript is not released.",
+}
+
+
+def dublin_core(story: ReleasedStory, url: str | None) -> list[tuple[str, str]]:
+    """The released copy as Dublin Core elements, in order, repeatable ones repeated, empty ones
+    left out: what OAI-PMH's oai_dc and the bag's metadata.csv both carry. Never the place; the
+    date as released (the year only at the levels that hide the rest)."""
+    elements = [("identifier", url or citation_key(story)), ("title", story.title), ("creator", story.narrator),
+                ("contributor", story.interviewer), ("date", story.interview_date),
+                ("description", story.summary), *(("subject", tag) for tag in story.tag_list),
+                ("language", story.language), ("type", "Text"), ("type", "oral history"),
+                ("publisher", ARCHIVE_NAME),
+                ("rights", RIGHTS.get(story.redaction_level, "Released by the narrator's consent."))]
+    return [(name, value) for name, value in elements if value]
+
+
 @dataclass(frozen=True)
 class Cue:
     """One timed piece of a transcript (seconds from the start of the recording)."""

@@ -33,6 +33,7 @@ from archive.services.context import Archive
 from archive.times import format_instant
 
 xml_text = exports.xml_text  # for the XML doors (OAI-PMH): text XML 1.0 can carry
+dublin_core = exports.dublin_core  # OAI-PMH's oai_dc and the bag's metadata.csv alike
 EXPORT_VERSION = "1"  # part of every ETag: bump it when an export's shape changes
 
 
@@ -212,11 +213,12 @@ def _record(story: ReleasedStory, url: str | None) -> dict[str, object]:
 
 
 def _dublin_core(story: ReleasedStory, url: str | None) -> tuple[str, ...]:
-    return tuple(_cell(value) for value in (
-        url or exports.citation_key(story), story.title, story.narrator, story.interviewer,
-        story.interview_date, story.summary, "; ".join(story.tag_list), story.language,
-        "Text", "application/json", exports.ARCHIVE_NAME,
-        f"Released {story.released_at:%Y-%m-%d} with the narrator's consent, {story.redaction_level} copy."))
+    """The story's Dublin Core (exports.dublin_core, as OAI-PMH's) in DC_COLUMNS, repeated
+    elements joined by '; ', and the format of the story's file in the bag."""
+    values: dict[str, list[str]] = {}
+    for name, value in [*exports.dublin_core(story, url), ("format", "application/json")]:
+        values.setdefault(f"dc.{name}", []).append(value)
+    return tuple(_cell("; ".join(values.get(column, []))) for column in DC_COLUMNS)
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

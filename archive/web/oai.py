@@ -71,14 +71,6 @@ VERBS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SECOND = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 STORY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
-RIGHTS = {
-    "full": "Released by the narrator's consent, in full.",
-    "pseudonymized": "Released by the narrator's consent; people, organisations and places are "
-                     "shown by stand-ins and the narrator by a pseudonym.",
-    "redacted": "Released by the narrator's consent; names of people, organisations and places "
-                "are removed and the narrator is anonymous.",
-    "summary": "Released by the narrator's consent as a summary only; the transcript is not released.",
-}
 
 
 class _Problem(Exception):
@@ -370,20 +362,11 @@ def _record(parent: etree._Element, entry: Entry) -> None:
 
 
 def _dublin_core(story: ReleasedStory) -> etree._Element:
-    """oai_dc from the released copy only; never its place, and the interview's year only
-    unless the story is released in full."""
+    """oai_dc from the released copy only (exports.dublin_core, as the bag's metadata.csv)."""
     dc = etree.Element(f"{{{OAI_DC}}}dc", nsmap={"oai_dc": OAI_DC, "dc": DC, "xsi": XSI})
     dc.set(f"{{{XSI}}}schemaLocation", f"{OAI_DC} {OAI_DC_SCHEMA}")
-    year = story.interview_year
-    day = story.interview_date if story.redaction_level == "full" else (str(year) if year else "")
-    fields = [("title", story.title), ("creator", story.narrator), ("contributor", story.interviewer),
-              ("date", day), ("description", story.summary),
-              *(("subject", tag) for tag in story.tag_list), ("language", story.language),
-              ("type", "Text"), ("type", "oral history"), ("publisher", REPOSITORY_NAME),
-              ("identifier", f"{_root()}/stories/{story.id}"),
-              ("rights", RIGHTS.get(story.redaction_level, "Released by the narrator's consent."))]
-    for name, value in fields:
-        text = exports.xml_text(value or "").strip()
+    for name, value in exports.dublin_core(story, f"{_root()}/stories/{story.id}"):
+        text = exports.xml_text(value).strip()
         if text:
             etree.SubElement(dc, f"{{{DC}}}{name}").text = text
     return dc
