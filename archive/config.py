@@ -37,6 +37,9 @@ class Config:
     by the narrators' consent) or 'signed-in' (accounts only, for access agreements).
     `contact_email` is the address harvesters are given to write to (ESCROW_CONTACT_EMAIL, the
     OAI-PMH adminEmail; unset, archive@ the public host): a role address, not a person's.
+    `media_root` is the folder of sealed recordings (ESCROW_MEDIA_ROOT; a shared mount when
+    several machines serve; unset, `media` in the instance folder), and `max_recording` the
+    largest recording accepted, in bytes (ESCROW_MAX_RECORDING_MB, 2048).
     `password_cost` names the argon2 parameters of new password hashes (ESCROW_PASSWORD_COST:
     'standard', or 'test' for the test suite only: `escrow serve` refuses it).
     """
@@ -53,6 +56,13 @@ class Config:
     base_url: str | None = None
     reading_room: str = "public"
     contact_email: str | None = None
+    media_folder: Path | None = None
+    max_recording: int = 2048 * 2**20
+
+    @property
+    def media_root(self) -> Path:
+        """The folder of sealed recordings."""
+        return self.media_folder or self.home / "media"
 
     @property
     def key_file(self) -> Path:
@@ -82,6 +92,8 @@ class Config:
             base_url=_base_url(env.get("ESCROW_BASE_URL") or ""),
             reading_room=_reading_room(env.get("ESCROW_READING_ROOM") or "public"),
             contact_email=_contact(env.get("ESCROW_CONTACT_EMAIL") or ""),
+            media_folder=_folder(env.get("ESCROW_MEDIA_ROOT") or ""),
+            max_recording=_megabytes(env.get("ESCROW_MAX_RECORDING_MB") or "2048") * 2**20,
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -108,6 +120,17 @@ def _contact(text: str) -> str | None:
     if text and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
         raise InvalidInput(f"ESCROW_CONTACT_EMAIL must be an email address, not {text[:60]!r}")
     return text or None
+
+
+def _megabytes(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 1_000_000:
+        raise InvalidInput("ESCROW_MAX_RECORDING_MB must be a whole number of MiB from 1 to 1000000, "
+                           f"not {text[:20]!r}")
+    return int(text)
+
+
+def _folder(text: str) -> Path | None:
+    return Path(text).expanduser().absolute() if text.strip() else None
 
 
 def _days(text: str) -> int:

@@ -7,7 +7,7 @@ from archive.db import Base
 from archive.reading_room.models import ReleasedStory, RoomRecord
 from archive.tokens import ApiToken
 from archive.users import User
-from archive.vault.models import EmbargoRequest, KeyCheck, Story, StoryVersion
+from archive.vault.models import EmbargoRequest, KeyCheck, Recording, Story, StoryVersion
 
-__all__ = ["ApiToken", "AuditAnchor", "AuditEntry", "AuditHead", "Base", "EmbargoRequest", "KeyCheck", "ReleasedStory",
-           "RoomRecord", "Story", "StoryVersion", "User"]
+__all__ = ["ApiToken", "AuditAnchor", "AuditEntry", "AuditHead", "Base", "EmbargoRequest", "KeyCheck", "Recording",
+           "ReleasedStory", "RoomRecord", "Story", "StoryVersion", "User"]

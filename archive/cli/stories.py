@@ -1,4 +1,4 @@
-"""Sealed stories: import, list, and the admin's release, takedown and withdrawal."""
+"""Sealed stories: import, list, attach a recording, and the admin's release, takedown and withdrawal."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 
 from archive.cli import base
 from archive.cli.base import cli
-from archive.services import stories
+from archive.services import recordings, stories
 from archive.times import format_instant
 
 
@@ -40,6 +40,23 @@ def stories_list(status: str | None) -> None:
                    f"{format_instant(story.embargo_until):<20}  {story.redaction_level:<13}  "
                    f"{'yes' if story.release_review else 'no'}")
     click.echo(f"{len(rows)} stories")
+
+
+@stories_group.command("attach")
+@click.argument("story_id")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--as", "as_email", required=True, help="The story's organizer, or an admin.")
+def stories_attach(story_id: str, file: Path, as_email: str) -> None:
+    """Seal a recording (WAV, FLAC, Ogg or MP3) to a story, read and encrypted chunk by chunk.
+
+    The file given is not changed or removed: delete it yourself once the archive has it.
+    """
+    archive = base.archive()
+    with file.open("rb") as source:
+        recording = recordings.attach(archive, base.actor(archive, as_email), story_id,
+                                      iter(lambda: source.read(recordings.READ), b""))
+    click.echo(f"sealed recording {recording.id} ({recording.media_type}, {recording.size:,} bytes) "
+               f"to story {story_id}")
 
 
 @stories_group.command("release")

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, select, update
@@ -29,7 +30,7 @@ from archive.reading_room.models import ReleasedStory, RoomRecord
 from archive.release.redaction import ReleasedText, redact
 from archive.times import format_instant, utcnow
 from archive.users import User
-from archive.vault import embargo, reasons, stories
+from archive.vault import embargo, reasons, recordings, stories
 from archive.vault.keys import Keyring
 from archive.vault.models import EmbargoRequest, Story
 
@@ -285,16 +286,19 @@ def takedown(session: Session, keyring: Keyring, index: Index, actor: User, stor
 
 
 def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, story_id: str,
-             reason: str) -> Story:
+             reason: str, media_root: Path) -> Story:
     """Consent withdrawn: remove any released copy and destroy the data key (crypto-shredding).
 
     Every reason sealed under that key (this one too) becomes unreadable with it, and the
-    plain reasons of requests made before reasons were sealed are cleared.
+    plain reasons of requests made before reasons were sealed are cleared. The keys of the
+    story's recordings are destroyed in the same commit, and their files removed after it.
     """
     story, reason = _taken(session, actor, story_id, reason, "sealed", "due_for_review", "released")
     sealed = _take_back(session, keyring, index, actor, story, reason, "the story was withdrawn")
     story.status, story.updated_at, story.embargo_changed_at = "withdrawn", utcnow(), utcnow()
-    audit.record(session, keyring.audit_key, actor.email, "story.withdraw", story.id, reason_sealed=sealed)
+    shredded = recordings.shred(session, story)
+    audit.record(session, keyring.audit_key, actor.email, "story.withdraw", story.id, reason_sealed=sealed,
+                 recordings=len(shredded))
     session.execute(update(EmbargoRequest).where(EmbargoRequest.story_id == story.id)
                     .values(reason=None))
     stories.shred(story)
@@ -303,6 +307,7 @@ def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, stor
     try:
         db.scrub_journal(session)
     finally:
+        recordings.remove(media_root, shredded)  # unreadable since the commit; this frees the space
         index.purge()  # the index forgets the story even when the journal keeps an old page
     return story
 

@@ -97,7 +97,8 @@ def takedown(archive: Archive, actor: User, story_id: str, reason: str) -> Story
 def withdraw(archive: Archive, actor: User, story_id: str, reason: str) -> Story:
     """Consent withdrawn: any released copy removed, the data key destroyed."""
     with archive.publishing(), archive.transaction():
-        return gate.withdraw(archive.session, archive.keyring, archive.index, actor, story_id, reason)
+        return gate.withdraw(archive.session, archive.keyring, archive.index, actor, story_id, reason,
+                             archive.config.media_root)
 
 
 def due_for_review(archive: Archive) -> Sequence[Story]:

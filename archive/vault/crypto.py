@@ -28,6 +28,11 @@ def wrap_aad(story_id: str, dek_id: str, kek_version: int) -> bytes:
     return f"escrow/dek/v1|story={story_id}|dek={dek_id}|kek={kek_version}".encode()
 
 
+def recording_wrap_aad(recording_id: str, dek_id: str, kek_version: int) -> bytes:
+    """Associated data binding a recording's wrapped data key to it and the master key version."""
+    return f"escrow/recording-dek/v1|recording={recording_id}|dek={dek_id}|kek={kek_version}".encode()
+
+
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
     """Encrypt under `key` with a random 96-bit nonce; return (nonce, ciphertext+tag)."""
     nonce = os.urandom(NONCE_BYTES)

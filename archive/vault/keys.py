@@ -26,7 +26,7 @@ from archive.config import Config
 from archive.errors import KeyProblem, NotInitialised
 from archive.times import utcnow
 from archive.vault import crypto
-from archive.vault.models import KeyCheck, Story
+from archive.vault.models import KeyCheck, Recording, Story
 
 _TOKEN = re.compile(r"^(audit|kek([1-9][0-9]{0,5})):(.*)$")
 HEADER = (
@@ -178,7 +178,9 @@ def forget_unused(session: Session, ring: Keyring) -> None:
     such a row; the next rotation generates that version afresh and registers it again.
     A data key wrapped under such a version means the key file is older than the database.
     """
-    newest = session.scalar(select(func.max(Story.kek_version)))
+    newest = max((v for v in (session.scalar(select(func.max(Story.kek_version))),
+                              session.scalar(select(func.max(Recording.kek_version)))) if v is not None),
+                 default=None)
     if newest is not None and newest > ring.current_version:
         raise KeyProblem(f"data keys are wrapped under master key version {newest}, which this key "
                          "file lacks: restore the newer key file before rotating")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive.db import Base, UTCDateTime
@@ -102,3 +102,26 @@ class EmbargoRequest(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+RENDITIONS = ("original",)
+
+
+class Recording(Base):
+    """A recording of a story's interview, sealed in a file of the media folder (vault/media.py)
+    under its own data key, wrapped by the master key like a story's. The row holds only what
+    serving and key management need: no name, no text, nothing heard."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (CheckConstraint(_in("rendition", RENDITIONS), name="rendition"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    story_id: Mapped[str] = mapped_column(ForeignKey("stories.id"), index=True)
+    rendition: Mapped[str] = mapped_column(String(16))
+    media_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(BigInteger)  # plaintext bytes
+    dek_id: Mapped[str] = mapped_column(String(32))
+    # None once the story is withdrawn: the data key is destroyed with the story's.
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    kek_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

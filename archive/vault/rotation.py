@@ -19,7 +19,7 @@ from archive.config import Config
 from archive.errors import KeyProblem
 from archive.vault import crypto, keys
 from archive.vault.keys import Keyring
-from archive.vault.models import Story
+from archive.vault.models import Recording, Story
 
 BATCH = 500
 
@@ -33,26 +33,35 @@ class Rotation:
     resumed: bool
 
 
+Wrapped = type[Story] | type[Recording]
+# Every table holding data keys wrapped by the master key, with the associated data of its wraps.
+WRAPPED: tuple[tuple[Wrapped, Callable[[str, str, int], bytes]], ...] = (
+    (Story, crypto.wrap_aad), (Recording, crypto.recording_wrap_aad))
+
+
 def _behind(session: Session, version: int) -> list[str]:
-    return list(session.scalars(select(Story.id).where(
-        Story.wrapped_key.is_not(None), Story.kek_version != version)))
+    return [f"{model.__tablename__}/{row_id}" for model, _ in WRAPPED for row_id in session.scalars(
+        select(model.id).where(model.wrapped_key.is_not(None), model.kek_version != version))]
 
 
 def _rewrap(session: Session, keyring: Keyring, version: int) -> int:
     """Move every data key not yet under `version` to it, one committed batch at a time."""
-    pending, moved = _behind(session, version), 0
-    for start in range(0, len(pending), BATCH):
-        for story in session.scalars(select(Story).where(Story.id.in_(pending[start : start + BATCH]))):
-            old = story.kek_version
-            if old is None or story.wrapped_key is None or old == version:
-                continue  # withdrawn or moved since the list was read
-            dek = crypto.unwrap(keyring.kek(old), story.wrapped_key,
-                                crypto.wrap_aad(story.id, story.dek_id, old))
-            story.wrapped_key = crypto.wrap(keyring.kek(version), dek,
-                                            crypto.wrap_aad(story.id, story.dek_id, version))
-            story.kek_version = version
-            moved += 1
-        session.commit()
+    moved = 0
+    for model, aad in WRAPPED:
+        pending = list(session.scalars(select(model.id).where(
+            model.wrapped_key.is_not(None), model.kek_version != version)))
+        for start in range(0, len(pending), BATCH):
+            rows: list[Story | Recording] = list(session.scalars(
+                select(model).where(model.id.in_(pending[start : start + BATCH]))))
+            for row in rows:
+                old = row.kek_version
+                if old is None or row.wrapped_key is None or old == version:
+                    continue  # withdrawn or moved since the list was read
+                dek = crypto.unwrap(keyring.kek(old), row.wrapped_key, aad(row.id, row.dek_id, old))
+                row.wrapped_key = crypto.wrap(keyring.kek(version), dek, aad(row.id, row.dek_id, version))
+                row.kek_version = version
+                moved += 1
+            session.commit()
     return moved
 
 

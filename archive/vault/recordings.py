@@ -1,0 +1,174 @@
+"""Recordings in the vault: sealed as they arrive, checked as audio through the seal, never
+plaintext on disk.
+
+A recording is encrypted chunk by chunk while it is read (media.encrypt_stream) into a file
+of the media folder under a random data key wrapped by the master key, like a story's; its
+format is then read by libsndfile (soundfile) through a reader that decrypts the chunks it
+asks for, so nothing decrypted ever reaches the disk, not even to check the upload. What is
+not audio in a format the archive takes, or is larger than the limit, is refused and its
+file removed. Withdrawal destroys the wrapped keys with the story's and removes the files.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import soundfile
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive.errors import InvalidInput
+from archive.times import utcnow
+from archive.vault import crypto, media
+from archive.vault.keys import Keyring
+from archive.vault.models import Recording, Story
+from archive.vault.stories import new_id
+
+# libsndfile's names for the containers the archive takes, and their media types.
+FORMATS = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg", "MP3": "audio/mpeg"}
+SUFFIX = ".sealed"
+NOT_AUDIO = "the file is not a recording in WAV, FLAC, Ogg (Vorbis, Opus) or MP3"
+
+
+def path(root: Path, recording: Recording) -> Path:
+    """Where a recording's sealed file lives in the media folder."""
+    return root / f"{recording.id}{SUFFIX}"
+
+
+def _binding(recording: Recording) -> media.Binding:
+    return media.Binding(recording.story_id, recording.id, recording.rendition)
+
+
+def _limited(pieces: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    total = 0
+    for piece in pieces:
+        total += len(piece)
+        if total > limit:
+            raise InvalidInput(f"the recording is larger than the archive accepts ({limit // 2**20:,} MiB): "
+                               "nothing was kept")
+        yield piece
+
+
+def seal(session: Session, keyring: Keyring, story: Story, pieces: Iterable[bytes], root: Path,
+         limit: int) -> Recording:
+    """Seal a recording of the story as it is read, check it is audio, and add its row (flushed,
+    not committed). On any refusal or failure, nothing is kept: no file, no row."""
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    dek, kek = crypto.new_key(), keyring.current_version
+    recording = Recording(id=new_id(), story_id=story.id, rendition="original", media_type="", size=0,
+                          dek_id=new_id(), kek_version=kek, created_at=utcnow())
+    recording.wrapped_key = crypto.wrap(keyring.kek(kek), dek,
+                                        crypto.recording_wrap_aad(recording.id, recording.dek_id, kek))
+    target = path(root, recording)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with _created(partial) as out:
+            sealed = media.encrypt_stream(dek, _binding(recording), _limited(pieces, limit), out)
+            out.flush()
+            os.fsync(out.fileno())
+        with partial.open("rb") as source:
+            recording.media_type = _media_type(Reader(dek, _binding(recording), source))
+        recording.size = sealed.plaintext_length
+        os.replace(partial, target)
+        session.add(recording)
+        session.flush()
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
+        raise
+    return recording
+
+
+def _created(file: Path) -> BinaryIO:
+    # A new file only readable by the archive's user; never over another.
+    return os.fdopen(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+
+def _media_type(reader: Reader) -> str:
+    try:
+        found = soundfile.info(reader).format
+    except (RuntimeError, soundfile.LibsndfileError, ValueError):
+        raise InvalidInput(NOT_AUDIO + ": nothing was kept") from None
+    if found not in FORMATS:
+        raise InvalidInput(NOT_AUDIO + ": nothing was kept")
+    return FORMATS[found]
+
+
+def data_key(keyring: Keyring, recording: Recording) -> bytes:
+    """The recording's data key; KeyProblem if it is destroyed or the master key is wrong."""
+    if recording.wrapped_key is None or recording.kek_version is None:
+        raise InvalidInput("this recording's key was destroyed when its story was withdrawn")
+    return crypto.unwrap(keyring.kek(recording.kek_version), recording.wrapped_key,
+                         crypto.recording_wrap_aad(recording.id, recording.dek_id, recording.kek_version))
+
+
+def of(session: Session, story: Story) -> list[Recording]:
+    """A story's recordings, oldest first."""
+    return list(session.scalars(select(Recording).where(Recording.story_id == story.id)
+                                .order_by(Recording.created_at, Recording.id)))
+
+
+def shred(session: Session, story: Story) -> list[Recording]:
+    """Destroy every recording key of the story (with its own, at withdrawal); the files are
+    removed by `remove` once that is committed. The recordings shredded."""
+    found = of(session, story)
+    for recording in found:
+        recording.wrapped_key = None
+        recording.kek_version = None
+    return found
+
+
+def remove(root: Path, recordings: Iterable[Recording]) -> None:
+    """Delete sealed files whose keys are gone (unreadable already; this frees the space)."""
+    for recording in recordings:
+        path(root, recording).unlink(missing_ok=True)
+
+
+class Reader(io.RawIOBase):
+    """A sealed recording read as its plaintext, seekable, decrypting only the chunks asked for
+    and keeping the last one (libsndfile reads in small blocks): what it reads to check or
+    decode a recording."""
+
+    def __init__(self, key: bytes, binding: media.Binding, source: BinaryIO) -> None:
+        super().__init__()
+        self._key, self._binding, self._source = key, binding, source
+        self._length = media.plaintext_length(source)
+        self._chunk = media.chunk_size(source)
+        self._position = 0
+        self._held: tuple[int, bytes] = (-1, b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._length}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        """Fill the buffer from the position, up to the end (a short read only at the end:
+        libsndfile takes a short read for the end of the file)."""
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view) and self._position < self._length:
+            index = self._position // self._chunk
+            if self._held[0] != index:
+                start = index * self._chunk
+                end = min(self._length, start + self._chunk)
+                self._held = (index, b"".join(media.decrypt_range(self._key, self._binding, self._source, start, end)))
+            offset = self._position - index * self._chunk
+            piece = self._held[1][offset : offset + len(view) - filled]
+            view[filled : filled + len(piece)] = piece
+            filled += len(piece)
+            self._position += len(piece)
+        return filled

@@ -1,0 +1,199 @@
+"""Recordings sealed at rest: attached through the command line, read and encrypted chunk by
+chunk, checked as audio through the seal, re-wrapped by rotation, destroyed by withdrawal."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from hypothesis import given
+from hypothesis import strategies as st
+
+from archive.config import Config
+from archive.vault import keys, media
+from archive.vault.models import Recording
+from archive.vault.recordings import Reader, data_key
+from tests.helpers import add_users, connect, escrow, one, sql, story, write_lines
+
+ORG, OTHER, ADMIN = "org@example.org", "other@example.org", "admin@example.org"
+# The containers' four-byte signatures: random ciphertext of these sizes holds one by chance about
+# once in 10^5 files (ID3's three bytes far more often, and no WAV or FLAC holds it anyway).
+MAGIC = (b"RIFF", b"fLaC", b"OggS")
+
+
+@pytest.fixture
+def home(archive_home: Path) -> Path:
+    return add_users(archive_home, (ORG, "organizer"), (OTHER, "organizer"), (ADMIN, "admin"))
+
+
+def _story(home: Path, tmp_path: Path, **fields: object) -> str:
+    file = write_lines(tmp_path / f"s{len(list(tmp_path.glob('s*.jsonl')))}.jsonl", story(**fields))
+    assert escrow(home, "stories", "import", str(file), "--as", ORG).exit_code == 0
+    return str(one(home, "SELECT story_id FROM audit_log WHERE action = 'story.import' ORDER BY seq DESC LIMIT 1"))
+
+
+def _tone(path: Path, kind: str, seconds: float = 2.0, rate: int = 16_000) -> bytes:
+    """A 440 Hz tone with a little noise (so no two windows repeat), written as WAV or FLAC."""
+    t = np.arange(int(seconds * rate)) / rate
+    noise = np.random.default_rng(7).normal(0, 0.01, t.size)
+    soundfile.write(path, 0.5 * np.sin(2 * np.pi * 440 * t) + noise, rate, format=kind, subtype="PCM_16")
+    return path.read_bytes()
+
+
+def _sealed_files(home: Path) -> list[Path]:
+    folder = home / "media"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def _opened(home: Path, recording_id: str) -> bytes:
+    """The recording decrypted through the archive's own reader, as libsndfile would read it."""
+    config = Config.for_home(home, database_url=os.environ.get("DATABASE_URL") or None)
+    with connect(home) as conn:
+        row = conn.execute(Recording.__table__.select().where(Recording.id == recording_id)).one()
+    recording = Recording(**row._mapping)
+    ring = keys.load(config)
+    with (home / "media" / f"{recording_id}.sealed").open("rb") as source:
+        binding = media.Binding(recording.story_id, recording.id, recording.rendition)
+        return Reader(data_key(ring, recording), binding, source).read()
+
+
+@pytest.mark.parametrize("kind", ["WAV", "FLAC"])
+def test_a_recording_is_sealed_as_it_is_read_and_opens_to_the_same_bytes(home: Path, tmp_path: Path,
+                                                                          kind: str) -> None:
+    story_id = _story(home, tmp_path)
+    original = _tone(tmp_path / f"interview.{kind.lower()}", kind)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+
+    result = escrow(home, "stories", "attach", story_id, str(tmp_path / f"interview.{kind.lower()}"), "--as", ORG,
+                    env={"TMPDIR": str(spool)})
+
+    assert result.exit_code == 0, result.output
+    [(recording_id, media_type, size)] = sql(home, "SELECT id, media_type, size FROM recordings")
+    assert media_type == {"WAV": "audio/wav", "FLAC": "audio/flac"}[kind] and size == len(original)
+    assert recording_id in result.output and "bytes" in result.output
+    [sealed] = _sealed_files(home)
+    assert sealed.name == f"{recording_id}.sealed" and oct(sealed.stat().st_mode & 0o777) == "0o600"
+    stored = sealed.read_bytes()
+    assert not any(magic in stored for magic in MAGIC)
+    middle = len(original) // 2
+    assert original[middle : middle + 32] not in stored  # no run of the recording's bytes
+    assert list(spool.iterdir()) == []  # nothing spooled to a temporary file on the way
+    assert _opened(home, recording_id) == original
+    audited = sql(home, "SELECT actor, story_id FROM audit_log WHERE action = 'recording.attach'")
+    assert audited == [(ORG, story_id)]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"I am a transcript, not a recording.\n" * 100, "not a recording in WAV, FLAC, Ogg (Vorbis, Opus) or MP3"),
+    (b"", "not a recording"),
+    (b"RIFF\x00\x00\x00\x00WAVEfmt garbage", "not a recording"),
+])
+def test_what_is_not_audio_is_refused_and_nothing_is_kept(home: Path, tmp_path: Path, content: bytes,
+                                                         message: str) -> None:
+    story_id = _story(home, tmp_path)
+    file = tmp_path / "upload.wav"
+    file.write_bytes(content)
+
+    result = escrow(home, "stories", "attach", story_id, str(file), "--as", ORG)
+
+    assert result.exit_code == 1 and message in result.output and "nothing was kept" in result.output
+    assert result.output.count("\n") == 1
+    assert _sealed_files(home) == [] or all(not p.is_file() for p in _sealed_files(home))
+    assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
+    assert sql(home, "SELECT count(*) FROM audit_log WHERE action = 'recording.attach'") == [(0,)]
+
+
+def test_a_recording_over_the_limit_is_refused_as_it_arrives(home: Path, tmp_path: Path) -> None:
+    story_id = _story(home, tmp_path)
+    _tone(tmp_path / "long.wav", "WAV", seconds=40)  # 1.28 MB at 16 kHz, 16 bits
+
+    result = escrow(home, "stories", "attach", story_id, str(tmp_path / "long.wav"), "--as", ORG,
+                    env={"ESCROW_MAX_RECORDING_MB": "1"})
+
+    assert result.exit_code == 1 and "larger than the archive accepts (1 MiB)" in result.output
+    assert [p for p in _sealed_files(home) if p.is_file()] == []
+    assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
+    bad = escrow(home, "stories", "list", env={"ESCROW_MAX_RECORDING_MB": "two gigabytes"})
+    assert bad.exit_code == 1 and "ESCROW_MAX_RECORDING_MB must be a whole number" in bad.output
+
+
+def test_only_the_storys_organizer_or_an_admin_attaches_and_never_to_a_withdrawn_story(
+        home: Path, tmp_path: Path) -> None:
+    story_id = _story(home, tmp_path)
+    _tone(tmp_path / "a.wav", "WAV", seconds=0.5)
+
+    others = escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", OTHER)
+    unknown = escrow(home, "stories", "attach", "nosuchstory", str(tmp_path / "a.wav"), "--as", ORG)
+    admin = escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ADMIN)
+    assert escrow(home, "stories", "withdraw", story_id, "--reason", "consent", "--as", ADMIN).exit_code == 0
+    late = escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG)
+
+    assert others.exit_code == unknown.exit_code == 1 and "no story" in others.output and "no story" in unknown.output
+    assert admin.exit_code == 0, admin.output
+    assert late.exit_code == 1 and "withdrawn" in late.output
+    assert sql(home, "SELECT count(*) FROM recordings") == [(1,)]
+
+
+def test_withdrawal_destroys_the_recordings_keys_and_removes_their_files(home: Path, tmp_path: Path) -> None:
+    story_id, kept_id = _story(home, tmp_path), _story(home, tmp_path)
+    _tone(tmp_path / "a.flac", "FLAC", seconds=0.5)
+    for target in (story_id, kept_id):
+        assert escrow(home, "stories", "attach", target, str(tmp_path / "a.flac"), "--as", ORG).exit_code == 0
+
+    assert escrow(home, "stories", "withdraw", story_id, "--reason", "consent", "--as", ADMIN).exit_code == 0
+
+    rows = dict(sql(home, "SELECT story_id, wrapped_key FROM recordings"))
+    assert rows[story_id] is None and rows[kept_id] is not None
+    [kept_file] = [p for p in _sealed_files(home) if p.is_file()]
+    kept_recording = one(home, "SELECT id FROM recordings WHERE story_id = :s", s=kept_id)
+    assert kept_file.name == f"{kept_recording}.sealed"
+    assert one(home, "SELECT detail FROM audit_log WHERE action = 'story.withdraw'").count('"recordings": 1') == 1
+
+
+def test_rotation_rewraps_recording_keys_and_the_old_master_key_leaves(home: Path, tmp_path: Path) -> None:
+    story_id = _story(home, tmp_path)
+    original = _tone(tmp_path / "a.wav", "WAV", seconds=0.5)
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+    recording_id = str(one(home, "SELECT id FROM recordings"))
+
+    rotated = escrow(home, "keys", "rotate")
+
+    assert rotated.exit_code == 0, rotated.output
+    assert one(home, "SELECT kek_version FROM recordings") == 2
+    assert "kek1:" not in (home / "master.key").read_text() and "kek2:" in (home / "master.key").read_text()
+    assert _opened(home, recording_id) == original
+
+
+def test_a_flipped_bit_in_a_sealed_recording_refuses_to_open(home: Path, tmp_path: Path) -> None:
+    story_id = _story(home, tmp_path)
+    _tone(tmp_path / "a.wav", "WAV", seconds=0.5)
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+    [sealed] = _sealed_files(home)
+    data = bytearray(sealed.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    sealed.write_bytes(bytes(data))
+
+    with pytest.raises(media.RecordingTampered):
+        _opened(home, str(one(home, "SELECT id FROM recordings")))
+
+
+@given(data=st.binary(max_size=600), chunk=st.integers(1, 64),
+       reads=st.lists(st.tuples(st.integers(0, 700), st.integers(0, 200)), max_size=12))
+def test_the_reader_returns_what_any_seek_and_read_of_the_plaintext_would(
+        data: bytes, chunk: int, reads: list[tuple[int, int]]) -> None:
+    key, binding = bytes(32), media.Binding("story", "recording", "original")
+    sealed = io.BytesIO()
+    media.encrypt_stream(key, binding, [data], sealed, chunk_size=chunk)
+    reader, plain = Reader(key, binding, sealed), io.BytesIO(data)
+
+    for position, size in reads:
+        reader.seek(position)
+        plain.seek(position)
+        assert reader.read(size) == plain.read(size)
+    reader.seek(0)
+    assert reader.read() == data
