@@ -1,4 +1,5 @@
-"""`escrow backup create | restore`: the database only, never the master key; restored with the key apart.
+"""`escrow backup create | restore`: the database (and the sealed recordings beside it), never the
+master key; restored with the key apart.
 
 On SQLite a backup is an SQLite file; on PostgreSQL, pg_dump's custom format, read back as
 SQL with pg_restore to look inside it. A fresh instance is a new instance folder with a
@@ -14,11 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 from click.testing import Result
 
 from archive.config import Config
-from archive.vault import keys
+from archive.vault import keys, media
+from archive.vault.models import Recording
+from archive.vault.recordings import Reader, data_key
 from tests.helpers import (
     canaries,
     database_env,
@@ -250,3 +255,35 @@ def test_create_without_pg_dump_fails_clearly_on_postgresql_and_needs_no_tool_on
     else:  # SQLite's backup API is in the archive's own process
         assert result.exit_code == 0, result.output
         assert backup.read_bytes().startswith(b"SQLite format 3\x00")
+
+
+def test_sealed_recordings_go_with_a_backup_and_open_after_a_restore(home: Path, tmp_path: Path,
+                                                                     fresh: Fresh) -> None:
+    wav = tmp_path / "interview.wav"
+    soundfile.write(wav, np.sin(np.arange(8000) / 5) * 0.3, 8000, subtype="PCM_16")
+    story_id = str(one(home, "SELECT id FROM stories WHERE status = 'sealed'"))
+    assert escrow(home, "stories", "attach", story_id, str(wav), "--as", ORGANIZER).exit_code == 0
+    recording_id = str(one(home, "SELECT id FROM recordings"))
+    backup = tmp_path / "backups" / "escrow.backup"
+    backup.parent.mkdir()
+
+    made = create(home, backup)
+    again = escrow(home, "backup", "create", str(tmp_path / "backups" / "escrow.backup"))
+    fresh.with_key_of(home)
+    restored = fresh("backup", "restore", str(backup))
+
+    assert "1 sealed recordings in" in made.output
+    copied = backup.with_name("escrow.backup.media") / f"{recording_id}.sealed"
+    assert copied.read_bytes() == (home / "media" / f"{recording_id}.sealed").read_bytes()
+    assert copied.stat().st_mode & 0o077 == 0 and b"RIFF" not in copied.read_bytes()
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert restored.exit_code == 0 and "1 sealed recordings" in restored.output, restored.output
+    config = Config.for_home(fresh.folder, database_url=fresh.url, testing=True)
+    [row] = fresh.sql("SELECT id, story_id, rendition, media_type, size, dek_id, wrapped_key, kek_version, "
+                      "created_at FROM recordings")
+    recording = Recording(id=row[0], story_id=row[1], rendition=row[2], media_type=row[3], size=row[4],
+                          dek_id=row[5], wrapped_key=row[6], kek_version=row[7])
+    with (fresh.folder / "media" / f"{recording_id}.sealed").open("rb") as source:
+        opened = Reader(data_key(keys.load(config), recording),
+                        media.Binding(story_id, recording_id, "original"), source).read()
+    assert opened == wav.read_bytes()

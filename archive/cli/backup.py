@@ -8,7 +8,7 @@ import click
 
 from archive.cli import base
 from archive.cli.base import cli
-from archive.services import setup
+from archive.services import backup, setup
 
 
 @cli.group("backup")
@@ -19,10 +19,12 @@ def backup_group() -> None:
 @backup_group.command("create")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def backup_create(path: Path) -> None:
-    """Write a consistent copy of the database to PATH, a new file outside the instance folder."""
+    """Write a consistent copy of the database to PATH, a new file outside the instance folder,
+    and the sealed recordings (still sealed) to the folder PATH.media beside it."""
     config = base.config()
     made = setup.create_backup(base.archive(), path)
-    click.echo(f"backup written: {made.path} ({made.size:,} bytes); it holds no master key: "
+    media = f"; {made.recordings} sealed recordings in {backup.media_folder(made.path)}" if made.recordings else ""
+    click.echo(f"backup written: {made.path} ({made.size:,} bytes{media}); it holds no master key: "
                f"keep {'ESCROW_MASTER_KEY' if config.master_key else config.key_file} apart from it")
 
 
@@ -32,5 +34,6 @@ def backup_restore(path: Path) -> None:
     """Restore PATH into a fresh instance (no database yet); the master key must be at hand."""
     base.close_on_exit()
     restored, count = setup.restore_backup(base.fresh_archive(), path)
-    click.echo(f"restored {restored.path.name}: index rebuilt with {count} released stories; "
+    media = f", {restored.recordings} sealed recordings" if restored.recordings else ""
+    click.echo(f"restored {restored.path.name}{media}: index rebuilt with {count} released stories; "
                "run 'escrow audit verify' to check the restored log")

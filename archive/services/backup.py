@@ -41,11 +41,18 @@ class ToolProblem(EscrowError):
 
 @dataclass(frozen=True)
 class Backup:
-    """A backup file written: where, of which database kind, how many bytes."""
+    """A backup file written: where, of which database kind, how many bytes, and how many
+    sealed recordings went with it (in the folder `media_folder(path)`)."""
 
     path: Path
     kind: str
     size: int
+    recordings: int = 0
+
+
+def media_folder(backup: Path) -> Path:
+    """Where a backup's sealed recordings go: beside it, named after it."""
+    return backup.with_name(backup.name + ".media")
 
 
 def create(config: Config, engine: Engine, target: Path) -> Backup:
@@ -61,7 +68,10 @@ def create(config: Config, engine: Engine, target: Path) -> Backup:
         else:
             _run("pg_dump", engine.url, ["--format=custom", "--no-owner", "--no-privileges", f"--file={partial}"])
         _publish(partial, target)
-    return Backup(target, kind, target.stat().st_size)
+    # After the database: a recording attached since is an extra file (harmless); every row
+    # of the copy has its file unless its story was withdrawn meanwhile.
+    copied = _copy_media(config.media_root, media_folder(target))
+    return Backup(target, kind, target.stat().st_size, copied)
 
 
 def restore(config: Config, engine: Engine, source: Path) -> Backup:
@@ -78,11 +88,15 @@ def restore(config: Config, engine: Engine, source: Path) -> Backup:
         raise InvalidInput(f"{source.name} is a backup of an archive on {NAMES[kind]}; "
                            f"this instance uses {NAMES[here]}")
     ring = _key(config)
+    if any(config.media_root.glob("*" + SEALED)):
+        raise Conflict(f"this instance's media folder {config.media_root} already holds recordings: "
+                       "restore only into a fresh instance")
     if kind == dialect.SQLITE:
         _restore_sqlite(config, source, ring)
     else:
         _restore_postgresql(engine, source, ring)
-    return Backup(source, kind, source.stat().st_size)
+    copied = _copy_media(media_folder(source), config.media_root)
+    return Backup(source, kind, source.stat().st_size, copied)
 
 
 # -- checks ----------------------------------------------------------------------
@@ -94,8 +108,9 @@ def _supported(name: str) -> str:
 
 
 def _check_target(config: Config, target: Path) -> None:
-    if target.exists():
-        raise Conflict(f"{target} already exists: a backup never replaces a file")
+    for taken in (target, media_folder(target)):
+        if taken.exists():
+            raise Conflict(f"{taken} already exists: a backup never replaces a file")
     if not target.parent.is_dir():
         raise InvalidInput(f"no folder {target.parent} to write the backup in")
     if target.is_relative_to(config.home):
@@ -219,6 +234,23 @@ def _quoted(value: str) -> str:
 
 
 # -- files -----------------------------------------------------------------------
+
+SEALED = ".sealed"  # vault/recordings.py names each sealed recording <id>.sealed
+
+
+def _copy_media(source: Path, target: Path) -> int:
+    """Copy the sealed recordings of one folder into another (new or empty), each file private
+    and renamed into place once whole; how many. They stay sealed: nothing is decrypted."""
+    files = sorted(source.glob("*" + SEALED)) if source.is_dir() else []
+    if not files:
+        return 0
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for file in files:
+        with _partial(target / file.name, "copying") as partial:
+            shutil.copyfile(file, partial)
+            _publish(partial, target / file.name)
+    return len(files)
+
 
 @contextmanager
 def _partial(target: Path, what: str) -> Iterator[Path]:

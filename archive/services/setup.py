@@ -69,5 +69,5 @@ def restore_backup(archive: Archive, path: Path) -> tuple[backup.Backup, int]:
         count = room.rebuild(archive.session, archive.index)
     with archive.transaction():
         audit.record(archive.session, archive.keyring.audit_key, audit.SYSTEM, "archive.restore",
-                     backup=restored.path.name)
+                     backup=restored.path.name, recordings=restored.recordings)
     return restored, count
