@@ -334,14 +334,10 @@ def test_ohms_carries_the_story_id_and_never_a_place() -> None:
     OHMS_SCHEMA.assertValid(summary)
 
 
-def test_the_transcript_is_plain_text_without_timing_and_webvtt_with_it() -> None:
+def test_the_transcript_is_plain_text_and_none_at_level_summary() -> None:
     plain = exports.transcript(_released())
-    timed = exports.transcript(_released(), [exports.Cue(0, 2.5, "We struck."), exports.Cue(3661.2, 3662, "a --> <b>")])
 
     assert plain is not None and plain.body == "We struck.\nWe won.\n" and plain.extension == "txt"
-    assert timed is not None and timed.mimetype.startswith("text/vtt")
-    assert timed.body == ("WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nWe struck.\n\n"
-                          "01:01:01.200 --> 01:01:02.000\na --&gt; &lt;b>\n")
     assert exports.transcript(_released(transcript=None)) is None
 
 

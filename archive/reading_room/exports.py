@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lxml import etree
@@ -59,15 +58,6 @@ def dublin_core(story: ReleasedStory, url: str | None) -> list[tuple[str, str]]:
                 ("publisher", ARCHIVE_NAME),
                 ("rights", RIGHTS.get(story.redaction_level, "Released by the narrator's consent."))]
     return [(name, value) for name, value in elements if value]
-
-
-@dataclass(frozen=True)
-class Cue:
-    """One timed piece of a transcript (seconds from the start of the recording)."""
-
-    start: float
-    end: float
-    text: str
 
 
 @dataclass(frozen=True)
@@ -192,29 +182,13 @@ def ohms(story: ReleasedStory, url: str | None) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def transcript(story: ReleasedStory, cues: Sequence[Cue] | None = None) -> Transcript | None:
-    """The transcript as released: WebVTT when timed cues are given, plain text otherwise.
-
-    Stories carry no timing yet (timed transcripts come with recordings), so the callers
-    pass no cues; none is ever invented. None when the level released no transcript.
-    """
+def transcript(story: ReleasedStory) -> Transcript | None:
+    """The transcript as released, as plain text; None when the level released none. (A timed
+    transcript is exported as the released WebVTT itself, `story.captions`.)"""
     if story.transcript is None:
         return None
-    if cues:
-        return Transcript(webvtt(cues), "text/vtt; charset=utf-8", "vtt")
     text = story.transcript if story.transcript.endswith("\n") else story.transcript + "\n"
     return Transcript(text, "text/plain; charset=utf-8", "txt")
-
-
-def webvtt(cues: Sequence[Cue]) -> str:
-    """A WebVTT file of the given cues (text already released; its lines kept, arrows defused)."""
-    blocks = ["WEBVTT"]
-    for cue in cues:
-        # A cue's text may not hold a blank line or "-->"; "<" and "&" start markup in WebVTT.
-        lines = [line for line in cue.text.replace("\r", "").split("\n") if line.strip()]
-        text = "\n".join(lines).replace("&", "&amp;").replace("<", "&lt;").replace("-->", "--&gt;")
-        blocks.append(f"{_vtt_time(cue.start)} --> {_vtt_time(cue.end)}\n{text}")
-    return "\n\n".join(blocks) + "\n"
 
 
 def citation_key(story: ReleasedStory) -> str:
@@ -244,10 +218,3 @@ def _ohms_date(date: str) -> tuple[str, str] | None:
     formats = {1: "yyyy", 2: "yyyy-mm", 3: "yyyy-mm-dd"}
     parts = _date_parts(date)
     return (date, formats[len(parts)]) if parts and len(parts) in formats else None
-
-
-def _vtt_time(seconds: float) -> str:
-    millis = max(0, round(seconds * 1000))
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"

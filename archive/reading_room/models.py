@@ -30,6 +30,7 @@ class ReleasedStory(Base):
     redaction_level: Mapped[str] = mapped_column(String(16))
     released_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     content_hash: Mapped[str] = mapped_column(String(64))
+    captions: Mapped[str | None] = mapped_column(Text)  # the released timed transcript (WebVTT)
 
     @property
     def tag_list(self) -> list[str]:
@@ -46,6 +47,8 @@ class ReleasedStory(Base):
         fields = [self.id, self.title, self.narrator, self.transcript, self.summary,
                   self.interviewer, self.interview_date, self.place, self.language, self.tags,
                   self.redaction_level]
+        if self.captions is not None:  # stories released before timed transcripts keep their hash
+            fields.append(self.captions)
         return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
 
 

@@ -211,7 +211,7 @@ def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedTex
         id=story.id, title=text.title, narrator=text.narrator, transcript=text.transcript,
         summary=text.summary, interviewer=text.interviewer, interview_date=text.interview_date,
         place=text.place, language=text.language, tags=json.dumps(list(text.tags), ensure_ascii=False),
-        redaction_level=text.redaction_level, released_at=utcnow(), content_hash="",
+        redaction_level=text.redaction_level, released_at=utcnow(), content_hash="", captions=text.captions,
     )
     row.content_hash = row.compute_hash()
     session.add(row)

@@ -22,9 +22,10 @@ use as given (a chosen stand-in that repeats a hidden name) it replaces by a saf
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from archive import markup, names
+from archive import markup, names, timing
 from archive.markup import Span
 from archive.vault.drafts import MARKED_FIELDS, Draft
 
@@ -51,17 +52,19 @@ class ReleasedText:
     language: str
     tags: tuple[str, ...]
     redaction_level: str
+    captions: str | None = None  # the timed transcript as WebVTT, redacted like the transcript
 
 
 def redact(draft: Draft) -> ReleasedText:
     """The released copy of a story at its own redaction level."""
     level = draft.redaction_level
     parsed = {name: _segments(getattr(draft, name)) for name in MARKED_FIELDS}
+    cues = _cues(draft.captions)
     if level == "full":
         shown = {name: _names_only(segments) for name, segments in parsed.items()}
         return ReleasedText(shown["title"], draft.narrator, shown["transcript"], shown["summary"],
                             draft.interviewer, draft.interview_date, draft.place, draft.language,
-                            draft.tags, level)
+                            draft.tags, level, _timed(cues, lambda text: _names_only(_segments(text))))
     spans = [s for segments in parsed.values() for s in segments if isinstance(s, Span)]
     people = _People(draft, spans, level)
     scrubber = people.scrubber()
@@ -72,7 +75,25 @@ def redact(draft: Draft) -> ReleasedText:
         summary=shown["summary"], interviewer="", interview_date=draft.interview_date[:4],
         place="", language=draft.language, tags=tuple(t for t in draft.tags if not people.holds_name(t, scrubber)),
         redaction_level=level,
+        captions=None if level == "summary" else _timed(cues, lambda text: _scrub(_segments(text), people, scrubber)),
     )
+
+
+def _cues(captions: str) -> list[timing.Cue]:
+    """The cues of a timed transcript; none if there is none, or if it no longer parses (the
+    vault checked it at submission; the gate never stops on a story, and the transcript is
+    released as it is)."""
+    try:
+        return timing.parse(captions) if captions else []
+    except timing.TimingError:
+        return []
+
+
+def _timed(cues: list[timing.Cue], shown: Callable[[str], str]) -> str | None:
+    """The cues with each text as released, as WebVTT; each keeps its times."""
+    if not cues:
+        return None
+    return timing.render([timing.Cue(cue.start, cue.end, shown(cue.text)) for cue in cues])
 
 
 def _segments(text: str) -> list[markup.Segment]:

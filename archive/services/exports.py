@@ -67,8 +67,12 @@ class BagReport:
 
 
 def _transcript(story: ReleasedStory, url: str) -> str | None:
-    found = exports.transcript(story)  # no timed cues yet: plain text (WebVTT once stories carry timing)
+    found = exports.transcript(story)
     return None if found is None else found.body
+
+
+def _captions(story: ReleasedStory, url: str) -> str | None:
+    return story.captions  # the released timed transcript, WebVTT as the gate wrote it
 
 
 FORMATS = {f.name: f for f in (
@@ -78,12 +82,15 @@ FORMATS = {f.name: f for f in (
            exports.csl_json),
     Format("ohms", "OHMS XML", "application/xml; charset=utf-8", "ohms.xml", exports.ohms),
     Format("txt", "Transcript (plain text)", "text/plain; charset=utf-8", "txt", _transcript),
+    Format("vtt", "Timed transcript (WebVTT)", "text/vtt; charset=utf-8", "vtt", _captions),
 )}
 
 
 def offered(story: ReleasedStory) -> list[Format]:
-    """The formats this released story can be exported in (no transcript at level summary)."""
-    return [f for f in FORMATS.values() if f.name != "txt" or story.transcript is not None]
+    """The formats this released story can be exported in (no transcript at level summary; a
+    timed transcript only for a story that has one)."""
+    present = {"txt": story.transcript is not None, "vtt": story.captions is not None}
+    return [f for f in FORMATS.values() if present.get(f.name, True)]
 
 
 def story_url(root_url: str, story_id: str) -> str:

@@ -12,14 +12,14 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from archive import markup, names
+from archive import markup, names, timing
 from archive.errors import InvalidInput
 from archive.times import parse_instant
 from archive.vault.models import LEVELS
 
 # Fields inside the encrypted payload.
 CONTENT_FIELDS = ("title", "narrator", "transcript", "summary", "interviewer",
-                  "interview_date", "place", "language", "tags", "notes")
+                  "interview_date", "place", "language", "tags", "notes", "captions")
 # Fields kept as plaintext columns, for scheduling and access control.
 CONTROL_FIELDS = ("embargo_until", "redaction_level", "release_review")
 REQUIRED = ("title", "narrator", "transcript", "embargo_until", "redaction_level")
@@ -28,7 +28,7 @@ MARKED_FIELDS = ("transcript", "title", "summary")
 OPTIONAL_EXTRA = ("owner",)
 
 LIMITS = {"title": 300, "narrator": 200, "summary": 20_000, "interviewer": 200, "place": 300,
-          "notes": 50_000, "transcript": 1_000_000}
+          "notes": 50_000, "transcript": 1_000_000, "captions": 2_000_000}
 MAX_TAGS, MAX_TAG = 50, 60
 MAX_SPANS = 2_000
 # Control characters other than tab and newline, and lone surrogates (not text; PostgreSQL
@@ -55,6 +55,7 @@ class Draft:
     tags: tuple[str, ...] = ()
     notes: str = ""
     release_review: bool = False
+    captions: str = ""  # a timed transcript (WebVTT with span markup), whose text is `transcript`
 
     def content(self) -> dict[str, Any]:
         """The payload that is encrypted: every content field, JSON-ready."""
@@ -75,14 +76,17 @@ def parse(data: Mapping[str, Any], *, allow: tuple[str, ...] = ()) -> Draft:
     if any(k not in known for k in data):
         # Never the key itself: a mistyped key may be a piece of the story pasted in.
         raise InvalidInput(f"a field the story format does not have; the fields are {', '.join(sorted(known))}")
-    missing = [name for name in REQUIRED if name not in data]
+    timed = bool(data.get("captions"))
+    missing = [name for name in REQUIRED if name not in data and not (timed and name == "transcript")]
     if missing:
         raise InvalidInput(f"missing field {missing[0]!r}")
 
     values: dict[str, Any] = {}
-    for name in ("title", "narrator", "transcript", "summary", "interviewer", "place", "notes"):
+    for name in ("title", "narrator", "transcript", "summary", "interviewer", "place", "notes", "captions"):
         with _about(name):
-            values[name] = _text(data, name, required=name in REQUIRED)
+            values[name] = _text(data, name, required=name in REQUIRED and not (timed and name == "transcript"))
+    if values["captions"]:
+        values["transcript"] = _timed(values["captions"], values["transcript"])
     with _about("interview_date"):
         values["interview_date"] = _interview_date(data.get("interview_date"))
     with _about("language"):
@@ -103,6 +107,22 @@ def parse(data: Mapping[str, Any], *, allow: tuple[str, ...] = ()) -> Draft:
     draft = Draft(**values)
     _check_spans(draft)
     return draft
+
+
+def _timed(captions: str, transcript: str) -> str:
+    """The transcript a timed transcript makes; the one given, if any, must be that one."""
+    try:
+        cues = timing.parse(captions)
+    except timing.TimingError as error:
+        raise InvalidInput(f"captions, {error}", field="captions") from None
+    derived = timing.plain(cues)
+    if transcript and transcript != derived:
+        raise InvalidInput("give the transcript or the timed transcript (captions), not two different texts: "
+                           "the captions' text is the transcript", field="transcript")
+    if len(derived) > LIMITS["transcript"]:
+        raise InvalidInput(f"the captions' text is longer than {LIMITS['transcript']:,} characters",
+                           field="captions")
+    return derived
 
 
 def _check_spans(draft: Draft) -> None:

@@ -1,0 +1,127 @@
+"""Timed transcripts: WebVTT whose cue text uses the archive's span markup.
+
+    WEBVTT
+
+    00:01.000 --> 00:04.500
+    I worked at [[org:Harbor Hotel]] for six years.
+
+A story may carry one: its plain text (the cues' texts, one line apart) is the story's
+transcript, so every span has the start and end time of its cue, which is what a muted
+recording silences. The parser is strict and small, for the part of WebVTT a transcript
+uses (the header, cues with an optional identifier and settings, NOTE, STYLE and REGION
+blocks), and every error names a line and column. (webvtt-py, the usual library, reads
+times to whole seconds and skips a cue whose timing line it cannot read without a word.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from archive import markup
+from archive.markup import MarkupError
+
+ARROW = "-->"  # cue text is read as plain text with span markup; WebVTT's own tags are not read
+MAX_CUES = 20_000
+_TIME = re.compile(r"^(?:(\d{2,}):)?([0-5]\d):([0-5]\d)\.(\d{3})$")
+_HEADER = re.compile(r"^WEBVTT(?:[ \t].*)?$")
+
+
+class TimingError(MarkupError):
+    """A timed transcript that cannot be read; carries where it went wrong."""
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One timed piece of the transcript: milliseconds from the recording's start, and text
+    (with span markup, or already redacted)."""
+
+    start: int
+    end: int
+    text: str
+
+
+def parse(text: str) -> list[Cue]:
+    """The cues of a WebVTT text, in order; TimingError naming the line and column if not."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if not _HEADER.match(lines[0].lstrip("\ufeff")):
+        raise TimingError(1, 1, "a timed transcript starts with the line WEBVTT")
+    cues: list[Cue] = []
+    number = 1
+    while number < len(lines):
+        if not lines[number].strip():
+            number += 1
+            continue
+        block_start = number
+        while number < len(lines) and lines[number].strip():
+            number += 1
+        cue = _block(lines[block_start:number], block_start + 1, cues[-1].start if cues else 0)
+        if cue is not None:
+            cues.append(cue)
+            if len(cues) > MAX_CUES:
+                raise TimingError(block_start + 1, 1, f"more than {MAX_CUES:,} cues: split the interview")
+    if not cues:
+        raise TimingError(len(lines), 1, "the timed transcript has no cue")
+    return cues
+
+
+def _block(block: list[str], first_line: int, previous_start: int) -> Cue | None:
+    if block[0].split(maxsplit=1)[0] in ("NOTE", "STYLE", "REGION") and ARROW not in block[0]:
+        return None  # comments and styling: not part of the transcript
+    timing = 0 if ARROW in block[0] else 1
+    if timing >= len(block) or ARROW not in block[timing]:
+        raise TimingError(first_line, 1, "a cue needs a timing line like 00:01.000 --> 00:04.000 (after an "
+                                         "optional identifier line)")
+    line_no = first_line + timing
+    start_text, _, rest = block[timing].partition(ARROW)
+    end_text = rest.split(maxsplit=1)[0] if rest.strip() else ""
+    start = _milliseconds(start_text.strip(), line_no, 1)
+    end = _milliseconds(end_text, line_no, len(start_text) + len(ARROW) + 2)
+    if end <= start:
+        raise TimingError(line_no, 1, "a cue must end after it starts")
+    if start < previous_start:
+        raise TimingError(line_no, 1, "cues must be in order of their start times")
+    text_lines = block[timing + 1:]
+    if not text_lines:
+        raise TimingError(line_no, 1, "a cue needs its text on the lines after its timing")
+    for offset, line in enumerate(text_lines, start=1):
+        if ARROW in line:
+            raise TimingError(line_no + offset, line.index(ARROW) + 1, f"cue text cannot hold {ARROW!r}")
+    text = "\n".join(text_lines)
+    try:
+        markup.parse(text)
+    except MarkupError as error:
+        raise TimingError(line_no + error.line, error.column, error.reason) from None
+    return Cue(start, end, text)
+
+
+def _milliseconds(text: str, line: int, column: int) -> int:
+    found = _TIME.match(text)
+    if not found:
+        raise TimingError(line, column, "a time is written like 00:01.000 or 01:02:03.000")
+    hours, minutes, seconds, millis = found.groups()
+    return ((int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + int(millis)
+
+
+def plain(cues: Sequence[Cue]) -> str:
+    """The transcript the cues make: their texts, one line apart."""
+    return "\n".join(cue.text for cue in cues)
+
+
+def render(cues: Sequence[Cue]) -> str:
+    """The cues as a WebVTT file to publish: each text as plain text ("&", "<" and ">" written
+    as WebVTT's escapes, so no arrow or tag is read from it; no blank line inside a cue)."""
+    blocks = ["WEBVTT"]
+    for cue in cues:
+        lines = [line for line in cue.text.split("\n") if line.strip()] or ["\u2026"]
+        text = "\n".join(lines).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        blocks.append(f"{_time(cue.start)} {ARROW} {_time(cue.end)}\n{text}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def _time(milliseconds: int) -> str:
+    seconds, millis = divmod(milliseconds, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
