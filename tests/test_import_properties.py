@@ -22,7 +22,8 @@ from tests.helpers import story
 KNOWN = set(drafts.CONTENT_FIELDS) | set(drafts.CONTROL_FIELDS) | set(drafts.OPTIONAL_EXTRA)
 # Words a message is made of, which a generated value may happen to equal.
 VOCABULARY = {"title", "narrator", "transcript", "summary", "interviewer", "interview_date", "place",
-              "language", "tags", "notes", "embargo_until", "redaction_level", "release_review", "owner"}
+              "language", "tags", "notes", "embargo_until", "redaction_level", "release_review", "owner",
+              "captions", "recording_release"}
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),

@@ -197,3 +197,27 @@ def test_the_reader_returns_what_any_seek_and_read_of_the_plaintext_would(
         assert reader.read(size) == plain.read(size)
     reader.seek(0)
     assert reader.read() == data
+
+
+@pytest.mark.parametrize("level, choice, refused", [
+    ("full", "full", None), ("full", "muted", None), ("redacted", "muted", None), ("summary", None, None),
+    ("redacted", "full", "released in full only with a story released in full"),
+    ("pseudonymized", "full", "released in full only"),
+    ("summary", "muted", "a story released as a summary releases no recording"),
+    ("full", "loud", "unknown recording_release: use none, muted, full"),
+])
+def test_what_of_a_recording_is_released_is_checked_against_the_level(
+        home: Path, tmp_path: Path, level: str, choice: str | None, refused: str | None) -> None:
+    fields: dict[str, object] = {"redaction_level": level, "summary": "A strike."}
+    if choice is not None:
+        fields["recording_release"] = choice
+    file = write_lines(tmp_path / "s.jsonl", story(**fields))
+
+    result = escrow(home, "stories", "import", str(file), "--as", ORG)
+
+    if refused is None:
+        assert result.exit_code == 0, result.output
+        assert one(home, "SELECT recording_release FROM stories") == (choice or "none")
+    else:
+        assert result.exit_code == 1 and refused in result.output and "recording_release" in result.output
+        assert sql(home, "SELECT count(*) FROM stories") == [(0,)]

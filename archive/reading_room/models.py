@@ -31,6 +31,8 @@ class ReleasedStory(Base):
     released_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     captions: Mapped[str | None] = mapped_column(Text)  # the released timed transcript (WebVTT)
+    # The released rendition of the story's recording (muted, or the original in full), if any.
+    recording_id: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def tag_list(self) -> list[str]:

@@ -15,13 +15,13 @@ from typing import Any
 from archive import markup, names, timing
 from archive.errors import InvalidInput
 from archive.times import parse_instant
-from archive.vault.models import LEVELS
+from archive.vault.models import LEVELS, RECORDING_RELEASES
 
 # Fields inside the encrypted payload.
 CONTENT_FIELDS = ("title", "narrator", "transcript", "summary", "interviewer",
                   "interview_date", "place", "language", "tags", "notes", "captions")
 # Fields kept as plaintext columns, for scheduling and access control.
-CONTROL_FIELDS = ("embargo_until", "redaction_level", "release_review")
+CONTROL_FIELDS = ("embargo_until", "redaction_level", "release_review", "recording_release")
 REQUIRED = ("title", "narrator", "transcript", "embargo_until", "redaction_level")
 # Fields in which sensitive spans may be marked (the release gate redacts them in each).
 MARKED_FIELDS = ("transcript", "title", "summary")
@@ -56,6 +56,7 @@ class Draft:
     notes: str = ""
     release_review: bool = False
     captions: str = ""  # a timed transcript (WebVTT with span markup), whose text is `transcript`
+    recording_release: str = "none"  # what of a recording is released: none, muted or full
 
     def content(self) -> dict[str, Any]:
         """The payload that is encrypted: every content field, JSON-ready."""
@@ -101,6 +102,8 @@ def parse(data: Mapping[str, Any], *, allow: tuple[str, ...] = ()) -> Draft:
     if not isinstance(review, bool):
         raise InvalidInput("release_review must be true or false", field="release_review")
     values["release_review"] = review
+    with _about("recording_release"):
+        values["recording_release"] = _recording_release(data.get("recording_release"), values["redaction_level"])
 
     if values["redaction_level"] == "summary" and not values["summary"]:
         raise InvalidInput("a story released at level 'summary' needs a summary", field="summary")
@@ -242,6 +245,22 @@ def _embargo(value: Any) -> datetime | None:
         return parse_instant(value)
     except InvalidInput as error:
         raise InvalidInput(f"embargo_until: {error}") from None
+
+
+def _recording_release(value: Any, level: str) -> str:
+    """The narrator's choice for a recording: `none` (the voice stays sealed, the default: a voice
+    identifies its speaker when every name is redacted), `muted` (silent wherever a cue holds
+    what the level hides; not at level summary, which releases no transcript to time it by),
+    or `full` (only with the story released in full)."""
+    choice = "none" if value is None or value == "" else value
+    if choice not in RECORDING_RELEASES:
+        raise InvalidInput(f"unknown recording_release: use {', '.join(RECORDING_RELEASES)}")
+    if choice == "full" and level != "full":
+        raise InvalidInput("recording_release: a recording is released in full only with a story released in full; "
+                           "choose 'muted' or 'none'")
+    if choice == "muted" and level == "summary":
+        raise InvalidInput("recording_release: a story released as a summary releases no recording: choose 'none'")
+    return str(choice)
 
 
 def _level(value: Any) -> str:

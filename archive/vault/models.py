@@ -14,6 +14,7 @@ from archive.db import Base, UTCDateTime
 
 STATUSES = ("sealed", "due_for_review", "released", "withdrawn")
 LEVELS = ("full", "pseudonymized", "redacted", "summary")
+RECORDING_RELEASES = ("none", "muted", "full")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -27,6 +28,7 @@ class Story(Base):
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status"),
         CheckConstraint(_in("redaction_level", LEVELS), name="redaction_level"),
+        CheckConstraint(_in("recording_release", RECORDING_RELEASES), name="recording_release"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -35,6 +37,9 @@ class Story(Base):
     embargo_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     redaction_level: Mapped[str] = mapped_column(String(16))
     release_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What of a recording the release gate releases (drafts._recording_release): a control
+    # column like the level, so the gate knows it before it opens anything.
+    recording_release: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
     version: Mapped[int] = mapped_column(Integer)
     dek_id: Mapped[str] = mapped_column(String(32))
     # None once the story is withdrawn: the data key is destroyed (crypto-shredding).
@@ -104,7 +109,7 @@ class EmbargoRequest(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-RENDITIONS = ("original",)
+RENDITIONS = ("original", "muted")
 
 
 class Recording(Base):

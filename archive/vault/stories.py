@@ -64,7 +64,8 @@ def submit_many(session: Session, keyring: Keyring, actor: User,
         story = Story(
             id=story_id, owner_id=item.owner.id, status="sealed",
             embargo_until=item.draft.embargo_until, redaction_level=item.draft.redaction_level,
-            release_review=item.draft.release_review, version=1, dek_id=dek_id,
+            release_review=item.draft.release_review, recording_release=item.draft.recording_release,
+            version=1, dek_id=dek_id,
             wrapped_key=crypto.wrap(keyring.kek(kek), dek, crypto.wrap_aad(story_id, dek_id, kek)),
             kek_version=kek, created_at=now, updated_at=now,
         )
@@ -99,7 +100,7 @@ def decrypt(keyring: Keyring, story: Story) -> Draft:
     aad = crypto.payload_aad(story.id, current.version, story.dek_id)
     content = json.loads(crypto.unseal(dek, current.nonce, current.ciphertext, aad))
     control = {"embargo_until": story.embargo_until, "redaction_level": story.redaction_level,
-               "release_review": story.release_review}
+               "release_review": story.release_review, "recording_release": story.recording_release}
     return drafts.from_content(content, control)
 
 
@@ -133,13 +134,15 @@ def edit(session: Session, keyring: Keyring, actor: User, story_id: str,
         raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')} and can no longer be edited")
     current = decrypt(keyring, story)
     merged = {**current.content(), "embargo_until": None, "redaction_level": current.redaction_level,
-              "release_review": current.release_review, **changes}
+              "release_review": current.release_review, "recording_release": current.recording_release,
+              **changes}
     draft = drafts.parse(merged)
     dek = data_key(keyring, story)
     story.version += 1
     story.versions.append(_encrypt(story, dek, story.version, draft))
     changed_level = draft.redaction_level != story.redaction_level
     story.redaction_level, story.release_review = draft.redaction_level, draft.release_review
+    story.recording_release = draft.recording_release
     story.updated_at = utcnow()
     audit.record(session, keyring.audit_key, actor.email, "story.edit", story.id,
                  version=story.version, fields=sorted(changes),
