@@ -142,7 +142,7 @@ def _release_elsewhere(session: Session, keyring: Keyring, organizer: User, else
     """Release a story as another node would: the reading-room table changes, this node's index does not."""
     sealed = stories.submit(session, keyring, organizer, drafts.parse(story(embargo_until="2020-01-01")))
     session.commit()
-    gate.publish_due(session, keyring, elsewhere, now=datetime.now(UTC))
+    gate.publish_due(session, keyring, elsewhere, now=datetime.now(UTC), media_root=elsewhere.path.parent / "media")
     return sealed.id
 
 
@@ -174,7 +174,7 @@ def test_a_changed_table_is_synced_and_a_busy_node_is_left_for_the_next_search(
 
     assert report == room.SyncReport(added=1, removed=0)
     assert index.documents().keys() == {story_id}
-    assert gate.verify(session, index) == []
+    assert gate.verify(session, index, config.media_root) == []
 
 
 def test_a_missing_index_is_left_for_rebuild(session: Session, config: Config, tmp_path: Path) -> None:

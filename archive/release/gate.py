@@ -27,12 +27,13 @@ from archive.errors import Conflict, Forbidden
 from archive.reading_room import room
 from archive.reading_room.index import Index, document
 from archive.reading_room.models import ReleasedStory, RoomRecord
+from archive.release import audio
 from archive.release.redaction import ReleasedText, redact
 from archive.times import format_instant, utcnow
 from archive.users import User
 from archive.vault import embargo, reasons, recordings, stories
 from archive.vault.keys import Keyring
-from archive.vault.models import EmbargoRequest, Story
+from archive.vault.models import EmbargoRequest, Recording, Story
 
 BATCH = 500
 Progress = Callable[[int], None]
@@ -90,7 +91,7 @@ def _already(session: Session, now: datetime) -> int:
         Story.status == "released", Story.embargo_until <= now)) or 0
 
 
-def publish_due(session: Session, keyring: Keyring, index: Index, *, now: datetime,
+def publish_due(session: Session, keyring: Keyring, index: Index, *, now: datetime, media_root: Path,
                 progress: Progress | None = None) -> Summary:
     """Release every due story once (the caller holds the publisher lock).
 
@@ -108,7 +109,7 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
     released_rows: list[dict[str, Any]] = []
     for start in range(0, len(candidates), BATCH):
         batch = candidates[start : start + BATCH]
-        released_rows += _release_batch(session, keyring, batch, summary, now)
+        released_rows += _release_batch(session, keyring, batch, summary, now, media_root)
         session.commit()
         if progress:
             progress(len(batch))
@@ -118,12 +119,12 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
 
 
 def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str],
-                   summary: Summary, now: datetime) -> list[dict[str, Any]]:
+                   summary: Summary, now: datetime, media_root: Path) -> list[dict[str, Any]]:
     rows = []
     for story in list(session.scalars(_claim(ids))):
         try:
             with session.begin_nested():
-                doc = _release_one(session, keyring, story, summary, now)
+                doc = _release_one(session, keyring, story, summary, now, media_root)
                 session.flush()  # inside the savepoint: a value the database refuses fails here
         except Exception as error:  # noqa: BLE001 - any failure of one story must not stop the others
             # Only the class: a message may quote the story's text or a SQL parameter.
@@ -166,7 +167,7 @@ def _record(session: Session, story_id: str, present: bool, at: datetime) -> Non
 
 
 def _release_one(session: Session, keyring: Keyring, story: Story, summary: Summary,
-                 now: datetime) -> dict[str, Any] | None:
+                 now: datetime, media_root: Path) -> dict[str, Any] | None:
     draft = stories.decrypt(keyring, story)
     if story.release_review:
         story.status = "due_for_review"
@@ -174,7 +175,7 @@ def _release_one(session: Session, keyring: Keyring, story: Story, summary: Summ
                      clock=format_instant(now))
         summary.review += 1
         return None
-    doc = _release(session, keyring, story, redact(draft), audit.SYSTEM, now=now)
+    doc = _release(session, keyring, story, redact(draft), audit.SYSTEM, now=now, media_root=media_root)
     summary.released += 1
     return doc
 
@@ -205,7 +206,7 @@ def _claim(ids: Sequence[str]) -> Select[Story]:
 
 
 def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedText,
-             actor: str, *, now: datetime) -> dict[str, Any]:
+             actor: str, *, now: datetime, media_root: Path) -> dict[str, Any]:
     """Write the released copy and flip the status (uncommitted); return its index document."""
     row = ReleasedStory(
         id=story.id, title=text.title, narrator=text.narrator, transcript=text.transcript,
@@ -214,6 +215,8 @@ def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedTex
         redaction_level=text.redaction_level, released_at=utcnow(), content_hash="", captions=text.captions,
     )
     row.content_hash = row.compute_hash()
+    released_recording = audio.release(session, keyring, story, text, media_root, actor)
+    row.recording_id = released_recording.id if released_recording is not None else None
     session.add(row)
     _record(session, story.id, True, row.released_at)
     story.status = "released"
@@ -226,14 +229,14 @@ def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedTex
 
 
 def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: User,
-                     story_id: str) -> Story:
+                     story_id: str, media_root: Path) -> Story:
     """An admin releases a story that waits for review."""
     _require_admin(actor)
     story = stories.get_for(session, actor, story_id)
     if story.status != "due_for_review":
         raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not due for review")
     doc = _release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
-                   now=utcnow())
+                   now=utcnow(), media_root=media_root)
     _stamp_last(session, story.id)
     session.commit()
     index.write(add=[doc], delete=())
@@ -253,8 +256,9 @@ def _taken(session: Session, actor: User, story_id: str, reason: str, *statuses:
 
 
 def _take_back(session: Session, keyring: Keyring, index: Index, actor: User, story: Story,
-               reason: str, why: str) -> str:
-    """The story out of search and the reading room, its requests ended; its reason, sealed."""
+               reason: str, why: str) -> tuple[str, list[Recording]]:
+    """The story out of search and the reading room, its requests ended, its muted recording
+    deleted (its file is the caller's to remove after the commit); its reason, sealed."""
     sealed = reasons.seal(keyring, story, reason)
     embargo.end_requests(session, keyring, story, why, actor.email, now=utcnow())
     # The index first, so no search can find it from here on.
@@ -264,14 +268,14 @@ def _take_back(session: Session, keyring: Keyring, index: Index, actor: User, st
     if row is not None:
         session.delete(row)
         _record(session, story.id, False, utcnow())  # harvesters see it leave, for ever
-    return sealed
+    return sealed, audio.take_back(session, story)
 
 
 def takedown(session: Session, keyring: Keyring, index: Index, actor: User, story_id: str,
-             reason: str) -> Story:
+             reason: str, media_root: Path) -> Story:
     """Take a released story back into the vault, sealed with an indefinite embargo."""
     story, reason = _taken(session, actor, story_id, reason, "released")
-    sealed = _take_back(session, keyring, index, actor, story, reason, "the story was taken down")
+    sealed, muted = _take_back(session, keyring, index, actor, story, reason, "the story was taken down")
     now = utcnow()
     story.status, story.embargo_until, story.updated_at, story.embargo_changed_at = "sealed", None, now, now
     audit.record(session, keyring.audit_key, actor.email, "story.takedown", story.id,
@@ -281,6 +285,7 @@ def takedown(session: Session, keyring: Keyring, index: Index, actor: User, stor
     try:
         db.scrub_journal(session)
     finally:
+        recordings.remove(media_root, muted)
         index.purge()  # the index forgets the story even when the journal keeps an old page
     return story
 
@@ -294,7 +299,7 @@ def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, stor
     story's recordings are destroyed in the same commit, and their files removed after it.
     """
     story, reason = _taken(session, actor, story_id, reason, "sealed", "due_for_review", "released")
-    sealed = _take_back(session, keyring, index, actor, story, reason, "the story was withdrawn")
+    sealed, muted = _take_back(session, keyring, index, actor, story, reason, "the story was withdrawn")
     story.status, story.updated_at, story.embargo_changed_at = "withdrawn", utcnow(), utcnow()
     shredded = recordings.shred(session, story)
     audit.record(session, keyring.audit_key, actor.email, "story.withdraw", story.id, reason_sealed=sealed,
@@ -307,7 +312,7 @@ def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, stor
     try:
         db.scrub_journal(session)
     finally:
-        recordings.remove(media_root, shredded)  # unreadable since the commit; this frees the space
+        recordings.remove(media_root, [*muted, *shredded])  # unreadable since the commit; this frees the space
         index.purge()  # the index forgets the story even when the journal keeps an old page
     return story
 
@@ -324,8 +329,9 @@ def released_any(session: Session) -> bool:
         session.scalar(select(Story.id).where(Story.status == "released").limit(1)) is not None
 
 
-def verify(session: Session, index: Index) -> list[str]:
-    """Index equals reading room, and the reading room holds only released stories."""
+def verify(session: Session, index: Index, media_root: Path) -> list[str]:
+    """Index equals reading room, the reading room holds only released stories, and released
+    recordings are there exactly for released stories."""
     problems = room.differences(session, index)
     released = set(session.scalars(select(Story.id).where(Story.status == "released")))
     in_room = set(session.scalars(select(ReleasedStory.id)))
@@ -334,4 +340,23 @@ def verify(session: Session, index: Index) -> list[str]:
     listed = set(session.scalars(select(RoomRecord.story_id).where(RoomRecord.present)))
     problems += [f"story {i} is in the reading room but harvesters are not told" for i in sorted(in_room - listed)]
     problems += [f"harvesters are told story {i} is in the reading room; it is not" for i in sorted(listed - in_room)]
+    return problems + _released_recordings(session, media_root)
+
+
+def _released_recordings(session: Session, media_root: Path) -> list[str]:
+    """Every released rendition exists, readable, with its file; every muted one is released."""
+    problems = []
+    chosen = dict(session.execute(select(ReleasedStory.id, ReleasedStory.recording_id)
+                                  .where(ReleasedStory.recording_id.is_not(None))).all())
+    wanted = [recording_id for recording_id in chosen.values() if recording_id]
+    found = {r.id: r for r in session.scalars(select(Recording).where(Recording.id.in_(wanted)))} if wanted else {}
+    for story_id, recording_id in sorted(chosen.items()):
+        recording = found.get(recording_id or "")
+        if recording is None or recording.story_id != story_id or recording.wrapped_key is None:
+            problems.append(f"released story {story_id} names a recording the vault does not hold")
+        elif not recordings.path(media_root, recording).is_file():
+            problems.append(f"the released recording of story {story_id} is missing from {media_root}")
+    for muted in session.scalars(select(Recording).where(Recording.rendition == "muted")):
+        if chosen.get(muted.story_id) != muted.id:
+            problems.append(f"a muted recording of story {muted.story_id} is kept but not released")
     return problems

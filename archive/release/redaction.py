@@ -53,6 +53,8 @@ class ReleasedText:
     tags: tuple[str, ...]
     redaction_level: str
     captions: str | None = None  # the timed transcript as WebVTT, redacted like the transcript
+    # The times (ms) of every cue whose released text hides something: what a muted recording silences.
+    silences: tuple[tuple[int, int], ...] = ()
 
 
 def redact(draft: Draft) -> ReleasedText:
@@ -76,6 +78,8 @@ def redact(draft: Draft) -> ReleasedText:
         place="", language=draft.language, tags=tuple(t for t in draft.tags if not people.holds_name(t, scrubber)),
         redaction_level=level,
         captions=None if level == "summary" else _timed(cues, lambda text: _scrub(_segments(text), people, scrubber)),
+        silences=tuple((cue.start, cue.end) for cue in cues
+                       if _scrub(_segments(cue.text), people, scrubber) != _names_only(_segments(cue.text))),
     )
 
 

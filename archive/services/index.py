@@ -27,4 +27,4 @@ def verify(archive: Archive) -> list[str]:
     """
     if not archive.index.exists() and not gate.released_any(archive.session):
         return []
-    return gate.verify(archive.session, archive.index)
+    return gate.verify(archive.session, archive.index, archive.config.media_root)

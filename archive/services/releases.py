@@ -35,7 +35,8 @@ def publish_due(archive: Archive, now: datetime | None = None,
     """Release every due story exactly once; one that fails stays sealed and is reported."""
     instant = clock(now, dry_run=False)
     with archive.publishing(), archive.transaction():
-        return gate.publish_due(archive.session, archive.keyring, archive.index, now=instant, progress=progress)
+        return gate.publish_due(archive.session, archive.keyring, archive.index, now=instant,
+                                media_root=archive.config.media_root, progress=progress)
 
 
 def due(archive: Archive, now: datetime | None = None) -> list[Story]:

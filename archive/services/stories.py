@@ -85,13 +85,15 @@ def listing(archive: Archive, status: str | None = None) -> list[Story]:
 def release_reviewed(archive: Archive, actor: User, story_id: str) -> Story:
     """An admin releases a story that waits for review."""
     with archive.publishing(), archive.transaction():
-        return gate.release_reviewed(archive.session, archive.keyring, archive.index, actor, story_id)
+        return gate.release_reviewed(archive.session, archive.keyring, archive.index, actor, story_id,
+                                     archive.config.media_root)
 
 
 def takedown(archive: Archive, actor: User, story_id: str, reason: str) -> Story:
     """Take a released story back into the vault (sealed, indefinite), out of search at once."""
     with archive.publishing(), archive.transaction():
-        return gate.takedown(archive.session, archive.keyring, archive.index, actor, story_id, reason)
+        return gate.takedown(archive.session, archive.keyring, archive.index, actor, story_id, reason,
+                             archive.config.media_root)
 
 
 def withdraw(archive: Archive, actor: User, story_id: str, reason: str) -> Story:

@@ -43,7 +43,10 @@ def _binding(recording: Recording) -> media.Binding:
     return media.Binding(recording.story_id, recording.id, recording.rendition)
 
 
-def _limited(pieces: Iterable[bytes], limit: int) -> Iterator[bytes]:
+def _limited(pieces: Iterable[bytes], limit: int | None) -> Iterator[bytes]:
+    if limit is None:
+        yield from pieces
+        return
     total = 0
     for piece in pieces:
         total += len(piece)
@@ -54,12 +57,14 @@ def _limited(pieces: Iterable[bytes], limit: int) -> Iterator[bytes]:
 
 
 def seal(session: Session, keyring: Keyring, story: Story, pieces: Iterable[bytes], root: Path,
-         limit: int) -> Recording:
+         limit: int | None, rendition: str = "original") -> Recording:
     """Seal a recording of the story as it is read, check it is audio, and add its row (flushed,
-    not committed). On any refusal or failure, nothing is kept: no file, no row."""
+    not committed). On any refusal or failure, nothing is kept: no file, no row. (Should the
+    caller's transaction roll back later, the file left is unreadable for good: its data key
+    was only ever wrapped in the row that was not committed.)"""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     dek, kek = crypto.new_key(), keyring.current_version
-    recording = Recording(id=new_id(), story_id=story.id, rendition="original", media_type="", size=0,
+    recording = Recording(id=new_id(), story_id=story.id, rendition=rendition, media_type="", size=0,
                           dek_id=new_id(), kek_version=kek, created_at=utcnow())
     recording.wrapped_key = crypto.wrap(keyring.kek(kek), dek,
                                         crypto.recording_wrap_aad(recording.id, recording.dek_id, kek))

@@ -6,7 +6,9 @@ its own database session, as under gunicorn.
 
 from __future__ import annotations
 
+import io
 import time
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +20,7 @@ from flask.testing import FlaskClient
 from archive import create_app, db, reading_room, users
 from archive.config import Config
 from archive.release import gate
-from archive.vault import drafts, embargo, keys, stories
+from archive.vault import drafts, embargo, keys, recordings, stories
 from archive.web import auth
 from tests.helpers import story
 
@@ -30,12 +32,26 @@ ROLES = {"organizer": ("org@example.org", "organizer"), "other_organizer": ("oth
 
 @dataclass(frozen=True)
 class World:
-    """Ids of what the fixtures made: user ids by role, a sealed and a released story, a request."""
+    """Ids of what the fixtures made: user ids by role, a sealed and a released story, a request,
+    and a recording of the sealed story."""
 
     user_ids: dict[str, int]
     sealed_id: str
     released_id: str
     request_id: str
+    recording_id: str
+
+
+def tiny_wav(frames: int = 800, rate: int = 8000) -> bytes:
+    """A tenth of a second of 16-bit mono WAV (a sawtooth): the smallest recording worth sealing."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(rate)
+        file.writeframes(b"".join(((i * 97) % 65536 - 32768).to_bytes(2, "little", signed=True)
+                                  for i in range(frames)))
+    return out.getvalue()
 
 
 @pytest.fixture
@@ -49,7 +65,8 @@ def web_app(config: Config) -> Iterator[Flask]:
 
 @pytest.fixture
 def world(web_app: Flask) -> World:
-    """Five accounts; the organizer's sealed story, a released one, and admin2's pending request."""
+    """Five accounts; the organizer's sealed story (with a recording), a released one, and admin2's
+    pending request."""
     with web_app.app_context():
         session = db.db.session()
         ring = keys.unlock(session, web_app.config["ESCROW_CONFIG"])
@@ -65,13 +82,15 @@ def world(web_app: Flask) -> World:
                                                            embargo_until="2020-01-01")))
         session.commit()
         gate.publish_due(session, ring, reading_room.index(),
-                         now=datetime.now(UTC))
+                         now=datetime.now(UTC), media_root=web_app.config["ESCROW_CONFIG"].media_root)
         admin2 = session.get(users.User, ids["admin2"])
         assert admin2 is not None
         request = embargo.request(session, ring, admin2, sealed.id, None, "narrator agreed",
                                   now=datetime.now(UTC))
+        config = web_app.config["ESCROW_CONFIG"]
+        recording = recordings.seal(session, ring, sealed, [tiny_wav()], config.media_root, config.max_recording)
         session.commit()
-        world = World(ids, sealed.id, released.id, request.id)
+        world = World(ids, sealed.id, released.id, request.id, recording.id)
         db.db.session.remove()
     return world
 

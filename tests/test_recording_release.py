@@ -1,0 +1,102 @@
+"""What the release gate releases of a recording: nothing (the default), the original in full, or a
+muted copy silent wherever a cue holds what the story's level hides; taken back with the story."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from tests.helpers import add_users, escrow, one, sql, story, write_lines
+from tests.test_recordings import _opened
+
+ORG, ADMIN = "org@example.org", "admin@example.org"
+PAST = "2020-01-01T00:00:00Z"
+RATE = 16_000
+CAPTIONS = ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nThis is [[person:Rosa Canaryname7]] talking.\n\n"
+            "00:00:03.000 --> 00:00:04.000\nWe struck in May.\n")
+
+
+@pytest.fixture
+def home(archive_home: Path) -> Path:
+    return add_users(archive_home, (ORG, "organizer"), (ADMIN, "admin"))
+
+
+def _tone(path: Path, kind: str) -> np.ndarray:
+    t = np.arange(5 * RATE) / RATE
+    signal = 0.5 * np.sin(2 * np.pi * 440 * t) + np.random.default_rng(3).normal(0, 0.01, t.size)
+    soundfile.write(path, signal, RATE, format=kind, subtype="PCM_16")
+    return soundfile.read(path, dtype="int16")[0]
+
+
+def _released(home: Path, tmp_path: Path, kind: str = "WAV", **fields: object) -> tuple[str, np.ndarray]:
+    data = story(captions=CAPTIONS, embargo_until=PAST, summary="A strike.", **fields)
+    del data["transcript"]
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    story_id = str(one(home, "SELECT id FROM stories"))
+    original = _tone(tmp_path / f"a.{kind.lower()}", kind)
+    attached = escrow(home, "stories", "attach", story_id, str(tmp_path / f"a.{kind.lower()}"), "--as", ORG)
+    assert attached.exit_code == 0, attached.output
+    published = escrow(home, "publish-due")
+    assert published.output.startswith("released 1,"), published.output
+    return story_id, original
+
+
+@pytest.mark.parametrize("kind", ["WAV", "FLAC"])
+def test_a_muted_copy_is_silent_where_a_hidden_name_is_said_and_unchanged_elsewhere(
+        home: Path, tmp_path: Path, kind: str) -> None:
+    story_id, original = _released(home, tmp_path, kind, redaction_level="redacted", recording_release="muted")
+
+    released = one(home, "SELECT recording_id FROM released_stories")
+    assert one(home, "SELECT rendition FROM recordings WHERE id = :id", id=released) == "muted"
+    muted, rate = soundfile.read(io.BytesIO(_opened(home, released)), dtype="int16")
+    assert rate == RATE and len(muted) == len(original)
+    inside = muted[1 * RATE : 2 * RATE].astype(float) / 32768
+    assert np.sqrt(np.mean(inside**2)) < 10 ** (-60 / 20)  # below -60 dBFS (exactly silent)
+    fade = int(0.05 * RATE)
+    outside = np.r_[0 : RATE - fade, 2 * RATE + fade : len(original)]
+    assert np.array_equal(muted[outside], original[outside])  # the plain cue and the rest, bit for bit
+    assert "Canaryname7" not in one(home, "SELECT captions FROM released_stories")
+    assert one(home, "SELECT count(*) FROM audit_log WHERE action = 'recording.release'") == 1
+    assert escrow(home, "index", "verify").exit_code == 0
+
+
+def test_by_default_no_recording_is_released(home: Path, tmp_path: Path) -> None:
+    _released(home, tmp_path, redaction_level="redacted")
+
+    assert one(home, "SELECT recording_id FROM released_stories") is None
+    assert sql(home, "SELECT rendition FROM recordings") == [("original",)]
+
+
+def test_full_releases_the_original_itself(home: Path, tmp_path: Path) -> None:
+    _, original = _released(home, tmp_path, redaction_level="full", recording_release="full")
+
+    released = one(home, "SELECT recording_id FROM released_stories")
+    assert one(home, "SELECT rendition FROM recordings WHERE id = :id", id=released) == "original"
+    assert np.array_equal(soundfile.read(io.BytesIO(_opened(home, released)), dtype="int16")[0], original)
+
+
+@pytest.mark.parametrize("command", ["takedown", "withdraw"])
+def test_a_takedown_or_withdrawal_removes_the_muted_copy(home: Path, tmp_path: Path, command: str) -> None:
+    story_id, _ = _released(home, tmp_path, redaction_level="pseudonymized", recording_release="muted")
+    muted = str(one(home, "SELECT recording_id FROM released_stories"))
+    assert (home / "media" / f"{muted}.sealed").is_file()
+
+    assert escrow(home, "stories", command, story_id, "--reason", "asked", "--as", ADMIN).exit_code == 0
+
+    assert sql(home, "SELECT rendition FROM recordings") == [("original",)]
+    assert not (home / "media" / f"{muted}.sealed").exists()
+    assert escrow(home, "index", "verify").exit_code == 0
+
+
+def test_verify_reports_a_released_recording_whose_file_is_gone(home: Path, tmp_path: Path) -> None:
+    story_id, _ = _released(home, tmp_path, redaction_level="redacted", recording_release="muted")
+    muted = str(one(home, "SELECT recording_id FROM released_stories"))
+    (home / "media" / f"{muted}.sealed").unlink()
+
+    found = escrow(home, "index", "verify")
+
+    assert found.exit_code == 1 and f"the released recording of story {story_id} is missing" in found.output
