@@ -1,19 +1,30 @@
 """Recordings of a story's interview: attached by its organizer (or an admin), sealed as they
-are read; the upload never touches the disk as plaintext (vault/recordings.py)."""
+are read; the upload never touches the disk as plaintext (vault/recordings.py). The organizer
+listens to their own sealed recording decrypted range by range, each read audited (folded to
+one entry a minute, as a player asks for many ranges)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
 
 from archive import audit
-from archive.errors import Conflict
+from archive.errors import Conflict, KeyProblem, NotFound
 from archive.services.context import Archive
+from archive.times import utcnow
 from archive.users import User
-from archive.vault import recordings, stories
+from archive.vault import media, recordings, stories
+from archive.vault.media import RangeNotSatisfiable
 from archive.vault.models import Recording
 
-__all__ = ["READ", "Recording", "attach", "listing"]
+__all__ = ["READ", "Opened", "RangeNotSatisfiable", "Recording", "attach", "listing", "open_for_owner"]
 READ = 1 << 20  # bytes a door reads at a time from an upload or a file
+AUDIT_EVERY = timedelta(minutes=1)  # one `recording.open` entry per account and recording a minute
 
 
 def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]) -> Recording:
@@ -40,3 +51,82 @@ def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]
 def listing(archive: Archive, actor: User, story_id: str) -> list[Recording]:
     """The recordings of one of the actor's stories (control columns only)."""
     return recordings.of(archive.session, stories.get_for(archive.session, actor, story_id))
+
+
+@dataclass(frozen=True)
+class Opened:
+    """One of the actor's sealed recordings, ready to be read range by range."""
+
+    id: str
+    story_id: str
+    media_type: str
+    length: int  # plaintext bytes
+    _read: Callable[[int, int], Iterator[bytes]] = field(repr=False)
+
+    def read(self, start: int, end: int) -> Iterator[bytes]:
+        """Plaintext bytes [start, end), audited now (folded), decrypted chunk by chunk as iterated
+        (the first now); RangeNotSatisfiable outside the recording, before anything is audited."""
+        return self._read(start, end)
+
+
+def open_for_owner(archive: Archive, actor: User, story_id: str, recording_id: str) -> Opened:
+    """The actor's own sealed recording of their own story; NotFound, the same as an unknown id,
+    for anyone else's, another story's, or a withdrawn story's."""
+    story = stories.get_for(archive.session, actor, story_id)
+    recording = archive.session.get(Recording, recording_id) if isinstance(recording_id, str) else None
+    if (story.owner_id != actor.id or story.status == "withdrawn" or recording is None
+            or recording.story_id != story.id or recording.rendition != "original"
+            or recording.wrapped_key is None):
+        raise NotFound(f"no recording {recording_id[:40]}")
+    binding = media.Binding(recording.story_id, recording.id, recording.rendition)
+    key = recordings.data_key(archive.keyring, recording)
+    file = recordings.path(archive.config.media_root, recording)
+    try:
+        with file.open("rb") as source:
+            length = media.plaintext_length(source)
+    except FileNotFoundError:
+        # A row without its file: the media folder is not the one the database expects.
+        raise KeyProblem("a sealed recording's file is missing from the media folder") from None
+    email, ids = actor.email, (story.id, recording.id)
+
+    def read(start: int, end: int) -> Iterator[bytes]:
+        if not 0 <= start <= end <= length:
+            raise RangeNotSatisfiable(f"bytes {start} to {end} are not within the recording's {length} bytes",
+                                      field="range")
+        chunks = _decrypted(key, binding, file, start, end)
+        # The first chunk is opened now: a tampered file is refused before any header is sent
+        # or the read audited (a later chunk that fails cuts the response short instead).
+        first = next(chunks, b"")
+        _audit_read(archive, email, *ids, start, end)
+        return _resumed(first, chunks)
+
+    return Opened(recording.id, story.id, recording.media_type, length, read)
+
+
+def _audit_read(archive: Archive, email: str, story_id: str, recording_id: str, start: int, end: int) -> None:
+    """Record a read, unless this account read this recording within the last minute."""
+    since = utcnow() - AUDIT_EVERY
+    with archive.transaction():
+        recent = archive.session.scalars(select(audit.AuditEntry.detail).where(
+            audit.AuditEntry.action == "recording.open", audit.AuditEntry.actor == email,
+            audit.AuditEntry.story_id == story_id, audit.AuditEntry.at >= since))
+        if any(json.loads(detail).get("recording") == recording_id for detail in recent):
+            return
+        audit.record(archive.session, archive.keyring.audit_key, email, "recording.open", story_id,
+                     recording=recording_id, range=f"{start}-{end - 1}" if end > start else "none")
+
+
+def _decrypted(key: bytes, binding: media.Binding, file: Path, start: int,
+               end: int) -> Generator[bytes, None, None]:
+    # Open until the response ends or is closed (a player that stops listening).
+    with file.open("rb") as source:
+        yield from media.decrypt_range(key, binding, source, start, end)
+
+
+def _resumed(first: bytes, rest: Generator[bytes, None, None]) -> Iterator[bytes]:
+    try:
+        if first:
+            yield first
+        yield from rest
+    finally:
+        rest.close()  # closes the file, even when the response is closed before its end

@@ -49,6 +49,7 @@ def init_app(app: Flask, *, proxy_hops: int = 0) -> None:
     # longer GET, and the API reads with a token in a header, never with a cookie alone.
     csrf.exempt(oai.bp)
     csrf.exempt(api.bp)
+    csrf.exempt(organizer.attach_recording)  # streamed: it checks the token itself, before the file
     security.init_app(app)
     app.before_request(_initialised)
     app.jinja_env.filters["when"] = when

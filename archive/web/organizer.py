@@ -2,20 +2,30 @@
 
 A story's content is shown to its own organizer only on a deliberate "open", which is
 audited; the list shows control columns (and the released title, once released).
+
+A recording is uploaded as a multipart body read part by part from the request stream and
+sealed as it arrives (never `request.files`, which Werkzeug spools to temporary files), and
+played back decrypted range by range.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf.csrf import validate_csrf
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.http import is_byte_range_valid
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wrappers import Response
+from wtforms.validators import ValidationError
 
 from archive.errors import EscrowError, InvalidInput
-from archive.services import embargoes, stories
+from archive.services import embargoes, recordings, stories
 from archive.services.stories import Draft, Story
 from archive.times import parse_instant
-from archive.web import context
+from archive.web import context, security
 from archive.web.auth import roles
 from archive.web.display import sentence
 from archive.web.forms import ActionForm, EarlyReleaseForm, ExtendForm, StoryForm
@@ -100,18 +110,25 @@ def _own(story_id: str) -> Story:
 
 @bp.route("/my/stories/<story_id>")
 @roles(*SUBMITTERS)
-def my_story(story_id: str) -> str:
+def my_story(story_id: str) -> Any:
     return _story_page(_own(story_id))
 
 
 def _story_page(story: Story, *, content: Draft | None = None, status: int = 200,
-                extend: ExtendForm | None = None, early: EarlyReleaseForm | None = None) -> Any:
+                extend: ExtendForm | None = None, early: EarlyReleaseForm | None = None,
+                recording_error: str | None = None) -> Any:
+    archive = context.archive()
+    heard = [] if story.status == "withdrawn" else recordings.listing(archive, context.user(), story.id)
     body = render_template("my_story.html", story=story, content=content,
-                           pending=embargoes.waiting(context.archive(), story.id),
-                           me=context.user(),
-                           open_form=ActionForm(), extend=extend or ExtendForm(prefix="extend"),
-                           early=early or EarlyReleaseForm(prefix="early"))
-    return (body, status) if status != 200 else body
+                           pending=embargoes.waiting(archive, story.id),
+                           me=context.user(), recordings=heard, recording_error=recording_error,
+                           # formdata=None: a refused upload's body is never parsed as a form.
+                           open_form=ActionForm(formdata=None),
+                           extend=extend or ExtendForm(prefix="extend", formdata=None),
+                           early=early or EarlyReleaseForm(prefix="early", formdata=None))
+    # The page's players load the recordings from this archive: the one page whose policy
+    # adds media from itself to the archive's default (which allows none).
+    return body, status, {"Content-Security-Policy": f"{security.CSP}; media-src 'self'"}
 
 
 @bp.route("/my/stories/<story_id>/open", methods=["POST"])
@@ -168,3 +185,163 @@ def _change(story: Story, form: Any, work: Any, done: str, **forms: Any) -> Any:
         return _story_page(story, status=400, **forms)
     flash(done, "info")
     return redirect(url_for("organizer.my_story", story_id=story.id))
+
+
+# The upload form's parts, in this order: the CSRF token, then the file.
+TOKEN, FILE = "csrf_token", "recording"
+MAX_PARTS = 4
+MAX_TOKEN = 1024  # bytes of the token field; a real one is about 90
+OVERHEAD = 64 * 1024  # the multipart framing around the file, allowed above the recording limit
+
+
+class _Refused(Exception):
+    """An upload refused before anything was sealed: the message shown, and the status."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@bp.route("/my/stories/<story_id>/recording", methods=["POST"])
+@roles(*SUBMITTERS)
+def attach_recording(story_id: str) -> Any:
+    """Seal an uploaded recording to the organizer's own story as its body arrives.
+
+    Exempt from CSRFProtect (which would parse the whole body into `request.form`, spooling
+    the file to disk); the token is checked here, from the part that must come first.
+    """
+    story = _own(story_id)  # before a byte of the body is read: anyone else gets the 404
+    limit = context.archive().config.max_recording
+    # Flask 3.1: this request's own limit, above the app's 2 MB (the framing on top of the file).
+    request.max_content_length = limit + OVERHEAD
+    arrived = 0
+
+    def counted(pieces: Iterator[bytes]) -> Iterator[bytes]:
+        nonlocal arrived
+        for piece in pieces:
+            arrived += len(piece)
+            yield piece
+
+    try:
+        if story.status == "withdrawn":
+            raise _Refused("The story is withdrawn: nothing can be added to it, and nothing was kept.")
+        parts = _parts()
+        _check_token(parts)
+        recording = recordings.attach(context.archive(), context.user(), story.id, counted(_file(parts)))
+    except _Refused as refused:
+        return _upload_refused(story, str(refused), refused.status)
+    except RequestEntityTooLarge:
+        return _upload_refused(story, _too_large(limit), 413)
+    except InvalidInput as error:
+        if arrived > limit:
+            return _upload_refused(story, _too_large(limit), 413)
+        return _upload_refused(story, f"{sentence(str(error).rstrip('.'))}.", 400)
+    except (BadRequest, ValueError):  # a body cut short, or not multipart framing
+        return _upload_refused(story, "The upload could not be read: nothing was kept. Try again.", 400)
+    flash(f"Recording {recording.id} ({recording.media_type}, {recording.size:,} bytes) is sealed "
+          "to this story.", "info")
+    return redirect(url_for("organizer.my_story", story_id=story.id))
+
+
+def _too_large(limit: int) -> str:
+    return f"The recording is larger than the archive accepts ({limit // 2**20:,} MiB): nothing was kept."
+
+
+def _upload_refused(story: Story, message: str, status: int) -> Any:
+    return _story_page(story, status=status, recording_error=message)
+
+
+def _parts() -> Iterator[Field | File | Data]:
+    """The multipart body's events, decoded from the request stream a block at a time."""
+    boundary = request.mimetype_params.get("boundary", "") if request.mimetype == "multipart/form-data" else ""
+    if not boundary:
+        raise _Refused("Choose a recording with the form on this page: nothing was kept.")
+    stream = request.stream  # raises RequestEntityTooLarge now if the declared length is over the limit
+    # The decoder's buffer holds at most one block and a boundary's worth: headers without end,
+    # or more parts than the form has, are refused rather than buffered.
+    decoder = MultipartDecoder(boundary.encode("latin-1"), max_form_memory_size=2 * recordings.READ,
+                               max_parts=MAX_PARTS)
+    return _events(decoder, stream)
+
+
+def _events(decoder: MultipartDecoder, stream: Any) -> Iterator[Field | File | Data]:
+    while True:
+        event = decoder.next_event()
+        if isinstance(event, NeedData):
+            decoder.receive_data(stream.read(recordings.READ) or None)  # None: the body ended
+        elif isinstance(event, Epilogue):
+            return
+        elif isinstance(event, Field | File | Data):
+            yield event
+
+
+def _check_token(parts: Iterator[Field | File | Data]) -> None:
+    """The first part must be the CSRF token, valid for this session (else refused, nothing read further)."""
+    first = next(parts, None)
+    if not (isinstance(first, Field) and first.name == TOKEN):
+        raise _Refused("The form had expired or came from elsewhere (its token must come before the file): "
+                       "nothing was kept. Reload the page and try again.")
+    token = b""
+    for event in parts:
+        if not isinstance(event, Data):
+            raise _Refused("The form could not be read: nothing was kept.")
+        token += event.data
+        if len(token) > MAX_TOKEN:
+            raise _Refused("The form could not be read: nothing was kept.")
+        if not event.more_data:
+            break
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return  # as CSRFProtect does for every other form when it is switched off (the policy tests)
+    try:
+        validate_csrf(token.decode("ascii", "replace"))
+    except ValidationError:
+        raise _Refused("The form had expired or came from elsewhere: nothing was kept. "
+                       "Reload the page and try again.") from None
+
+
+def _file(parts: Iterator[Field | File | Data]) -> Iterator[bytes]:
+    """The file part's bytes as they arrive; refused if the next part is not the file."""
+    part = next(parts, None)
+    if not (isinstance(part, File) and part.name == FILE):
+        raise _Refused("Choose a recording to attach: nothing was kept.")
+    if not part.filename:
+        raise _Refused("Choose a recording to attach: no file was chosen, nothing was kept.")
+    return _data(parts)
+
+
+def _data(parts: Iterator[Field | File | Data]) -> Iterator[bytes]:
+    for event in parts:
+        if not isinstance(event, Data):
+            raise ValueError("a part inside the file")
+        if event.data:
+            yield event.data
+        if not event.more_data:
+            return
+
+
+@bp.get("/my/stories/<story_id>/recordings/<recording_id>")
+@roles(*SUBMITTERS)
+def recording(story_id: str, recording_id: str) -> Response:
+    """The organizer's own sealed recording, decrypted chunk by chunk for the range asked.
+
+    One range: 206. No Range, a malformed one, an If-Range (there is no validator it could
+    match), another unit, or several ranges: the whole recording, 200 (RFC 9110 lets a server
+    ignore Range; a multipart/byteranges body is not worth it for a player, which asks for one).
+    """
+    opened = recordings.open_for_owner(context.archive(), context.user(), story_id, recording_id)
+    length = opened.length
+    headers = {"Accept-Ranges": "bytes", "Content-Disposition": "inline"}
+    wanted = request.range if "If-Range" not in request.headers else None
+    start, end, status = 0, length, 200
+    if wanted is not None and wanted.units == "bytes" and len(wanted.ranges) == 1:
+        first, last = wanted.ranges[0]
+        if last is None:  # `a-`, or the suffix `-n` (longer than the recording: all of it)
+            first, last = (max(0, length + first) if first < 0 else first), length
+        start, end, status = first, min(last, length), 206
+        if not is_byte_range_valid(start, end, length):
+            return Response(status=416, headers={**headers, "Content-Range": f"bytes */{length}"})
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
+    headers["Content-Length"] = str(end - start)
+    body = iter(()) if request.method == "HEAD" else opened.read(start, end)  # HEAD serves no bytes
+    return Response(body, status=status, headers=headers, content_type=opened.media_type,
+                    direct_passthrough=True)

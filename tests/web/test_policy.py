@@ -52,6 +52,8 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "organizer.extend": {"POST": OWNER},
     "organizer.request_release": {"POST": OWNER},
     "organizer.cancel_request": {"POST": OWNER},
+    "organizer.attach_recording": {"POST": OWNER},
+    "organizer.recording": {"GET": OWNER},
     "admin.dashboard": {"GET": ADMINS},
     "admin.approve": {"POST": ADMINS},
     "admin.deny": {"POST": ADMINS},
@@ -91,7 +93,7 @@ def _may(app: Flask, endpoint: str, method: str) -> frozenset[str]:
 
 # Story pages an owner-only route would reveal: others get the unknown-id 404, not a 403.
 OWNER_SCOPED = {"organizer.my_story", "organizer.open_story", "organizer.extend", "organizer.request_release",
-                "organizer.cancel_request"}
+                "organizer.cancel_request", "organizer.attach_recording", "organizer.recording"}
 # Run last, in this order: they change what later requests would see.
 LAST = ("admin.takedown", "admin.withdraw", "admin.disable", "auth.logout")
 
@@ -112,6 +114,8 @@ def _values(endpoint: str, argument: str, world: World) -> Any:
         return world.user_ids["researcher"]
     if argument == "filename":
         return "style.css"
+    if argument == "recording_id":
+        return world.recording_id
     raise AssertionError(f"no test value for <{argument}> of {endpoint}: add one")
 
 
