@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from archive import audit
 from archive.errors import Conflict, KeyProblem, NotFound
+from archive.services import reading
 from archive.services.context import Archive
 from archive.times import utcnow
 from archive.users import User
@@ -55,7 +56,8 @@ def listing(archive: Archive, actor: User, story_id: str) -> list[Recording]:
 
 @dataclass(frozen=True)
 class Opened:
-    """One of the actor's sealed recordings, ready to be read range by range."""
+    """A recording ready to be read range by range: an organizer's own sealed one (each read
+    audited, folded), or a released rendition."""
 
     id: str
     story_id: str
@@ -78,6 +80,23 @@ def open_for_owner(archive: Archive, actor: User, story_id: str, recording_id: s
             or recording.story_id != story.id or recording.rendition != "original"
             or recording.wrapped_key is None):
         raise NotFound(f"no recording {recording_id[:40]}")
+    email = actor.email
+    return _opened(archive, recording, lambda start, end: _audit_read(archive, email, story.id, recording.id,
+                                                                        start, end))
+
+
+def open_released(archive: Archive, story_id: str) -> Opened:
+    """The released rendition of a released story's recording (muted, or the original at level
+    full), for anyone who may read the reading room; not audited, as released text is not. The
+    same NotFound for a sealed, withdrawn or unknown story and for one that releases no audio."""
+    released = reading.released(archive, story_id)
+    recording = archive.session.get(Recording, released.recording_id) if released.recording_id else None
+    if recording is None or recording.story_id != released.id or recording.wrapped_key is None:
+        raise NotFound("no such story in the reading room")
+    return _opened(archive, recording, None)
+
+
+def _opened(archive: Archive, recording: Recording, audited: Callable[[int, int], None] | None) -> Opened:
     binding = media.Binding(recording.story_id, recording.id, recording.rendition)
     key = recordings.data_key(archive.keyring, recording)
     file = recordings.path(archive.config.media_root, recording)
@@ -87,7 +106,6 @@ def open_for_owner(archive: Archive, actor: User, story_id: str, recording_id: s
     except FileNotFoundError:
         # A row without its file: the media folder is not the one the database expects.
         raise KeyProblem("a sealed recording's file is missing from the media folder") from None
-    email, ids = actor.email, (story.id, recording.id)
 
     def read(start: int, end: int) -> Iterator[bytes]:
         if not 0 <= start <= end <= length:
@@ -97,10 +115,11 @@ def open_for_owner(archive: Archive, actor: User, story_id: str, recording_id: s
         # The first chunk is opened now: a tampered file is refused before any header is sent
         # or the read audited (a later chunk that fails cuts the response short instead).
         first = next(chunks, b"")
-        _audit_read(archive, email, *ids, start, end)
+        if audited is not None:
+            audited(start, end)
         return _resumed(first, chunks)
 
-    return Opened(recording.id, story.id, recording.media_type, length, read)
+    return Opened(recording.id, recording.story_id, recording.media_type, length, read)
 
 
 def _audit_read(archive: Archive, email: str, story_id: str, recording_id: str, start: int, end: int) -> None:

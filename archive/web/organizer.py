@@ -16,7 +16,6 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
-from werkzeug.http import is_byte_range_valid
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
@@ -25,7 +24,7 @@ from archive.errors import EscrowError, InvalidInput
 from archive.services import embargoes, recordings, stories
 from archive.services.stories import Draft, Story
 from archive.times import parse_instant
-from archive.web import context, security
+from archive.web import context, streaming
 from archive.web.auth import roles
 from archive.web.display import sentence
 from archive.web.forms import ActionForm, EarlyReleaseForm, ExtendForm, StoryForm
@@ -126,9 +125,7 @@ def _story_page(story: Story, *, content: Draft | None = None, status: int = 200
                            open_form=ActionForm(formdata=None),
                            extend=extend or ExtendForm(prefix="extend", formdata=None),
                            early=early or EarlyReleaseForm(prefix="early", formdata=None))
-    # The page's players load the recordings from this archive: the one page whose policy
-    # adds media from itself to the archive's default (which allows none).
-    return body, status, {"Content-Security-Policy": f"{security.CSP}; media-src 'self'"}
+    return body, status
 
 
 @bp.route("/my/stories/<story_id>/open", methods=["POST"])
@@ -322,26 +319,6 @@ def _data(parts: Iterator[Field | File | Data]) -> Iterator[bytes]:
 @bp.get("/my/stories/<story_id>/recordings/<recording_id>")
 @roles(*SUBMITTERS)
 def recording(story_id: str, recording_id: str) -> Response:
-    """The organizer's own sealed recording, decrypted chunk by chunk for the range asked.
-
-    One range: 206. No Range, a malformed one, an If-Range (there is no validator it could
-    match), another unit, or several ranges: the whole recording, 200 (RFC 9110 lets a server
-    ignore Range; a multipart/byteranges body is not worth it for a player, which asks for one).
-    """
-    opened = recordings.open_for_owner(context.archive(), context.user(), story_id, recording_id)
-    length = opened.length
-    headers = {"Accept-Ranges": "bytes", "Content-Disposition": "inline"}
-    wanted = request.range if "If-Range" not in request.headers else None
-    start, end, status = 0, length, 200
-    if wanted is not None and wanted.units == "bytes" and len(wanted.ranges) == 1:
-        first, last = wanted.ranges[0]
-        if last is None:  # `a-`, or the suffix `-n` (longer than the recording: all of it)
-            first, last = (max(0, length + first) if first < 0 else first), length
-        start, end, status = first, min(last, length), 206
-        if not is_byte_range_valid(start, end, length):
-            return Response(status=416, headers={**headers, "Content-Range": f"bytes */{length}"})
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
-    headers["Content-Length"] = str(end - start)
-    body = iter(()) if request.method == "HEAD" else opened.read(start, end)  # HEAD serves no bytes
-    return Response(body, status=status, headers=headers, content_type=opened.media_type,
-                    direct_passthrough=True)
+    """The organizer's own sealed recording, decrypted chunk by chunk for the range asked (each
+    read audited, folded per minute)."""
+    return streaming.ranged(recordings.open_for_owner(context.archive(), context.user(), story_id, recording_id))

@@ -11,10 +11,10 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 from flask_login import current_user
 
-from archive.errors import InvalidInput
-from archive.services import exports, reading
+from archive.errors import InvalidInput, NotFound
+from archive.services import exports, reading, recordings
 from archive.services.reading import Filters, IndexMissing, ReleasedStory
-from archive.web import context
+from archive.web import context, streaming
 from archive.web.auth import login_manager
 from archive.web.display import sentence
 
@@ -79,6 +79,22 @@ def story(story_id: str) -> str:
     released = reading.released(context.archive(), story_id)
     return render_template("story.html", story=released, citation=citation(released),
                            exports=exports.offered(released))
+
+
+@bp.route("/stories/<story_id>/recording")
+def recording(story_id: str) -> Response:
+    """The released rendition of the story's recording (muted, or the original at level full),
+    with byte ranges; the same 404 as the story page for a story that releases none."""
+    return streaming.ranged(recordings.open_released(context.archive(), story_id))
+
+
+@bp.route("/stories/<story_id>/captions.vtt")
+def captions(story_id: str) -> Response:
+    """The released timed transcript, for the player's captions track."""
+    released = reading.released(context.archive(), story_id)
+    if released.captions is None:
+        raise NotFound("no such story in the reading room")
+    return Response(released.captions, content_type="text/vtt; charset=utf-8")
 
 
 @bp.route("/stories/<story_id>/export/<fmt>")

@@ -30,7 +30,7 @@ from archive.web.display import sentence
 log = logging.getLogger("escrow.web")
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
-       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'; connect-src 'self'")
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'; connect-src 'self'; media-src 'self'")
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",

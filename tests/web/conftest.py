@@ -42,6 +42,9 @@ class World:
     recording_id: str
 
 
+CAPTIONS = "WEBVTT\n\n00:00:00.000 --> 00:00:00.050\nWe folded sheets all night.\n"
+
+
 def tiny_wav(frames: int = 800, rate: int = 8000) -> bytes:
     """A tenth of a second of 16-bit mono WAV (a sawtooth): the smallest recording worth sealing."""
     out = io.BytesIO()
@@ -65,8 +68,8 @@ def web_app(config: Config) -> Iterator[Flask]:
 
 @pytest.fixture
 def world(web_app: Flask) -> World:
-    """Five accounts; the organizer's sealed story (with a recording), a released one, and admin2's
-    pending request."""
+    """Five accounts; the organizer's sealed story (with a recording), a released one (timed, with
+    its recording released in full), and admin2's pending request."""
     with web_app.app_context():
         session = db.db.session()
         ring = keys.unlock(session, web_app.config["ESCROW_CONFIG"])
@@ -77,9 +80,12 @@ def world(web_app: Flask) -> World:
         assert organizer is not None
         sealed = stories.submit(session, keyring=ring, actor=organizer,
                                 draft=drafts.parse(story(title="Sealed night shift", embargo_until="2090-01-01")))
-        released = stories.submit(session, keyring=ring, actor=organizer,
-                                  draft=drafts.parse(story(title="Released laundry drive",
-                                                           embargo_until="2020-01-01")))
+        timed = {**story(title="Released laundry drive", embargo_until="2020-01-01", redaction_level="full",
+                         recording_release="full", captions=CAPTIONS)}
+        del timed["transcript"]
+        released = stories.submit(session, keyring=ring, actor=organizer, draft=drafts.parse(timed))
+        config = web_app.config["ESCROW_CONFIG"]
+        recordings.seal(session, ring, released, [tiny_wav()], config.media_root, config.max_recording)
         session.commit()
         gate.publish_due(session, ring, reading_room.index(),
                          now=datetime.now(UTC), media_root=web_app.config["ESCROW_CONFIG"].media_root)
@@ -87,7 +93,6 @@ def world(web_app: Flask) -> World:
         assert admin2 is not None
         request = embargo.request(session, ring, admin2, sealed.id, None, "narrator agreed",
                                   now=datetime.now(UTC))
-        config = web_app.config["ESCROW_CONFIG"]
         recording = recordings.seal(session, ring, sealed, [tiny_wav()], config.media_root, config.max_recording)
         session.commit()
         world = World(ids, sealed.id, released.id, request.id, recording.id)

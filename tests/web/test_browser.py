@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.helpers import escrow
+from tests.helpers import escrow, one, story, write_lines
 from tests.processes import serving
-from tests.web.conftest import PASSWORD
+from tests.web.conftest import PASSWORD, tiny_wav
 
 SCREENSHOTS = Path(os.environ.get("ESCROW_SCREENSHOTS", "build/screenshots"))
 XSS = '<script>alert("x1")</script><img src=x onerror=alert("x2")>"><svg onload=alert("x3")>'
@@ -207,3 +207,29 @@ def test_screenshots_of_search_and_submit(browser: Browser, site: str, archive_h
         assert shot.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         context.close()
+
+
+def test_the_reading_room_plays_a_muted_recording_with_its_captions(page: Page, site: str, archive_home: Path,
+                                                                    tmp_path: Path) -> None:
+    """Debian's chromium decodes the released muted copy (the audio element reaches canplay)
+    and loads its captions track, with the archive's Content-Security-Policy in force."""
+    captions = ("WEBVTT\n\n00:00:00.000 --> 00:00:00.400\nI am [[person:Rosa Canaryname7]].\n\n"
+                "00:00:00.500 --> 00:00:00.900\nWe struck in May.\n")
+    data = {**story(captions=captions, redaction_level="redacted", recording_release="muted",
+                    embargo_until="2020-01-01")}
+    del data["transcript"]
+    assert escrow(archive_home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)),
+                  "--as", "org@example.org").exit_code == 0
+    story_id = str(one(archive_home, "SELECT id FROM stories"))
+    (tmp_path / "a.wav").write_bytes(tiny_wav(frames=8000))
+    assert escrow(archive_home, "stories", "attach", story_id, str(tmp_path / "a.wav"),
+                  "--as", "org@example.org").exit_code == 0
+    assert escrow(archive_home, "publish-due").output.startswith("released 1,")
+
+    page.goto(f"{site}/stories/{story_id}")
+    page.wait_for_function("document.querySelector('audio').readyState >= 3")  # HAVE_FUTURE_DATA: canplay
+    page.wait_for_function("document.querySelector('audio track').readyState === 2")  # LOADED
+
+    cues = page.evaluate("Array.from(document.querySelector('audio').textTracks[0].cues).map(c => c.text)")
+    assert cues == ["I am [redacted].", "We struck in May."]
+    assert "Canaryname7" not in page.content()

@@ -38,6 +38,8 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "reading.search": {"GET": EVERYONE},
     "reading.story": {"GET": EVERYONE},
     "reading.export": {"GET": EVERYONE},
+    "reading.recording": {"GET": EVERYONE},
+    "reading.captions": {"GET": EVERYONE},
     "oai.endpoint": {"GET": EVERYONE, "POST": EVERYONE},
     "api.search": {"GET": EVERYONE},
     "api.story": {"GET": EVERYONE},
@@ -70,7 +72,8 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "admin.deny_grant": {"POST": ADMINS},
 }
 # What an archive with access agreements (ESCROW_READING_ROOM=signed-in) closes to anonymous visitors.
-READING = ("reading.home", "reading.search", "reading.story", "reading.export", "oai.endpoint", "api.search",
+READING = ("reading.home", "reading.search", "reading.story", "reading.export", "reading.recording",
+           "reading.captions", "oai.endpoint", "api.search",
            "api.story", "api.vocabularies", "api.openapi")
 
 
@@ -100,7 +103,8 @@ LAST = ("admin.takedown", "admin.withdraw", "admin.disable", "auth.logout")
 
 def _values(endpoint: str, argument: str, world: World) -> Any:
     if argument == "story_id":
-        return world.released_id if endpoint in ("reading.story", "reading.export", "api.story", "admin.takedown") \
+        return world.released_id if endpoint in ("reading.story", "reading.export", "reading.recording",
+                                                 "reading.captions", "api.story", "admin.takedown") \
             else world.sealed_id
     if argument == "fmt":
         return "bibtex"

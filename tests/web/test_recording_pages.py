@@ -67,6 +67,9 @@ def _post(client: FlaskClient, story_id: str, *parts: tuple[str, bytes, str | No
     return client.post(f"/my/stories/{story_id}/recording", data=body, content_type=content_type)
 
 
+WORLD_RECORDINGS = 2  # the world's sealed story's, and its released story's (released in full)
+
+
 def _media(app: Flask) -> dict[str, bytes]:
     folder = app.config["ESCROW_CONFIG"].media_root
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.exists() else {}
@@ -167,7 +170,7 @@ def test_a_form_encoded_as_a_browser_does_is_sealed(web_app: Flask, organizer: F
                               data={"csrf_token": _token(organizer, world.sealed_id),
                                     "recording": (io.BytesIO(flac), "interview.flac", "audio/flac")})
 
-    assert response.status_code == 302 and _recordings(web_app) == 2
+    assert response.status_code == 302 and _recordings(web_app) == WORLD_RECORDINGS + 1
     assert list(spool.folder.iterdir()) == [] and spool.made == []
 
 
@@ -206,7 +209,7 @@ def test_the_story_page_lets_its_players_load_media_from_the_archive_only(organi
 def _refused(web_app: Flask, response: Any, before: dict[str, bytes], status: int, message: str) -> None:
     assert response.status_code == status
     assert message in response.get_data(as_text=True)
-    assert _media(web_app) == before and _recordings(web_app) == 1  # the world's own recording only
+    assert _media(web_app) == before and _recordings(web_app) == WORLD_RECORDINGS  # the world's own recordings only
 
 
 def test_what_is_not_audio_is_refused_and_nothing_is_kept(web_app: Flask, organizer: FlaskClient,
@@ -300,8 +303,9 @@ def test_an_upload_to_a_withdrawn_story_is_refused_and_nothing_is_kept(web_app: 
     response = _post(client, world.sealed_id, ("csrf_token", token, None), ("recording", tiny_wav(), "a.wav"))
 
     assert response.status_code == 400 and "The story is withdrawn" in response.get_data(as_text=True)
-    assert _media(web_app) == before == {}  # the world's recording went with the story's key
-    assert _recordings(web_app) == 1  # its row stays, keyless, as withdrawal leaves it
+    # The sealed story's recording went with its key; the released story's stays.
+    assert _media(web_app) == before and len(before) == WORLD_RECORDINGS - 1
+    assert _recordings(web_app) == WORLD_RECORDINGS  # its row stays, keyless, as withdrawal leaves it
 
 
 @pytest.mark.parametrize("visitor", ["other_organizer", "admin"])
@@ -316,7 +320,7 @@ def test_an_upload_to_someone_elses_story_is_the_unknown_id_404(web_app: Flask, 
 
     assert theirs.status_code == unknown.status_code == 404
     assert _token_free(theirs.get_data()) == _token_free(unknown.get_data())
-    assert _media(web_app) == before and _recordings(web_app) == 1
+    assert _media(web_app) == before and _recordings(web_app) == WORLD_RECORDINGS
 
 
 # -- listening ----------------------------------------------------------------------------------
@@ -497,3 +501,37 @@ def test_reads_are_audited_once_a_minute_per_account_and_recording(web_app: Flas
 
     [_, (_, _, detail)] = _opens(web_app)
     assert detail == f'{{"range": "0-{LENGTH - 1}", "recording": "{world.recording_id}"}}'
+
+
+# -- the reading room ----------------------------------------------------------------------------
+
+def test_the_reading_room_plays_the_released_recording_with_ranges_and_its_captions(client: FlaskClient,
+                                                                                    world: World) -> None:
+    with client.get(f"/stories/{world.released_id}") as page:
+        html = page.get_data(as_text=True)
+    with client.get(f"/stories/{world.released_id}/recording") as whole:
+        body = whole.get_data()
+    with client.get(f"/stories/{world.released_id}/recording", headers={"Range": "bytes=10-99"}) as part:
+        piece = part.get_data()
+    with client.get(f"/stories/{world.released_id}/captions.vtt") as captions:
+        vtt = captions.get_data(as_text=True)
+
+    assert f'src="/stories/{world.released_id}/recording"' in html and "<track kind=\"captions\"" in html
+    assert "media-src 'self'" in page.headers["Content-Security-Policy"]
+    assert whole.status_code == 200 and body == tiny_wav() and whole.headers["Cache-Control"] == "no-store"
+    assert part.status_code == 206 and piece == body[10:100]
+    assert part.headers["Content-Range"] == f"bytes 10-99/{len(body)}"
+    assert captions.mimetype == "text/vtt" and "We folded sheets all night." in vtt
+
+
+def test_a_story_that_releases_no_recording_is_the_same_404_as_an_unknown_one(client: FlaskClient,
+                                                                               world: World) -> None:
+    def answer(path: str) -> tuple[int, bytes]:
+        with client.get(path) as response:
+            return response.status_code, response.get_data()
+
+    unknown = answer("/stories/nosuchstory/recording")
+
+    assert answer(f"/stories/{world.sealed_id}/recording") == unknown
+    assert answer(f"/stories/{world.sealed_id}/captions.vtt") == unknown
+    assert answer("/stories/nosuchstory/captions.vtt") == unknown and unknown[0] == 404
