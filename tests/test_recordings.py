@@ -221,3 +221,37 @@ def test_what_of_a_recording_is_released_is_checked_against_the_level(
     else:
         assert result.exit_code == 1 and refused in result.output and "recording_release" in result.output
         assert sql(home, "SELECT count(*) FROM stories") == [(0,)]
+
+
+def test_an_import_seals_each_lines_recording_from_a_path_beside_the_file(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "audio").mkdir()
+    original = _tone(tmp_path / "audio" / "one.flac", "FLAC", seconds=0.5)
+    lines = write_lines(tmp_path / "batch.jsonl", {**story(), "recording": "audio/one.flac"}, story())
+
+    result = escrow(home, "stories", "import", str(lines), "--as", ORG)
+
+    assert result.exit_code == 0, result.output
+    [(recording_id, media_type)] = sql(home, "SELECT id, media_type FROM recordings")
+    assert media_type == "audio/flac" and _opened(home, recording_id) == original
+    assert sql(home, "SELECT count(*) FROM audit_log WHERE action = 'recording.attach'") == [(1,)]
+
+
+@pytest.mark.parametrize("recording, message", [
+    ("audio/missing.wav", "recording: there is no file at that path beside the JSON Lines file"),
+    ("/etc/hostname", "a path relative to the JSON Lines file, not an absolute one"),
+    (42, "recording must be the path of an audio file"),
+    ("notes.txt", "the recording of story 2: the file is not a recording"),
+])
+def test_an_import_with_a_bad_recording_seals_nothing(home: Path, tmp_path: Path, recording: object,
+                                                     message: str) -> None:
+    _tone(tmp_path / "good.wav", "WAV", seconds=0.2)
+    (tmp_path / "notes.txt").write_text("not audio at all, only words\n" * 50)
+    lines = write_lines(tmp_path / "batch.jsonl", {**story(), "recording": "good.wav"},
+                        {**story(), "recording": recording})
+
+    result = escrow(home, "stories", "import", str(lines), "--as", ORG)
+
+    assert result.exit_code == 1 and message in result.output
+    assert sql(home, "SELECT count(*) FROM stories") == [(0,)]
+    assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
+    assert [p for p in _sealed_files(home) if p.is_file()] == []

@@ -20,8 +20,9 @@ from archive.services.context import Archive
 from archive.times import utcnow
 from archive.users import User
 from archive.vault import media, recordings, stories
+from archive.vault.keys import Keyring
 from archive.vault.media import RangeNotSatisfiable
-from archive.vault.models import Recording
+from archive.vault.models import Recording, Story
 
 __all__ = ["READ", "Opened", "RangeNotSatisfiable", "Recording", "attach", "listing", "open_for_owner"]
 READ = 1 << 20  # bytes a door reads at a time from an upload or a file
@@ -39,14 +40,27 @@ def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]
             story = stories.get_for(archive.session, actor, story_id)
             if story.status == "withdrawn":
                 raise Conflict(f"story {story.id} is withdrawn: nothing can be added to it")
-            sealed.append(recordings.seal(archive.session, ring, story, pieces, config.media_root,
-                                          config.max_recording))
-            audit.record(archive.session, ring.audit_key, actor.email, "recording.attach", story.id,
-                         recording=sealed[0].id, media_type=sealed[0].media_type, size=sealed[0].size)
+            sealed.append(seal(archive, ring, actor, story, pieces))
     except BaseException:
         recordings.remove(config.media_root, sealed)  # a sealed file whose row was not committed
         raise
     return sealed[0]
+
+
+def seal(archive: Archive, ring: Keyring, actor: User, story: Story, pieces: Iterable[bytes]) -> Recording:
+    """Seal a recording to a story in the caller's sealing transaction, audited; the caller
+    removes its file (`recordings.remove`) if that transaction does not commit."""
+    config = archive.config
+    recording = recordings.seal(archive.session, ring, story, pieces, config.media_root, config.max_recording)
+    audit.record(archive.session, ring.audit_key, actor.email, "recording.attach", story.id,
+                 recording=recording.id, media_type=recording.media_type, size=recording.size)
+    return recording
+
+
+def read_file(path: Path) -> Iterator[bytes]:
+    """A file's bytes in pieces of READ, for `attach` or `seal`."""
+    with path.open("rb") as source:
+        yield from iter(lambda: source.read(READ), b"")
 
 
 def listing(archive: Archive, actor: User, story_id: str) -> list[Recording]:

@@ -8,15 +8,17 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from archive.errors import Forbidden, NotFound
+from archive.errors import Forbidden, InvalidInput, NotFound
 from archive.reading_room.models import ReleasedStory
 from archive.release import gate
 from archive.release.redaction import ReleasedText, redact
+from archive.services import recordings
 from archive.services.context import Archive
 from archive.users import User
 from archive.vault import drafts, imports, stories
+from archive.vault import recordings as vault_recordings
 from archive.vault.drafts import Draft
-from archive.vault.models import LEVELS, Story
+from archive.vault.models import LEVELS, Recording, Story
 
 __all__ = ["LEVELS", "Draft", "Story", "due_for_review", "import_file", "listing", "managed", "mine",
            "open_sealed", "own", "parse", "previews", "release_reviewed", "submit", "takedown", "withdraw"]
@@ -42,9 +44,22 @@ def submit(archive: Archive, actor: User, draft: Draft) -> Story:
 def import_file(archive: Archive, actor: User, path: Path) -> list[Story]:
     """Seal every story of a JSON Lines file, or none: every line is checked first."""
     lines = imports.read_lines(path, limit=MAX_IMPORT_BYTES)
-    submissions = imports.parse_lines(archive.session, actor, lines, str(path))
-    with archive.sealing() as ring:
-        return stories.submit_many(archive.session, ring, actor, submissions)
+    submissions = imports.parse_lines(archive.session, actor, lines, str(path), path.parent)
+    sealed: list[Recording] = []
+    try:
+        with archive.sealing() as ring:
+            made = stories.submit_many(archive.session, ring, actor, submissions)
+            for number, (story, item) in enumerate(zip(made, submissions, strict=True), start=1):
+                if item.recording is not None:
+                    pieces = recordings.read_file(item.recording)
+                    try:
+                        sealed.append(recordings.seal(archive, ring, actor, story, pieces))
+                    except InvalidInput as error:
+                        raise InvalidInput(f"{path}: the recording of story {number}: {error}") from None
+            return made
+    except BaseException:
+        vault_recordings.remove(archive.config.media_root, sealed)  # files of rows never committed
+        raise
 
 
 def open_sealed(archive: Archive, actor: User, story_id: str) -> Draft:

@@ -25,7 +25,7 @@ CONTROL_FIELDS = ("embargo_until", "redaction_level", "release_review", "recordi
 REQUIRED = ("title", "narrator", "transcript", "embargo_until", "redaction_level")
 # Fields in which sensitive spans may be marked (the release gate redacts them in each).
 MARKED_FIELDS = ("transcript", "title", "summary")
-OPTIONAL_EXTRA = ("owner",)
+OPTIONAL_EXTRA = ("owner", "recording")  # an import line's, not the story's
 
 LIMITS = {"title": 300, "narrator": 200, "summary": 20_000, "interviewer": 200, "place": 300,
           "notes": 50_000, "transcript": 1_000_000, "captions": 2_000_000}

@@ -78,15 +78,16 @@ def _decode(line: str) -> Any:
 
 
 def parse_lines(session: Session, actor: User, lines: Iterable[str],
-                source: str) -> list[stories.Submission]:
-    """Validate every line; the first bad one raises `SOURCE:LINE: reason`."""
+                source: str, folder: Path | None = None) -> list[stories.Submission]:
+    """Validate every line; the first bad one raises `SOURCE:LINE: reason`. A line's recording
+    is a path relative to `folder` (the file's), which must hold a file there."""
     owners: dict[str, User] = {}
     submissions = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            submissions.append(_parse_line(session, actor, line, owners))
+            submissions.append(_parse_line(session, actor, line, owners, folder))
         except EscrowError as error:
             raise InvalidInput(f"{source}:{number}: {error}") from None
     if not submissions:
@@ -95,7 +96,7 @@ def parse_lines(session: Session, actor: User, lines: Iterable[str],
 
 
 def _parse_line(session: Session, actor: User, line: str,
-                owners: dict[str, User]) -> stories.Submission:
+                owners: dict[str, User], folder: Path | None) -> stories.Submission:
     data = _decode(line)
     if not isinstance(data, dict):
         raise InvalidInput("a line must be one JSON object")
@@ -114,7 +115,23 @@ def _parse_line(session: Session, actor: User, line: str,
             raise InvalidInput("only an admin may import stories for another organizer")
     if owner.role not in stories.SUBMITTERS:
         raise InvalidInput(f"{owner.email} is a {owner.role} and cannot own stories")
-    return stories.Submission(drafts.parse(data, allow=drafts.OPTIONAL_EXTRA), owner)
+    draft = drafts.parse(data, allow=drafts.OPTIONAL_EXTRA)
+    return stories.Submission(draft, owner, _recording(data.get("recording"), folder))
+
+
+def _recording(value: Any, folder: Path | None) -> Path | None:
+    """The file a line names as its recording, relative to the JSON Lines file's folder."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 1000 or folder is None:
+        raise InvalidInput("recording must be the path of an audio file, relative to the JSON Lines file")
+    relative = Path(value)
+    if relative.is_absolute():
+        raise InvalidInput("recording must be a path relative to the JSON Lines file, not an absolute one")
+    found = folder / relative
+    if not found.is_file():
+        raise InvalidInput("recording: there is no file at that path beside the JSON Lines file")
+    return found
 
 
 def import_lines(session: Session, keyring: Keyring, actor: User, lines: Iterable[str],

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -40,6 +41,7 @@ class Submission:
 
     draft: Draft
     owner: User
+    recording: Path | None = None  # an import line's recording file, sealed with the story
 
 
 def submit(session: Session, keyring: Keyring, actor: User, draft: Draft) -> Story:
