@@ -18,10 +18,10 @@ from archive.users import User
 from archive.vault import drafts, imports, stories
 from archive.vault import recordings as vault_recordings
 from archive.vault.drafts import Draft
-from archive.vault.models import LEVELS, Recording, Story
+from archive.vault.models import LEVELS, RECORDING_RELEASES, Recording, Story
 
-__all__ = ["LEVELS", "Draft", "Story", "due_for_review", "import_file", "listing", "managed", "mine",
-           "open_sealed", "own", "parse", "previews", "release_reviewed", "submit", "takedown", "withdraw"]
+__all__ = ["LEVELS", "RECORDING_RELEASES", "Draft", "Story", "due_for_review", "import_file", "listing", "managed",
+           "mine", "open_sealed", "own", "parse", "previews", "release_reviewed", "submit", "takedown", "withdraw"]
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 

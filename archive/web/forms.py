@@ -22,10 +22,15 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length
 
 from archive.errors import InvalidInput
-from archive.services.stories import LEVELS
+from archive.services.stories import LEVELS, RECORDING_RELEASES
 from archive.times import parse_instant
 from archive.users import ROLES
 
+RECORDING_HELP = {
+    "none": "Nothing: the voice stays sealed, even once the text is released (a voice identifies its speaker).",
+    "muted": "A copy in which every moment where a hidden name is said is silent (needs a timed transcript).",
+    "full": "The recording as it is (only with a story released in full).",
+}
 LEVEL_HELP = {
     "full": "Full — everything as written, names included.",
     "pseudonymized": "Pseudonymized — names become stand-ins (Person A, Employer 1); narrator by pseudonym.",
@@ -70,6 +75,9 @@ class StoryForm(FlaskForm):
     redaction_level = RadioField("What the reading room may show", default="pseudonymized",
                                  choices=[SelectChoice(k, LEVEL_HELP[k]) for k in LEVELS])
     release_review = BooleanField("Hold for an admin's review on the release date")
+    captions = TextAreaField("Timed transcript (WebVTT), instead of the transcript above", render_kw={"rows": 6})
+    recording_release = RadioField("What the reading room may play of the recording", default="none",
+                                   choices=[SelectChoice(k, RECORDING_HELP[k]) for k in RECORDING_RELEASES])
 
 
 def _instant(text: str | None) -> datetime:

@@ -79,6 +79,8 @@ def _story_data(form: StoryForm) -> dict[str, Any]:
         "tags": [t for t in (form.tags.data or "").split(",") if t.strip()], "notes": form.notes.data or "",
         "embargo_until": until, "redaction_level": form.redaction_level.data,
         "release_review": bool(form.release_review.data),
+        "captions": (form.captions.data or "").replace("\r\n", "\n"),
+        "recording_release": form.recording_release.data,
     }
 
 

@@ -67,6 +67,25 @@ def test_an_organizer_submits_a_story_and_sees_it_sealed(web_app: Flask, client:
     assert _stories(web_app) == before + 1
 
 
+def test_an_organizer_submits_a_timed_transcript_and_chooses_a_muted_recording(web_app: Flask, client: FlaskClient,
+                                                                              world: World) -> None:
+    sign_in(client, world.user_ids["organizer"])
+    timed = {**STORY, "transcript": "", "recording_release": "muted", "seal": "1",
+             "captions": "WEBVTT\r\n\r\n00:01.000 --> 00:02.000\r\nWe met [[person:Maria Lopez]].\r\n"}
+
+    response = client.post("/submit", data={**timed, **_form(client, "/submit")})
+    refused = client.post("/submit", data={**timed, **_form(client, "/submit"),
+                                            "captions": "WEBVTT\n\n00:02.000 --> 00:01.000\nWe met.\n"})
+
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with web_app.app_context():
+        newest = db.db.session.scalars(select(Story).order_by(Story.created_at.desc())).first()
+        assert newest is not None and newest.recording_release == "muted"
+        db.db.session.remove()
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and 'id="captions-error"' in page and "a cue must end after it starts" in page
+
+
 def test_a_markup_error_is_shown_at_the_field_with_line_and_column_and_nothing_is_stored(
         web_app: Flask, client: FlaskClient, world: World) -> None:
     sign_in(client, world.user_ids["organizer"])
