@@ -42,7 +42,9 @@ class World:
     recording_id: str
 
 
-CAPTIONS = "WEBVTT\n\n00:00:00.000 --> 00:00:00.050\nWe folded sheets all night.\n"
+# The released story's transcript, timed: its text is tests.helpers.story()'s transcript.
+CAPTIONS = ("WEBVTT\n\n00:00:00.000 --> 00:00:00.050\n"
+            "I worked at [[org:Harbor Hotel]] with [[person:Maria Lopez|the housekeeper]].\n")
 
 
 def tiny_wav(frames: int = 800, rate: int = 8000) -> bytes:
@@ -69,7 +71,7 @@ def web_app(config: Config) -> Iterator[Flask]:
 @pytest.fixture
 def world(web_app: Flask) -> World:
     """Five accounts; the organizer's sealed story (with a recording), a released one (timed, with
-    its recording released in full), and admin2's pending request."""
+    a muted copy of its recording released), and admin2's pending request."""
     with web_app.app_context():
         session = db.db.session()
         ring = keys.unlock(session, web_app.config["ESCROW_CONFIG"])
@@ -80,8 +82,8 @@ def world(web_app: Flask) -> World:
         assert organizer is not None
         sealed = stories.submit(session, keyring=ring, actor=organizer,
                                 draft=drafts.parse(story(title="Sealed night shift", embargo_until="2090-01-01")))
-        timed = {**story(title="Released laundry drive", embargo_until="2020-01-01", redaction_level="full",
-                         recording_release="full", captions=CAPTIONS)}
+        timed = {**story(title="Released laundry drive", embargo_until="2020-01-01", recording_release="muted",
+                         captions=CAPTIONS)}
         del timed["transcript"]
         released = stories.submit(session, keyring=ring, actor=organizer, draft=drafts.parse(timed))
         config = web_app.config["ESCROW_CONFIG"]

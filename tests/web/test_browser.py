@@ -165,7 +165,7 @@ def test_a_stored_script_in_every_field_stays_inert(page: Page, site: str, archi
     for label, value in fields.items():
         page.get_by_label(label, exact=False).first.fill(value)
     page.get_by_label("Sealed until").fill("2031-01-01")
-    page.get_by_label("Full", exact=False).check()
+    page.get_by_role("radio", name="Full — everything as written").check()
     page.get_by_role("button", name="Preview each level").click()
     page.wait_for_load_state()
     expect(page.get_by_role("heading", name="What the reading room would show")).to_be_visible()
