@@ -100,3 +100,37 @@ def test_verify_reports_a_released_recording_whose_file_is_gone(home: Path, tmp_
     found = escrow(home, "index", "verify")
 
     assert found.exit_code == 1 and f"the released recording of story {story_id} is missing" in found.output
+
+
+def test_a_name_split_by_a_cue_break_releases_neither_captions_nor_audio(home: Path, tmp_path: Path) -> None:
+    """Scrubbed in the transcript, where the break is a line break, but not in either cue alone."""
+    split = ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nMy name is Li\n\n"
+             "00:00:02.000 --> 00:00:03.000\nNa and I clean rooms.\n")
+    data = story(captions=split, narrator="Li Na", redaction_level="pseudonymized", recording_release="muted",
+                 embargo_until=PAST, summary="A strike.")
+    del data["transcript"]
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    story_id = str(one(home, "SELECT id FROM stories"))
+    _tone(tmp_path / "a.wav", "WAV")
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+
+    assert escrow(home, "publish-due").output.startswith("released 1,")
+
+    transcript, captions, recording = sql(home, "SELECT transcript, captions, recording_id FROM released_stories")[0]
+    assert "Li\nNa" not in transcript and captions is None and recording is None
+    assert sql(home, "SELECT rendition FROM recordings") == [("original",)]
+
+
+def test_a_story_with_two_recordings_releases_neither(home: Path, tmp_path: Path) -> None:
+    data = story(captions=CAPTIONS, embargo_until=PAST, redaction_level="redacted", recording_release="muted")
+    del data["transcript"]
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    story_id = str(one(home, "SELECT id FROM stories"))
+    _tone(tmp_path / "a.wav", "WAV")
+    for _ in range(2):
+        assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+
+    assert escrow(home, "publish-due").output.startswith("released 1,")
+
+    assert one(home, "SELECT recording_id FROM released_stories") is None
+    assert one(home, "SELECT captions FROM released_stories") is not None  # the text is released, timed

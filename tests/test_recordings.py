@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +15,15 @@ import soundfile
 from hypothesis import given
 from hypothesis import strategies as st
 
+from archive import create_app, db, services
 from archive.config import Config
+from archive.errors import Conflict
+from archive.services import recordings as recordings_service
 from archive.vault import keys, media
 from archive.vault.models import Recording
 from archive.vault.recordings import Reader, data_key
 from tests.helpers import add_users, connect, escrow, one, sql, story, write_lines
+from tests.processes import ESCROW, process_env
 
 ORG, OTHER, ADMIN = "org@example.org", "other@example.org", "admin@example.org"
 # The containers' four-byte signatures: random ciphertext of these sizes holds one by chance about
@@ -237,21 +243,60 @@ def test_an_import_seals_each_lines_recording_from_a_path_beside_the_file(home: 
 
 
 @pytest.mark.parametrize("recording, message", [
-    ("audio/missing.wav", "recording: there is no file at that path beside the JSON Lines file"),
+    ("audio/missing.wav", "recording: there is no audio file at that path in the JSON Lines file's folder"),
+    ("../outside.wav", "recording: there is no audio file at that path in the JSON Lines file's folder"),
+    ("link.wav", "recording: there is no audio file at that path in the JSON Lines file's folder"),
     ("/etc/hostname", "a path relative to the JSON Lines file, not an absolute one"),
     (42, "recording must be the path of an audio file"),
     ("notes.txt", "the recording of story 2: the file is not a recording"),
 ])
 def test_an_import_with_a_bad_recording_seals_nothing(home: Path, tmp_path: Path, recording: object,
                                                      message: str) -> None:
-    _tone(tmp_path / "good.wav", "WAV", seconds=0.2)
-    (tmp_path / "notes.txt").write_text("not audio at all, only words\n" * 50)
-    lines = write_lines(tmp_path / "batch.jsonl", {**story(), "recording": "good.wav"},
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    _tone(batch / "good.wav", "WAV", seconds=0.2)
+    _tone(tmp_path / "outside.wav", "WAV", seconds=0.2)  # real audio, but beside the folder, not in it
+    (batch / "notes.txt").write_text("not audio at all, only words\n" * 50)
+    (batch / "link.wav").symlink_to(tmp_path / "outside.wav")
+    lines = write_lines(batch / "batch.jsonl", {**story(), "recording": "good.wav"},
                         {**story(), "recording": recording})
 
     result = escrow(home, "stories", "import", str(lines), "--as", ORG)
 
     assert result.exit_code == 1 and message in result.output
     assert sql(home, "SELECT count(*) FROM stories") == [(0,)]
+    assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
+    assert [p for p in _sealed_files(home) if p.is_file()] == []
+
+
+def test_a_withdrawal_committed_while_a_recording_arrives_leaves_no_live_recording(
+        home: Path, tmp_path: Path) -> None:
+    """The admin withdraws the story between two pieces of the upload: the recording is refused
+    and its file removed, rather than kept with a live key on a story whose key is destroyed."""
+    story_id = _story(home, tmp_path)
+    wav = _tone(tmp_path / "a.wav", "WAV", seconds=1)
+    config = Config.for_home(home, database_url=os.environ.get("DATABASE_URL") or None, testing=True,
+                             password_cost="test")
+    app = create_app(config)
+
+    def arriving() -> Iterator[bytes]:
+        yield wav[: len(wav) // 2]
+        # Another process: the admin's command, committed before the rest of the upload arrives.
+        withdrawn = subprocess.run([str(ESCROW), "stories", "withdraw", story_id, "--reason", "consent", "--as",
+                                    ADMIN], env=process_env(home), capture_output=True, text=True, timeout=120)
+        assert withdrawn.returncode == 0, withdrawn.stderr
+        yield wav[len(wav) // 2 :]
+
+    try:
+        with app.test_request_context():
+            archive = services.current()
+            organizer = archive.user(ORG)
+            with pytest.raises(Conflict, match="was withdrawn while the recording arrived"):
+                recordings_service.attach(archive, organizer, story_id, arriving())
+    finally:
+        with app.app_context():
+            db.db.engine.dispose()
+        app.extensions["escrow.index"].close()
+
     assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
     assert [p for p in _sealed_files(home) if p.is_file()] == []

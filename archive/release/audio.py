@@ -1,6 +1,7 @@
 """What the release gate releases of a story's recording, as its narrator chose.
 
-`none` (the default): nothing; the voice stays sealed even once the text is released.
+`none` (the default): nothing; the voice stays sealed even once the text is released; the
+same for a story with more than one recording (which one to release is not known).
 `full` (only at level full): the original recording itself. `muted`: a derivative made here,
 decoded from the sealed original through the seal (nothing decrypted reaches the disk), every
 cue whose released text hides something silent with short fades outside it, re-encoded as
@@ -28,9 +29,11 @@ def release(session: Session, keyring: Keyring, story: Story, text: ReleasedText
     """The rendition of the story's recording to release now (made, if muted), or None."""
     choice = story.recording_release
     originals = [r for r in recordings.of(session, story) if r.rendition == "original"]
-    if choice == "none" or not originals:
+    if choice == "none" or len(originals) != 1:
+        # None, or several (parts, a re-take): which one the timed transcript times, or the
+        # narrator agreed to release, is not known here, so none is released.
         return None
-    original = originals[-1]  # the newest recording attached
+    [original] = originals
     if choice == "full":
         if text.redaction_level != "full":  # the vault refuses this pairing; never trusted here
             return None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from archive import markup, names, timing
 from archive.markup import Span
@@ -77,10 +78,27 @@ def redact(draft: Draft) -> ReleasedText:
         summary=shown["summary"], interviewer="", interview_date=draft.interview_date[:4],
         place="", language=draft.language, tags=tuple(t for t in draft.tags if not people.holds_name(t, scrubber)),
         redaction_level=level,
-        captions=None if level == "summary" else _timed(cues, lambda text: _scrub(_segments(text), people, scrubber)),
-        silences=tuple((cue.start, cue.end) for cue in cues
-                       if _scrub(_segments(cue.text), people, scrubber) != _names_only(_segments(cue.text))),
+        **_timed_release(cues, shown["transcript"], level, people, scrubber),
     )
+
+
+def _timed_release(cues: list[timing.Cue], transcript: str, level: str, people: _People,
+                   scrubber: names.Matcher) -> dict[str, Any]:
+    """The released captions and the silences of a muted recording, each cue redacted on its own.
+
+    Only if the cues, redacted one by one, make exactly the released transcript: a name split
+    by a cue break (``Li`` | ``Na``) is scrubbed in the transcript, where the break is only a
+    line break, but would pass through each cue alone, in the captions and in the voice. Then
+    neither captions nor a muted recording are released (the transcript is, redacted).
+    """
+    if level == "summary" or not cues:
+        return {"captions": None, "silences": ()}
+    shown = [_scrub(_segments(cue.text), people, scrubber) for cue in cues]
+    if "\n".join(shown) != transcript:
+        return {"captions": None, "silences": ()}
+    return {"captions": timing.render([timing.Cue(c.start, c.end, text) for c, text in zip(cues, shown, strict=True)]),
+            "silences": tuple((c.start, c.end) for c, text in zip(cues, shown, strict=True)
+                              if text != _names_only(_segments(c.text)))}
 
 
 def _cues(captions: str) -> list[timing.Cue]:

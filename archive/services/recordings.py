@@ -52,6 +52,13 @@ def seal(archive: Archive, ring: Keyring, actor: User, story: Story, pieces: Ite
     removes its file (`recordings.remove`) if that transaction does not commit."""
     config = archive.config
     recording = recordings.seal(archive.session, ring, story, pieces, config.media_root, config.max_recording)
+    # The story again, locked (its row on PostgreSQL; SQLite's writer lock is held since the flush
+    # above): a withdrawal that committed while the recording arrived must not be outlived by a
+    # recording with a live key. One that comes after waits, and shreds this one with the rest.
+    archive.session.refresh(story, with_for_update=True)
+    if story.status == "withdrawn" or story.wrapped_key is None:
+        recordings.remove(config.media_root, [recording])
+        raise Conflict(f"story {story.id} was withdrawn while the recording arrived: nothing was kept")
     audit.record(archive.session, ring.audit_key, actor.email, "recording.attach", story.id,
                  recording=recording.id, media_type=recording.media_type, size=recording.size)
     return recording
@@ -64,8 +71,9 @@ def read_file(path: Path) -> Iterator[bytes]:
 
 
 def listing(archive: Archive, actor: User, story_id: str) -> list[Recording]:
-    """The recordings of one of the actor's stories (control columns only)."""
-    return recordings.of(archive.session, stories.get_for(archive.session, actor, story_id))
+    """The recordings of one of the actor's stories as attached (not the muted copies the gate made)."""
+    found = recordings.of(archive.session, stories.get_for(archive.session, actor, story_id))
+    return [recording for recording in found if recording.rendition == "original"]
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ def publish_due(archive: Archive, now: datetime | None = None,
                 progress: Progress | None = None) -> Summary:
     """Release every due story exactly once; one that fails stays sealed and is reported."""
     instant = clock(now, dry_run=False)
-    with archive.publishing(), archive.transaction():
+    # sealing(): a muted recording made at release gets a new data key, wrapped under the newest
+    # master key with the key ring's shared lock held, like any other (a rotation waits).
+    with archive.publishing(), archive.sealing():
         return gate.publish_due(archive.session, archive.keyring, archive.index, now=instant,
                                 media_root=archive.config.media_root, progress=progress)
 

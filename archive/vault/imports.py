@@ -129,8 +129,10 @@ def _recording(value: Any, folder: Path | None) -> Path | None:
     if relative.is_absolute():
         raise InvalidInput("recording must be a path relative to the JSON Lines file, not an absolute one")
     found = folder / relative
-    if not found.is_file():
-        raise InvalidInput("recording: there is no file at that path beside the JSON Lines file")
+    # Inside the file's folder, and no link: a line cannot pull in another file the archive can
+    # read. One message for every refusal, so a line cannot probe what exists elsewhere.
+    if (found.is_symlink() or not found.resolve().is_relative_to(folder.resolve()) or not found.is_file()):
+        raise InvalidInput("recording: there is no audio file at that path in the JSON Lines file's folder")
     return found
 
 
