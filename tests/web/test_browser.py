@@ -227,8 +227,18 @@ def test_the_reading_room_plays_a_muted_recording_with_its_captions(page: Page, 
     assert escrow(archive_home, "publish-due").output.startswith("released 1,")
 
     page.goto(f"{site}/stories/{story_id}")
-    page.wait_for_function("document.querySelector('audio').readyState >= 3")  # HAVE_FUTURE_DATA: canplay
-    page.wait_for_function("document.querySelector('audio track').readyState === 2")  # LOADED
+    # Waited for by their own events, in functions Playwright calls into the page (a string it
+    # would evaluate is refused by the archive's Content-Security-Policy, as it should be).
+    # An error event, or 20 s without the event (a load the page's policy blocks fires none),
+    # fails the wait instead of leaving it hanging.
+    waited = ("(element, event, ready) => ready(element) || new Promise((done, fail) => {"
+              " element.addEventListener(event, () => done(true));"
+              " element.addEventListener('error', () => fail(new Error(event + ': error')));"
+              " setTimeout(() => fail(new Error(event + ': not within 20 s')), 20000); })")
+    assert page.locator("audio").evaluate(
+        f"a => ({waited})(a, 'canplay', e => e.readyState >= 3)")
+    assert page.locator("audio track").evaluate(
+        f"t => ({waited})(t, 'load', e => e.readyState === 2)")
 
     cues = page.evaluate("Array.from(document.querySelector('audio').textTracks[0].cues).map(c => c.text)")
     assert cues == ["I am [redacted].", "We struck in May."]
