@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from archive.vault import keys, media
 from archive.vault.models import Recording
 from archive.vault.recordings import Reader, data_key
 from tests.helpers import add_users, connect, escrow, one, sql, story, write_lines
-from tests.processes import ESCROW, process_env
+from tests.processes import finish, poll, started
 
 ORG, OTHER, ADMIN = "org@example.org", "other@example.org", "admin@example.org"
 # The containers' four-byte signatures: random ciphertext of these sizes holds one by chance about
@@ -279,24 +280,34 @@ def test_a_withdrawal_committed_while_a_recording_arrives_leaves_no_live_recordi
                              password_cost="test")
     app = create_app(config)
 
+    admins: list[subprocess.Popen[str]] = []
+
     def arriving() -> Iterator[bytes]:
         yield wav[: len(wav) // 2]
-        # Another process: the admin's command, committed before the rest of the upload arrives.
-        withdrawn = subprocess.run([str(ESCROW), "stories", "withdraw", story_id, "--reason", "consent", "--as",
-                                    ADMIN], env=process_env(home), capture_output=True, text=True, timeout=120)
-        assert withdrawn.returncode == 0, withdrawn.stderr
+        # Another process: the admin's command. Its withdrawal commits while the upload is still
+        # arriving; what it does after (on PostgreSQL a VACUUM of the stories table) may wait
+        # for the upload's transaction, so the process is waited for once the upload is over.
+        admins.append(stack.enter_context(started(home, "stories", "withdraw", story_id, "--reason", "consent",
+                                                  "--as", ADMIN)))
+        poll("the withdrawal to commit",
+             lambda: one(home, "SELECT status FROM stories WHERE id = :id", id=story_id) == "withdrawn",
+             alive=None)
         yield wav[len(wav) // 2 :]
 
-    try:
-        with app.test_request_context():
-            archive = services.current()
-            organizer = archive.user(ORG)
-            with pytest.raises(Conflict, match="was withdrawn while the recording arrived"):
-                recordings_service.attach(archive, organizer, story_id, arriving())
-    finally:
-        with app.app_context():
-            db.db.engine.dispose()
-        app.extensions["escrow.index"].close()
+    with ExitStack() as stack:
+        try:
+            with app.test_request_context():
+                archive = services.current()
+                organizer = archive.user(ORG)
+                with pytest.raises(Conflict, match="was withdrawn while the recording arrived"):
+                    recordings_service.attach(archive, organizer, story_id, arriving())
+                archive.session.rollback()
+        finally:
+            with app.app_context():
+                db.db.engine.dispose()
+            app.extensions["escrow.index"].close()
+        code, said = finish(admins[0])
+        assert code == 0, said
 
     assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
     assert [p for p in _sealed_files(home) if p.is_file()] == []
