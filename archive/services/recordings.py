@@ -32,33 +32,47 @@ AUDIT_EVERY = timedelta(minutes=1)  # one `recording.open` entry per account and
 def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]) -> Recording:
     """Seal a recording to one of the actor's stories (an admin's: any); audited. Refused
     (InvalidInput) when it is not audio in a format the archive takes or is too large, and
-    then nothing is kept."""
+    then nothing is kept.
+
+    The recording is read and sealed outside any transaction (an upload may take an hour, and
+    on PostgreSQL an open transaction would hold up a withdrawal's clean-up and, behind it,
+    every query on stories); only its registration is a short sealing transaction."""
     config = archive.config
-    sealed: list[Recording] = []
+    with archive.transaction():  # ends whatever the door's session had begun, too
+        story_id = _attachable(archive, actor, story_id).id
+    written = recordings.write(story_id, pieces, config.media_root, config.max_recording)
     try:
         with archive.sealing() as ring:  # commits before it returns, or rolls back
-            story = stories.get_for(archive.session, actor, story_id)
-            if story.status == "withdrawn":
-                raise Conflict(f"story {story.id} is withdrawn: nothing can be added to it")
-            sealed.append(seal(archive, ring, actor, story, pieces))
+            # Again, locked (its row on PostgreSQL, the writer lock on SQLite): a withdrawal that
+            # committed while the recording arrived must not be outlived by a recording with a
+            # live key. One that comes after waits, and shreds this one with the rest.
+            story = _attachable(archive, actor, story_id, locked=True)
+            recording = recordings.register(archive.session, ring, written)
+            audit.record(archive.session, ring.audit_key, actor.email, "recording.attach", story.id,
+                         recording=recording.id, media_type=recording.media_type, size=recording.size)
     except BaseException:
-        recordings.remove(config.media_root, sealed)  # a sealed file whose row was not committed
+        recordings.discard(written)
+        recordings.remove(config.media_root, [written.recording])  # a row that was not committed
         raise
-    return sealed[0]
+    return recording
+
+
+def _attachable(archive: Archive, actor: User, story_id: str, locked: bool = False) -> Story:
+    story = stories.get_for(archive.session, actor, story_id)
+    if locked:
+        archive.session.refresh(story, with_for_update=True)
+        if story.status == "withdrawn" or story.wrapped_key is None:
+            raise Conflict(f"story {story.id} was withdrawn while the recording arrived: nothing was kept")
+    if story.status == "withdrawn":
+        raise Conflict(f"story {story.id} is withdrawn: nothing can be added to it")
+    return story
 
 
 def seal(archive: Archive, ring: Keyring, actor: User, story: Story, pieces: Iterable[bytes]) -> Recording:
-    """Seal a recording to a story in the caller's sealing transaction, audited; the caller
-    removes its file (`recordings.remove`) if that transaction does not commit."""
+    """Seal a recording to a story in the caller's sealing transaction (an import's), audited;
+    the caller removes its file (`recordings.remove`) if that transaction does not commit."""
     config = archive.config
     recording = recordings.seal(archive.session, ring, story, pieces, config.media_root, config.max_recording)
-    # The story again, locked (its row on PostgreSQL; SQLite's writer lock is held since the flush
-    # above): a withdrawal that committed while the recording arrived must not be outlived by a
-    # recording with a live key. One that comes after waits, and shreds this one with the rest.
-    archive.session.refresh(story, with_for_update=True)
-    if story.status == "withdrawn" or story.wrapped_key is None:
-        recordings.remove(config.media_root, [recording])
-        raise Conflict(f"story {story.id} was withdrawn while the recording arrived: nothing was kept")
     audit.record(archive.session, ring.audit_key, actor.email, "recording.attach", story.id,
                  recording=recording.id, media_type=recording.media_type, size=recording.size)
     return recording

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -56,36 +57,68 @@ def _limited(pieces: Iterable[bytes], limit: int | None) -> Iterator[bytes]:
         yield piece
 
 
-def seal(session: Session, keyring: Keyring, story: Story, pieces: Iterable[bytes], root: Path,
-         limit: int | None, rendition: str = "original") -> Recording:
-    """Seal a recording of the story as it is read, check it is audio, and add its row (flushed,
-    not committed). On any refusal or failure, nothing is kept: no file, no row. (Should the
-    caller's transaction roll back later, the file left is unreadable for good: its data key
-    was only ever wrapped in the row that was not committed.)"""
+@dataclass
+class Written:
+    """A recording sealed into a hidden file of the media folder, checked as audio, whose data
+    key is so far only in memory: `register` wraps it and adds the row, `discard` removes the
+    file. Written outside any transaction, so a long upload holds no lock."""
+
+    recording: Recording  # not yet in a session: no wrapped key
+    key: bytes = field(repr=False)
+    file: Path
+
+
+def write(story_id: str, pieces: Iterable[bytes], root: Path, limit: int | None,
+          rendition: str = "original") -> Written:
+    """Seal a recording of the story as it is read into a new hidden file and check it is audio.
+    On any refusal or failure, nothing is kept."""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    dek, kek = crypto.new_key(), keyring.current_version
-    recording = Recording(id=new_id(), story_id=story.id, rendition=rendition, media_type="", size=0,
-                          dek_id=new_id(), kek_version=kek, created_at=utcnow())
-    recording.wrapped_key = crypto.wrap(keyring.kek(kek), dek,
-                                        crypto.recording_wrap_aad(recording.id, recording.dek_id, kek))
-    target = path(root, recording)
-    partial = target.with_name(f".{target.name}.partial")
+    recording = Recording(id=new_id(), story_id=story_id, rendition=rendition, media_type="", size=0,
+                          dek_id=new_id())
+    written = Written(recording, crypto.new_key(), root / f".{recording.id}{SUFFIX}.partial")
     try:
-        with _created(partial) as out:
-            sealed = media.encrypt_stream(dek, _binding(recording), _limited(pieces, limit), out)
+        with _created(written.file) as out:
+            sealed = media.encrypt_stream(written.key, _binding(recording), _limited(pieces, limit), out)
             out.flush()
             os.fsync(out.fileno())
-        with partial.open("rb") as source:
-            recording.media_type = _media_type(Reader(dek, _binding(recording), source))
+        with written.file.open("rb") as source:
+            recording.media_type = _media_type(Reader(written.key, _binding(recording), source))
         recording.size = sealed.plaintext_length
-        os.replace(partial, target)
+    except BaseException:
+        discard(written)
+        raise
+    return written
+
+
+def register(session: Session, keyring: Keyring, written: Written) -> Recording:
+    """Wrap a written recording's key under the current master key, move its file into place and
+    add its row (flushed, not committed: in the caller's sealing transaction, which calls
+    `remove` if it does not commit; the file left would be unreadable for good anyway, its
+    key only ever wrapped in the row that was not committed)."""
+    recording, kek = written.recording, keyring.current_version
+    recording.kek_version, recording.created_at = kek, utcnow()
+    recording.wrapped_key = crypto.wrap(keyring.kek(kek), written.key,
+                                        crypto.recording_wrap_aad(recording.id, recording.dek_id, kek))
+    try:
+        os.replace(written.file, path(written.file.parent, recording))
         session.add(recording)
         session.flush()
     except BaseException:
-        partial.unlink(missing_ok=True)
-        target.unlink(missing_ok=True)
+        discard(written)
+        remove(written.file.parent, [recording])
         raise
     return recording
+
+
+def discard(written: Written) -> None:
+    """Remove a written recording's file (its key was never wrapped: unreadable already)."""
+    written.file.unlink(missing_ok=True)
+
+
+def seal(session: Session, keyring: Keyring, story: Story, pieces: Iterable[bytes], root: Path,
+         limit: int | None, rendition: str = "original") -> Recording:
+    """`write` and `register` in the caller's sealing transaction (an import's, the gate's)."""
+    return register(session, keyring, write(story.id, pieces, root, limit, rendition))
 
 
 def _created(file: Path) -> BinaryIO:
