@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from archive.errors import IncompleteShred
@@ -97,6 +97,10 @@ def scrub(session: Session, tables: Sequence[str]) -> None:
     keeps the old row version in the table's files until VACUUM FULL rewrites the table
     (`tables` are small: keys and control columns only). Its write-ahead log segments are
     recycled by the server; see README ("Past one machine").
+
+    Either waits SHRED_WAIT_SECONDS at most for transactions open on the tables (a reader pins
+    SQLite's log; VACUUM FULL waits for every transaction on its table, and every query on it
+    would queue behind that wait), then says the shred is incomplete (IncompleteShred).
     """
     bind = session.get_bind()
     if bind.dialect.name == SQLITE:
@@ -107,13 +111,30 @@ def scrub(session: Session, tables: Sequence[str]) -> None:
         engine = bind if isinstance(bind, Engine) else bind.engine
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
-            quote = conn.dialect.identifier_preparer.quote
-            for table in tables:
-                conn.exec_driver_sql(f"VACUUM (FULL) {quote(table)}")
+            _vacuum_full(conn, tables)
 
 
-WAL_WAIT_SECONDS = 5.0  # how long a shred waits for open readers before it says it is incomplete
+SHRED_WAIT_SECONDS = 5.0  # how long a shred waits for open transactions before it says it is incomplete
 WAL_POLL_SECONDS = 0.1
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ran out
+
+
+def _vacuum_full(conn: Connection, tables: Sequence[str]) -> None:
+    quote = conn.dialect.identifier_preparer.quote
+    conn.exec_driver_sql(f"SET lock_timeout = {max(1, round(SHRED_WAIT_SECONDS * 1000))}")
+    try:
+        for table in tables:
+            try:
+                conn.exec_driver_sql(f"VACUUM (FULL) {quote(table)}")
+            except DBAPIError as error:
+                if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                raise IncompleteShred(
+                    f"the change is saved, but the files of table {table} still hold an old copy of what it "
+                    "removed because another transaction has the table open: when it has ended, run "
+                    f"VACUUM (FULL) {table} on the database") from None
+    finally:
+        conn.exec_driver_sql("RESET lock_timeout")
 
 
 def _truncate_wal(session: Session, url: str) -> None:
@@ -123,7 +144,7 @@ def _truncate_wal(session: Session, url: str) -> None:
     checkpoint then reports busy and leaves them, and with them the destroyed key, on
     disk. The result is checked, never assumed: the operator must know a shred is not done.
     """
-    deadline = time.monotonic() + WAL_WAIT_SECONDS
+    deadline = time.monotonic() + SHRED_WAIT_SECONDS
     while True:
         busy = session.connection().exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
         session.commit()

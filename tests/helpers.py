@@ -69,6 +69,19 @@ def connect(home: Path, url: str | None = None) -> Iterator[Connection]:
         engine.dispose()
 
 
+@contextmanager
+def reading(home: Path, table: str = "stories") -> Iterator[None]:
+    """Another program's transaction held open on a table it has read (it pins SQLite's
+    write-ahead log; PostgreSQL's VACUUM FULL of the table waits for it)."""
+    with connect(home) as conn:
+        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql(f"SELECT count(*) FROM {table}").all()
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("ROLLBACK")
+
+
 def sql(home: Path, statement: str, url: str | None = None, **params: Any) -> list[tuple[Any, ...]]:
     """Run one SQL statement (named :params) on the instance's database (or `url`), committed; its rows."""
     with connect(home, url) as conn:
