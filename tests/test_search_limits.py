@@ -77,13 +77,21 @@ def test_matching_stops_at_the_time_limit(index: Index, monkeypatch: pytest.Monk
 def test_snippets_come_from_stored_offsets_and_are_escaped(tmp_path: Path) -> None:
     index = Index(tmp_path / "index")
     index.ensure()
-    index.write(add=[_doc(1, "before <b>bold</b> & the picket line held " + "filler " * 80 + "picket again")],
-                delete=())
+    text = ("before <b>bold</b> & the picket line held " + "filler " * 80 + "picket again, the line "
+            + "filler " * 80 + "the Picket, at the lines! " + "filler " * 80 + "strike")
+    index.write(add=[_doc(1, text)], delete=())
 
     [hit] = search(index, '"picket line"').hits
 
-    assert '<mark class="match term0">picket</mark> <mark class="match term1">line</mark>' in hit.snippet
+    # The phrase is marked where it stands (stop words and punctuation between its words are
+    # skipped, as the search skips them), and its words elsewhere are not.
+    assert '<mark class="match term0">picket line</mark>' in hit.snippet
+    assert '">Picket, at the lines</mark>' in hit.snippet
+    assert "picket again" not in hit.excerpt.text
     assert "&lt;b&gt;bold&lt;/b&gt; &amp;" in hit.snippet and "<b>" not in hit.snippet
+    [both] = search(index, 'strike "picket line"').hits  # a word and a phrase: two of the three places
+    marked = [both.excerpt.text[start:end] for start, end in both.excerpt.matches]
+    assert len(marked) == 2 and set(marked) <= {"picket line", "Picket, at the lines", "strike"}, marked
     index.close()
 
 
@@ -95,7 +103,7 @@ ATOMS = st.one_of(
 )
 OPERATORS = st.sampled_from(["AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "+", "-", "&&", "||", "!"])
 FIELDS = st.sampled_from(["", "title:", "body:", "summary:", "tags:", "year:", "level:", "nosuch:", "id:"])
-BRACKETS = st.sampled_from(["(", ")", "[", "]", "{", "}", '"', "'", " TO ", "^2", "~", ":", "<", ">", "=", "\\"])
+BRACKETS = st.sampled_from(["(", ")", ",", "[", "]", "{", "}", '"', "'", " TO ", "^2", "~", ":", "<", ">", "=", "\\"])
 
 
 @st.composite

@@ -19,9 +19,10 @@ from itertools import islice
 from typing import Any
 
 from whoosh import collectors, highlight
+from whoosh.analysis import Token
 from whoosh.collectors import WrappingCollector
 from whoosh.qparser import AndGroup, MultifieldParser
-from whoosh.query import And, NullQuery, NumericRange, Query, Term, TermRange
+from whoosh.query import And, NullQuery, NumericRange, Phrase, Query, Term, TermRange
 from whoosh.query.terms import MultiTerm
 from whoosh.reading import IndexReader
 from whoosh.searching import Hit as WhooshHit
@@ -86,7 +87,8 @@ class Filters:
     level: str | None = None
 
 
-_parser = MultifieldParser(list(SEARCH_FIELDS), schema(), group=AndGroup)
+_SCHEMA = schema()
+_parser = MultifieldParser(list(SEARCH_FIELDS), _SCHEMA, group=AndGroup)
 
 
 def check(text: str) -> str:
@@ -131,7 +133,17 @@ def parse(text: str) -> Query:
     for node in _nodes(query):
         if isinstance(node, TermRange | NumericRange) and node.field() not in RANGE_FIELDS:
             raise InvalidQuery("a range (from TO to) works only on the interview year, e.g. year:[2015 TO 2019]")
-    return query
+    return _tags_phrases(query)
+
+
+def _tags_phrases(query: Query) -> Query:
+    """The query with each phrase of tags read as all of those tags: tags have no positions,
+    and whoosh refuses a phrase over them with an error ("strike, hotel" in quotes is a phrase
+    in every field, tags included)."""
+    if (isinstance(query, Phrase) and query.fieldname in _SCHEMA
+            and not _SCHEMA[query.fieldname].format.supports("positions")):
+        return And([Term(query.fieldname, word, boost=query.boost) for word in query.words])
+    return query.apply(_tags_phrases)
 
 
 def _nodes(query: Query) -> Iterator[Query]:
@@ -222,13 +234,12 @@ def search(index: Index, text: str, *, page: int = 1, per_page: int = 10,
         collector = _collector(searcher, page * per_page, _filter(filters or Filters()))
         searcher.search_with_collector(query, collector)
         results = collector.results()
-        results.fragmenter = highlight.PinpointFragmenter(maxchars=240, surround=60, autotrim=True)
-        results.formatter = _Pieces()
         shown = ResultsPage(results, page, per_page)
         if not clamp_page and shown.pagenum != page:
             return Results(total=len(results), page=page)
         seen: dict[str, int] = {}  # a term's CSS class number, shared by every hit of the page
-        hits = [Hit(hit["id"], hit["title"], *_snippet(hit, seen)) for hit in shown]
+        asked = _asked(query)
+        hits = [Hit(hit["id"], hit["title"], *_snippet(hit, asked, seen)) for hit in shown]
         return Results(total=len(results), page=shown.pagenum, hits=hits)
 
 
@@ -283,13 +294,82 @@ def _html(snippet: Snippet, seen: dict[str, int]) -> str:
     return "".join(out)
 
 
-def _snippet(hit: WhooshHit, seen: dict[str, int]) -> tuple[str, Snippet]:
+_FRAGMENTER = highlight.PinpointFragmenter(maxchars=240, surround=60, autotrim=True)
+_SCORER = highlight.BasicFragmentScorer()
+SNIPPET_FRAGMENTS = 2
+
+
+@dataclass
+class _Asked:
+    """What a query asks of one field: exact phrases, and words asked on their own."""
+
+    phrases: list[tuple[bytes, ...]] = field(default_factory=list)
+    words: set[bytes] = field(default_factory=set)
+
+
+def _asked(query: Query) -> dict[str, _Asked]:
+    """The exact phrases and lone words of a query by field, as the index holds them."""
+    found: dict[str, _Asked] = {}
+    for node in _nodes(query):
+        name = getattr(node, "fieldname", None)
+        if not isinstance(name, str) or name not in _SCHEMA or not _SCHEMA[name].format.supports("characters"):
+            continue
+        to_bytes = _SCHEMA[name].to_bytes
+        if isinstance(node, Phrase) and node.slop == 1 and len(node.words) > 1:
+            found.setdefault(name, _Asked()).phrases.append(tuple(to_bytes(w) for w in node.words))
+        elif isinstance(node, Term):
+            found.setdefault(name, _Asked()).words.add(to_bytes(node.text))
+    return found
+
+
+def _snippet(hit: WhooshHit, asked: dict[str, _Asked], seen: dict[str, int]) -> tuple[str, Snippet]:
     for name in ("body", "summary", "title"):
-        snippet: Snippet = hit.highlights(name, top=2)
-        if snippet.text:
-            return _html(snippet, seen), snippet
+        matches = _matches(hit, name, asked.get(name) or _Asked())
+        if matches:
+            fragments = _FRAGMENTER.fragment_matches(hit[name], matches)
+            best = highlight.top_fragments(fragments, SNIPPET_FRAGMENTS, _SCORER, highlight.FIRST)
+            snippet = _Pieces().format(best)
+            if snippet.text:
+                return _html(snippet, seen), snippet
     summary = hit.get("summary", "")[:240]
     return highlight.htmlescape(summary), Snippet(summary)
+
+
+def _matches(hit: WhooshHit, name: str, asked: _Asked) -> list[Token]:
+    """What the query matched in one field of the hit, as tokens with character offsets read
+    from the index's postings (never by analysing the text again): each word the query
+    matched on its own, and each place a phrase stands whole, as one token from its first
+    word to its last (its words elsewhere are not marked); overlapping tokens joined."""
+    searcher, docnum = hit.searcher, hit.docnum
+    cache: dict[bytes, dict[int, tuple[int, int]]] = {}
+
+    def offsets(word: bytes) -> dict[int, tuple[int, int]]:
+        if word not in cache:
+            cache[word] = {}
+            if (name, word) in searcher.reader():
+                postings = searcher.postings(name, word)
+                postings.skip_to(docnum)
+                if postings.is_active() and postings.id() == docnum:
+                    cache[word] = {pos: (start, end) for pos, start, end in postings.value_as("characters")}
+        return cache[word]
+
+    matched = {term for matched_field, term in hit.matched_terms() if matched_field == name}
+    only_in_phrases = {word for phrase in asked.phrases for word in phrase} - asked.words
+    spans = [span for word in matched - only_in_phrases for span in offsets(word).values()]
+    for phrase in asked.phrases:
+        if matched.issuperset(phrase):
+            first, *rest = phrase
+            for pos, (start, _end) in offsets(first).items():
+                last = [offsets(word).get(pos + n) for n, word in enumerate(rest, start=1)]
+                if all(last):
+                    spans.append((start, last[-1][1]))  # type: ignore[index]
+    tokens: list[Token] = []
+    for start, end in sorted(spans):
+        if tokens and start < tokens[-1].endchar:
+            tokens[-1].endchar = max(tokens[-1].endchar, end)
+        else:
+            tokens.append(Token(startchar=start, endchar=end))
+    return tokens
 
 
 @dataclass(frozen=True)
