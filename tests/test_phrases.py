@@ -1,4 +1,5 @@
-"""Phrases: the snippets mark a phrase where it stands whole, as one mark, and not its words
+"""Phrases: an exact phrase finds what whoosh's Phrase finds (matched by intersecting position
+sets, phrases.py); the snippets mark a phrase where it stands whole, as one mark, and not its words
 elsewhere; a word asked on its own beside a phrase is marked wherever it stands; a phrase of
 tags (which have no positions) is those tags, never an error."""
 
@@ -11,8 +12,9 @@ from pathlib import Path
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from whoosh.analysis import StemmingAnalyzer
+from whoosh.qparser import AndGroup, MultifieldParser
 
-from archive.reading_room.index import Index
+from archive.reading_room.index import Index, schema
 from archive.reading_room.search import InvalidQuery, search
 
 # Few words, stop words and punctuation among them, so generated phrases are often found,
@@ -41,9 +43,15 @@ def test_a_phrase_is_marked_whole_where_it_stands_and_nowhere_else(
                 found = search(index, query, per_page=100).hits
             except InvalidQuery:  # only stop words: nothing to search for, on either side
                 assume(False)
+            # The same phrase matched by whoosh's own Phrase (the stories have no tags, where a
+            # phrase is its tags).
+            positional = MultifieldParser(["title", "body", "summary"], schema(), group=AndGroup).parse(query)
+            with index.searcher() as searcher:
+                whoosh_found = [searcher.stored_fields(n)["id"] for n, _ in searcher.search(positional, limit=None).items()]
         finally:
             index.close()
 
+    assert [hit.id for hit in found] == whoosh_found  # the same stories, ranked the same
     words = [t.text for t in StemmingAnalyzer()(" ".join(phrase))]
     for hit in found:
         for start, end in hit.excerpt.matches:

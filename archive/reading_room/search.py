@@ -30,6 +30,7 @@ from whoosh.searching import ResultsPage
 
 from archive.errors import InvalidInput
 from archive.reading_room.index import Index, schema
+from archive.reading_room.phrases import exact_phrases
 
 MAX_QUERY = 256
 MIN_WILDCARD_PREFIX = 3
@@ -133,7 +134,7 @@ def parse(text: str) -> Query:
     for node in _nodes(query):
         if isinstance(node, TermRange | NumericRange) and node.field() not in RANGE_FIELDS:
             raise InvalidQuery("a range (from TO to) works only on the interview year, e.g. year:[2015 TO 2019]")
-    return _tags_phrases(query)
+    return exact_phrases(_tags_phrases(query))
 
 
 def _tags_phrases(query: Query) -> Query:
