@@ -336,19 +336,28 @@ def _snippet(hit: WhooshHit, asked: dict[str, _Asked], seen: dict[str, int]) -> 
     return highlight.htmlescape(summary), Snippet(summary)
 
 
+def _segment_of(searcher: Any, docnum: int) -> tuple[Any, int]:
+    """The searcher of the segment holding a document, and its number there."""
+    for sub, offset in searcher.leaf_searchers():
+        if docnum < offset + sub.doc_count_all():
+            return sub, docnum - offset
+    raise LookupError(f"no segment holds document {docnum}")
+
+
 def _matches(hit: WhooshHit, name: str, asked: _Asked) -> list[Token]:
     """What the query matched in one field of the hit, as tokens with character offsets read
     from the index's postings (never by analysing the text again): each word the query
     matched on its own, and each place a phrase stands whole, as one token from its first
     word to its last (its words elsewhere are not marked); overlapping tokens joined."""
-    searcher, docnum = hit.searcher, hit.docnum
+    searcher, docnum = _segment_of(hit.searcher, hit.docnum)  # one segment's postings, not every one's
+    reader = searcher.reader()
     cache: dict[bytes, dict[int, tuple[int, int]]] = {}
 
     def offsets(word: bytes) -> dict[int, tuple[int, int]]:
         if word not in cache:
             cache[word] = {}
-            if (name, word) in searcher.reader():
-                postings = searcher.postings(name, word)
+            if (name, word) in reader:
+                postings = reader.postings(name, word)
                 postings.skip_to(docnum)
                 if postings.is_active() and postings.id() == docnum:
                     cache[word] = {pos: (start, end) for pos, start, end in postings.value_as("characters")}
