@@ -43,10 +43,14 @@ def run(host: str, port: int, workers: int) -> None:
     if base.config().password_cost != "standard":
         raise base.Failure("ESCROW_PASSWORD_COST=test makes passwords cheap to guess and is for the test "
                            "suite only: unset it to serve")
-    # gthread: connections wait in the worker's poller until a request arrives, so idle
-    # keep-alive sockets cost nothing, and a slow client holds one thread, not the worker.
+    # gthread: a connection waits in the worker's poller until its request arrives, so an idle
+    # one costs nothing, and a slow client holds one thread, not the worker. No keep-alive: a
+    # kept-alive connection stays with the worker that accepted it, so sixteen busy clients
+    # piled onto a few workers while others idled (23 requests/s and a p99 of 11 s on two
+    # cores, against 72 and 1 s without; scripts/bench_scale.py). Each request is accepted
+    # anew, by a worker free to take it; the proxy in front keeps its clients' connections.
     _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": THREADS,
-               "keepalive": 2, "timeout": 30,
+               "keepalive": 0, "timeout": 30,
                "graceful_timeout": 20, "limit_request_line": 8190, "errorlog": "-", "loglevel": "info",
                "proc_name": "escrow", "forwarded_allow_ips": "127.0.0.1",
                "control_socket_disable": True}).run()
