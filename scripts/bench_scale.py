@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import random
 import shutil
@@ -131,12 +132,14 @@ def serve(instance: Instance, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("escrow serve did not start")
 
 
-def load(port: int, paths: Sequence[str], clients: int, requests: int) -> tuple[float, list[float]]:
-    """`requests` GETs spread over `clients` threads, each with its own keep-alive connection;
-    requests per second and the milliseconds of each."""
+def load(port: int, paths: Sequence[str], clients: int, requests: int) -> tuple[float, list[float], int]:
+    """`requests` GETs spread over `clients` threads, each with its own connection (reopened
+    when the server closes it); requests per second, the milliseconds of each, and how many
+    were refused as too broad (400: the search's time limit ran out)."""
     times: list[float] = []
     lock = threading.Lock()
     failures: list[str] = []
+    refused: list[str] = []
 
     def client(number: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -146,7 +149,9 @@ def load(port: int, paths: Sequence[str], clients: int, requests: int) -> tuple[
             conn.request("GET", paths[k % len(paths)])
             response = conn.getresponse()
             response.read()
-            if response.status != 200:
+            if response.status == 400:
+                refused.append(paths[k % len(paths)])
+            elif response.status != 200:
                 failures.append(f"{paths[k % len(paths)]}: {response.status}")
             mine.append((time.perf_counter() - t0) * 1000)
         conn.close()
@@ -162,7 +167,7 @@ def load(port: int, paths: Sequence[str], clients: int, requests: int) -> tuple[
     elapsed = time.perf_counter() - start
     if failures:
         raise RuntimeError(f"{len(failures)} requests failed, e.g. {failures[0]}")
-    return len(times) / elapsed, times
+    return len(times) / elapsed, times, len(refused)
 
 
 def p99(values: Sequence[float]) -> float:
@@ -248,6 +253,8 @@ def main() -> None:
     parser.add_argument("--clients", default="1,16")
     parser.add_argument("--requests", type=int, default=400, help="search-page requests per client setting")
     parser.add_argument("--queries-repeat", type=int, default=3)
+    parser.add_argument("--no-bare-index", action="store_true",
+                        help="skip bare Whoosh's bulk index (its time and size), the longest step at 50,000")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="escrow-bench-scale-") as tmp_name:
         tmp = Path(tmp_name)
@@ -261,27 +268,32 @@ def main() -> None:
                stdin="bench-password\n")
         publish = time_publish(runner, instance, args.n)
         docs = released_documents(instance.database_url)
-        raw_index = time_raw_index(docs, tmp / "raw")
-        sizes = (folder_bytes(instance.home / "index"), folder_bytes(tmp / "raw"))
-        shutil.rmtree(tmp / "raw")
+        raw_index = math.nan if args.no_bare_index else time_raw_index(docs, tmp / "raw")
+        sizes = (folder_bytes(instance.home / "index"), math.nan if args.no_bare_index else folder_bytes(tmp / "raw"))
+        shutil.rmtree(tmp / "raw", ignore_errors=True)
         print(f"publish-due {publish:.1f} s, bare whoosh {raw_index:.1f} s", flush=True)
         queries: list[Query] = make_queries(docs)
         timings, _ = time_searches(queries, [instance], args.queries_repeat)
         page_ms, page_raw_ms = time_page(instance, queries, args.queries_repeat)
-        print("searches timed", flush=True)
+        for label, ours, raw in (("search", [v for vs in timings["archive"].values() for v in vs],
+                                  [v for vs in timings["raw whoosh"].values() for v in vs]),
+                                 ("search page in-process", page_ms, page_raw_ms)):
+            print(f"{label}: median {statistics.median(ours):.1f} ms, p95 {p95(ours):.1f} ms; bare whoosh "
+                  f"{statistics.median(raw):.1f} / {p95(raw):.1f} ms", flush=True)
         port = free_port()
         server = serve(instance, port)
-        web: list[tuple[int, float, list[float]]] = []
+        web: list[tuple[int, float, list[float], int]] = []
         try:
             paths = ["/search?" + urlencode({"q": q.text}) for q in queries]
             load(port, paths, 4, len(paths))  # warm every worker's searcher and caches
             for clients in (int(c) for c in args.clients.split(",")):
-                rate, times = load(port, paths, clients, args.requests)
-                web.append((clients, rate, times))
+                web.append((clients, *load(port, paths, clients, args.requests)))
+                print(f"{clients} client(s): {web[-1][1]:.1f} requests/s", flush=True)
         finally:
             server.terminate()
             server.wait(timeout=30)
         gone, returned, purged = takedown(runner, instance, docs)
+        print(f"takedown: gone from search {gone:.2f} s, command returned {returned:.2f} s", flush=True)
         delete_s, purge_s = delete_and_purge(instance, docs)
 
     rows: list[tuple[object, ...]] = [
@@ -300,9 +312,10 @@ def main() -> None:
                                         f"{p95(page_ms) / p95(page_raw_ms):.2f}"))
     rows.append(("  same queries, bare whoosh + default highlights, ms", len(page_raw_ms),
                  f"{statistics.median(page_raw_ms):.1f}", f"{p95(page_raw_ms):.1f}", "1.00"))
-    for clients, rate, times in web:
+    for clients, rate, times, refused in web:
         rows.append((f"search page, {clients} client(s): req/s | p50 ms", len(times), f"{rate:.1f}",
                      f"{statistics.median(times):.1f}", "-"))
+        rows.append((f"search page, {clients} client(s): refused as too broad", len(times), refused, "-", "-"))
         rows.append((f"search page, {clients} client(s): p95 | p99 ms", len(times), f"{p95(times):.1f}",
                      f"{p99(times):.1f}", "-"))
     rows.append(("takedown: gone from search, s", 1, f"{gone:.2f}", "-", "-"))

@@ -48,9 +48,10 @@ def run(host: str, port: int, workers: int) -> None:
     # kept-alive connection stays with the worker that accepted it, so sixteen busy clients
     # piled onto a few workers while others idled (23 requests/s and a p99 of 11 s on two
     # cores, against 72 and 1 s without; scripts/bench_scale.py). Each request is accepted
-    # anew, by a worker free to take it; the proxy in front keeps its clients' connections.
+    # anew, by a worker free to take it (a worker takes no more connections than it has
+    # threads, rather than queueing them); the proxy in front keeps its clients' connections.
     _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": THREADS,
-               "keepalive": 0, "timeout": 30,
+               "worker_connections": THREADS, "keepalive": 0, "timeout": 30,
                "graceful_timeout": 20, "limit_request_line": 8190, "errorlog": "-", "loglevel": "info",
                "proc_name": "escrow", "forwarded_allow_ips": "127.0.0.1",
                "control_socket_disable": True}).run()
