@@ -15,11 +15,13 @@ stories of about 9 KB with four marked names each, levels cycling. Steps:
    the index publish-due built, interleaved;
 3. the search page served by `escrow serve` (gunicorn, its default workers) to 1 and 16
    concurrent clients on 127.0.0.1: throughput and p50 / p95 / p99;
-4. a takedown through `escrow stories takedown`: time until the story is gone from search
-   (polled in this process; includes the command's start-up) and until the command returns
-   (its text purged from the index files, checked by grepping them); and, in this process,
-   the index's two steps of a takedown of another story: the delete-only commit and the
-   purge of the one segment that held it;
+4. a takedown through the site's form (an admin signed in): time until the story is gone
+   from the search page and its page is a 404 (polled over HTTP) and until the response
+   comes back; one through `escrow stories takedown`: time until the story is gone from
+   search (polled in this process; includes the command's start-up) and until the command
+   returns (its text purged from the index files, checked by grepping them); and, in this
+   process, the index's two steps of a takedown of another story: the delete-only commit and
+   the purge of the one segment that held it;
 5. the size of the archive's index and of bare Whoosh's.
 """
 
@@ -27,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import http.cookiejar
 import json
 import math
 import os
 import random
+import re
 import shutil
 import socket
 import statistics
@@ -39,10 +43,13 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
+
+from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_import import p95, print_table  # noqa: E402
@@ -206,6 +213,61 @@ def takedown(runner: object, instance: Instance, docs: Sequence[dict[str, object
     return gone, returned, not in_files
 
 
+TOKEN = re.compile(r'name="((?:[a-z]+-)?csrf_token)" type="hidden" value="([^"]+)"')
+
+
+def web_takedown(port: int, docs: Sequence[dict[str, object]]) -> tuple[float, float, float]:
+    """An admin takes a released full-level story down through the served site (signed in,
+    the story page's form); seconds from sending the form until the story is gone from the
+    search page, until its page is a 404 (both polled over HTTP meanwhile), and until the
+    response came back (its text purged from the index files by then)."""
+    doc = [d for d in docs if d["level"] == "full"][1]  # not the one the command takes down
+    story_id, marker = str(doc["id"]), str(doc["title"]).split()[1]
+    base = f"http://127.0.0.1:{port}"
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def tokens(path: str) -> dict[str, str]:
+        return dict(TOKEN.findall(browser.open(base + path).read().decode()))
+
+    browser.open(base + "/login", urlencode({"email": ADMIN, "password": "bench-password",
+                                            "csrf_token": tokens("/login")["csrf_token"]}).encode())
+    form = urlencode({"takedown-csrf_token": tokens(f"/admin/stories/{story_id}")["takedown-csrf_token"],
+                      "takedown-reason": "benchmark"}).encode()
+
+    def status(path: str) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+        return response.status, body
+
+    search_path = "/search?" + urlencode({"q": f"title:{marker}"})
+    assert story_id.encode() in status(search_path)[1] and status(f"/stories/{story_id}")[0] == 200
+    returned: list[float] = []
+    start = time.perf_counter()
+
+    def send() -> None:
+        response = browser.open(base + f"/admin/stories/{story_id}/takedown", form)
+        if b"Taken down" not in response.read():
+            raise RuntimeError("the takedown form did not take the story down")
+        returned.append(time.perf_counter() - start)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    gone_search = gone_page = math.nan
+    while math.isnan(gone_search) or math.isnan(gone_page):
+        if math.isnan(gone_search) and story_id.encode() not in status(search_path)[1]:
+            gone_search = time.perf_counter() - start
+        if math.isnan(gone_page) and status(f"/stories/{story_id}")[0] == 404:
+            gone_page = time.perf_counter() - start
+        if not sender.is_alive() and not returned:
+            raise RuntimeError("the takedown request failed")
+        time.sleep(0.005)  # polling for the benchmark's clock, not synchronising a test
+    sender.join()
+    return gone_search, gone_page, returned[0]
+
+
 def time_page(instance: Instance, queries: Sequence[Query], repeat: int) -> tuple[list[float], list[float]]:
     """The search page rendered in-process (Flask test client, no network) and bare Whoosh with its
     default highlighting, on the same queries, interleaved; milliseconds each."""
@@ -234,7 +296,8 @@ def time_page(instance: Instance, queries: Sequence[Query], repeat: int) -> tupl
 def delete_and_purge(instance: Instance, docs: Sequence[dict[str, object]]) -> tuple[float, float]:
     """In this process, the two index steps of a takedown on another story: the delete-only
     commit (gone from search) and the purge of its segment (gone from the files); seconds."""
-    story_id = str(next(d for d in reversed(docs) if d["level"] == "redacted")["id"])
+    doc = next(d for d in reversed(docs) if d["level"] == "redacted")
+    story_id = str(doc["id"])
     index = Index(instance.home / "index")
     start = time.perf_counter()
     index.write(add=(), delete=[story_id])
@@ -242,6 +305,7 @@ def delete_and_purge(instance: Instance, docs: Sequence[dict[str, object]]) -> t
     start = time.perf_counter()
     index.purge()
     purged = time.perf_counter() - start
+    index.write(add=[doc], delete=[])  # back, so a kept instance (--keep) stays whole
     index.close()
     return deleted, purged
 
@@ -255,19 +319,31 @@ def main() -> None:
     parser.add_argument("--queries-repeat", type=int, default=3)
     parser.add_argument("--no-bare-index", action="store_true",
                         help="skip bare Whoosh's bulk index (its time and size), the longest step at 50,000")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="build the instance in DIR and keep it; a later run with the same DIR reuses "
+                             "it (no publish-due timing) and goes straight to the searches")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="escrow-bench-scale-") as tmp_name:
-        tmp = Path(tmp_name)
-        corpus = tmp / "stories.jsonl"
-        write_corpus(corpus, args.n)
-        print(f"corpus: {args.n} stories, {corpus.stat().st_size / 1e6:.0f} MB, Zipf vocabulary of "
-              f"{VOCABULARY:,} words (s = {ZIPF_S})", flush=True)
+        tmp = args.keep or Path(tmp_name)
         instance = Instance("sqlite", tmp / "instance", None)
-        runner = prepare_instance(corpus, instance)
-        invoke(runner, instance, ["users", "add", ADMIN, "--role", "admin", "--password-stdin"],
-               stdin="bench-password\n")
-        publish = time_publish(runner, instance, args.n)
+        runner = CliRunner()
+        if (tmp / "published").exists():
+            publish = math.nan
+            print(f"reusing the published instance in {tmp}", flush=True)
+        else:
+            shutil.rmtree(tmp / "instance", ignore_errors=True)
+            tmp.mkdir(parents=True, exist_ok=True)
+            corpus = tmp / "stories.jsonl"
+            write_corpus(corpus, args.n)
+            print(f"corpus: {args.n} stories, {corpus.stat().st_size / 1e6:.0f} MB, Zipf vocabulary of "
+                  f"{VOCABULARY:,} words (s = {ZIPF_S})", flush=True)
+            runner = prepare_instance(corpus, instance)
+            invoke(runner, instance, ["users", "add", ADMIN, "--role", "admin", "--password-stdin"],
+                   stdin="bench-password\n")
+            publish = time_publish(runner, instance, args.n)
+            (tmp / "published").touch()
         docs = released_documents(instance.database_url)
+        args.n = len(docs)
         raw_index = math.nan if args.no_bare_index else time_raw_index(docs, tmp / "raw")
         sizes = (folder_bytes(instance.home / "index"), math.nan if args.no_bare_index else folder_bytes(tmp / "raw"))
         shutil.rmtree(tmp / "raw", ignore_errors=True)
@@ -289,6 +365,9 @@ def main() -> None:
             for clients in (int(c) for c in args.clients.split(",")):
                 web.append((clients, *load(port, paths, clients, args.requests)))
                 print(f"{clients} client(s): {web[-1][1]:.1f} requests/s", flush=True)
+            web_gone = web_takedown(port, docs)
+            print("takedown through the site: gone from search {:.2f} s, story page 404 {:.2f} s, "
+                  "response {:.2f} s".format(*web_gone), flush=True)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -318,8 +397,11 @@ def main() -> None:
         rows.append((f"search page, {clients} client(s): refused as too broad", len(times), refused, "-", "-"))
         rows.append((f"search page, {clients} client(s): p95 | p99 ms", len(times), f"{p95(times):.1f}",
                      f"{p99(times):.1f}", "-"))
-    rows.append(("takedown: gone from search, s", 1, f"{gone:.2f}", "-", "-"))
-    rows.append((f"takedown: command returned (purged: {purged}), s", 1, f"{returned:.2f}", "-", "-"))
+    rows.append(("takedown, site form: gone from search | story page 404, s", 1, f"{web_gone[0]:.2f}",
+                 f"{web_gone[1]:.2f}", "-"))
+    rows.append(("takedown, site form: response (purged), s", 1, f"{web_gone[2]:.2f}", "-", "-"))
+    rows.append(("takedown, command: gone from search (with start-up), s", 1, f"{gone:.2f}", "-", "-"))
+    rows.append((f"takedown, command: returned (purged: {purged}), s", 1, f"{returned:.2f}", "-", "-"))
     rows.append(("index delete-only commit (in-process), s", 1, f"{delete_s:.3f}", "-", "-"))
     rows.append(("index purge of that segment (in-process), s", 1, f"{purge_s:.2f}", "-", "-"))
     rows.append(("index size, MB (archive / bare whoosh)", args.n, f"{sizes[0] / 1e6:.0f}", f"{sizes[1] / 1e6:.0f}",
