@@ -295,10 +295,13 @@ def time_page(instance: Instance, queries: Sequence[Query], repeat: int) -> tupl
 
 def delete_and_purge(instance: Instance, docs: Sequence[dict[str, object]]) -> tuple[float, float]:
     """In this process, the two index steps of a takedown on another story: the delete-only
-    commit (gone from search) and the purge of its segment (gone from the files); seconds."""
-    doc = next(d for d in reversed(docs) if d["level"] == "redacted")
-    story_id = str(doc["id"])
+    commit (gone from search) and the purge of its segment (gone from the files); seconds. The
+    story is one in the largest segment, and is put back after (in a small segment)."""
     index = Index(instance.home / "index")
+    with index.searcher() as searcher:
+        largest, _offset = max(searcher.leaf_searchers(), key=lambda pair: pair[0].doc_count())
+        story_id = next(largest.all_stored_fields())["id"]
+    doc = next(d for d in docs if d["id"] == story_id)
     start = time.perf_counter()
     index.write(add=(), delete=[story_id])
     deleted = time.perf_counter() - start
