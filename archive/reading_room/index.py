@@ -126,8 +126,7 @@ class Index:
     def _commit(self, delete: list[str], add: list[dict[str, Any]]) -> int:
         writer = self._writer()
         try:
-            for story_id in delete:
-                writer.delete_by_term("id", story_id)
+            self._delete(writer, delete)
             for doc in add:
                 writer.add_document(**doc)
         except BaseException:
@@ -135,6 +134,23 @@ class Index:
             raise
         writer.commit(mergetype=_merge_small)
         return len(add)
+
+    def _delete(self, writer: Any, story_ids: list[str]) -> None:
+        """Mark the stories' documents deleted in the writer's commit. They are found through
+        the process's shared searcher, refreshed to the commit the writer started from (the
+        writer holds the lock, so none can come between): whoosh's delete_by_term opens a
+        reader on every segment for it, 0.7 s at 50,000 stories and several seconds on a busy
+        server, while the story stayed searchable."""
+        if not story_ids:
+            return
+        with self.searcher() as searcher:
+            if searcher.reader().generation() == writer.generation - 1:
+                for story_id in story_ids:
+                    for docnum in searcher.document_numbers(id=story_id):
+                        writer.delete_document(docnum)
+                return
+        for story_id in story_ids:  # a searcher of another commit: whoosh's own lookup
+            writer.delete_by_term("id", story_id)
 
     def purge(self) -> int:
         """Rewrite every segment that holds deleted documents, one commit each, so their text
