@@ -116,3 +116,25 @@ def test_a_purge_leaves_no_byte_of_a_deleted_document_and_keeps_the_others_searc
     assert not any(canary.encode() in p.read_bytes() for p in index.path.iterdir() if p.is_file())
     assert search(index, "union").total == 10
     assert search(index, "year:[1995 TO 2000]").total == 4  # 1995..2000 less 1995 and 1999
+
+
+def test_a_purge_that_fails_midway_leaves_the_index_as_it_was_and_can_be_run_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = Index(tmp_path / "index")
+    index.ensure()
+    index.write(add=[_doc(n, f"meeting {n}", f"hall vote number{n}", [], None) for n in range(6)], delete=())
+    index.write(add=(), delete=[f"{2:016d}"])
+    segments = importlib.import_module("archive.reading_room.segments")
+
+    def disk_full(*args: object) -> None:
+        raise OSError("No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(segments, "_write_postings", disk_full)
+        with pytest.raises(OSError):
+            index.purge()
+
+    assert index.pending() == 1  # still reported: `escrow index verify` says so
+    assert search(index, "hall").total == 5 and search(index, "number2").total == 0
+    assert index.purge() == 1  # the writer's lock was let go: the next purge finishes it
+    assert index.pending() == 0 and search(index, "hall").total == 5
