@@ -47,8 +47,8 @@ def test_a_phrase_is_marked_whole_where_it_stands_and_nowhere_else(
             # phrase is its tags).
             positional = MultifieldParser(["title", "body", "summary"], schema(), group=AndGroup).parse(query)
             with index.searcher() as searcher:
-                found = searcher.search(positional, limit=None).items()
-                whoosh_found = [searcher.stored_fields(n)["id"] for n, _ in found]
+                matched = searcher.search(positional, limit=None).items()
+                whoosh_found = [searcher.stored_fields(n)["id"] for n, _ in matched]
         finally:
             index.close()
 
