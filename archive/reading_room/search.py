@@ -4,16 +4,20 @@ No query can run away with the site: ranges are accepted on the interview year o
 over words expands to every word of the index); a prefix, wildcard or fuzzy word may stand
 for at most MAX_EXPANSION words of the index; matching stops after TIME_LIMIT seconds with
 "query too broad"; and anything the query parser cannot read is an InvalidQuery, never an
-internal error. Snippets are cut around the matches from the character offsets stored in
-the index, without analysing the stored text again, in one highlighting pass that gives both
-the page's HTML and the API's plain text with match offsets.
+internal error. Plain queries (words, exact phrases, AND, OR: most of them) are matched and
+scored a block of postings at a time (scoring.py); the rest by whoosh's matchers. Snippets
+are cut around the matches from the character offsets stored in the index, without analysing
+the stored text again, in one highlighting pass that gives both the page's HTML and the
+API's plain text with match offsets.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -25,10 +29,9 @@ from whoosh.qparser import AndGroup, MultifieldParser
 from whoosh.query import And, NullQuery, NumericRange, Phrase, Query, Term, TermRange
 from whoosh.query.terms import MultiTerm
 from whoosh.reading import IndexReader
-from whoosh.searching import Hit as WhooshHit
-from whoosh.searching import ResultsPage
 
 from archive.errors import InvalidInput
+from archive.reading_room import scoring
 from archive.reading_room.index import Index, schema
 from archive.reading_room.phrases import exact_phrases
 
@@ -165,25 +168,23 @@ def _check_expansion(query: Query, reader: IndexReader) -> None:
                                     "make them longer")
 
 
+TOO_SLOW = "the query is too broad to answer in time: add words or use a phrase"
+
+
 class _Deadline(WrappingCollector):  # type: ignore[misc]
-    """Stops matching after `seconds`, checked every 64 matching documents in this thread (no
-    signal and no timer thread, so it works in any worker). It sits innermost, on the stream
-    of matches, so the collectors around it (terms, filter) keep their own loops."""
+    """Stops matching at `deadline` (time.monotonic()), checked every 64 matching documents in
+    this thread (no signal and no timer thread, so it works in any worker). It sits innermost,
+    on the stream of matches, so the collectors around it (terms, filter) keep their own loops."""
 
-    def __init__(self, child: Any, seconds: float) -> None:
+    def __init__(self, child: Any, deadline: float) -> None:
         super().__init__(child)
-        self.seconds = seconds
-        self.deadline = 0.0
-
-    def prepare(self, top_searcher: Any, q: Query, context: Any) -> None:
-        self.deadline = time.monotonic() + self.seconds
-        super().prepare(top_searcher, q, context)
+        self.deadline = deadline
 
     def matches(self) -> Iterator[int]:
         deadline = self.deadline
         for n, sub_docnum in enumerate(self.child.matches()):
             if not n & 63 and time.monotonic() > deadline:
-                raise QueryTooBroad("the query is too broad to answer in time: add words or use a phrase")
+                raise QueryTooBroad(TOO_SLOW)
             yield sub_docnum
 
     def collect_matches(self) -> None:
@@ -191,7 +192,7 @@ class _Deadline(WrappingCollector):  # type: ignore[misc]
             self.child.collect(sub_docnum)
 
 
-def _collector(searcher: Any, limit: int, query_filter: Query | None) -> Any:
+def _collector(searcher: Any, limit: int, query_filter: Query | None, deadline: float) -> Any:
     """Best `limit` by score, with matched terms (for snippets), filtered, under the deadline.
 
     Every match is scored and counted in one pass, so the total is exact: usequality=False
@@ -204,7 +205,7 @@ def _collector(searcher: Any, limit: int, query_filter: Query | None) -> Any:
         base = collectors.UnlimitedCollector()
     else:
         base = collectors.TopCollector(limit, usequality=False, replace=0)
-    chain = collectors.TermsCollector(_Deadline(base, TIME_LIMIT))
+    chain = collectors.TermsCollector(_Deadline(base, deadline))
     return collectors.FilterCollector(chain, query_filter, None) if query_filter is not None else chain
 
 
@@ -232,16 +233,40 @@ def search(index: Index, text: str, *, page: int = 1, per_page: int = 10,
     page = max(1, page)
     with index.searcher() as searcher:
         _check_expansion(query, searcher.reader())
-        collector = _collector(searcher, page * per_page, _filter(filters or Filters()))
-        searcher.search_with_collector(query, collector)
-        results = collector.results()
-        shown = ResultsPage(results, page, per_page)
-        if not clamp_page and shown.pagenum != page:
-            return Results(total=len(results), page=page)
+        total, ranked, matched = _ranked(searcher, query, page * per_page, _filter(filters or Filters()))
+        shown = min(max(1, math.ceil(total / per_page)), page)
+        if not clamp_page and shown != page:
+            return Results(total=total, page=page)
         seen: dict[str, int] = {}  # a term's CSS class number, shared by every hit of the page
         asked = _asked(query)
-        hits = [Hit(hit["id"], hit["title"], *_snippet(hit, asked, seen)) for hit in shown]
-        return Results(total=len(results), page=shown.pagenum, hits=hits)
+        hits = []
+        for docnum in ranked[(shown - 1) * per_page:shown * per_page]:
+            stored = searcher.stored_fields(docnum)
+            hits.append(Hit(stored["id"], stored["title"],
+                            *_snippet(searcher, docnum, stored, matched(docnum), asked, seen)))
+        return Results(total=total, page=shown, hits=hits)
+
+
+def _ranked(searcher: Any, query: Query, limit: int, query_filter: Query | None
+            ) -> tuple[int, list[int], Callable[[int], Collection[tuple[str, bytes]]]]:
+    """How many stories match, the best `limit` of them (document numbers, best first; equal
+    scores in document order, as whoosh ranks them) and what each matched. A plain query is
+    matched a block of postings at a time (scoring.py); any other through whoosh's matchers."""
+    deadline = time.monotonic() + TIME_LIMIT
+
+    def check() -> None:
+        if time.monotonic() > deadline:
+            raise QueryTooBroad(TOO_SLOW)
+
+    found = scoring.matches(searcher, query, check, allow=query_filter)
+    if found is not None:
+        best = heapq.nlargest(limit, found.items(), key=lambda item: (item[1], -item[0]))
+        asked = scoring.terms(query, searcher.schema)
+        return len(found), [docnum for docnum, _ in best], lambda docnum: asked
+    collector = _collector(searcher, limit, query_filter, deadline)
+    searcher.search_with_collector(query, collector)
+    results = collector.results()
+    return len(results), [docnum for _, docnum in results.top_n], lambda docnum: results.docterms.get(docnum, ())
 
 
 BETWEEN = " … "  # between two fragments of one snippet
@@ -323,16 +348,17 @@ def _asked(query: Query) -> dict[str, _Asked]:
     return found
 
 
-def _snippet(hit: WhooshHit, asked: dict[str, _Asked], seen: dict[str, int]) -> tuple[str, Snippet]:
+def _snippet(searcher: Any, docnum: int, stored: dict[str, Any], matched: Collection[tuple[str, bytes]],
+             asked: dict[str, _Asked], seen: dict[str, int]) -> tuple[str, Snippet]:
     for name in ("body", "summary", "title"):
-        matches = _matches(hit, name, asked.get(name) or _Asked())
+        matches = _matches(searcher, docnum, matched, name, asked.get(name) or _Asked())
         if matches:
-            fragments = _FRAGMENTER.fragment_matches(hit[name], matches)
+            fragments = _FRAGMENTER.fragment_matches(stored[name], matches)
             best = highlight.top_fragments(fragments, SNIPPET_FRAGMENTS, _SCORER, highlight.FIRST)
             snippet = _Pieces().format(best)
             if snippet.text:
                 return _html(snippet, seen), snippet
-    summary = hit.get("summary", "")[:240]
+    summary = stored.get("summary", "")[:240]
     return highlight.htmlescape(summary), Snippet(summary)
 
 
@@ -344,12 +370,13 @@ def _segment_of(searcher: Any, docnum: int) -> tuple[Any, int]:
     raise LookupError(f"no segment holds document {docnum}")
 
 
-def _matches(hit: WhooshHit, name: str, asked: _Asked) -> list[Token]:
+def _matches(top: Any, docnum: int, matched_terms: Collection[tuple[str, bytes]], name: str,
+             asked: _Asked) -> list[Token]:
     """What the query matched in one field of the hit, as tokens with character offsets read
     from the index's postings (never by analysing the text again): each word the query
     matched on its own, and each place a phrase stands whole, as one token from its first
     word to its last (its words elsewhere are not marked); overlapping tokens joined."""
-    searcher, docnum = _segment_of(hit.searcher, hit.docnum)  # one segment's postings, not every one's
+    searcher, docnum = _segment_of(top, docnum)  # one segment's postings, not every one's
     reader = searcher.reader()
     cache: dict[bytes, dict[int, tuple[int, int]]] = {}
 
@@ -363,7 +390,7 @@ def _matches(hit: WhooshHit, name: str, asked: _Asked) -> list[Token]:
                     cache[word] = {pos: (start, end) for pos, start, end in postings.value_as("characters")}
         return cache[word]
 
-    matched = {term for matched_field, term in hit.matched_terms() if matched_field == name}
+    matched = {term for matched_field, term in matched_terms if matched_field == name}
     only_in_phrases = {word for phrase in asked.phrases for word in phrase} - asked.words
     spans = [span for word in matched - only_in_phrases for span in offsets(word).values()]
     for phrase in asked.phrases:

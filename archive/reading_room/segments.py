@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import SegmentReader
+
+from archive.reading_room.postings import blocks
 
 
 def rewrite(writer: Any, segment_id: str) -> int:
@@ -89,20 +90,8 @@ def _write_postings(fieldwriter: Any, schema: Any, reader: SegmentReader, docmap
 def _live(reader: SegmentReader, fieldname: str, btext: bytes, docmap: dict[int, int],
           lengths: list[int] | None) -> Iterator[tuple[int, float, bytes, int]]:
     """The term's postings of live documents, renumbered: (docnum, weight, value, length)."""
-    matcher = reader._terms.matcher(fieldname, btext, reader.schema[fieldname].format)
-    if isinstance(matcher, W3LeafMatcher):
-        while matcher.is_active():  # a block at a time
-            matcher._read_ids()
-            matcher._read_weights()
-            matcher._read_values()
-            for old, weight, value in zip(matcher._ids, matcher._weights, matcher._values, strict=True):
-                new = docmap.get(old)
-                if new is not None:
-                    yield new, weight, value or b"", lengths[new] if lengths else 0
-            matcher._next_block()
-    else:  # a short list inlined in the term's entry
-        while matcher.is_active():
-            new = docmap.get(matcher.id())
+    for ids, weights, values in blocks(reader, fieldname, btext):
+        for old, weight, value in zip(ids, weights, values, strict=True):
+            new = docmap.get(old)
             if new is not None:
-                yield new, matcher.weight(), matcher.value() or b"", lengths[new] if lengths else 0
-            matcher.next()
+                yield new, weight, value or b"", lengths[new] if lengths else 0
