@@ -47,7 +47,7 @@ def _ours(index: Index, query: Query, allow: Query | None) -> dict[int, float]:
     with index.searcher() as searcher:
         found = scoring.matches(searcher, query, _check, allow=allow)
     assert found is not None, f"{query!r} is plain and should be scored block-wise"
-    return found
+    return found.as_dict()
 
 
 def _same(ours: dict[int, float], theirs: dict[int, float]) -> None:
@@ -172,16 +172,24 @@ def test_small_indexes_of_any_shape_match_as_whoosh_does(seed: int, text: str) -
 
 
 def test_what_is_kept_stays_within_its_budget(large: Index, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(postings, "CACHED_POSTINGS", 500)
+    monkeypatch.setattr(postings, "CACHED_ITEMS", 600)
+    monkeypatch.setattr(postings, "CACHED_WORD", 125)
     with whoosh_index.open_dir(str(large.path), indexname=INDEX_NAME).searcher() as searcher:  # fresh readers
         reader = next(sub.reader() for sub, _ in searcher.leaf_searchers())
-        common = [w.encode() for w in WORDS if reader.doc_frequency("body", w.encode()) >= postings.CACHED_FROM]
-        assert len(common) >= 2  # the fixture's premise
-        for word in [*common, common[0]]:
+        keepable = [w.encode() for w in WORDS
+                    if postings.CACHED_FROM <= reader.doc_frequency("body", w.encode()) <= 125]
+        assert len(keepable) >= 2 and reader.doc_frequency("body", b"picket") > 125  # the fixture's premise
+        for word in [*keepable, keepable[0], b"picket"]:
             list(postings.weights(reader, "body", word))
-        kept = postings._kept(reader)
-        assert kept.size == sum(len(ids) for blocks in kept.words.values() for ids, _ in blocks)
-        assert kept.size <= 500 or len(kept.words) == 1
-        assert list(kept.words)[-1] == ("body", common[0])  # the most recently read stays
-    query = parse(" OR ".join(WORDS))
-    _same(_ours(large, query, None), _whoosh(large, query, None))
+        kept = postings.kept(reader)
+        assert kept.size == sum(items for _, items in kept.entries.values())
+        assert kept.size <= 600 or len(kept.entries) == 1
+        assert list(kept.entries)[-1] == ("weights", "body", keepable[0])  # the most recently read stays
+        assert ("weights", "body", b"picket") not in kept.entries  # too common to keep: read each time
+        # Words too common to keep their positions: read where needed, each time.
+        for text in [" OR ".join(WORDS), '"picket line"', '"line picket picket"', '"strike union" OR "picket vote"']:
+            query = parse(text)
+            found = scoring.matches(searcher, query, _check)
+            assert found is not None
+            _same(found.as_dict(), {d: score for score, d in searcher.search(query, limit=None).top_n})
+        assert {("positions", "body", w) for w in (b"picket", b"line")}.isdisjoint(kept.entries)

@@ -11,6 +11,8 @@ until it is done (`escrow index verify`).
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable
@@ -29,6 +31,7 @@ from archive.reading_room.segments import rewrite
 
 WRITER_TIMEOUT = 30.0
 INDEX_NAME = "released"
+_TOC = re.compile(rf"_{INDEX_NAME}_\d+\.toc")  # whoosh's table of contents, one per generation
 SEGMENT_DOCS = 2_000  # bounds a purge (~13 s for 2,000 stories of 9 KB) while keeping search fast
 _SMALL = SEGMENT_DOCS // 8  # segments below this are merged together, four or more at a time
 
@@ -78,8 +81,13 @@ class Index:
         self._derived: dict[str, Any] = {}  # computed from the current searcher's documents
 
     def exists(self) -> bool:
-        """Whether an index has been built in the folder."""
-        return self.path.is_dir() and whoosh_index.exists_in(str(self.path), indexname=INDEX_NAME)
+        """Whether an index has been built in the folder: it holds a table of contents (what
+        whoosh's exists_in decides, by listing the folder, without reading the table itself;
+        asked several times per search)."""
+        try:
+            return any(_TOC.fullmatch(name) for name in os.listdir(self.path))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
 
     def _open(self) -> whoosh_index.Index:
         if self._ix is None:

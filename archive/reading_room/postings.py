@@ -10,27 +10,35 @@ tests/test_scoring.py).
 
 A block is stored compressed with its values (every position and character offset of the
 word in each document), so a word most stories hold costs tens of milliseconds to unpack
-even when only its documents and weights are wanted. Those (a few bytes per document) are
-kept for the most recently searched common words of each segment reader, up to
-CACHED_POSTINGS per reader; a reader sees one version of its segment and is dropped with the
-shared searcher when the index changes, and with it what was kept (document numbers and
-weights only: no text).
+even when only its documents and weights are wanted, and a phrase of common words unpickles
+thousands of values. For the most recently searched common words, a segment reader's
+documents and weights, and their positions, are kept in arrays (at most CACHED_ITEMS numbers
+per reader, about 3 MB), as are its field lengths. They are numbers, never text, and they
+go with the reader: the shared searcher's readers are dropped when the index changes, so
+nothing of a taken-down story stays kept once it is out of the index.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from array import array
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import accumulate
+from operator import itemgetter
+from pickle import loads
+from typing import Any, cast
 
+import numpy as np
+import numpy.typing as npt
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.formats import Characters, Format
 from whoosh.reading import SegmentReader
+from whoosh.system import _INT_SIZE
 from whoosh.util.numeric import byte_to_length
 
-Block = tuple[Sequence[int], Sequence[float], Sequence[bytes | None]]
+Block = tuple[Sequence[int] | npt.NDArray[np.int32], Sequence[float] | npt.NDArray[np.float32], Sequence[bytes | None]]
 
 
 def blocks(reader: SegmentReader, fieldname: str, btext: bytes, *, values: bool = True,
@@ -70,16 +78,21 @@ def _any_between(ordered: Sequence[int], first: int, last: int) -> bool:
     return at < len(ordered) and ordered[at] <= last
 
 
-def field_lengths(reader: SegmentReader, fieldname: str, default: int = 0) -> list[int]:
+_LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
+
+
+def field_lengths(reader: SegmentReader, fieldname: str, default: int = 0) -> npt.NDArray[np.float64]:
     """Each document's length in the field, as whoosh's `doc_field_length` gives it (decoded
     from its one-byte form), for every document of the segment at once; `default` for all when
     the segment has no lengths for the field."""
     count = reader.doc_count_all()
     column = reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
     if column is None:
-        return [default] * count
-    raw = column._dbfile.get(column._basepos, column._count)
-    return [byte_to_length(b) for b in raw] + [0] * (count - len(raw))
+        return np.full(count, float(default))
+    raw = np.frombuffer(column._dbfile.get(column._basepos, column._count), dtype=np.uint8)
+    found = np.zeros(count)
+    found[:len(raw)] = _LENGTH_OF_BYTE[raw]
+    return found
 
 
 def deleted(reader: SegmentReader) -> frozenset[int]:
@@ -87,61 +100,120 @@ def deleted(reader: SegmentReader) -> frozenset[int]:
     return frozenset(reader._perdoc.deleted_docs()) if reader.has_deletions() else frozenset()
 
 
-CACHED_POSTINGS = 100_000  # documents and weights kept per segment reader: 800 KB
-CACHED_FROM = 256  # a word is kept once it is in this many documents of the segment (two blocks)
+CACHED_ITEMS = 400_000  # documents, weights and positions kept per segment reader: about 3 MB
+CACHED_WORD = CACHED_ITEMS // 2  # the most one word may take
+CACHED_FROM = 32  # a word is kept once it is in this many documents of the segment
 
 
 class _Kept:
-    """What is kept of one segment reader: field lengths, and common words' documents and weights."""
+    """What is kept of one segment reader (one version of one segment of one index): its field
+    lengths, and for its most recently searched common words, their documents and weights or
+    their positions, least recently used dropped first."""
 
     def __init__(self) -> None:
-        self.lengths: dict[str, list[int]] = {}
-        self.words: OrderedDict[tuple[str, bytes], list[tuple[array[int], array[float]]]] = OrderedDict()
+        self.lengths: dict[str, npt.NDArray[np.float64]] = {}
+        self.entries: OrderedDict[tuple[str, str, bytes], tuple[Any, int]] = OrderedDict()  # -> (value, items)
         self.size = 0
+
+    def recall(self, key: tuple[str, str, bytes]) -> Any:
+        with _KEPT_LOCK:
+            found = self.entries.get(key)
+            if found is None:
+                return None
+            self.entries.move_to_end(key)
+            return found[0]
+
+    def keep(self, key: tuple[str, str, bytes], value: Any, items: int) -> None:
+        with _KEPT_LOCK:
+            if key not in self.entries:
+                self.entries[key] = (value, items)
+                self.size += items
+                while self.size > CACHED_ITEMS and len(self.entries) > 1:
+                    _, (_, dropped) = self.entries.popitem(last=False)
+                    self.size -= dropped
 
 
 _KEPT: weakref.WeakKeyDictionary[SegmentReader, _Kept] = weakref.WeakKeyDictionary()
 _KEPT_LOCK = threading.Lock()
 
 
-def _kept(reader: SegmentReader) -> _Kept:
+def kept(reader: SegmentReader) -> _Kept:
+    """What is kept of the reader (dropped with it: the shared searcher's readers are dropped
+    when the index changes)."""
     with _KEPT_LOCK:
-        kept = _KEPT.get(reader)
-        if kept is None:
-            kept = _KEPT[reader] = _Kept()
-        return kept
+        found = _KEPT.get(reader)
+        if found is None:
+            found = _KEPT[reader] = _Kept()
+        return found
 
 
-def lengths(reader: SegmentReader, fieldname: str) -> list[int]:
-    """field_lengths (1 where the segment has none, as whoosh's scorers read them), read once
-    per segment reader."""
-    kept = _kept(reader)
-    found = kept.lengths.get(fieldname)
+def lengths(reader: SegmentReader, fieldname: str) -> npt.NDArray[np.float64]:
+    """field_lengths (1 where the segment has none, as whoosh's scorers read them), kept."""
+    store = kept(reader).lengths
+    found = store.get(fieldname)
     if found is None:
-        found = kept.lengths[fieldname] = field_lengths(reader, fieldname, default=1)
+        found = store[fieldname] = field_lengths(reader, fieldname, default=1)
     return found
 
 
 def weights(reader: SegmentReader, fieldname: str, btext: bytes,
             within: Sequence[int] | None = None) -> Iterable[Block]:
-    """blocks() without values, from what is kept of a common word when it is (and kept from
-    this read when the word is common and the read is whole)."""
-    kept = _kept(reader)
-    key = (fieldname, btext)
-    with _KEPT_LOCK:
-        found = kept.words.get(key)
-        if found is not None:
-            kept.words.move_to_end(key)
+    """blocks() without values. A common word's are read whole once and kept (a word in most
+    stories costs tens of milliseconds to unpack, its values included, when read from the
+    files); another's are read in the blocks that may hold the documents `within`."""
+    store = kept(reader)
+    key = ("weights", fieldname, btext)
+    found = store.recall(key)
     if found is None:
-        if within is not None or reader.doc_frequency(fieldname, btext) < CACHED_FROM:
+        if not CACHED_FROM <= reader.doc_frequency(fieldname, btext) <= CACHED_WORD:
             return blocks(reader, fieldname, btext, values=False, within=within)
-        found = [(array("I", ids), array("f", w)) for ids, w, _ in blocks(reader, fieldname, btext, values=False)]
-        with _KEPT_LOCK:
-            if key not in kept.words:
-                kept.words[key] = found
-                kept.size += sum(len(ids) for ids, _ in found)
-                while kept.size > CACHED_POSTINGS and len(kept.words) > 1:
-                    _, dropped = kept.words.popitem(last=False)
-                    kept.size -= sum(len(ids) for ids, _ in dropped)
+        found = [(np.array(ids, dtype=np.int32), np.array(w, dtype=np.float32))
+                 for ids, w, _ in blocks(reader, fieldname, btext, values=False)]
+        store.keep(key, found, sum(len(ids) for ids, _ in found))
     return [(ids, w, ()) for ids, w in found
-            if within is None or (ids and _any_between(within, ids[0], ids[-1]))]
+            if within is None or (len(ids) and _any_between(within, int(ids[0]), int(ids[-1])))]
+
+
+POSITION_BITS = 32  # a position key is document << 32 | position
+
+
+def positions(reader: SegmentReader, fieldname: str, btext: bytes,
+              within: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """Every place of the word in the documents `within` (a mask of the segment's documents),
+    as sorted keys (document << POSITION_BITS | position): a phrase stands where its k-th
+    word's keys, less k, meet its first word's. A common word's keys are read whole once and
+    kept (a phrase of common words then costs array operations, not thousands of unpickled
+    values); another's only in the blocks that may hold those documents."""
+    store = kept(reader)
+    key = ("positions", fieldname, btext)
+    found = store.recall(key)
+    if found is None:
+        whole = (reader.doc_frequency(fieldname, btext) >= CACHED_FROM
+                 and reader.frequency(fieldname, btext) <= CACHED_WORD)
+        decode = position_decoder(reader.schema[fieldname].format)
+        wanted = None if whole else np.flatnonzero(within).tolist()
+        parts = [np.fromiter(decode(value), dtype=np.int64) + (doc << POSITION_BITS)
+                 for ids, _, values in blocks(reader, fieldname, btext, within=wanted)
+                 for doc, value in zip(ids, values, strict=True) if value is not None and (whole or within[doc])]
+        found = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        if whole:
+            store.keep(key, found, len(found))
+    return found[within[found >> POSITION_BITS]]
+
+
+def position_decoder(fmt: Format) -> Callable[[bytes], Iterable[int]]:
+    """A function giving the positions of a posting's value in a field of this format. For
+    whoosh's Characters format (every text field here), its own decoding with the running
+    sum done by itertools rather than a Python loop (a phrase decodes thousands of values)."""
+    if type(fmt) is not Characters:
+        return cast(Callable[[bytes], Iterable[int]], fmt.decoder("positions"))
+
+    def positions(value: bytes) -> Iterable[int]:
+        if not value.endswith(b"."):  # whoosh stores the pickle without its final STOP
+            value += b"."
+        return accumulate(map(_first, loads(value[_INT_SIZE:])))  # (position, start, length) deltas
+
+    return positions
+
+
+_first = itemgetter(0)

@@ -5,10 +5,10 @@ method calls per posting and field; a word that nearly every story holds costs a
 of that at 10,000 stories, and a page that slow holds up every request queued behind it.
 Most queries are plain: words, AND, OR, exact phrases. For those, each word's postings are
 read a block at a time (postings.py), scored with whoosh's BM25F formula and statistics (the
-index-wide idf and average field length, each document's field length), and combined with
-dictionary operations: AND keeps the documents every part holds, OR all of them, each
-summing its parts' scores as whoosh's matchers do; an exact phrase decodes positions only in
-the stories that hold all its words. The documents and scores are whoosh's, up to the
+index-wide idf and average field length, each document's field length) with array
+operations, a segment at a time: AND keeps the documents every part holds, OR all of them,
+each summing its parts' scores as whoosh's matchers do; an exact phrase decodes positions
+only in the stories that hold all its words. The documents and scores are whoosh's, up to the
 rounding of sums (tests/test_scoring.py compares them with whoosh's own matchers on
 generated stories and queries). Any other query (wildcards, fuzzy words, ranges, NOT,
 ANDMAYBE, proximity) is left to whoosh's matchers: `matches` answers None.
@@ -17,8 +17,11 @@ ANDMAYBE, proximity) is left to whoosh's matchers: `matches` answers None.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from whoosh.fields import Schema
 from whoosh.query import And, Or, Query, Term
 from whoosh.reading import SegmentReader
@@ -26,9 +29,33 @@ from whoosh.scoring import BM25F
 from whoosh.util import make_binary_tree
 
 from archive.reading_room.phrases import Adjacent
-from archive.reading_room.postings import blocks, deleted, lengths, weights
+from archive.reading_room.postings import POSITION_BITS, deleted, lengths, positions, weights
 
-Scores = dict[int, float]  # document number -> score
+Mask = npt.NDArray[np.bool_]
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Found:
+    """The documents a query matched (numbered as in the searcher, in order) and their scores."""
+
+    docnums: npt.NDArray[np.int64]
+    scores: Floats
+
+    def __len__(self) -> int:
+        return len(self.docnums)
+
+    def best(self, limit: int) -> list[int]:
+        """The best `limit` documents, best first; equal scores in document order (whoosh's ranking)."""
+        scores, docnums = self.scores, self.docnums
+        if limit < len(scores):
+            cut = np.partition(scores, len(scores) - limit)[len(scores) - limit]  # the limit-th best score
+            kept = np.flatnonzero(scores >= cut)  # ties with it included: document order decides
+            scores, docnums = scores[kept], docnums[kept]
+        return [int(d) for d in docnums[np.lexsort((docnums, -scores))][:limit]]
+
+    def as_dict(self) -> dict[int, float]:
+        return dict(zip(self.docnums.tolist(), self.scores.tolist(), strict=True))
 
 
 def plain(query: Query, schema: Schema) -> bool:
@@ -43,21 +70,26 @@ def plain(query: Query, schema: Schema) -> bool:
     return False
 
 
-def matches(searcher: Any, query: Query, check: Callable[[], None], allow: Query | None = None) -> Scores | None:
-    """Every document the query matches (numbered as in the searcher) with its score, or None
-    when the query (or the filter `allow`, which a document must also match) is not plain or
-    the searcher does not weigh with BM25F. `check` is called after each word of each segment
-    (the search's deadline)."""
+def matches(searcher: Any, query: Query, check: Callable[[], None], allow: Query | None = None) -> Found | None:
+    """Every document the query matches with its score, or None when the query (or the filter
+    `allow`, which a document must also match) is not plain or the searcher does not weigh
+    with BM25F. `check` is called after each word of each segment (the search's deadline)."""
     if (not plain(query, searcher.schema) or (allow is not None and not plain(allow, searcher.schema))
             or type(searcher.weighting) is not BM25F):
         return None
-    found: Scores = {}
+    docnums: list[npt.NDArray[np.int64]] = []
+    scores: list[Floats] = []
     for sub, offset in searcher.leaf_searchers():
         segment = _Segment(searcher, sub.reader(), check)
-        within = set(segment.run(allow)) if allow is not None else None
-        if within is None or within:
-            found.update((offset + docnum, score) for docnum, score in segment.run(query, within).items())
-    return found
+        within = segment.run(allow)[0] if allow is not None else None
+        if within is None or within.any():
+            mask, score = segment.run(query, within)
+            kept = np.flatnonzero(mask)
+            docnums.append(kept + offset)
+            scores.append(score[kept])
+    if not docnums:
+        return Found(np.zeros(0, dtype=np.int64), np.zeros(0))
+    return Found(np.concatenate(docnums).astype(np.int64), np.concatenate(scores))
 
 
 def terms(query: Query, schema: Schema) -> set[tuple[str, bytes]]:
@@ -81,82 +113,87 @@ def _bytes(schema: Schema, field: str, words: list[Any]) -> list[bytes]:
 
 
 class _Segment:
-    """One segment's part of a search: document numbers are the segment's own. `within`, when
-    given, is where the caller still looks (what the other parts of an AND, or the filter,
-    left): only those documents are scored, and only the blocks that may hold them are read."""
+    """One segment's part of a search: document numbers are the segment's own, and a part of a
+    query gives a mask of the documents it matches and their scores (0 elsewhere). `within`,
+    when given, is where the caller still looks (what the other parts of an AND, or the
+    filter, left): only those documents are scored, and only the blocks that may hold them
+    are read."""
 
     def __init__(self, top: Any, reader: SegmentReader, check: Callable[[], None]) -> None:
         self.top = top  # index-wide statistics come from the whole searcher, as whoosh's scorers take them
         self.reader = reader
         self.check = check
-        self.deleted = deleted(reader)
+        self.size = reader.doc_count_all()
+        self.live = np.ones(self.size, dtype=np.bool_)
+        self.live[list(deleted(reader))] = False
 
-    def run(self, query: Query, within: set[int] | None = None) -> Scores:
+    def run(self, query: Query, within: Mask | None = None) -> tuple[Mask, Floats]:
         if isinstance(query, Adjacent):
-            found = self._phrase(query, within)
+            mask, score = self._phrase(query, within)
         elif isinstance(query, Term):
             words = _bytes(self.reader.schema, query.fieldname, [query.text])
-            found = self._postings(query.fieldname, words[0], within)[0] if words else {}
+            mask, score = self._postings(query.fieldname, words[0], within) if words else self._none()
         elif isinstance(query, And):
-            found = self._all(query.subqueries, within)
+            mask, score = self._all(query.subqueries, within)
         else:
-            found = _any([self.run(sub, within) for sub in query.subqueries])
+            parts = [self.run(sub, within) for sub in query.subqueries]
+            mask, score = self._none()
+            for part_mask, part_score in parts:  # summed in query order, as in whoosh's union
+                mask |= part_mask
+                score += part_score
         if query.boost != 1.0:
-            boost = query.boost
-            return {docnum: score * boost for docnum, score in found.items()}
-        return found
+            score = score * query.boost
+        return mask, score
 
-    def _all(self, subqueries: list[Query], within: set[int] | None) -> Scores:
+    def _none(self) -> tuple[Mask, Floats]:
+        return np.zeros(self.size, dtype=np.bool_), np.zeros(self.size)
+
+    def _all(self, subqueries: list[Query], within: Mask | None) -> tuple[Mask, Floats]:
         """The documents every part holds, the parts matched from the narrowest (by whoosh's
         estimate), each within what the ones before it left; scores summed in query order."""
-        parts: list[Scores] = [{} for _ in subqueries]
+        parts: list[Floats] = [np.zeros(0) for _ in subqueries]
         for n in sorted(range(len(subqueries)), key=lambda n: subqueries[n].estimate_size(self.reader)):
-            parts[n] = self.run(subqueries[n], within)
-            within = set(parts[n]) if within is None else within.intersection(parts[n])
-            if not within:
-                return {}
-        return {docnum: sum(part[docnum] for part in parts) for docnum in sorted(within or ())}
+            within, parts[n] = self.run(subqueries[n], within)
+            if not within.any():
+                return self._none()
+        assert within is not None
+        score = np.zeros(self.size)
+        for part in parts:
+            score += part
+        score[~within] = 0.0
+        return within, score
 
-    def _phrase(self, query: Adjacent, within: set[int] | None) -> Scores:
+    def _phrase(self, query: Adjacent, within: Mask | None) -> tuple[Mask, Floats]:
         """The stories where the words stand next to each other in order, scored as whoosh's
-        intersection of the words (its binary tree of sums). The words are read from the
-        rarest, each within the stories the ones before it left, with their positions."""
+        intersection of the words (its binary tree of sums). The words are matched from the
+        rarest, each within the stories the ones before it left; then their positions meet."""
         field = query.fieldname
         words = _bytes(self.reader.schema, field, list(query.words))
         if not words:
-            return {}
-        scores: list[Scores] = [{} for _ in words]
-        places: list[dict[int, Any]] = [{} for _ in words]
+            return self._none()
+        scores: list[Floats] = [np.zeros(0) for _ in words]
         for n in sorted(range(len(words)), key=lambda n: self.reader.doc_frequency(field, words[n])):
-            scores[n], places[n] = self._postings(field, words[n], within, values=True)
-            within = set(scores[n]) if within is None else within.intersection(scores[n])
-            if not within:
-                return {}
-        decode = self.reader.schema[field].format.decoder("positions")
-        found: Scores = {}
-        for docnum in sorted(within or ()):
-            starts = set(decode(places[0][docnum]))
-            for offset, word in enumerate(places[1:], start=1):
-                starts.intersection_update(p - offset for p in decode(word[docnum]))
-                if not starts:
-                    break
-            if starts:
-                found[docnum] = make_binary_tree(_add, [word[docnum] for word in scores])
-        return found
+            within, scores[n] = self._postings(field, words[n], within)
+            if not within.any():
+                return self._none()
+        assert within is not None
+        starts = positions(self.reader, field, words[0], within)
+        for offset, word in enumerate(words[1:], start=1):
+            starts = np.intersect1d(starts, positions(self.reader, field, word, within) - offset, assume_unique=True)
+        self.check()
+        docs = np.unique(starts >> POSITION_BITS)
+        mask, score = self._none()
+        mask[docs] = True
+        score[docs] = make_binary_tree(_add, [part[docs] for part in scores])
+        return mask, score
 
-    def _postings(self, field: str, word: bytes, within: set[int] | None,
-                  values: bool = False) -> tuple[Scores, dict[int, Any]]:
-        """The word's live postings in the segment (within `within`): each document's score,
-        and with `values` its posting's value (positions and character offsets)."""
+    def _postings(self, field: str, word: bytes, within: Mask | None) -> tuple[Mask, Floats]:
+        """The word's live postings in the segment (within `within`): the documents and their scores."""
         reader = self.reader
-        scores: Scores = {}
-        found: dict[int, Any] = {}
+        mask, score = self._none()
         if (field, word) in reader:
-            ordered = sorted(within) if within is not None else None
-            source = (blocks(reader, field, word, values=True, within=ordered) if values
-                      else weights(reader, field, word, ordered))
-            skip = self.deleted
-            keep = within if within is not None else range(reader.doc_count_all())
+            allowed = self.live if within is None else self.live & within
+            ordered = None if within is None else np.flatnonzero(within).tolist()
             scorable = reader.schema[field].scorable  # if not, whoosh's WeightScorer: the weight is the score
             if scorable:
                 weighting = self.top.weighting
@@ -165,28 +202,18 @@ class _Segment:
                 b = weighting._field_B.get(field, weighting.B)
                 k1 = weighting.K1
                 fl = lengths(reader, field)
-            for ids, tfs, vals in source:
-                if scorable:
-                    # whoosh.scoring.bm25 written out: the same operations in the same order give
-                    # the same floating-point result, without a function call per posting.
-                    scores.update((d, idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl[d] / avgfl))))
-                                  for d, tf in zip(ids, tfs, strict=True) if d in keep and d not in skip)
-                else:
-                    scores.update((d, tf) for d, tf in zip(ids, tfs, strict=True) if d in keep and d not in skip)
-                if values:
-                    found.update((d, v) for d, v in zip(ids, vals, strict=True) if d in scores)
+            for ids, tfs, _ in weights(reader, field, word, ordered):
+                docs = np.asarray(ids, dtype=np.intp)
+                keep = allowed[docs]
+                docs = docs[keep]
+                tf = np.asarray(tfs, dtype=np.float64)[keep]
+                # whoosh.scoring.bm25, with the same operations in the same order (so the same
+                # floating-point results), on a block of documents at once.
+                score[docs] = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl[docs] / avgfl))) if scorable else tf
+                mask[docs] = True
         self.check()
-        return scores, found
+        return mask, score
 
 
 def _add(a: float, b: float) -> float:
     return a + b
-
-
-def _any(parts: list[Scores]) -> Scores:
-    """The documents any part holds, the scores of the parts holding each summed."""
-    found: Scores = dict(parts[0]) if parts else {}
-    for part in parts[1:]:
-        for docnum, score in part.items():
-            found[docnum] = found.get(docnum, 0.0) + score
-    return found

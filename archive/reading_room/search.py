@@ -13,7 +13,6 @@ API's plain text with match offsets.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 import time
@@ -31,7 +30,7 @@ from whoosh.query.terms import MultiTerm
 from whoosh.reading import IndexReader
 
 from archive.errors import InvalidInput
-from archive.reading_room import scoring
+from archive.reading_room import postings, scoring
 from archive.reading_room.index import Index, schema
 from archive.reading_room.phrases import exact_phrases
 
@@ -240,10 +239,12 @@ def search(index: Index, text: str, *, page: int = 1, per_page: int = 10,
         seen: dict[str, int] = {}  # a term's CSS class number, shared by every hit of the page
         asked = _asked(query)
         hits = []
-        for docnum in ranked[(shown - 1) * per_page:shown * per_page]:
+        docnums = ranked[(shown - 1) * per_page:shown * per_page]
+        places = _Offsets(searcher, docnums)
+        for docnum in docnums:
             stored = searcher.stored_fields(docnum)
             hits.append(Hit(stored["id"], stored["title"],
-                            *_snippet(searcher, docnum, stored, matched(docnum), asked, seen)))
+                            *_snippet(places, docnum, stored, matched(docnum), asked, seen)))
         return Results(total=total, page=shown, hits=hits)
 
 
@@ -260,9 +261,8 @@ def _ranked(searcher: Any, query: Query, limit: int, query_filter: Query | None
 
     found = scoring.matches(searcher, query, check, allow=query_filter)
     if found is not None:
-        best = heapq.nlargest(limit, found.items(), key=lambda item: (item[1], -item[0]))
         asked = scoring.terms(query, searcher.schema)
-        return len(found), [docnum for docnum, _ in best], lambda docnum: asked
+        return len(found), found.best(limit), lambda docnum: asked
     collector = _collector(searcher, limit, query_filter, deadline)
     searcher.search_with_collector(query, collector)
     results = collector.results()
@@ -348,10 +348,10 @@ def _asked(query: Query) -> dict[str, _Asked]:
     return found
 
 
-def _snippet(searcher: Any, docnum: int, stored: dict[str, Any], matched: Collection[tuple[str, bytes]],
+def _snippet(places: _Offsets, docnum: int, stored: dict[str, Any], matched: Collection[tuple[str, bytes]],
              asked: dict[str, _Asked], seen: dict[str, int]) -> tuple[str, Snippet]:
     for name in ("body", "summary", "title"):
-        matches = _matches(searcher, docnum, matched, name, asked.get(name) or _Asked())
+        matches = _matches(places, docnum, matched, name, asked.get(name) or _Asked())
         if matches:
             fragments = _FRAGMENTER.fragment_matches(stored[name], matches)
             best = highlight.top_fragments(fragments, SNIPPET_FRAGMENTS, _SCORER, highlight.FIRST)
@@ -362,32 +362,49 @@ def _snippet(searcher: Any, docnum: int, stored: dict[str, Any], matched: Collec
     return highlight.htmlescape(summary), Snippet(summary)
 
 
-def _segment_of(searcher: Any, docnum: int) -> tuple[Any, int]:
-    """The searcher of the segment holding a document, and its number there."""
-    for sub, offset in searcher.leaf_searchers():
-        if docnum < offset + sub.doc_count_all():
-            return sub, docnum - offset
-    raise LookupError(f"no segment holds document {docnum}")
+class _Offsets:
+    """Where the words of the query stand in a page's hits, as character offsets read from the
+    index's postings (never by analysing the text again). Each word's postings are read once
+    for the page in each segment holding hits, and only the blocks that hold those hits."""
+
+    def __init__(self, searcher: Any, docnums: list[int]) -> None:
+        self.where: dict[int, tuple[int, int]] = {}  # document -> (segment, its number there)
+        self.segments: list[tuple[Any, list[int]]] = []  # segment reader, its hits in order
+        for n, (sub, offset) in enumerate(searcher.leaf_searchers()):
+            mine = sorted(d - offset for d in docnums if offset <= d < offset + sub.doc_count_all())
+            self.segments.append((sub.reader(), mine))
+            self.where.update((offset + d, (n, d)) for d in mine)
+        self.values: dict[tuple[int, str, bytes], dict[int, Any]] = {}
+
+    def of(self, docnum: int, field: str, word: bytes) -> dict[int, tuple[int, int]]:
+        """Each position of the word in the document's field, with its [start, end) characters."""
+        segment, local = self.where[docnum]
+        key = (segment, field, word)
+        if key not in self.values:
+            reader, hits = self.segments[segment]
+            found: dict[int, Any] = {}
+            if (field, word) in reader:
+                wanted = set(hits)
+                for ids, _, values in postings.blocks(reader, field, word, within=hits):
+                    found.update((d, v) for d, v in zip(ids, values, strict=True) if d in wanted)
+            self.values[key] = found
+        value = self.values[key].get(local)
+        if value is None:
+            return {}
+        characters = _SCHEMA[field].format.decoder("characters")(value)
+        return {pos: (start, end) for pos, start, end in characters}
 
 
-def _matches(top: Any, docnum: int, matched_terms: Collection[tuple[str, bytes]], name: str,
+def _matches(places: _Offsets, docnum: int, matched_terms: Collection[tuple[str, bytes]], name: str,
              asked: _Asked) -> list[Token]:
-    """What the query matched in one field of the hit, as tokens with character offsets read
-    from the index's postings (never by analysing the text again): each word the query
-    matched on its own, and each place a phrase stands whole, as one token from its first
-    word to its last (its words elsewhere are not marked); overlapping tokens joined."""
-    searcher, docnum = _segment_of(top, docnum)  # one segment's postings, not every one's
-    reader = searcher.reader()
+    """What the query matched in one field of the hit, as tokens with character offsets: each
+    word the query matched on its own, and each place a phrase stands whole, as one token from
+    its first word to its last (its words elsewhere are not marked); overlapping tokens joined."""
     cache: dict[bytes, dict[int, tuple[int, int]]] = {}
 
     def offsets(word: bytes) -> dict[int, tuple[int, int]]:
         if word not in cache:
-            cache[word] = {}
-            if (name, word) in reader:
-                postings = reader.postings(name, word)
-                postings.skip_to(docnum)
-                if postings.is_active() and postings.id() == docnum:
-                    cache[word] = {pos: (start, end) for pos, start, end in postings.value_as("characters")}
+            cache[word] = places.of(docnum, name, word)
         return cache[word]
 
     matched = {term for matched_field, term in matched_terms if matched_field == name}
