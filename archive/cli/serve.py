@@ -34,8 +34,13 @@ THREADS = 4  # per worker: an idle or slow client holds one thread, never the wh
 
 
 def default_workers() -> int:
-    """Two workers per core and one more, at most nine (each with THREADS threads)."""
-    return min(9, 2 * (os.cpu_count() or 1) + 1)
+    """One worker per core, at most sixteen (each with THREADS threads, for requests waiting
+    on the database or the disk). Searching is work for the processor: with more workers
+    than cores, sixteen clients' searches were time-sliced against each other and a slow one
+    took the longest (two cores, 10,000 stories: five workers 113 requests/s with a p99 of
+    829 ms, three 144 and 570 ms, two 128 and 216 ms; scripts/bench_scale.py). With one per
+    core, a request beyond what the cores can run waits in the listen queue, in order."""
+    return min(16, os.cpu_count() or 1)
 
 
 def run(host: str, port: int, workers: int) -> None:
