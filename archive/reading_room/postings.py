@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate
 from operator import itemgetter
 from pickle import loads
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,7 @@ from whoosh.reading import SegmentReader
 from whoosh.system import _INT_SIZE
 from whoosh.util.numeric import byte_to_length
 
+ArrayT = TypeVar("ArrayT", bound=npt.NDArray[Any])
 Block = tuple[Sequence[int] | npt.NDArray[np.int32], Sequence[float] | npt.NDArray[np.float32], Sequence[bytes | None]]
 
 
@@ -152,8 +153,15 @@ def lengths(reader: SegmentReader, fieldname: str) -> npt.NDArray[np.float64]:
     store = kept(reader).lengths
     found = store.get(fieldname)
     if found is None:
-        found = store[fieldname] = field_lengths(reader, fieldname, default=1)
+        found = field_lengths(reader, fieldname, default=1)
+        store[fieldname] = _frozen(found)
     return found
+
+
+def _frozen(values: ArrayT) -> ArrayT:
+    """The array, read-only: what is kept is shared by every search of the reader."""
+    values.flags.writeable = False
+    return values
 
 
 def weights(reader: SegmentReader, fieldname: str, btext: bytes,
@@ -167,7 +175,7 @@ def weights(reader: SegmentReader, fieldname: str, btext: bytes,
     if found is None:
         if not CACHED_FROM <= reader.doc_frequency(fieldname, btext) <= CACHED_WORD:
             return blocks(reader, fieldname, btext, values=False, within=within)
-        found = [(np.array(ids, dtype=np.int32), np.array(w, dtype=np.float32))
+        found = [(_frozen(np.array(ids, dtype=np.int32)), _frozen(np.array(w, dtype=np.float32)))
                  for ids, w, _ in blocks(reader, fieldname, btext, values=False)]
         store.keep(key, found, sum(len(ids) for ids, _ in found))
     return [(ids, w, ()) for ids, w in found
@@ -195,7 +203,7 @@ def positions(reader: SegmentReader, fieldname: str, btext: bytes,
         parts = [np.fromiter(decode(value), dtype=np.int64) + (doc << POSITION_BITS)
                  for ids, _, values in blocks(reader, fieldname, btext, within=wanted)
                  for doc, value in zip(ids, values, strict=True) if value is not None and (whole or within[doc])]
-        found = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        found = _frozen(np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
         if whole:
             store.keep(key, found, len(found))
     return found[within[found >> POSITION_BITS]]

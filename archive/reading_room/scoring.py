@@ -79,8 +79,9 @@ def matches(searcher: Any, query: Query, check: Callable[[], None], allow: Query
         return None
     docnums: list[npt.NDArray[np.int64]] = []
     scores: list[Floats] = []
+    statistics = _Statistics(searcher)
     for sub, offset in searcher.leaf_searchers():
-        segment = _Segment(searcher, sub.reader(), check)
+        segment = _Segment(statistics, sub.reader(), check)
         within = segment.run(allow)[0] if allow is not None else None
         if within is None or within.any():
             mask, score = segment.run(query, within)
@@ -112,6 +113,25 @@ def _bytes(schema: Schema, field: str, words: list[Any]) -> list[bytes]:
         return []
 
 
+class _Statistics:
+    """The index-wide figures of BM25F, from the whole searcher as whoosh's scorers take them,
+    worked out once per search (each is a sum over every segment)."""
+
+    def __init__(self, searcher: Any) -> None:
+        self.searcher = searcher
+        self.known: dict[tuple[str, bytes], tuple[float, float, float, float]] = {}
+
+    def of(self, field: str, word: bytes) -> tuple[float, float, float, float]:
+        """The word's idf, the field's average length, and B and K1 for the field."""
+        found = self.known.get((field, word))
+        if found is None:
+            weighting = self.searcher.weighting
+            found = self.known[(field, word)] = (
+                self.searcher.idf(field, word), self.searcher.avg_field_length(field) or 1,
+                weighting._field_B.get(field, weighting.B), weighting.K1)
+        return found
+
+
 class _Segment:
     """One segment's part of a search: document numbers are the segment's own, and a part of a
     query gives a mask of the documents it matches and their scores (0 elsewhere). `within`,
@@ -119,8 +139,8 @@ class _Segment:
     filter, left): only those documents are scored, and only the blocks that may hold them
     are read."""
 
-    def __init__(self, top: Any, reader: SegmentReader, check: Callable[[], None]) -> None:
-        self.top = top  # index-wide statistics come from the whole searcher, as whoosh's scorers take them
+    def __init__(self, statistics: _Statistics, reader: SegmentReader, check: Callable[[], None]) -> None:
+        self.statistics = statistics
         self.reader = reader
         self.check = check
         self.size = reader.doc_count_all()
@@ -196,11 +216,7 @@ class _Segment:
             ordered = None if within is None else np.flatnonzero(within).tolist()
             scorable = reader.schema[field].scorable  # if not, whoosh's WeightScorer: the weight is the score
             if scorable:
-                weighting = self.top.weighting
-                idf = self.top.idf(field, word)
-                avgfl = self.top.avg_field_length(field) or 1
-                b = weighting._field_B.get(field, weighting.B)
-                k1 = weighting.K1
+                idf, avgfl, b, k1 = self.statistics.of(field, word)
                 fl = lengths(reader, field)
             for ids, tfs, _ in weights(reader, field, word, ordered):
                 docs = np.asarray(ids, dtype=np.intp)
