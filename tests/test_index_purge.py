@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from whoosh.reading import SegmentReader
 
+from archive.errors import EscrowError
 from archive.reading_room.index import Index
 from archive.reading_room.search import search
 
@@ -138,3 +139,30 @@ def test_a_purge_that_fails_midway_leaves_the_index_as_it_was_and_can_be_run_aga
     assert search(index, "hall").total == 5 and search(index, "number2").total == 0
     assert index.purge() == 1  # the writer's lock was let go: the next purge finishes it
     assert index.pending() == 0 and search(index, "hall").total == 5
+
+
+def test_a_purge_apart_runs_in_a_process_of_its_own_and_reports_a_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a takedown and a sync use, so that a web worker's other threads keep serving."""
+    index = Index(tmp_path / "index")
+    index.ensure()
+    canary = "zqxcanaryword"
+    index.write(add=[_doc(n, f"meeting {n}", f"hall vote number{n} {canary if n == 2 else ''}", [], None)
+                     for n in range(6)], delete=())
+    index.write(add=(), delete=[f"{2:016d}"])
+
+    def not_here(*args: object) -> None:
+        raise AssertionError("the purge ran in the calling process")
+
+    monkeypatch.setattr(index_module, "rewrite", not_here)
+    assert index.purge_apart() == 1
+    assert index.pending() == 0 and search(index, "hall").total == 5
+    assert not any(canary.encode() in p.read_bytes() for p in index.path.iterdir() if p.is_file())
+    assert index.purge_apart() == 0  # nothing pending: no process at all
+
+    index.write(add=(), delete=[f"{3:016d}"])
+    [segment] = [p for p in index.path.iterdir() if p.suffix == ".seg"]
+    segment.write_bytes(segment.read_bytes()[:64])  # the child cannot read the segment it must rewrite
+    with pytest.raises(EscrowError, match="stays in the index files until 'escrow index sync'"):
+        index.purge_apart()
+    assert index.pending() == 1  # still reported: `escrow index verify` says so

@@ -14,10 +14,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whoosh import index as whoosh_index
 from whoosh.analysis import StemmingAnalyzer
@@ -26,14 +28,30 @@ from whoosh.index import LockError
 from whoosh.searching import Searcher
 
 from archive.errors import Conflict, EscrowError
-from archive.reading_room.models import ReleasedStory
 from archive.reading_room.segments import rewrite
+
+if TYPE_CHECKING:  # the model, not the database layer: the purge's child process imports this module
+    from archive.reading_room.models import ReleasedStory
 
 WRITER_TIMEOUT = 30.0
 INDEX_NAME = "released"
 _TOC = re.compile(rf"_{INDEX_NAME}_\d+\.toc")  # whoosh's table of contents, one per generation
 SEGMENT_DOCS = 2_000  # bounds a purge (~13 s for 2,000 stories of 9 KB) while keeping search fast
 _SMALL = SEGMENT_DOCS // 8  # segments below this are merged together, four or more at a time
+
+
+_PURGE_REFUSED = 3  # the purge child's exit status for an EscrowError, whose message is its last line
+_PURGE_CHILD = f"""
+import sys
+from pathlib import Path
+from archive.errors import EscrowError
+from archive.reading_room.index import Index
+try:
+    print(Index(Path(sys.argv[1])).purge())
+except EscrowError as error:
+    print(error, file=sys.stderr)
+    sys.exit({_PURGE_REFUSED})
+"""
 
 
 class IndexMissing(EscrowError):
@@ -172,6 +190,23 @@ class Index:
             if not holding:
                 return purged
             purged += rewrite(self._writer(), holding[0])  # the TOC as committed now
+
+    def purge_apart(self) -> int:
+        """purge() in a process of its own, waited for; nothing to do costs no process. The
+        caller's other threads keep running meanwhile: in a web worker, a purge in the same
+        process would hold its interpreter lock for the ~13 s a segment takes, and every
+        request the worker took (searches polling for the story to be gone among them)
+        would wait on it. The child's outcome is the same as purge()'s: done, or an
+        EscrowError (the text stays pending in the files, as `escrow index verify` says)."""
+        if not self.pending():
+            return 0
+        done = subprocess.run([sys.executable, "-c", _PURGE_CHILD, str(self.path)], capture_output=True, text=True,
+                              check=False)
+        if done.returncode == 0:
+            return int(done.stdout.strip() or 0)
+        said = done.stderr.strip().splitlines()[-1:] if done.returncode == _PURGE_REFUSED else []
+        raise EscrowError(said[0] if said else "the index purge failed: the deleted text stays in the index "
+                          "files until 'escrow index sync' finishes it")
 
     def pending(self) -> int:
         """How many deleted documents' text is still in the index files (0 once purged)."""

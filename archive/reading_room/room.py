@@ -71,7 +71,7 @@ def sync(session: Session, index: Index) -> SyncReport:
         # Every added id is deleted first, even one this reader did not see: a document
         # written meanwhile by another process on this node is then replaced, not doubled.
         index.write(add=[document(r) for r in _rows(session, stale)], delete=extra + stale)
-    index.purge()  # also finishes a purge that a crash interrupted
+    index.purge_apart()  # also finishes a purge that a crash interrupted
     _remember(index, seen)
     return SyncReport(added=len(stale), removed=len(extra))
 

@@ -286,7 +286,7 @@ def takedown(session: Session, keyring: Keyring, index: Index, actor: User, stor
         db.scrub_journal(session)
     finally:
         recordings.remove(media_root, muted)
-        index.purge()  # the index forgets the story even when the journal keeps an old page
+        index.purge_apart()  # the index forgets the story even when the journal keeps an old page
     return story
 
 
@@ -313,7 +313,7 @@ def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, stor
         db.scrub_journal(session)
     finally:
         recordings.remove(media_root, [*muted, *shredded])  # unreadable since the commit; this frees the space
-        index.purge()  # the index forgets the story even when the journal keeps an old page
+        index.purge_apart()  # the index forgets the story even when the journal keeps an old page
     return story
 
 
