@@ -7,9 +7,9 @@ Most queries are plain: words, AND, OR, exact phrases. For those, each word's po
 read a block at a time (postings.py), scored with whoosh's BM25F formula and statistics (the
 index-wide idf and average field length, each document's field length) with array
 operations, a segment at a time: AND keeps the documents every part holds, OR all of them,
-each summing its parts' scores as whoosh's matchers do; an exact phrase decodes positions
-only in the stories that hold all its words. The documents and scores are whoosh's, up to the
-rounding of sums (tests/test_scoring.py compares them with whoosh's own matchers on
+each summing its parts' scores as whoosh's matchers do; an exact phrase meets its words'
+positions (postings.positions) in the stories that hold all its words. The documents and
+scores are whoosh's, up to the rounding of sums (tests/test_scoring.py compares them with whoosh's own matchers on
 generated stories and queries). Any other query (wildcards, fuzzy words, ranges, NOT,
 ANDMAYBE, proximity) is left to whoosh's matchers: `matches` answers None.
 """
