@@ -1,10 +1,12 @@
 """The researchers' door at archive scale: API search against the search page on the same
 queries, and a full OAI-PMH harvest, each against a bare reference in the same run.
 
-    .venv/bin/python scripts/bench_researchers.py [--n 10000] [--queries-repeat 3]
+    .venv/bin/python scripts/bench_researchers.py [--n 10000] [--queries-repeat 3] [--keep DIR]
 
 Corpus: scripts/bench_scale.py's (Zipf-distributed vocabulary of 30,000 words, stories of
 about 9 KB, levels cycling), imported and released with `escrow publish-due` (untimed).
+With --keep DIR the instance is built once in DIR, and reused by later runs of this script
+or of bench_scale.py with the same DIR.
 
 1. search: `/api/v1/search` and the search page `/search`, in-process (Flask test client,
    no network), on the same single-term, two-term AND and phrase queries drawn from the
@@ -35,13 +37,11 @@ from bench_release import (  # noqa: E402
     Instance,
     Query,
     make_queries,
-    prepare_instance,
     raw_search,
     raw_searcher,
     released_documents,
-    time_publish,
 )
-from bench_scale import VOCABULARY, write_corpus  # noqa: E402
+from bench_scale import published_instance  # noqa: E402
 
 from archive import create_app  # noqa: E402
 from archive.config import Config  # noqa: E402
@@ -140,16 +140,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--queries-repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="build the instance in DIR and keep it; a later run with the same DIR (or "
+                             "bench_scale.py's) reuses it")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="escrow-bench-researchers-") as tmp_name:
-        tmp = Path(tmp_name)
-        corpus = tmp / "stories.jsonl"
-        write_corpus(corpus, args.n)
-        print(f"corpus: {args.n} stories, {corpus.stat().st_size / 1e6:.0f} MB, Zipf vocabulary of "
-              f"{VOCABULARY:,} words", flush=True)
-        instance = Instance("sqlite", tmp / "instance", None)
-        runner = prepare_instance(corpus, instance)
-        time_publish(runner, instance, args.n)
+        instance = published_instance(args.keep or Path(tmp_name), args.n)[0]
         docs = released_documents(instance.database_url)
         queries = make_queries(docs)
         print(f"released; {len(queries)} queries", flush=True)

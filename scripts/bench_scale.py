@@ -318,6 +318,30 @@ def delete_and_purge(instance: Instance, docs: Sequence[dict[str, object]]) -> t
     return deleted, purged
 
 
+def published_instance(tmp: Path, n: int) -> tuple[Instance, CliRunner, float]:
+    """The instance in TMP with N corpus stories released, and publish-due's time in seconds.
+
+    An instance already published there (marked by the file ``published``) is reused
+    untimed (NaN), so --keep runs go straight to what they measure.
+    """
+    instance = Instance("sqlite", tmp / "instance", None)
+    if (tmp / "published").exists():
+        print(f"reusing the published instance in {tmp}", flush=True)
+        return instance, CliRunner(), math.nan
+    shutil.rmtree(tmp / "instance", ignore_errors=True)
+    tmp.mkdir(parents=True, exist_ok=True)
+    corpus = tmp / "stories.jsonl"
+    write_corpus(corpus, n)
+    print(f"corpus: {n} stories, {corpus.stat().st_size / 1e6:.0f} MB, Zipf vocabulary of "
+          f"{VOCABULARY:,} words (s = {ZIPF_S})", flush=True)
+    runner = prepare_instance(corpus, instance)
+    invoke(runner, instance, ["users", "add", ADMIN, "--role", "admin", "--password-stdin"],
+           stdin="bench-password\n")
+    publish = time_publish(runner, instance, n)
+    (tmp / "published").touch()
+    return instance, runner, publish
+
+
 def main() -> None:
     """Run every step and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -333,23 +357,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="escrow-bench-scale-") as tmp_name:
         tmp = args.keep or Path(tmp_name)
-        instance = Instance("sqlite", tmp / "instance", None)
-        runner = CliRunner()
-        if (tmp / "published").exists():
-            publish = math.nan
-            print(f"reusing the published instance in {tmp}", flush=True)
-        else:
-            shutil.rmtree(tmp / "instance", ignore_errors=True)
-            tmp.mkdir(parents=True, exist_ok=True)
-            corpus = tmp / "stories.jsonl"
-            write_corpus(corpus, args.n)
-            print(f"corpus: {args.n} stories, {corpus.stat().st_size / 1e6:.0f} MB, Zipf vocabulary of "
-                  f"{VOCABULARY:,} words (s = {ZIPF_S})", flush=True)
-            runner = prepare_instance(corpus, instance)
-            invoke(runner, instance, ["users", "add", ADMIN, "--role", "admin", "--password-stdin"],
-                   stdin="bench-password\n")
-            publish = time_publish(runner, instance, args.n)
-            (tmp / "published").touch()
+        instance, runner, publish = published_instance(tmp, args.n)
         docs = released_documents(instance.database_url)
         args.n = len(docs)
         raw_index = math.nan if args.no_bare_index else time_raw_index(docs, tmp / "raw")
