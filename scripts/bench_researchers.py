@@ -126,8 +126,9 @@ def bare_harvest(url: str, page_size: int) -> tuple[float, int]:
                 dc = etree.SubElement(etree.SubElement(record, f"{{{OAI}}}metadata"), f"{{{OAI_DC}}}dc",
                                       nsmap={"oai_dc": OAI_DC, "dc": DC})
                 for name, value in (("title", row.title), ("creator", row.narrator), ("description", row.summary),
-                                    ("date", row.interview_date[:4]), ("language", row.language)):
-                    etree.SubElement(dc, f"{{{DC}}}{name}").text = value
+                                    ("date", row.interview_date), ("language", row.language)):
+                    if value:  # as the archive's mapping: empty elements left out
+                        etree.SubElement(dc, f"{{{DC}}}{name}").text = value
             etree.tostring(root, xml_declaration=True, encoding="UTF-8")
             records += len(rows)
             after = (str(rows[-1].datestamp), rows[-1].story_id)
