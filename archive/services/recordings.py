@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -37,24 +38,42 @@ def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]
     The recording is read and sealed outside any transaction (an upload may take an hour, and
     on PostgreSQL an open transaction would hold up a withdrawal's clean-up and, behind it,
     every query on stories); only its registration is a short sealing transaction."""
-    config = archive.config
     with archive.transaction():  # ends whatever the door's session had begun, too
         story_id = _attachable(archive, actor, story_id).id
-    written = recordings.write(story_id, pieces, config.media_root, config.max_recording)
-    try:
+    written = write(archive, story_id, pieces)
+    with forgotten_unless_committed(archive, written):
         with archive.sealing() as ring:  # commits before it returns, or rolls back
             # Again, locked (its row on PostgreSQL, the writer lock on SQLite): a withdrawal that
             # committed while the recording arrived must not be outlived by a recording with a
             # live key. One that comes after waits, and shreds this one with the rest.
             story = _attachable(archive, actor, story_id, locked=True)
-            recording = recordings.register(archive.session, ring, written)
-            audit.record(archive.session, ring.audit_key, actor.email, "recording.attach", story.id,
-                         recording=recording.id, media_type=recording.media_type, size=recording.size)
+            return register(archive, ring, actor, story, written)
+
+
+def write(archive: Archive, story_id: str, pieces: Iterable[bytes]) -> recordings.Written:
+    """Seal a recording of the story into a hidden file as it is read, outside any transaction;
+    InvalidInput (and nothing kept) when it is not audio the archive takes or is too large."""
+    return recordings.write(story_id, pieces, archive.config.media_root, archive.config.max_recording)
+
+
+def register(archive: Archive, ring: Keyring, actor: User, story: Story, written: recordings.Written) -> Recording:
+    """Add a written recording to its story in the caller's sealing transaction, audited."""
+    recording = recordings.register(archive.session, ring, written)
+    audit.record(archive.session, ring.audit_key, actor.email, "recording.attach", story.id,
+                 recording=recording.id, media_type=recording.media_type, size=recording.size)
+    return recording
+
+
+@contextmanager
+def forgotten_unless_committed(archive: Archive, written: recordings.Written) -> Iterator[None]:
+    """Around the sealing transaction that registers a written recording: if it raises, the
+    file goes (its key was wrapped only in a row that was not committed)."""
+    try:
+        yield
     except BaseException:
         recordings.discard(written)
-        recordings.remove(config.media_root, [written.recording])  # a row that was not committed
+        recordings.remove(archive.config.media_root, [written.recording])
         raise
-    return recording
 
 
 def _attachable(archive: Archive, actor: User, story_id: str, locked: bool = False) -> Story:
@@ -71,11 +90,7 @@ def _attachable(archive: Archive, actor: User, story_id: str, locked: bool = Fal
 def seal(archive: Archive, ring: Keyring, actor: User, story: Story, pieces: Iterable[bytes]) -> Recording:
     """Seal a recording to a story in the caller's sealing transaction (an import's), audited;
     the caller removes its file (`recordings.remove`) if that transaction does not commit."""
-    config = archive.config
-    recording = recordings.seal(archive.session, ring, story, pieces, config.media_root, config.max_recording)
-    audit.record(archive.session, ring.audit_key, actor.email, "recording.attach", story.id,
-                 recording=recording.id, media_type=recording.media_type, size=recording.size)
-    return recording
+    return register(archive, ring, actor, story, write(archive, story.id, pieces))
 
 
 def read_file(path: Path) -> Iterator[bytes]:

@@ -10,7 +10,7 @@ import base64
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,14 @@ class Submission:
     draft: Draft
     owner: User
     recording: Path | None = None  # an import line's recording file, sealed with the story
+    id: str = field(default_factory=new_id)  # known before sealing: a recording binds it
 
 
-def submit(session: Session, keyring: Keyring, actor: User, draft: Draft) -> Story:
-    """Seal one story owned by the acting organizer."""
-    return submit_many(session, keyring, actor, [Submission(draft, actor)], action="story.submit")[0]
+def submit(session: Session, keyring: Keyring, actor: User, draft: Draft, story_id: str | None = None) -> Story:
+    """Seal one story owned by the acting organizer (under `story_id` if given: one a recording
+    was already sealed to)."""
+    submission = Submission(draft, actor) if story_id is None else Submission(draft, actor, id=story_id)
+    return submit_many(session, keyring, actor, [submission], action="story.submit")[0]
 
 
 def submit_many(session: Session, keyring: Keyring, actor: User,
@@ -61,7 +64,7 @@ def submit_many(session: Session, keyring: Keyring, actor: User,
     now = utcnow()
     stories = []
     for item in submissions:
-        story_id, dek_id, dek = new_id(), new_id(), crypto.new_key()
+        story_id, dek_id, dek = item.id, new_id(), crypto.new_key()
         kek = keyring.current_version
         story = Story(
             id=story_id, owner_id=item.owner.id, status="sealed",

@@ -50,6 +50,7 @@ def init_app(app: Flask, *, proxy_hops: int = 0) -> None:
     csrf.exempt(oai.bp)
     csrf.exempt(api.bp)
     csrf.exempt(organizer.attach_recording)  # streamed: it checks the token itself, before the file
+    csrf.exempt(organizer.submit)  # likewise: its form's token is checked before the recording
     security.init_app(app)
     app.before_request(_initialised)
     app.jinja_env.filters["when"] = when

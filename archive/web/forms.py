@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    FileField,
     PasswordField,
     RadioField,
     SelectChoice,
@@ -78,6 +79,9 @@ class StoryForm(FlaskForm):
     captions = TextAreaField("Timed transcript (WebVTT), instead of the transcript above", render_kw={"rows": 6})
     recording_release = RadioField("What the reading room may play of the recording", default="none",
                                    choices=[SelectChoice(k, RECORDING_HELP[k]) for k in RECORDING_RELEASES])
+    # Last of the fields: the page's body is read in order, the recording sealed as it arrives.
+    recording = FileField("Recording of the interview (WAV, FLAC, Ogg or MP3; optional)",
+                          render_kw={"accept": "audio/*"})
 
 
 def _instant(text: str | None) -> datetime:

@@ -3,9 +3,10 @@
 A story's content is shown to its own organizer only on a deliberate "open", which is
 audited; the list shows control columns (and the released title, once released).
 
-A recording is uploaded as a multipart body read part by part from the request stream and
-sealed as it arrives (never `request.files`, which Werkzeug spools to temporary files), and
-played back decrypted range by range.
+A recording is uploaded, on the submit page with its story or later on the story's page, as
+a multipart body read part by part from the request stream and sealed as it arrives (never
+`request.files`, which Werkzeug spools to temporary files), and played back decrypted range
+by range.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import validate_csrf
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wrappers import Response
@@ -37,22 +39,78 @@ FORM_FIELD = {"embargo_until": "embargo_date"}
 
 @bp.route("/submit", methods=["GET", "POST"])
 @roles(*SUBMITTERS)
-def submit() -> Response | str | tuple[str, int]:
-    form = StoryForm()
+def submit() -> Any:
+    """Seal a story typed into the form, with its recording if one is chosen.
+
+    Exempt from CSRFProtect, which would parse a multipart body into `request.form` and spool
+    the recording to a temporary file: the form's own token is checked, before the file. A
+    body with a recording is read in order as it arrives: every field, then the file, which is
+    sealed as it streams in (the form sends the file last; its preview button sends no file).
+    """
     if request.method == "GET":
-        return render_template("submit.html", form=form, previews=None, form_error=None)
+        return render_template("submit.html", form=StoryForm(), previews=None, form_error=None)
+    if request.mimetype != "multipart/form-data":
+        return _submitted(StoryForm(), request.form, None)
+    limit = context.archive().config.max_recording
+    request.max_content_length = limit + FORM_BYTES + OVERHEAD  # this request's own limit
+    try:
+        parts = _parts(max_parts=MAX_FORM_PARTS)
+        fields, recording = _fields(parts)
+    except _Refused as refused:
+        return _unread(str(refused), refused.status)
+    except RequestEntityTooLarge:
+        return _unread(_too_large(limit), 413)
+    except (BadRequest, ValueError):  # a body cut short, or not multipart framing
+        return _unread("The form could not be read: nothing was kept. Try again.", 400)
+    return _submitted(StoryForm(formdata=fields), fields, None if recording is None else _data(parts))
+
+
+def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None) -> Any:
+    """Validate the form's story; preview it, or seal it with the recording's pieces if any."""
     if not form.validate_on_submit():
-        return render_template("submit.html", form=form, previews=None, form_error=None), 400
+        return _unsealed(form, None, 400)
     try:
         draft = stories.parse(_story_data(form))
     except InvalidInput as error:
         return _refill(form, error)
-    if "preview" in request.form:
+    if "preview" in fields:
+        _drain()  # a recording sent with a preview is not read, and not kept
         return render_template("submit.html", form=form, previews=stories.previews(draft),
                                chosen=draft.redaction_level, form_error=None)
-    sealed = stories.submit(context.archive(), context.user(), draft)
-    flash(f"Sealed. Story {sealed.id} is encrypted and waits for its date.", "info")
+    limit = context.archive().config.max_recording
+    counted = _Counted(recording or iter(()))
+    try:
+        sealed = stories.submit(context.archive(), context.user(), draft,
+                                recording=None if recording is None else counted)
+    except RequestEntityTooLarge:
+        return _recording_refused(form, _too_large(limit), 413)
+    except InvalidInput as error:  # only the recording can be refused now: the story was checked
+        if counted.arrived > limit:
+            return _recording_refused(form, _too_large(limit), 413)
+        return _recording_refused(form, f"{sentence(str(error).rstrip('.'))}.", 400)
+    except (BadRequest, ValueError):  # a body cut short, or not multipart framing
+        return _recording_refused(form, "The upload could not be read: nothing was kept. Try again.", 400)
+    if recording is None:
+        flash(f"Sealed. Story {sealed.id} is encrypted and waits for its date.", "info")
+    else:
+        flash(f"Sealed. Story {sealed.id} and its recording are encrypted and wait for the story's date.", "info")
     return redirect(url_for("organizer.my_story", story_id=sealed.id))
+
+
+def _unread(message: str, status: int) -> tuple[str, int]:
+    _drain()
+    return _unsealed(StoryForm(formdata=None), message, status)
+
+
+def _recording_refused(form: StoryForm, message: str, status: int) -> tuple[str, int]:
+    _drain()
+    form.recording.errors = [message]
+    return _unsealed(form, "The story was not sealed: its recording was refused (see below). "
+                           "Choose the recording again.", status)
+
+
+def _unsealed(form: StoryForm, form_error: str | None, status: int) -> tuple[str, int]:
+    return render_template("submit.html", form=form, previews=None, form_error=form_error), status
 
 
 def _story_data(form: StoryForm) -> dict[str, Any]:
@@ -93,7 +151,8 @@ def _refill(form: StoryForm, error: InvalidInput) -> tuple[str, int]:
         form_error = "The story was not sealed: correct the field marked below."
     else:
         form_error = f"The story was not sealed: {message}."
-    return render_template("submit.html", form=form, previews=None, form_error=form_error), 400
+    _drain()  # a recording sent with a story that is refused is not read, and not kept
+    return _unsealed(form, form_error, 400)
 
 
 
@@ -191,6 +250,20 @@ TOKEN, FILE = "csrf_token", "recording"
 MAX_PARTS = 4
 MAX_TOKEN = 1024  # bytes of the token field; a real one is about 90
 OVERHEAD = 64 * 1024  # the multipart framing around the file, allowed above the recording limit
+MAX_FORM_PARTS = 64  # the submit form's fields, its buttons and the file, with room to spare
+FORM_BYTES = 2 * 1024 * 1024  # the submit form's fields together, as the app's limit for any form
+
+
+class _Counted:
+    """An upload's pieces, counting the bytes that arrived (to tell "too large" from "not audio")."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self.pieces, self.arrived = pieces, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self.pieces:
+            self.arrived += len(piece)
+            yield piece
 
 
 class _Refused(Exception):
@@ -213,26 +286,20 @@ def attach_recording(story_id: str) -> Any:
     limit = context.archive().config.max_recording
     # Flask 3.1: this request's own limit, above the app's 2 MB (the framing on top of the file).
     request.max_content_length = limit + OVERHEAD
-    arrived = 0
-
-    def counted(pieces: Iterator[bytes]) -> Iterator[bytes]:
-        nonlocal arrived
-        for piece in pieces:
-            arrived += len(piece)
-            yield piece
-
+    counted: _Counted | None = None
     try:
         if story.status == "withdrawn":
             raise _Refused("The story is withdrawn: nothing can be added to it, and nothing was kept.")
         parts = _parts()
         _check_token(parts)
-        recording = recordings.attach(context.archive(), context.user(), story.id, counted(_file(parts)))
+        counted = _Counted(_file(parts))
+        recording = recordings.attach(context.archive(), context.user(), story.id, counted)
     except _Refused as refused:
         return _upload_refused(story, str(refused), refused.status)
     except RequestEntityTooLarge:
         return _upload_refused(story, _too_large(limit), 413)
     except InvalidInput as error:
-        if arrived > limit:
+        if counted is not None and counted.arrived > limit:
             return _upload_refused(story, _too_large(limit), 413)
         return _upload_refused(story, f"{sentence(str(error).rstrip('.'))}.", 400)
     except (BadRequest, ValueError):  # a body cut short, or not multipart framing
@@ -250,7 +317,7 @@ def _upload_refused(story: Story, message: str, status: int) -> Any:
     return _story_page(story, status=status, recording_error=message)
 
 
-def _parts() -> Iterator[Field | File | Data]:
+def _parts(max_parts: int = MAX_PARTS) -> Iterator[Field | File | Data]:
     """The multipart body's events, decoded from the request stream a block at a time."""
     boundary = request.mimetype_params.get("boundary", "") if request.mimetype == "multipart/form-data" else ""
     if not boundary:
@@ -259,8 +326,47 @@ def _parts() -> Iterator[Field | File | Data]:
     # The decoder's buffer holds at most one block and a boundary's worth: headers without end,
     # or more parts than the form has, are refused rather than buffered.
     decoder = MultipartDecoder(boundary.encode("latin-1"), max_form_memory_size=2 * recordings.READ,
-                               max_parts=MAX_PARTS)
+                               max_parts=max_parts)
     return _events(decoder, stream)
+
+
+def _fields(parts: Iterator[Field | File | Data]) -> tuple[MultiDict[str, str], File | None]:
+    """The form's fields (at most FORM_BYTES together) up to its file part, and that part if a
+    file was chosen (its bytes are next in `parts`); None if the form ended without one."""
+    fields: MultiDict[str, str] = MultiDict()
+    size = 0
+    for part in parts:
+        if isinstance(part, File):
+            if part.name != FILE:
+                raise _Refused("The form could not be read: nothing was kept.")
+            return fields, part if part.filename else None
+        if not isinstance(part, Field):
+            raise _Refused("The form could not be read: nothing was kept.")
+        value = bytearray()
+        for event in parts:
+            if not isinstance(event, Data):
+                raise _Refused("The form could not be read: nothing was kept.")
+            value += event.data
+            size += len(event.data)
+            if size > FORM_BYTES:
+                raise _Refused("The story's text is longer than the form accepts (2 MiB): nothing was kept.", 413)
+            if not event.more_data:
+                break
+        try:
+            fields.add(part.name, value.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _Refused("The form could not be read (its text was not UTF-8): nothing was kept.") from None
+    return fields, None
+
+
+def _drain() -> None:
+    """Read what is left of the request's body and throw it away, so the browser, still
+    sending, gets the answer rather than a reset connection. Nothing of it is kept."""
+    try:
+        while request.stream.read(recordings.READ):
+            pass
+    except (RequestEntityTooLarge, BadRequest, OSError):
+        pass  # past the limit or cut short: the connection closes after the answer anyway
 
 
 def _events(decoder: MultipartDecoder, stream: Any) -> Iterator[Field | File | Data]:

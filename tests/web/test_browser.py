@@ -123,6 +123,34 @@ def test_a_story_goes_from_an_organizers_form_to_a_researchers_search(page: Page
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
 
 
+def test_a_recording_chosen_on_the_submit_page_is_sealed_with_the_story(page: Page, site: str,
+                                                                       archive_home: Path, tmp_path: Path) -> None:
+    """Chromium sends the form's fields before the file (the order the server reads it in); a
+    preview sends no file; sealing seals both."""
+    (tmp_path / "interview.wav").write_bytes(tiny_wav(frames=8000))
+    sign_in(page, site, "org@example.org")
+    page.goto(f"{site}/submit")
+    page.get_by_label("Title", exact=True).fill("Night laundry")
+    page.get_by_label("Narrator's name").fill("Rosa Example")
+    page.get_by_label("Transcript", exact=True).fill("I folded sheets beside [[person:Maria Lopez]].")
+    page.get_by_label("Sealed until").fill("2031-01-01")
+    page.get_by_label("Recording of the interview").set_input_files(tmp_path / "interview.wav")
+    page.get_by_role("button", name="Preview each level").click()
+    page.wait_for_load_state()
+    expect(page.get_by_role("heading", name="What the reading room would show")).to_be_visible()
+    assert one(archive_home, "SELECT count(*) FROM stories") == 0
+    assert one(archive_home, "SELECT count(*) FROM recordings") == 0
+
+    page.get_by_label("Recording of the interview").set_input_files(tmp_path / "interview.wav")
+    page.get_by_role("button", name="Seal the story").click()
+    page.wait_for_load_state()
+
+    expect(page.get_by_text("and its recording are encrypted")).to_be_visible()
+    story_id = str(one(archive_home, "SELECT id FROM stories"))
+    assert page.url.endswith(f"/my/stories/{story_id}")
+    assert one(archive_home, "SELECT count(*) FROM recordings WHERE story_id = :id", id=story_id) == 1
+
+
 def test_an_admin_approves_another_admins_early_release_request(page: Page, site: str,
                                                                 archive_home: Path) -> None:
     sign_in(page, site, "org@example.org")
