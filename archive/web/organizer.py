@@ -68,7 +68,10 @@ def submit() -> Any:
 def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None) -> Any:
     """Validate the form's story; preview it, or seal it with the recording's pieces if any."""
     if not form.validate_on_submit():
-        return _unsealed(form, None, 400)
+        _drain()
+        expired = "csrf_token" in form.errors  # (CSRFProtect, which says this for every other form, is off here)
+        return _unsealed(form, "The form had expired or came from elsewhere: the story was not sealed. "
+                               "Reload the page and try again." if expired else None, 400)
     try:
         draft = stories.parse(_story_data(form))
     except InvalidInput as error:
