@@ -13,7 +13,7 @@ word in each document), so a word most stories hold costs tens of milliseconds t
 even when only its documents and weights are wanted, and a phrase of common words unpickles
 thousands of values. For the most recently searched common words, a segment reader's
 documents and weights, and their positions, are kept in arrays (at most CACHED_ITEMS numbers
-per reader, about 3 MB), as are its field lengths. They are numbers, never text, and they
+for the whole process, about 32 MB), as are its field lengths. They are numbers, never text, and they
 go with the reader: the shared searcher's readers are dropped when the index changes, so
 nothing of a taken-down story stays kept once it is out of the index.
 """
@@ -23,9 +23,9 @@ from __future__ import annotations
 import threading
 import weakref
 from bisect import bisect_left
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import accumulate
+from itertools import accumulate, count
 from operator import itemgetter
 from pickle import loads
 from typing import Any, TypeVar, cast
@@ -101,41 +101,78 @@ def deleted(reader: SegmentReader) -> frozenset[int]:
     return frozenset(reader._perdoc.deleted_docs()) if reader.has_deletions() else frozenset()
 
 
-CACHED_ITEMS = 400_000  # documents, weights and positions kept per segment reader: about 3 MB
-CACHED_WORD = CACHED_ITEMS // 2  # the most one word may take
+CACHED_ITEMS = 4_000_000  # documents, weights and positions kept by the process: about 32 MB
+CACHED_WORD = 400_000  # the most one word of one segment may take
 CACHED_FROM = 32  # a word is kept once it is in this many documents of the segment
+
+Key = tuple[str, str, bytes]  # (what, field, word)
 
 
 class _Kept:
     """What is kept of one segment reader (one version of one segment of one index): its field
     lengths, and for its most recently searched common words, their documents and weights or
-    their positions, least recently used dropped first."""
+    their positions. One budget for the whole process, least recently used dropped first,
+    whichever reader it belongs to: how many segments an index has then changes nothing of
+    how much is kept, and the words a search needs are kept in every segment alike."""
 
     def __init__(self) -> None:
+        self.serial = next(_SERIALS)  # never reused, unlike id()
         self.lengths: dict[str, npt.NDArray[np.float64]] = {}
-        self.entries: OrderedDict[tuple[str, str, bytes], tuple[Any, int]] = OrderedDict()  # -> (value, items)
-        self.size = 0
+        self.entries: dict[Key, tuple[Any, int]] = {}  # -> (value, items)
 
-    def recall(self, key: tuple[str, str, bytes]) -> Any:
+    def recall(self, key: Key) -> Any:
         with _KEPT_LOCK:
             found = self.entries.get(key)
             if found is None:
                 return None
-            self.entries.move_to_end(key)
+            _ORDER.move_to_end((self.serial, key))
             return found[0]
 
-    def keep(self, key: tuple[str, str, bytes], value: Any, items: int) -> None:
+    def keep(self, key: Key, value: Any, items: int) -> None:
+        global _SIZE
         with _KEPT_LOCK:
-            if key not in self.entries:
-                self.entries[key] = (value, items)
-                self.size += items
-                while self.size > CACHED_ITEMS and len(self.entries) > 1:
-                    _, (_, dropped) = self.entries.popitem(last=False)
-                    self.size -= dropped
+            _collect()
+            if key in self.entries:
+                return
+            self.entries[key] = (value, items)
+            _ORDER[(self.serial, key)] = weakref.ref(self)
+            _SIZE += items
+            while _SIZE > CACHED_ITEMS and len(_ORDER) > 1:
+                (_, dropped), owner = _ORDER.popitem(last=False)
+                alive = owner()
+                found = alive.entries.pop(dropped, None) if alive is not None else None
+                if found is not None:
+                    _SIZE -= found[1]
+
+    @property
+    def size(self) -> int:
+        """Numbers kept for this reader."""
+        return sum(items for _, items in self.entries.values())
 
 
 _KEPT: weakref.WeakKeyDictionary[SegmentReader, _Kept] = weakref.WeakKeyDictionary()
+_SERIALS = count()
+_ORDER: OrderedDict[tuple[int, Key], weakref.ref[_Kept]] = OrderedDict()  # every reader's, oldest first
+_SIZE = 0  # numbers kept, all readers together
+_GONE: deque[tuple[int, list[tuple[Key, int]]]] = deque()  # readers gone since, with what they had kept
 _KEPT_LOCK = threading.Lock()
+
+
+def _gone(serial: int, entries: dict[Key, tuple[Any, int]]) -> None:
+    """A reader went, and its kept arrays with it. Called by the garbage collector, at any
+    point of any thread, so it takes no lock: the order and the budget are mended later."""
+    _GONE.append((serial, [(key, items) for key, (_, items) in entries.items()]))
+    entries.clear()
+
+
+def _collect() -> None:
+    """Take the entries of readers that went out of the order and the budget (lock held)."""
+    global _SIZE
+    while _GONE:
+        serial, entries = _GONE.popleft()
+        for key, items in entries:
+            if _ORDER.pop((serial, key), None) is not None:
+                _SIZE -= items
 
 
 def kept(reader: SegmentReader) -> _Kept:
@@ -145,6 +182,7 @@ def kept(reader: SegmentReader) -> _Kept:
         found = _KEPT.get(reader)
         if found is None:
             found = _KEPT[reader] = _Kept()
+            weakref.finalize(found, _gone, found.serial, found.entries)
         return found
 
 
