@@ -3,10 +3,14 @@ time, against a bare Flask page that reads the same body and throws it away, in 
 
     .venv/bin/python scripts/bench_upload.py [--mib 1024]
 
-Each server is its own process (werkzeug on 127.0.0.1, one request at a time); its peak
-resident memory is its VmHWM from /proc after the upload, and its resident memory before
-is its VmRSS once it has answered a first request. The upload is a WAV of MIB mebibytes
-(noise), sent as a multipart form streamed from the file, as a browser sends it.
+Each server is its own process on 127.0.0.1, one request at a time: the archive's app and the
+bare page on werkzeug, and the archive as it is served, `escrow serve --workers 1` (gunicorn,
+signed in through its login form, the CSRF tokens taken from its pages), through the story
+page's upload and through the submit page with a new story. A server's peak resident memory
+is its VmHWM from /proc after the upload, reset just before it (for gunicorn, its worker's),
+and its resident memory before is its VmRSS once it has answered a first request; signing
+in's own peak (argon2's 64 MiB, about 156 MiB for a gunicorn worker) is not the upload's. The upload is a WAV of MIB
+mebibytes (noise), sent as a multipart form streamed from the file, as a browser sends it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_import import print_table  # noqa: E402
@@ -71,6 +76,12 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
+def _reset_peak(pid: int) -> None:
+    """VmHWM starts again from VmRSS (Linux's clear_refs 5): the peak is then the upload's own,
+    not signing in's (argon2 takes 64 MiB for a moment)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
 def _status(pid: int, field: str) -> int:
     text = Path(f"/proc/{pid}/status").read_text()
     found = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
@@ -80,16 +91,21 @@ def _status(pid: int, field: str) -> int:
 def _start(kind: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
     port = _port()
     process = subprocess.Popen([sys.executable, "-c", SERVER, kind, str(port)], env=env)
+    _wait_listening(process, port, f"the {kind} server")
+    return process, port
+
+
+def _wait_listening(process: subprocess.Popen[bytes], port: int, name: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process, port
+            return
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(f"the {kind} server exited") from None
+                raise RuntimeError(f"{name} exited") from None
             time.sleep(0.05)  # waiting for a process to listen, not synchronising a test
-    raise RuntimeError(f"the {kind} server did not listen")
+    raise RuntimeError(f"{name} did not listen")
 
 
 def _cookie(port: int) -> str:
@@ -103,9 +119,44 @@ def _cookie(port: int) -> str:
     return cookie.split(";", 1)[0]
 
 
-def _upload(port: int, story_id: str, wav: Path, cookie: str) -> tuple[int, float]:
-    # The token's part comes first, as the page's form sends it (CSRF checking is off in the bench).
-    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\nbench\r\n"
+def _get(port: int, path: str, cookie: str = "") -> tuple[str, str]:
+    """A page's text and the session cookie it sets (or the one sent)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+    response = conn.getresponse()
+    text = response.read().decode()
+    conn.close()
+    return text, (response.getheader("Set-Cookie") or cookie).split(";", 1)[0]
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    if found is None:
+        raise RuntimeError("no CSRF token on the page")
+    return found.group(1)
+
+
+def _signed_in(port: int) -> str:
+    """Sign in through the login form, as a browser does; the session cookie."""
+    page, cookie = _get(port, "/login")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    body = urlencode({"csrf_token": _csrf(page), "email": EMAIL, "password": PASSWORD})
+    conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    if response.status != 302:
+        raise RuntimeError(f"signing in answered {response.status}")
+    return (response.getheader("Set-Cookie") or "").split(";", 1)[0]
+
+
+def _part(name: str, value: str) -> str:
+    return f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+
+
+def _upload(port: int, path: str, wav: Path, cookie: str, fields: dict[str, str] | None = None) -> tuple[int, float]:
+    # The fields (the token first) come before the file, as the pages' forms send them.
+    head = ("".join(_part(name, value) for name, value in (fields or {"csrf_token": "bench"}).items()) +
             f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"recording\"; filename=\"a.wav\"\r\n"
             "Content-Type: audio/wav\r\n\r\n").encode()
     tail = f"\r\n--{BOUNDARY}--\r\n".encode()
@@ -118,7 +169,7 @@ def _upload(port: int, story_id: str, wav: Path, cookie: str) -> tuple[int, floa
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     start = time.perf_counter()
-    conn.request("POST", f"/my/stories/{story_id}/recording", body(), {
+    conn.request("POST", path, body(), {
         "Content-Type": f"multipart/form-data; boundary={BOUNDARY}", "Cookie": cookie,
         "Content-Length": str(len(head) + wav.stat().st_size + len(tail))})
     response = conn.getresponse()
@@ -133,11 +184,48 @@ def _measure(kind: str, env: dict[str, str], story_id: str, wav: Path) -> tuple[
     try:
         cookie = _cookie(port)
         before = _status(process.pid, "VmRSS")
-        status, seconds = _upload(port, story_id, wav, cookie)
+        _reset_peak(process.pid)
+        status, seconds = _upload(port, f"/my/stories/{story_id}/recording", wav, cookie)
         return before, _status(process.pid, "VmHWM"), seconds, status
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+SUBMITTED = {"title": "Bench", "narrator": "N", "transcript": "T", "embargo_date": "2090-01-01",
+             "redaction_level": "redacted", "recording_release": "none", "language": "en"}
+
+
+def _measure_served(env: dict[str, str], story_id: str, wav: Path) -> list[tuple[int, int, float, int]]:
+    """`escrow serve --workers 1`: the story page's upload, then the submit page's (each in a fresh
+    server, so each peak is its own)."""
+    escrow = str(Path(sys.executable).with_name("escrow"))
+    served = {k: v for k, v in env.items() if k != "ESCROW_PASSWORD_COST"}  # serve refuses cheap hashes
+    found = []
+    for door in ("story page", "submit page"):
+        port = _port()
+        master = subprocess.Popen([escrow, "serve", "--workers", "1", "--port", str(port)], env=served,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_listening(master, port, "escrow serve")
+            cookie = _signed_in(port)
+            worker = int(Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()[0])
+            if door == "story page":
+                page, cookie = _get(port, f"/my/stories/{story_id}", cookie)  # (the token is in the session)
+                before = _status(worker, "VmRSS")
+                _reset_peak(worker)
+                status, seconds = _upload(port, f"/my/stories/{story_id}/recording", wav, cookie,
+                                          {"csrf_token": _csrf(page)})
+            else:
+                page, cookie = _get(port, "/submit", cookie)
+                before = _status(worker, "VmRSS")
+                _reset_peak(worker)
+                status, seconds = _upload(port, "/submit", wav, cookie, {"csrf_token": _csrf(page), **SUBMITTED})
+            found.append((before, _status(worker, "VmHWM"), seconds, status))
+        finally:
+            master.terminate()
+            master.wait(timeout=60)
+    return found
 
 
 def main() -> None:
@@ -163,9 +251,10 @@ def main() -> None:
         wav = tmp / "interview.wav"
         _write_wav(wav, args.mib)
         ours = _measure("archive", env, story_id, wav)
+        page, submit = _measure_served(env, story_id, wav)
         bare = _measure("bare", env, story_id, wav)
         spooled = sorted(p.name for p in (tmp / "spool").iterdir())
-        sealed = sum(p.stat().st_size for p in (tmp / "instance" / "media").glob("*.sealed"))
+        sealed = max(p.stat().st_size for p in (tmp / "instance" / "media").glob("*.sealed"))
 
     mib = 2**20
     rows: list[tuple[object, ...]] = [
@@ -173,9 +262,16 @@ def main() -> None:
          f"{(ours[1] - ours[0]) / mib:.0f} above its start", f"{ours[1] / bare[1]:.2f}"),
         ("bare Flask page reading the same body: peak RSS, MiB", 1, f"{bare[1] / mib:.0f}",
          f"{(bare[1] - bare[0]) / mib:.0f} above its start", "1.00"),
+        (f"escrow serve, story page: worker's peak RSS, MiB (status {page[3]})", 1, f"{page[1] / mib:.0f}",
+         f"{(page[1] - page[0]) / mib:.0f} above its start", f"{page[1] / bare[1]:.2f}"),
+        (f"escrow serve, submit page with the story: peak RSS, MiB (status {submit[3]})", 1,
+         f"{submit[1] / mib:.0f}", f"{(submit[1] - submit[0]) / mib:.0f} above its start",
+         f"{submit[1] / bare[1]:.2f}"),
         ("archive upload: seconds (encrypted, checked as audio)", 1, f"{ours[2]:.1f}", "-", f"{ours[2] / bare[2]:.2f}"),
+        ("escrow serve: seconds, story page / submit page", 1, f"{page[2]:.1f}", f"{submit[2]:.1f}",
+         f"{page[2] / bare[2]:.2f} / {submit[2] / bare[2]:.2f}"),
         ("bare page: seconds", 1, f"{bare[2]:.1f}", "-", "1.00"),
-        ("sealed file, MiB", 1, f"{sealed / mib:.0f}", "-", "-"),
+        ("sealed file (each), MiB", 1, f"{sealed / mib:.0f}", "-", "-"),
         ("files spooled to TMPDIR", 1, len(spooled), "-", "-"),
     ]
     print_table(rows)
