@@ -87,12 +87,6 @@ def _attachable(archive: Archive, actor: User, story_id: str, locked: bool = Fal
     return story
 
 
-def seal(archive: Archive, ring: Keyring, actor: User, story: Story, pieces: Iterable[bytes]) -> Recording:
-    """Seal a recording to a story in the caller's sealing transaction (an import's), audited;
-    the caller removes its file (`recordings.remove`) if that transaction does not commit."""
-    return register(archive, ring, actor, story, write(archive, story.id, pieces))
-
-
 def read_file(path: Path) -> Iterator[bytes]:
     """A file's bytes in pieces of READ, for `attach` or `seal`."""
     with path.open("rb") as source:

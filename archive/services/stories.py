@@ -18,7 +18,7 @@ from archive.users import User
 from archive.vault import drafts, imports, stories
 from archive.vault import recordings as vault_recordings
 from archive.vault.drafts import Draft
-from archive.vault.models import LEVELS, RECORDING_RELEASES, Recording, Story
+from archive.vault.models import LEVELS, RECORDING_RELEASES, Story
 
 __all__ = ["LEVELS", "RECORDING_RELEASES", "Draft", "Story", "due_for_review", "import_file", "listing", "managed",
            "mine", "open_sealed", "own", "parse", "previews", "release_reviewed", "submit", "takedown", "withdraw"]
@@ -55,21 +55,29 @@ def submit(archive: Archive, actor: User, draft: Draft, recording: Iterable[byte
 def import_file(archive: Archive, actor: User, path: Path) -> list[Story]:
     """Seal every story of a JSON Lines file, or none: every line is checked first."""
     lines = imports.read_lines(path, limit=MAX_IMPORT_BYTES)
-    submissions = imports.parse_lines(archive.session, actor, lines, str(path), path.parent)
-    sealed: list[Recording] = []
+    with archive.transaction():  # (it reads accounts: no transaction stays open while recordings are read)
+        submissions = imports.parse_lines(archive.session, actor, lines, str(path), path.parent)
+    # Recordings are read and sealed first, outside any transaction (each under its story's id,
+    # known in advance), so no lock is held while they are read; then stories and recordings
+    # are added in one sealing transaction.
+    written: list[vault_recordings.Written] = []
     try:
+        for number, item in enumerate(submissions, start=1):
+            if item.recording is not None:
+                try:
+                    written.append(recordings.write(archive, item.id, recordings.read_file(item.recording)))
+                except InvalidInput as error:
+                    raise InvalidInput(f"{path}: the recording of story {number}: {error}") from None
         with archive.sealing() as ring:
             made = stories.submit_many(archive.session, ring, actor, submissions)
-            for number, (story, item) in enumerate(zip(made, submissions, strict=True), start=1):
-                if item.recording is not None:
-                    pieces = recordings.read_file(item.recording)
-                    try:
-                        sealed.append(recordings.seal(archive, ring, actor, story, pieces))
-                    except InvalidInput as error:
-                        raise InvalidInput(f"{path}: the recording of story {number}: {error}") from None
+            by_id = {story.id: story for story in made}
+            for one in written:
+                recordings.register(archive, ring, actor, by_id[one.recording.story_id], one)
             return made
     except BaseException:
-        vault_recordings.remove(archive.config.media_root, sealed)  # files of rows never committed
+        for one in written:  # files of rows never committed, or never registered
+            vault_recordings.discard(one)
+        vault_recordings.remove(archive.config.media_root, [one.recording for one in written])
         raise
 
 
