@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from archive.release import audio, muting
 from tests.helpers import add_users, escrow, one, sql, story, write_lines
 from tests.test_recordings import _opened
 
@@ -119,6 +120,8 @@ def test_a_name_split_by_a_cue_break_releases_neither_captions_nor_audio(home: P
     transcript, captions, recording = sql(home, "SELECT transcript, captions, recording_id FROM released_stories")[0]
     assert "Li\nNa" not in transcript and captions is None and recording is None
     assert sql(home, "SELECT rendition FROM recordings") == [("original",)]
+    assert one(home, "SELECT detail FROM audit_log WHERE action = 'recording.release_refused'") == \
+        '{"reason": "no_captions"}'
 
 
 def test_a_story_with_two_recordings_releases_neither(home: Path, tmp_path: Path) -> None:
@@ -134,3 +137,147 @@ def test_a_story_with_two_recordings_releases_neither(home: Path, tmp_path: Path
 
     assert one(home, "SELECT recording_id FROM released_stories") is None
     assert one(home, "SELECT captions FROM released_stories") is not None  # the text is released, timed
+    assert one(home, "SELECT detail FROM audit_log WHERE action = 'recording.release_refused'") == \
+        '{"reason": "several_recordings"}'
+    assert "more than one recording" in escrow(home, "publish-due", "--check").output
+
+
+def _kept_sealed(home: Path, story_id: str, reason: str) -> None:
+    """The story's text is out, nothing of its recording is, and an admin is told why."""
+    assert one(home, "SELECT status FROM stories WHERE id = :id", id=story_id) == "released"
+    assert one(home, "SELECT transcript FROM released_stories WHERE id = :id", id=story_id)
+    assert one(home, "SELECT recording_id FROM released_stories WHERE id = :id", id=story_id) is None
+    assert sql(home, "SELECT rendition FROM recordings") == [("original",)]
+    assert len(list((home / "media").glob("*.sealed"))) == 1  # the original; no muted copy, no leftover
+    assert not list((home / "media").glob(".*"))
+    refused = sql(home, "SELECT story_id, detail FROM audit_log WHERE action = 'recording.release_refused'")
+    assert refused == [(story_id, f'{{"reason": "{reason}"}}')]
+    assert one(home, "SELECT count(*) FROM audit_log WHERE action = 'story.release_failed'") == 0
+    check = escrow(home, "publish-due", "--check")
+    assert check.exit_code == 0 and f"{story_id} is released but its recording stays sealed" in check.output
+    assert escrow(home, "index", "verify").exit_code == 0
+
+
+def test_a_muted_copy_too_long_for_a_wav_file_keeps_the_recording_sealed_and_releases_the_text(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 7-hour stereo MP3 decodes past 4 GiB; here the limit is lowered below a 5-second tone's."""
+    data = story(captions=CAPTIONS, embargo_until=PAST, summary="A strike.", redaction_level="redacted",
+                 recording_release="muted")
+    del data["transcript"]
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    story_id = str(one(home, "SELECT id FROM stories"))
+    _tone(tmp_path / "a.wav", "WAV")
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+    monkeypatch.setattr(muting, "RIFF_LIMIT", 100_000)  # 5 s at 16 kHz, 16 bits: 160,000 bytes
+
+    published = escrow(home, "publish-due")
+
+    assert published.exit_code == 0 and published.output.startswith("released 1, ")
+    assert "recordings kept sealed 1" in published.output and "4 GiB" in published.output
+    _kept_sealed(home, story_id, "too_long")
+
+
+def test_a_flac_with_corrupt_frames_keeps_the_recording_sealed_and_releases_the_text(
+        home: Path, tmp_path: Path) -> None:
+    data = story(captions=CAPTIONS, embargo_until=PAST, summary="A strike.", redaction_level="redacted",
+                 recording_release="muted")
+    del data["transcript"]
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    story_id = str(one(home, "SELECT id FROM stories"))
+    _tone(tmp_path / "a.flac", "FLAC")
+    flac = bytearray((tmp_path / "a.flac").read_bytes())
+    flac[len(flac) // 2 : len(flac) // 2 + 2000] = bytes(2000)  # the header is whole: attach takes it
+    (tmp_path / "a.flac").write_bytes(flac)
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.flac"), "--as", ORG).exit_code == 0
+
+    published = escrow(home, "publish-due")
+
+    assert published.exit_code == 0 and "cannot be decoded" in published.output
+    _kept_sealed(home, story_id, "unreadable")
+
+
+def test_a_hidden_cue_past_the_recordings_end_keeps_it_sealed_rather_than_clamp_the_silence(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Captions timed for a longer edit: clamped, the name would be said, audibly, where it really is."""
+    late = CAPTIONS + "\n00:00:04.500 --> 00:00:06.000\nAsk [[person:Rosa Canaryname7]] about it.\n"
+    data = story(captions=late, embargo_until=PAST, summary="A strike.", redaction_level="redacted",
+                 recording_release="muted")
+    del data["transcript"]
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    story_id = str(one(home, "SELECT id FROM stories"))
+    _tone(tmp_path / "a.wav", "WAV")  # 5 s
+    # As a recording attached before attach compared its length with the captions'.
+    monkeypatch.setattr(audio, "refusal_to_attach", lambda draft, sound: None)
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+
+    published = escrow(home, "publish-due")
+
+    assert published.exit_code == 0 and "ends after the recording ends" in published.output
+    _kept_sealed(home, story_id, "cue_past_end")
+
+
+def test_muted_without_captions_keeps_the_recording_sealed_and_says_so(home: Path, tmp_path: Path) -> None:
+    data = story(embargo_until=PAST, summary="A strike.", redaction_level="redacted", recording_release="muted")
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    story_id = str(one(home, "SELECT id FROM stories"))
+    _tone(tmp_path / "a.wav", "WAV")
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+
+    assert escrow(home, "publish-due").exit_code == 0
+
+    _kept_sealed(home, story_id, "no_captions")
+
+
+def test_a_takedown_clears_a_refused_recording_from_the_check(home: Path, tmp_path: Path) -> None:
+    data = story(embargo_until=PAST, summary="A strike.", redaction_level="redacted", recording_release="muted")
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    story_id = str(one(home, "SELECT id FROM stories"))
+    _tone(tmp_path / "a.wav", "WAV")
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+    assert escrow(home, "publish-due").exit_code == 0
+
+    assert escrow(home, "stories", "takedown", story_id, "--reason", "fix", "--as", ADMIN).exit_code == 0
+
+    assert "recording stays sealed" not in escrow(home, "publish-due", "--check").output
+
+
+def test_muted_and_too_long_for_a_wav_file_is_refused_when_attached(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = story(captions=CAPTIONS, summary="A strike.", redaction_level="redacted", recording_release="muted")
+    del data["transcript"]
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    story_id = str(one(home, "SELECT id FROM stories"))
+    _tone(tmp_path / "a.wav", "WAV")
+    monkeypatch.setattr(muting, "RIFF_LIMIT", 100_000)
+
+    refused = escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG)
+
+    assert refused.exit_code == 1 and refused.output.count("\n") == 1
+    assert "too long to release muted" in refused.output and "nothing was kept" in refused.output
+    assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
+    assert not (home / "media").exists() or list((home / "media").iterdir()) == []
+
+
+@pytest.mark.parametrize("via", ["attach", "import"])
+def test_captions_that_end_after_the_recording_are_refused_when_both_are_there(
+        home: Path, tmp_path: Path, via: str) -> None:
+    late = CAPTIONS + "\n00:00:05.000 --> 00:01:06.000\nAnd that was it.\n"
+    data = story(captions=late, summary="A strike.", redaction_level="redacted")
+    del data["transcript"]
+    _tone(tmp_path / "a.wav", "WAV")  # 5 s
+    if via == "import":
+        data["recording"] = "a.wav"
+    imported = escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG)
+    if via == "attach":
+        assert imported.exit_code == 0
+        story_id = str(one(home, "SELECT id FROM stories"))
+        refused = escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG)
+    else:
+        refused = imported
+        assert one(home, "SELECT count(*) FROM stories") == 0
+
+    assert refused.exit_code == 1 and refused.output.count("\n") == 1, refused.output
+    assert "last cue ends at 00:01:06.000, after the recording ends (00:00:05.000)" in refused.output
+    assert "Canaryname7" not in refused.output and "nothing was kept" in refused.output
+    assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
+    assert not (home / "media").exists() or list((home / "media").iterdir()) == []

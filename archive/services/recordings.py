@@ -14,12 +14,14 @@ from pathlib import Path
 from sqlalchemy import select
 
 from archive import audit
-from archive.errors import Conflict, KeyProblem, NotFound
+from archive.errors import Conflict, InvalidInput, KeyProblem, NotFound
+from archive.release import audio
 from archive.services import reading
 from archive.services.context import Archive
 from archive.times import utcnow
 from archive.users import User
 from archive.vault import media, recordings, stories
+from archive.vault.drafts import Draft
 from archive.vault.keys import Keyring
 from archive.vault.media import RangeNotSatisfiable
 from archive.vault.models import Recording, Story
@@ -39,9 +41,11 @@ def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]
     every query on stories); only its registration is a short sealing transaction."""
     config = archive.config
     with archive.transaction():  # ends whatever the door's session had begun, too
-        story_id = _attachable(archive, actor, story_id).id
+        story = _attachable(archive, actor, story_id)
+        story_id, draft = story.id, stories.decrypt(archive.keyring, story)
     written = recordings.write(story_id, pieces, config.media_root, config.max_recording)
     try:
+        _check_against(draft, written)
         with archive.sealing() as ring:  # commits before it returns, or rolls back
             # Again, locked (its row on PostgreSQL, the writer lock on SQLite): a withdrawal that
             # committed while the recording arrived must not be outlived by a recording with a
@@ -68,11 +72,27 @@ def _attachable(archive: Archive, actor: User, story_id: str, locked: bool = Fal
     return story
 
 
-def seal(archive: Archive, ring: Keyring, actor: User, story: Story, pieces: Iterable[bytes]) -> Recording:
-    """Seal a recording to a story in the caller's sealing transaction (an import's), audited;
-    the caller removes its file (`recordings.remove`) if that transaction does not commit."""
+def _check_against(draft: Draft, written: recordings.Written) -> None:
+    """Refuse now what the release gate would refuse of this recording for this story later."""
+    assert written.sound is not None  # checked as audio by `write`
+    refusal = audio.refusal_to_attach(draft, written.sound)
+    if refusal is not None:
+        raise InvalidInput(f"{refusal}: nothing was kept", field="recording")
+
+
+def seal(archive: Archive, ring: Keyring, actor: User, story: Story, draft: Draft,
+         pieces: Iterable[bytes]) -> Recording:
+    """Seal a recording to a story (`draft`, its content) in the caller's sealing transaction (an
+    import's), audited; the caller removes its file (`recordings.remove`) if that transaction
+    does not commit."""
     config = archive.config
-    recording = recordings.seal(archive.session, ring, story, pieces, config.media_root, config.max_recording)
+    written = recordings.write(story.id, pieces, config.media_root, config.max_recording)
+    try:
+        _check_against(draft, written)
+    except BaseException:
+        recordings.discard(written)
+        raise
+    recording = recordings.register(archive.session, ring, written)
     audit.record(archive.session, ring.audit_key, actor.email, "recording.attach", story.id,
                  recording=recording.id, media_type=recording.media_type, size=recording.size)
     return recording

@@ -53,7 +53,7 @@ def import_file(archive: Archive, actor: User, path: Path) -> list[Story]:
                 if item.recording is not None:
                     pieces = recordings.read_file(item.recording)
                     try:
-                        sealed.append(recordings.seal(archive, ring, actor, story, pieces))
+                        sealed.append(recordings.seal(archive, ring, actor, story, item.draft, pieces))
                     except InvalidInput as error:
                         raise InvalidInput(f"{path}: the recording of story {number}: {error}") from None
             return made

@@ -57,6 +57,21 @@ def _limited(pieces: Iterable[bytes], limit: int | None) -> Iterator[bytes]:
         yield piece
 
 
+@dataclass(frozen=True)
+class Sound:
+    """What libsndfile reports of a recording from its header: no sample, nothing said in it."""
+
+    frames: int
+    rate: int
+    channels: int
+    subtype: str
+
+    @property
+    def milliseconds(self) -> float:
+        """The recording's length."""
+        return self.frames * 1000 / self.rate
+
+
 @dataclass
 class Written:
     """A recording sealed into a hidden file of the media folder, checked as audio, whose data
@@ -66,6 +81,7 @@ class Written:
     recording: Recording  # not yet in a session: no wrapped key
     key: bytes = field(repr=False)
     file: Path
+    sound: Sound | None = None  # once checked as audio
 
 
 def write(story_id: str, pieces: Iterable[bytes], root: Path, limit: int | None,
@@ -82,7 +98,7 @@ def write(story_id: str, pieces: Iterable[bytes], root: Path, limit: int | None,
             out.flush()
             os.fsync(out.fileno())
         with written.file.open("rb") as source:
-            recording.media_type = _media_type(Reader(written.key, _binding(recording), source))
+            recording.media_type, written.sound = _media_type(Reader(written.key, _binding(recording), source))
         recording.size = sealed.plaintext_length
     except BaseException:
         discard(written)
@@ -126,14 +142,14 @@ def _created(file: Path) -> BinaryIO:
     return os.fdopen(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 
-def _media_type(reader: Reader) -> str:
+def _media_type(reader: Reader) -> tuple[str, Sound]:
     try:
-        found = soundfile.info(reader).format
+        info = soundfile.info(reader)
     except (RuntimeError, soundfile.LibsndfileError, ValueError):
         raise InvalidInput(NOT_AUDIO + ": nothing was kept") from None
-    if found not in FORMATS:
+    if info.format not in FORMATS or info.samplerate < 1 or info.channels < 1 or info.frames < 0:
         raise InvalidInput(NOT_AUDIO + ": nothing was kept")
-    return FORMATS[found]
+    return FORMATS[info.format], Sound(info.frames, info.samplerate, info.channels, info.subtype)
 
 
 def data_key(keyring: Keyring, recording: Recording) -> bytes:
