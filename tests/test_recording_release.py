@@ -4,13 +4,17 @@ muted copy silent wherever a cue holds what the story's level hides; taken back 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+from flask import Flask
 
+from archive import services
 from archive.release import audio, muting
+from archive.services import recordings as recordings_service
 from tests.helpers import add_users, escrow, one, sql, story, write_lines
 from tests.test_recordings import _opened
 
@@ -281,3 +285,106 @@ def test_captions_that_end_after_the_recording_are_refused_when_both_are_there(
     assert "Canaryname7" not in refused.output and "nothing was kept" in refused.output
     assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
     assert not (home / "media").exists() or list((home / "media").iterdir()) == []
+
+
+LOSSY = [("OGG", "VORBIS", "ogg"), ("OGG", "OPUS", "opus"), ("MP3", "MPEG_LAYER_III", "mp3")]
+
+
+def _lossy_tone(path: Path, kind: str, subtype: str) -> None:
+    t = np.arange(5 * RATE) / RATE
+    soundfile.write(path, 0.5 * np.sin(2 * np.pi * 440 * t), RATE, format=kind, subtype=subtype)
+
+
+def _dbfs(samples: np.ndarray) -> float:
+    values = samples.astype(float) / 32768
+    return float(20 * np.log10(max(np.sqrt(np.mean(values**2)), 1e-12)))
+
+
+def _sealed_story(home: Path, tmp_path: Path, captions: str = CAPTIONS, **fields: object) -> str:
+    data = story(captions=captions, embargo_until=PAST, summary="A strike.", **fields)
+    del data["transcript"]
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    return str(one(home, "SELECT id FROM stories"))
+
+
+@pytest.mark.parametrize("door", ["command", "service"])
+@pytest.mark.parametrize("kind, subtype, suffix", LOSSY, ids=[s for _, _, s in LOSSY])
+def test_ogg_vorbis_opus_and_mp3_are_attached_and_released_muted(
+        home: Path, tmp_path: Path, app: Flask, kind: str, subtype: str, suffix: str, door: str) -> None:
+    story_id = _sealed_story(home, tmp_path, redaction_level="redacted", recording_release="muted")
+    file = tmp_path / f"interview.{suffix}"
+    _lossy_tone(file, kind, subtype)
+    if door == "command":
+        attached = escrow(home, "stories", "attach", story_id, str(file), "--as", ORG)
+        assert attached.exit_code == 0, attached.output
+    else:
+        with app.test_request_context():
+            archive = services.current()
+            recordings_service.attach(archive, archive.user(ORG), story_id, recordings_service.read_file(file))
+    media_type = {"OGG": "audio/ogg", "MP3": "audio/mpeg"}[kind]
+    assert sql(home, "SELECT rendition, media_type FROM recordings") == [("original", media_type)]
+
+    assert escrow(home, "publish-due").output.startswith("released 1,")
+
+    released = str(one(home, "SELECT recording_id FROM released_stories"))
+    assert one(home, "SELECT rendition FROM recordings WHERE id = :id", id=released) == "muted"
+    muted, rate = soundfile.read(io.BytesIO(_opened(home, released)), dtype="int16")
+    assert rate == RATE and abs(len(muted) - 5 * RATE) < RATE // 10
+    assert _dbfs(muted[1 * RATE : 2 * RATE]) < -60  # the cue that names Rosa
+    assert _dbfs(muted[int(3.2 * RATE) : int(3.8 * RATE)]) > -20  # the plain cue is heard
+
+
+def test_an_unmarked_mention_of_the_narrator_in_a_cue_is_silenced(home: Path, tmp_path: Path) -> None:
+    """Muting follows what redaction hid in each cue's released text, not only the marked spans."""
+    captions = ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nWe struck in May.\n\n"
+                "00:00:03.000 --> 00:00:04.000\nAsk Rosa Canaryname7 about the picket.\n")
+    story_id = _sealed_story(home, tmp_path, captions, narrator="Rosa Canaryname7", redaction_level="pseudonymized",
+                             recording_release="muted")
+    original = _tone(tmp_path / "a.wav", "WAV")
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+
+    assert escrow(home, "publish-due").output.startswith("released 1,")
+
+    transcript, captions_out, released = sql(home, "SELECT transcript, captions, recording_id FROM released_stories")[0]
+    assert "Canaryname7" not in transcript and "Canaryname7" not in captions_out
+    muted = soundfile.read(io.BytesIO(_opened(home, str(released))), dtype="int16")[0]
+    assert _dbfs(muted[3 * RATE : 4 * RATE]) < -60
+    fade = int(0.05 * RATE)
+    kept = np.r_[0 : 3 * RATE - fade, 4 * RATE + fade : len(original)]
+    assert np.array_equal(muted[kept], original[kept])  # the plain cue, May's, untouched
+
+
+def test_a_sealed_muted_copy_holds_no_audio_signature_and_no_run_of_the_recording(
+        home: Path, tmp_path: Path) -> None:
+    story_id, original = _released(home, tmp_path, "WAV", redaction_level="redacted", recording_release="muted")
+    muted = str(one(home, "SELECT recording_id FROM released_stories"))
+    stored = (home / "media" / f"{muted}.sealed").read_bytes()
+    plain = _opened(home, muted)
+
+    assert plain[:4] == b"RIFF"  # what is sealed is a WAV file, every sample outside the cue as it was
+    assert not any(magic in stored for magic in (b"RIFF", b"fLaC", b"OggS", b"WAVE", b"data"))
+    assert re.search(rb"ID3[\x02-\x04]\x00", stored) is None  # an ID3 tag's header (3 bytes alone: chance)
+    samples = original.astype("<i2").tobytes()
+    for second in (0.2, 2.5, 4.5):  # outside the silenced cue: the same bytes in the muted copy
+        run = samples[int(second * RATE) * 2 : int(second * RATE) * 2 + 32]
+        assert run in plain and run not in stored
+    assert story_id not in stored.decode("latin-1")
+
+
+def test_a_takedown_of_a_recording_released_in_full_leaves_the_player_the_unknown_404(
+        home: Path, tmp_path: Path, app: Flask) -> None:
+    story_id, original = _released(home, tmp_path, "WAV", redaction_level="full", recording_release="full")
+    client = app.test_client()
+    with client.get(f"/stories/{story_id}/recording") as playing:
+        assert playing.status_code == 200 and playing.get_data()[:4] == b"RIFF"
+
+    assert escrow(home, "stories", "takedown", story_id, "--reason", "asked", "--as", ADMIN).exit_code == 0
+
+    with client.get(f"/stories/{story_id}/recording") as gone, client.get("/stories/nosuchstory/recording") as unknown:
+        assert gone.status_code == unknown.status_code == 404
+        assert gone.get_data() == unknown.get_data() and gone.headers["Content-Type"] == unknown.headers["Content-Type"]
+    with client.get(f"/stories/{story_id}/captions.vtt") as captions:
+        assert captions.status_code == 404
+    assert one(home, "SELECT count(*) FROM released_stories") == 0
+    assert sql(home, "SELECT rendition FROM recordings") == [("original",)]  # sealed, as attached
+    assert escrow(home, "index", "verify").exit_code == 0
