@@ -128,10 +128,11 @@ def index_sync() -> None:
 
 @index_group.command("verify")
 def index_verify() -> None:
-    """Check the index holds exactly the released stories' released text, and nothing else."""
+    """Check the index holds exactly the released stories' released text, and nothing else, and
+    that the media folder holds no file that no recording needs (`escrow recordings sweep`)."""
     problems = node_index.verify(base.archive())
     if problems:
-        raise base.Failure(f"index differs from the reading room ({len(problems)}): {'; '.join(problems[:5])}")
+        raise base.Failure(f"verify found {len(problems)} problems: {'; '.join(problems[:5])}")
     click.echo("index verified: it holds exactly the released stories")
 
 

@@ -26,7 +26,7 @@ from archive.vault.keys import Keyring
 from archive.vault.media import RangeNotSatisfiable
 from archive.vault.models import Recording, Story
 
-__all__ = ["READ", "Opened", "RangeNotSatisfiable", "Recording", "attach", "listing", "open_for_owner"]
+__all__ = ["READ", "Opened", "RangeNotSatisfiable", "Recording", "attach", "listing", "open_for_owner", "sweep"]
 READ = 1 << 20  # bytes a door reads at a time from an upload or a file
 AUDIT_EVERY = timedelta(minutes=1)  # one `recording.open` entry per account and recording a minute
 
@@ -205,3 +205,14 @@ def _resumed(first: bytes, rest: Generator[bytes, None, None]) -> Iterator[bytes
         yield from rest
     finally:
         rest.close()  # closes the file, even when the response is closed before its end
+
+
+def sweep(archive: Archive) -> list[recordings.Stray]:
+    """Remove the media folder's files no committed recording needs (what `index verify` reports
+    of it, each a day old at least); the files removed. With the key ring's exclusive lock
+    besides: no sealing transaction (an import's, publish-due's) is open while it looks."""
+    with archive.ring_change(), archive.transaction():
+        found = recordings.strays(archive.session, archive.config.media_root)
+        for stray in found:
+            stray.path.unlink(missing_ok=True)
+    return found
