@@ -116,11 +116,12 @@ def render(cues: Sequence[Cue]) -> str:
     for cue in cues:
         lines = [line for line in cue.text.split("\n") if line.strip()] or ["\u2026"]
         text = "\n".join(lines).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        blocks.append(f"{_time(cue.start)} {ARROW} {_time(cue.end)}\n{text}")
+        blocks.append(f"{clock(cue.start)} {ARROW} {clock(cue.end)}\n{text}")
     return "\n\n".join(blocks) + "\n"
 
 
-def _time(milliseconds: int) -> str:
+def clock(milliseconds: int) -> str:
+    """A time as WebVTT writes it: 01:02:03.000."""
     seconds, millis = divmod(milliseconds, 1000)
     minutes, seconds = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)

@@ -8,7 +8,11 @@ noise falls on all:
 
 - mute: `archive.release.muting.mute` with 20 ranges of 2 to 20 s spread over the interview, its
   pieces consumed into a sink that discards them, and written to a file (the page cache, no
-  fsync): the archive feeds them to its encryptor instead;
+  fsync);
+- as the release gate does it: the interview sealed beforehand (untimed) as the vault seals an
+  upload, read through the vault's decrypting reader (`archive.vault.recordings.Reader`), muted,
+  and its pieces sealed as they come (`archive.vault.media.encrypt_stream`) into a file under a
+  second key, as the muted copy is written (no fsync, no database);
 - soundfile alone: read 64k-frame blocks as int16 and write them with `soundfile.SoundFile` to a
   WAV file, the same decode and re-encode without muting; and the decode alone, to show its share.
 
@@ -36,10 +40,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_import import p95, print_table  # noqa: E402  (the sibling benchmark)
 
 from archive.release.muting import mute  # noqa: E402
+from archive.vault import media  # noqa: E402
+from archive.vault.recordings import Reader  # noqa: E402
 
 RATE = 44_100
 BLOCK = 65_536
 RANGES = 20
+# Fixed keys: what is timed is the cipher's work, not where its keys come from.
+ORIGINAL = (bytes(range(32)), media.Binding("bench-story", "bench-original", "original"))
+MUTED = (bytes(range(32, 64)), media.Binding("bench-story", "bench-muted", "muted"))
 
 
 def write_interview(path: Path, minutes: float, channels: int) -> int:
@@ -82,6 +91,26 @@ def mute_to_file(source: Path, spans: list[tuple[float, float]], target: Path) -
             out.write(piece)
 
 
+def sealed(source: Path) -> Path:
+    """Where the interview's sealed copy is (made by `seal_interview`)."""
+    return source.with_suffix(".sealed")
+
+
+def seal_interview(source: Path) -> None:
+    """Seal the interview as an upload is sealed, chunk by chunk (untimed)."""
+    key, binding = ORIGINAL
+    with source.open("rb") as plain, sealed(source).open("wb") as out:
+        media.encrypt_stream(key, binding, iter(lambda: plain.read(1 << 20), b""), out)
+
+
+def mute_sealed(source: Path, spans: list[tuple[float, float]], target: Path) -> None:
+    (key, binding), (muted_key, muted_binding) = ORIGINAL, MUTED
+    with sealed(source).open("rb") as file, target.open("wb") as out:
+        result = mute(Reader(key, binding, file), spans)
+        written = media.encrypt_stream(muted_key, muted_binding, result.pieces, out)
+    assert written.plaintext_length == result.length
+
+
 def soundfile_reencode(source: Path, _: list[tuple[float, float]], target: Path) -> None:
     with soundfile.SoundFile(source) as audio, \
             soundfile.SoundFile(target, "w", audio.samplerate, audio.channels, "PCM_16", format="WAV") as out:
@@ -99,6 +128,7 @@ def soundfile_decode(source: Path, _: list[tuple[float, float]], __: Path) -> No
 KINDS: list[tuple[str, Callable[[Path, list[tuple[float, float]], Path], None]]] = [
     ("mute -> discarding sink", mute_to_sink),
     ("mute -> WAV file", mute_to_file),
+    ("sealed -> mute -> sealed (gate)", mute_sealed),
     ("soundfile decode -> WAV file", soundfile_reencode),
     ("soundfile decode only", soundfile_decode),
 ]
@@ -125,6 +155,7 @@ def main() -> None:
         print(f"interview: {args.minutes:g} min, {args.channels} channel(s), {frames:,} frames, FLAC "
               f"{source.stat().st_size / 1e6:,.0f} MB (generated in {time.perf_counter() - started:.0f} s); "
               f"WAV out {frames * args.channels * 2 / 1e6:,.0f} MB; {RANGES} ranges muted")
+        seal_interview(source)
         spans = silences(frames / RATE)
         for _ in range(args.runs):
             for label, run in KINDS:
@@ -141,7 +172,7 @@ def main() -> None:
     ]
     print_table(rows)
     print("ratio: median time over soundfile's decode-and-write median (lower is faster); "
-          "p95 of 3 runs is the slowest run")
+          f"p95 of {args.runs} runs is the slowest run")
 
 
 if __name__ == "__main__":

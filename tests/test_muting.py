@@ -379,7 +379,7 @@ def test_a_silence_that_is_not_a_number_is_refused() -> None:
 
 def test_a_recording_too_long_for_a_wav_header_is_refused_before_any_byte(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(muting, "_probe", lambda source: (2**31, RATE, 1, "PCM_16"))  # 2^32 bytes of data
-    with pytest.raises(UnreadableAudio, match="too long"):
+    with pytest.raises(muting.TooLong, match="too long"):
         mute(io.BytesIO(recording()), [])
     monkeypatch.setattr(muting, "_probe", lambda source: (2**31 - 100, RATE, 1, "PCM_16"))
     assert mute(io.BytesIO(recording()), []).length == 44 + 2 * (2**31 - 100)

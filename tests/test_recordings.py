@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -304,3 +305,49 @@ def test_a_withdrawal_committed_while_a_recording_arrives_leaves_no_live_recordi
     assert one(home, "SELECT status FROM stories WHERE id = :id", id=story_id) == "withdrawn"
     assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
     assert [p for p in _sealed_files(home) if p.is_file()] == []
+
+
+def _aged(path: Path, data: bytes, days: float) -> Path:
+    path.write_bytes(data)
+    then = time.time() - days * 86400
+    os.utime(path, (then, then))
+    return path
+
+
+def test_verify_reports_media_files_no_recording_needs_and_sweep_removes_them(home: Path, tmp_path: Path) -> None:
+    kept_id = _story(home, tmp_path)
+    withdrawn_id = _story(home, tmp_path)
+    _tone(tmp_path / "a.wav", "WAV")
+    for story_id in (kept_id, withdrawn_id):
+        assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+    kept, destroyed = (str(one(home, "SELECT id FROM recordings WHERE story_id = :s", s=s))
+                       for s in (kept_id, withdrawn_id))
+    folder = home / "media"
+    # A withdrawal that stopped between its commit and removing the file: the key is gone, the file not.
+    leftover = (folder / f"{destroyed}.sealed").read_bytes()
+    assert escrow(home, "stories", "withdraw", withdrawn_id, "--reason", "consent", "--as", ADMIN).exit_code == 0
+    (folder / f"{destroyed}.sealed").write_bytes(leftover)
+    orphan = _aged(folder / "orphan0000000001.sealed", os.urandom(4096), days=2)  # a row never committed
+    young = _aged(folder / "orphan0000000002.sealed", os.urandom(4096), days=0.5)  # maybe still committing
+    interrupted = _aged(folder / ".upload000000001.sealed.partial", os.urandom(4096), days=2)
+    arriving = _aged(folder / ".upload000000002.sealed.partial", os.urandom(4096), days=0)
+
+    verified = escrow(home, "index", "verify")
+
+    assert verified.exit_code == 1 and verified.output.count("\n") == 1
+    assert f"{orphan.name} in {folder}: a sealed file that no recording refers to" in verified.output
+    assert f"{destroyed}.sealed in {folder}: the file of a recording whose key was destroyed" in verified.output
+    assert f"{interrupted.name} in {folder}: an upload interrupted more than a day ago" in verified.output
+    assert young.name not in verified.output and arriving.name not in verified.output
+    assert kept not in verified.output
+    assert all(p.exists() for p in (orphan, young, interrupted, arriving))  # verify removes nothing
+
+    swept = escrow(home, "recordings", "sweep")
+
+    assert swept.exit_code == 0 and "swept 3 files" in swept.output, swept.output
+    assert sorted(p.name for p in folder.iterdir()) == sorted([arriving.name, young.name, f"{kept}.sealed"])
+    assert escrow(home, "index", "verify").exit_code == 0
+    assert escrow(home, "recordings", "sweep").output.endswith("swept 0 files\n")
+    assert np.array_equal(np.frombuffer(_opened(home, kept), np.uint8),
+                          np.frombuffer((tmp_path / "a.wav").read_bytes(), np.uint8))
+

@@ -52,6 +52,7 @@ def publish_due_command(now_text: str | None, dry_run: bool, check: bool, grace_
     else:
         summary = releases.publish_due(archive, now)
     click.echo(summary.line())
+    _kept_sealed({item.story_id: item.cause for item in summary.recordings_refused})
     if summary.stuck:
         for item in summary.stuck:
             click.echo(f"escrow: {item.story_id} stays sealed: its release failed ({item.cause}); "
@@ -59,8 +60,17 @@ def publish_due_command(now_text: str | None, dry_run: bool, check: bool, grace_
         raise base.Failure(f"{summary.failed} due stories could not be released; every other one was")
 
 
+def _kept_sealed(refused: dict[str, str]) -> None:
+    """Name each released story whose recording stays sealed: the text went out as its narrator
+    chose, the voice did not (the safe side, so not a failure of the run; an admin should know)."""
+    for story_id, reason in refused.items():
+        click.echo(f"escrow: {story_id} is released but its recording stays sealed: "
+                   f"{releases.why_kept_sealed(reason)}; see 'escrow audit show --story {story_id}'", err=True)
+
+
 def _check(archive: Archive, grace: timedelta, grace_text: str, now: datetime | None) -> None:
     health = releases.check(archive, grace, now)
+    _kept_sealed(health.recordings_refused)
     if health.stuck:
         named = "; ".join(f"{i} failed to release ({cause})" for i, cause in list(health.stuck.items())[:10])
         raise base.Failure(f"{len(health.overdue)} stories overdue by more than {grace_text}: {named}: "
@@ -118,10 +128,11 @@ def index_sync() -> None:
 
 @index_group.command("verify")
 def index_verify() -> None:
-    """Check the index holds exactly the released stories' released text, and nothing else."""
+    """Check the index holds exactly the released stories' released text, and nothing else, and
+    that the media folder holds no file that no recording needs (`escrow recordings sweep`)."""
     problems = node_index.verify(base.archive())
     if problems:
-        raise base.Failure(f"index differs from the reading room ({len(problems)}): {'; '.join(problems[:5])}")
+        raise base.Failure(f"verify found {len(problems)} problems: {'; '.join(problems[:5])}")
     click.echo("index verified: it holds exactly the released stories")
 
 

@@ -82,3 +82,21 @@ def _take_back_command(name: str, action: Callable[..., Any], done: str) -> None
 
 _take_back_command("takedown", stories.takedown, "taken down (sealed, embargo indefinite):")
 _take_back_command("withdraw", stories.withdraw, "withdrawn (data key destroyed):")
+
+
+@cli.group("recordings")
+def recordings_group() -> None:
+    """Sealed recordings' files in the media folder."""
+
+
+@recordings_group.command("sweep")
+def recordings_sweep() -> None:
+    """Remove files no recording needs: day-old orphans and interrupted uploads, destroyed recordings'.
+
+    Each is unreadable already (its key is gone or was never kept); `escrow index verify`
+    reports them. Waits for any sealing (an import, publish-due, a rotation) to end.
+    """
+    removed = recordings.sweep(base.archive())
+    for stray in removed:
+        click.echo(f"removed {stray.path.name}: {stray.why}")
+    click.echo(f"swept {len(removed)} files")

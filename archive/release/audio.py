@@ -1,50 +1,93 @@
 """What the release gate releases of a story's recording, as its narrator chose.
 
-`none` (the default): nothing; the voice stays sealed even once the text is released; the
-same for a story with more than one recording (which one to release is not known).
+`none` (the default): nothing; the voice stays sealed even once the text is released.
 `full` (only at level full): the original recording itself. `muted`: a derivative made here,
 decoded from the sealed original through the seal (nothing decrypted reaches the disk), every
 cue whose released text hides something silent with short fades outside it, re-encoded as
-WAV and sealed as it is made. A story without a recording, or whose timed transcript is
-missing (nothing to time the silences by), releases none: the gate never guesses where a
-name was said.
+WAV and sealed as it is made.
+
+When the narrator's choice cannot be honoured safely, the recording stays sealed and the
+story's text is released all the same, with a `recording.release_refused` entry whose reason
+is one of REFUSALS' fixed words: a story with several recordings (which one the narrator
+agreed to release is not known), no timed transcript to time the silences by (the gate never
+guesses where a name was said), a cue that hides something ending after the recording ends
+(captions timed for another edit: clamping it would leave the name audible), a muted copy too
+long for a WAV file, or a recording that cannot be decoded. Other failures (a missing file, a
+wrong key) are the operator's to fix and leave the story stuck, to be tried again.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive import audit
+from archive import audit, timing
+from archive.reading_room.models import ReleasedStory
 from archive.release import muting
 from archive.release.redaction import ReleasedText
 from archive.vault import media, recordings
+from archive.vault.drafts import Draft
 from archive.vault.keys import Keyring
 from archive.vault.models import Recording, Story
+from archive.vault.recordings import Sound
+
+REFUSED = "recording.release_refused"
+# Why a recording stays sealed although its narrator chose to release it: the audit entry's word,
+# and the sentence an admin reads. Neither holds anything of the story or the recording.
+REFUSALS = {
+    "several_recordings": "the story has more than one recording: which one to release is not known",
+    "not_full": "a recording is released in full only with a story released in full",
+    "no_captions": "there is no timed transcript whose cues make the released transcript, "
+                   "so nothing times the silences",
+    "cue_past_end": "a cue that hides something ends after the recording ends (captions timed for another edit?)",
+    "too_long": "the muted copy would be larger than the 4 GiB a WAV file can hold",
+    "unreadable": "the recording cannot be decoded as audio",
+}
 
 
 def release(session: Session, keyring: Keyring, story: Story, text: ReleasedText, root: Path,
-            actor: str) -> Recording | None:
-    """The rendition of the story's recording to release now (made, if muted), or None."""
+            actor: str) -> Recording | str | None:
+    """The rendition of the story's recording to release now (made, if muted); or, when the
+    narrator's choice cannot be honoured safely, the reason it stays sealed (a key of REFUSALS,
+    audited); or None when nothing is to be released."""
     choice = story.recording_release
     originals = [r for r in recordings.of(session, story) if r.rendition == "original"]
-    if choice == "none" or len(originals) != 1:
-        # None, or several (parts, a re-take): which one the timed transcript times, or the
-        # narrator agreed to release, is not known here, so none is released.
+    if choice == "none" or not originals:
         return None
-    [original] = originals
-    if choice == "full":
-        if text.redaction_level != "full":  # the vault refuses this pairing; never trusted here
-            return None
-        chosen = original
-    elif text.captions is None:
-        return None
-    else:
-        chosen = _muted(session, keyring, story, original, text, root)
+    try:
+        chosen = _chosen(session, keyring, story, originals, text, root)
+    except muting.Refused as refused:
+        # The muted copy's file was removed as it failed, and no row was added for it.
+        audit.record(session, keyring.audit_key, actor, REFUSED, story.id, reason=refused.reason)
+        return refused.reason
     audit.record(session, keyring.audit_key, actor, "recording.release", story.id, recording=chosen.id,
                  rendition=chosen.rendition, silenced=len(text.silences) if chosen.rendition == "muted" else 0)
     return chosen
+
+
+class _Refusal(muting.Refused):
+    def __init__(self, reason: str) -> None:
+        super().__init__(REFUSALS[reason])
+        self.reason = reason
+
+
+def _chosen(session: Session, keyring: Keyring, story: Story, originals: list[Recording], text: ReleasedText,
+            root: Path) -> Recording:
+    if len(originals) != 1:
+        # Parts, or a re-take: which one the timed transcript times, or the narrator agreed to
+        # release, is not known here.
+        raise _Refusal("several_recordings")
+    [original] = originals
+    if story.recording_release == "full":
+        if text.redaction_level != "full":  # the vault refuses this pairing; never trusted here
+            raise _Refusal("not_full")
+        return original
+    if text.captions is None:
+        raise _Refusal("no_captions")
+    return _muted(session, keyring, story, original, text, root)
 
 
 def _muted(session: Session, keyring: Keyring, story: Story, original: Recording, text: ReleasedText,
@@ -54,7 +97,46 @@ def _muted(session: Session, keyring: Keyring, story: Story, original: Recording
     with recordings.path(root, original).open("rb") as source:
         reader = recordings.Reader(recordings.data_key(keyring, original), binding, source)
         made = muting.mute(reader, silences)
+        # Checked on the frames the decoder reports, before a byte is made: a silence past the
+        # end would be clamped to it, and what the cue hides would be heard where it really is.
+        if any(end * made.rate > made.frames * 1000 for _, end in text.silences):
+            raise _Refusal("cue_past_end")
         return recordings.seal(session, keyring, story, made.pieces, root, None, rendition="muted")
+
+
+def refusal_to_attach(draft: Draft, sound: Sound) -> str | None:
+    """Why a recording of this shape cannot be attached to the story as it stands (a sentence
+    for its organizer), or None: what the release gate would otherwise refuse, known now."""
+    if draft.recording_release == "muted" and not muting.fits(sound.frames, sound.channels, sound.subtype):
+        hours = sound.frames / sound.rate / 3600
+        return (f"the recording is too long to release muted ({hours:.1f} hours): its muted copy would be "
+                "larger than the 4 GiB a WAV file can hold; choose to release no recording, or split the "
+                "interview")
+    try:
+        cues = timing.parse(draft.captions) if draft.captions else []
+    except timing.TimingError:
+        return None  # checked when the story was sealed; the gate releases no timed audio for it
+    last = max((cue.end for cue in cues), default=0)
+    if last * sound.rate > sound.frames * 1000:
+        return (f"the timed transcript's last cue ends at {timing.clock(last)}, after the recording ends "
+                f"({timing.clock(round(sound.milliseconds))}): were the captions timed for another edit?")
+    return None
+
+
+def refused(session: Session) -> dict[str, str]:
+    """Released stories whose recording stayed sealed although their narrator chose to release
+    it, and why (a key of REFUSALS): a refusal since the story was last taken down."""
+    without = select(ReleasedStory.id).where(ReleasedStory.recording_id.is_(None))
+    found: dict[str, str] = {}
+    for entry in session.scalars(select(audit.AuditEntry).where(
+            audit.AuditEntry.action.in_((REFUSED, "story.takedown")), audit.AuditEntry.story_id.in_(without))
+            .order_by(audit.AuditEntry.seq)):
+        assert entry.story_id is not None
+        if entry.action == REFUSED:
+            found[entry.story_id] = json.loads(entry.detail).get("reason", "unknown")
+        else:
+            found.pop(entry.story_id, None)
+    return found
 
 
 def take_back(session: Session, story: Story) -> list[Recording]:

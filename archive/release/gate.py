@@ -56,6 +56,9 @@ class Summary:
     review: int = 0
     repaired: int = 0
     stuck: list[Stuck] = field(default_factory=list)
+    # Released, but their recording stays sealed: the narrator's choice could not be honoured
+    # safely (`cause` is a key of audio.REFUSALS).
+    recordings_refused: list[Stuck] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
@@ -69,6 +72,8 @@ class Summary:
             text += f", due for review {self.review}"
         if self.repaired:
             text += f", index repaired {self.repaired}"
+        if self.recordings_refused:
+            text += f", recordings kept sealed {len(self.recordings_refused)}"
         return text
 
 
@@ -175,8 +180,10 @@ def _release_one(session: Session, keyring: Keyring, story: Story, summary: Summ
                      clock=format_instant(now))
         summary.review += 1
         return None
-    doc = _release(session, keyring, story, redact(draft), audit.SYSTEM, now=now, media_root=media_root)
+    doc, refusal = _release(session, keyring, story, redact(draft), audit.SYSTEM, now=now, media_root=media_root)
     summary.released += 1
+    if refusal is not None:
+        summary.recordings_refused.append(Stuck(story.id, refusal))
     return doc
 
 
@@ -206,8 +213,9 @@ def _claim(ids: Sequence[str]) -> Select[Story]:
 
 
 def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedText,
-             actor: str, *, now: datetime, media_root: Path) -> dict[str, Any]:
-    """Write the released copy and flip the status (uncommitted); return its index document."""
+             actor: str, *, now: datetime, media_root: Path) -> tuple[dict[str, Any], str | None]:
+    """Write the released copy and flip the status (uncommitted); return its index document, and
+    why its recording stays sealed if the narrator's choice could not be honoured."""
     row = ReleasedStory(
         id=story.id, title=text.title, narrator=text.narrator, transcript=text.transcript,
         summary=text.summary, interviewer=text.interviewer, interview_date=text.interview_date,
@@ -216,7 +224,7 @@ def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedTex
     )
     row.content_hash = row.compute_hash()
     released_recording = audio.release(session, keyring, story, text, media_root, actor)
-    row.recording_id = released_recording.id if released_recording is not None else None
+    row.recording_id = released_recording.id if isinstance(released_recording, Recording) else None
     session.add(row)
     _record(session, story.id, True, row.released_at)
     story.status = "released"
@@ -225,7 +233,7 @@ def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedTex
     audit.record(session, keyring.audit_key, actor, "story.release", story.id,
                  level=story.redaction_level, clock=format_instant(now))
     embargo.end_requests(session, keyring, story, "the story was released", actor, now=now)
-    return document(row)
+    return document(row), released_recording if isinstance(released_recording, str) else None
 
 
 def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: User,
@@ -235,8 +243,8 @@ def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: Us
     story = stories.get_for(session, actor, story_id)
     if story.status != "due_for_review":
         raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not due for review")
-    doc = _release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
-                   now=utcnow(), media_root=media_root)
+    doc, _ = _release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
+                      now=utcnow(), media_root=media_root)
     _stamp_last(session, story.id)
     session.commit()
     index.write(add=[doc], delete=())

@@ -52,11 +52,41 @@ class Source(Protocol):
     def tell(self) -> int: ...
 
 
-class UnreadableAudio(InvalidInput):
+class Refused(InvalidInput):
+    """The muted copy cannot be made safely; `reason` is a fixed word for the audit log (never
+    the recording's bytes or the story's text)."""
+
+    reason = "refused"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="recording")
+
+
+class UnreadableAudio(Refused):
     """The recording cannot be decoded as audio (never quotes its bytes)."""
 
+    reason = "unreadable"
+
     def __init__(self, message: str = "the recording cannot be read as audio") -> None:
-        super().__init__(message, field="recording")
+        super().__init__(message)
+
+
+class TooLong(Refused):
+    """The muted copy would be larger than a WAV file can say it is."""
+
+    reason = "too_long"
+
+
+def output(subtype: str) -> tuple[str, int]:
+    """The dtype a source of this subtype is read as, and the bytes of each written sample."""
+    return EXACT.get(subtype, ("float32", 3 if subtype in HIGH_RESOLUTION else 2))
+
+
+def fits(frames: int, channels: int, subtype: str, limit: int | None = None) -> bool:
+    """Whether the muted copy of a recording of this shape fits in one WAV file (RIFF sizes are
+    32 bits: 4 GiB; `limit`, for tests, in its place)."""
+    data = frames * channels * output(subtype)[1]
+    return 80 + data <= (RIFF_LIMIT if limit is None else limit)  # the largest header is 68 bytes
 
 
 @dataclass(frozen=True)
@@ -73,15 +103,16 @@ class Muted:
 
 
 def mute(source: Source, silences: Sequence[tuple[float, float]], *, fade: float = 0.05,
-         block: int = 65536) -> Muted:
-    """Make the muted derivative of the recording in `source` (read and seeked, never written)."""
+         block: int = 65536, limit: int | None = None) -> Muted:
+    """Make the muted derivative of the recording in `source` (read and seeked, never written);
+    TooLong if it would not fit in a WAV file (`limit` bytes in place of 4 GiB, for tests)."""
     if fade < 0 or not math.isfinite(fade) or block < 1:
         raise ValueError("fade must be a finite number of seconds >= 0 and block at least 1")
     frames, rate, channels, subtype = _probe(source)
-    dtype, width = EXACT.get(subtype, ("float32", 3 if subtype in HIGH_RESOLUTION else 2))
+    dtype, width = output(subtype)
     data = frames * channels * width
-    if 80 + data > RIFF_LIMIT:  # the largest header is 68 bytes
-        raise UnreadableAudio("the recording is too long to release as a WAV file (4 GiB)")
+    if not fits(frames, channels, subtype, limit):
+        raise TooLong("the recording is too long to release as a WAV file (4 GiB)")
     header = wav_header(frames, rate, channels, width)
     length = len(header) + data + data % 2
     ranges = normalise(silences, rate, frames)

@@ -6,6 +6,7 @@ from archive.reading_room import room
 from archive.reading_room.room import SyncReport
 from archive.release import gate, locks
 from archive.services.context import Archive
+from archive.vault import recordings
 
 
 def rebuild(archive: Archive) -> int:
@@ -21,10 +22,14 @@ def sync(archive: Archive) -> SyncReport:
 
 
 def verify(archive: Archive) -> list[str]:
-    """Every way the index, the reading room and the vault disagree (nothing: all is well).
+    """Every way the index, the reading room and the vault disagree (nothing: all is well),
+    and every file of the media folder no recording accounts for (reported, not removed:
+    `escrow recordings sweep` removes them).
 
     An archive that has released nothing yet has no index, and that agrees with everything.
     """
+    root = archive.config.media_root
+    strays = [f"{stray.path.name} in {root}: {stray.why}" for stray in recordings.strays(archive.session, root)]
     if not archive.index.exists() and not gate.released_any(archive.session):
-        return []
-    return gate.verify(archive.session, archive.index, archive.config.media_root)
+        return strays
+    return gate.verify(archive.session, archive.index, root) + strays

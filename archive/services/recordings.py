@@ -15,17 +15,19 @@ from pathlib import Path
 from sqlalchemy import select
 
 from archive import audit
-from archive.errors import Conflict, KeyProblem, NotFound
+from archive.errors import Conflict, InvalidInput, KeyProblem, NotFound
+from archive.release import audio
 from archive.services import reading
 from archive.services.context import Archive
 from archive.times import utcnow
 from archive.users import User
 from archive.vault import media, recordings, stories
+from archive.vault.drafts import Draft
 from archive.vault.keys import Keyring
 from archive.vault.media import RangeNotSatisfiable
 from archive.vault.models import Recording, Story
 
-__all__ = ["READ", "Opened", "RangeNotSatisfiable", "Recording", "attach", "listing", "open_for_owner"]
+__all__ = ["READ", "Opened", "RangeNotSatisfiable", "Recording", "attach", "listing", "open_for_owner", "sweep"]
 READ = 1 << 20  # bytes a door reads at a time from an upload or a file
 AUDIT_EVERY = timedelta(minutes=1)  # one `recording.open` entry per account and recording a minute
 
@@ -39,8 +41,9 @@ def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]
     on PostgreSQL an open transaction would hold up a withdrawal's clean-up and, behind it,
     every query on stories); only its registration is a short sealing transaction."""
     with archive.transaction():  # ends whatever the door's session had begun, too
-        story_id = _attachable(archive, actor, story_id).id
-    written = write(archive, story_id, pieces)
+        story = _attachable(archive, actor, story_id)
+        story_id, draft = story.id, stories.decrypt(archive.keyring, story)
+    written = write(archive, story_id, draft, pieces)
     with forgotten_unless_committed(archive, written):
         with archive.sealing() as ring:  # commits before it returns, or rolls back
             # Again, locked (its row on PostgreSQL, the writer lock on SQLite): a withdrawal that
@@ -50,10 +53,25 @@ def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]
             return register(archive, ring, actor, story, written)
 
 
-def write(archive: Archive, story_id: str, pieces: Iterable[bytes]) -> recordings.Written:
-    """Seal a recording of the story into a hidden file as it is read, outside any transaction;
-    InvalidInput (and nothing kept) when it is not audio the archive takes or is too large."""
-    return recordings.write(story_id, pieces, archive.config.media_root, archive.config.max_recording)
+def write(archive: Archive, story_id: str, draft: Draft, pieces: Iterable[bytes]) -> recordings.Written:
+    """Seal a recording of the story (`draft`, its content) into a hidden file as it is read,
+    outside any transaction. InvalidInput, and nothing kept, when it is not audio the archive
+    takes, is too large, or is what the release gate would refuse for this story later (a
+    muted copy too long for a WAV file, captions that end after the recording)."""
+    written = recordings.write(story_id, pieces, archive.config.media_root, archive.config.max_recording)
+    try:
+        _check_against(draft, written)
+    except BaseException:
+        recordings.discard(written)
+        raise
+    return written
+
+
+def _check_against(draft: Draft, written: recordings.Written) -> None:
+    assert written.sound is not None  # checked as audio by `write`
+    refusal = audio.refusal_to_attach(draft, written.sound)
+    if refusal is not None:
+        raise InvalidInput(f"{refusal}: nothing was kept", field="recording")
 
 
 def register(archive: Archive, ring: Keyring, actor: User, story: Story, written: recordings.Written) -> Recording:
@@ -194,3 +212,14 @@ def _resumed(first: bytes, rest: Generator[bytes, None, None]) -> Iterator[bytes
         yield from rest
     finally:
         rest.close()  # closes the file, even when the response is closed before its end
+
+
+def sweep(archive: Archive) -> list[recordings.Stray]:
+    """Remove the media folder's files no committed recording needs (what `index verify` reports
+    of it, each a day old at least); the files removed. With the key ring's exclusive lock
+    besides: no sealing transaction (an import's, publish-due's) is open while it looks."""
+    with archive.ring_change(), archive.transaction():
+        found = recordings.strays(archive.session, archive.config.media_root)
+        for stray in found:
+            stray.path.unlink(missing_ok=True)
+    return found

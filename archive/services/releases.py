@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.errors import InvalidInput
-from archive.release import gate
+from archive.release import audio, gate
 from archive.release.gate import Progress, Summary
 from archive.services.context import Archive
 from archive.times import format_instant, utcnow
@@ -58,10 +58,18 @@ class Health:
     overdue: list[Story]
     stuck: dict[str, str]
     waiting_review: int
+    # Released stories whose recording stays sealed although their narrator chose to release it.
+    recordings_refused: dict[str, str]
 
 
 def check(archive: Archive, grace: timedelta, now: datetime | None = None) -> Health:
-    """Stories due for longer than `grace`, and the recorded cause of each failed release."""
+    """Stories due for longer than `grace`, the recorded cause of each failed release, and the
+    released stories whose recording stays sealed against their narrator's choice."""
     late = embargo.overdue(archive.session, now=clock(now, dry_run=True), grace=grace)
     return Health(late, gate.stuck(archive.session, [s.id for s in late]),
-                  len(stories.listing(archive.session, "due_for_review")))
+                  len(stories.listing(archive.session, "due_for_review")), audio.refused(archive.session))
+
+
+def why_kept_sealed(reason: str) -> str:
+    """The sentence for a recording's refused release (a key of audio.REFUSALS), for an admin."""
+    return audio.REFUSALS.get(reason, "its release was refused")

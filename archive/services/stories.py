@@ -44,7 +44,7 @@ def submit(archive: Archive, actor: User, draft: Draft, recording: Iterable[byte
         with archive.sealing() as ring:
             return stories.submit(archive.session, ring, actor, draft)
     story_id = stories.new_id()
-    written = recordings.write(archive, story_id, recording)
+    written = recordings.write(archive, story_id, draft, recording)
     with recordings.forgotten_unless_committed(archive, written):
         with archive.sealing() as ring:
             story = stories.submit(archive.session, ring, actor, draft, story_id=story_id)
@@ -65,7 +65,8 @@ def import_file(archive: Archive, actor: User, path: Path) -> list[Story]:
         for number, item in enumerate(submissions, start=1):
             if item.recording is not None:
                 try:
-                    written.append(recordings.write(archive, item.id, recordings.read_file(item.recording)))
+                    written.append(recordings.write(archive, item.id, item.draft,
+                                                    recordings.read_file(item.recording)))
                 except InvalidInput as error:
                     raise InvalidInput(f"{path}: the recording of story {number}: {error}") from None
         with archive.sealing() as ring:

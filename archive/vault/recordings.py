@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,6 +34,11 @@ from archive.vault.stories import new_id
 # libsndfile's names for the containers the archive takes, and their media types.
 FORMATS = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg", "MP3": "audio/mpeg"}
 SUFFIX = ".sealed"
+PARTIAL = ".partial"
+# How long a file no committed row accounts for may be something still on its way: an upload
+# arriving (its .partial written as it comes), or a file registered in a sealing transaction
+# that has not committed yet (an import of many recordings, a long publish-due).
+STALE = timedelta(days=1)
 NOT_AUDIO = "the file is not a recording in WAV, FLAC, Ogg (Vorbis, Opus) or MP3"
 
 
@@ -57,6 +64,21 @@ def _limited(pieces: Iterable[bytes], limit: int | None) -> Iterator[bytes]:
         yield piece
 
 
+@dataclass(frozen=True)
+class Sound:
+    """What libsndfile reports of a recording from its header: no sample, nothing said in it."""
+
+    frames: int
+    rate: int
+    channels: int
+    subtype: str
+
+    @property
+    def milliseconds(self) -> float:
+        """The recording's length."""
+        return self.frames * 1000 / self.rate
+
+
 @dataclass
 class Written:
     """A recording sealed into a hidden file of the media folder, checked as audio, whose data
@@ -66,6 +88,7 @@ class Written:
     recording: Recording  # not yet in a session: no wrapped key
     key: bytes = field(repr=False)
     file: Path
+    sound: Sound | None = None  # once checked as audio
 
 
 def write(story_id: str, pieces: Iterable[bytes], root: Path, limit: int | None,
@@ -75,14 +98,14 @@ def write(story_id: str, pieces: Iterable[bytes], root: Path, limit: int | None,
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     recording = Recording(id=new_id(), story_id=story_id, rendition=rendition, media_type="", size=0,
                           dek_id=new_id())
-    written = Written(recording, crypto.new_key(), root / f".{recording.id}{SUFFIX}.partial")
+    written = Written(recording, crypto.new_key(), root / f".{recording.id}{SUFFIX}{PARTIAL}")
     try:
         with _created(written.file) as out:
             sealed = media.encrypt_stream(written.key, _binding(recording), _limited(pieces, limit), out)
             out.flush()
             os.fsync(out.fileno())
         with written.file.open("rb") as source:
-            recording.media_type = _media_type(Reader(written.key, _binding(recording), source))
+            recording.media_type, written.sound = _media_type(Reader(written.key, _binding(recording), source))
         recording.size = sealed.plaintext_length
     except BaseException:
         discard(written)
@@ -126,14 +149,14 @@ def _created(file: Path) -> BinaryIO:
     return os.fdopen(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 
-def _media_type(reader: Reader) -> str:
+def _media_type(reader: Reader) -> tuple[str, Sound]:
     try:
-        found = soundfile.info(reader).format
+        info = soundfile.info(reader)
     except (RuntimeError, soundfile.LibsndfileError, ValueError):
         raise InvalidInput(NOT_AUDIO + ": nothing was kept") from None
-    if found not in FORMATS:
+    if info.format not in FORMATS or info.samplerate < 1 or info.channels < 1 or info.frames < 0:
         raise InvalidInput(NOT_AUDIO + ": nothing was kept")
-    return FORMATS[found]
+    return FORMATS[info.format], Sound(info.frames, info.samplerate, info.channels, info.subtype)
 
 
 def data_key(keyring: Keyring, recording: Recording) -> bytes:
@@ -164,6 +187,43 @@ def remove(root: Path, recordings: Iterable[Recording]) -> None:
     """Delete sealed files whose keys are gone (unreadable already; this frees the space)."""
     for recording in recordings:
         path(root, recording).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Stray:
+    """A file of the media folder that no recording accounts for (named by its random id only)."""
+
+    path: Path
+    why: str
+
+
+def strays(session: Session, root: Path) -> list[Stray]:
+    """Files of the media folder that no committed recording needs: sealed files no row refers
+    to, files kept of recordings whose key was destroyed, and uploads interrupted more than a
+    day ago. All are unreadable already (their keys are gone or were never wrapped in a
+    committed row). A file no row refers to is only counted once it is a day old: it may have
+    been registered in a transaction still open, or committed since the rows were read."""
+    if not root.is_dir():
+        return []
+    # Withdrawal destroys a key by clearing its wrapped key and master key version together.
+    rows = {recording_id: version is None
+            for recording_id, version in session.execute(select(Recording.id, Recording.kek_version))}
+    old = time.time() - STALE.total_seconds()
+    found = []
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        name, aged = entry.name, entry.stat(follow_symlinks=False).st_mtime < old
+        if name.startswith(".") and name.endswith(SUFFIX + PARTIAL):
+            if aged:
+                found.append(Stray(Path(entry.path), "an upload interrupted more than a day ago"))
+        elif name.endswith(SUFFIX) and not name.startswith("."):
+            destroyed = rows.get(name.removesuffix(SUFFIX))
+            if destroyed is None and aged:
+                found.append(Stray(Path(entry.path), "a sealed file that no recording refers to"))
+            elif destroyed:
+                found.append(Stray(Path(entry.path), "the file of a recording whose key was destroyed"))
+    return found
 
 
 class Reader(io.RawIOBase):
