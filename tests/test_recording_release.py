@@ -6,16 +6,20 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile
 from flask import Flask
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from archive import services
 from archive.release import audio, muting
 from archive.services import recordings as recordings_service
-from tests.helpers import add_users, escrow, one, sql, story, write_lines
+from tests.helpers import add_users, database_url, escrow, one, sql, story, write_lines
 from tests.test_recordings import _opened
 
 ORG, ADMIN = "org@example.org", "admin@example.org"
@@ -388,3 +392,45 @@ def test_a_takedown_of_a_recording_released_in_full_leaves_the_player_the_unknow
     assert one(home, "SELECT count(*) FROM released_stories") == 0
     assert sql(home, "SELECT rendition FROM recordings") == [("original",)]  # sealed, as attached
     assert escrow(home, "index", "verify").exit_code == 0
+
+
+def _row_free(home: Path, story_id: str) -> bool:
+    """Whether another connection can lock the story's row for writing at once (within 0.2 s)."""
+    url = database_url(home)
+    sqlite = url.startswith("sqlite")
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 0.2} if sqlite else {})
+    try:
+        with engine.connect() as conn:
+            if not sqlite:
+                conn.exec_driver_sql("SET lock_timeout = '200ms'")
+            conn.execute(text("UPDATE stories SET updated_at = updated_at WHERE id = :id"), {"id": story_id})
+            conn.rollback()
+        return True
+    except OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+def test_the_muted_copy_is_made_while_no_transaction_holds_its_story(home: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A muted copy takes seconds for an hour of audio: the gate makes it before its batch's
+    transaction claims the stories (on PostgreSQL, their rows; on SQLite, the write lock)."""
+    story_id = _sealed_story(home, tmp_path, redaction_level="redacted", recording_release="muted")
+    _tone(tmp_path / "a.wav", "WAV")
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+    real, free = muting.mute, []
+
+    def watched(*args: Any, **kwargs: Any) -> muting.Muted:
+        free.append(_row_free(home, story_id))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(muting, "mute", watched)
+    published = escrow(home, "publish-due")
+
+    assert published.output.startswith("released 1,"), published.output
+    assert free == [True]  # made once, ahead, and registered by the batch
+    released = one(home, "SELECT recording_id FROM released_stories")
+    assert one(home, "SELECT rendition FROM recordings WHERE id = :id", id=released) == "muted"
+    assert escrow(home, "index", "verify").exit_code == 0
+    assert not list(home.glob("media/.*.partial"))

@@ -19,6 +19,8 @@ wrong key) are the operator's to fix and leave the story stuck, to be tried agai
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
@@ -48,17 +50,57 @@ REFUSALS = {
 }
 
 
+@dataclass
+class Premade:
+    """A story's muted copy made ahead of the release gate's transaction (its file written and
+    sealed, its key only in memory): the gate registers it if the story still releases that
+    copy of that original, and `discard` removes whatever was not registered."""
+
+    original: str  # the original recording's id
+    silences: tuple[tuple[int, int], ...]
+    written: recordings.Written
+
+
+def plan(session: Session, keyring: Keyring, story: Story, text: ReleasedText, root: Path
+         ) -> Callable[[], Premade | None] | None:
+    """What making the story's muted copy ahead needs, read now (in the caller's transaction),
+    as a function that makes it later, outside any transaction; None when there is no muted
+    copy to make. The function answers None when the copy would be refused: the gate refuses
+    it again in its transaction, and audits that."""
+    originals = [r for r in recordings.of(session, story) if r.rendition == "original"]
+    if story.recording_release != "muted" or text.captions is None or len(originals) != 1:
+        return None
+    [original] = originals
+    key, binding = recordings.data_key(keyring, original), _binding(original)
+    file, silences = recordings.path(root, original), tuple(text.silences)
+
+    def make() -> Premade | None:
+        try:
+            return Premade(binding.recording_id, silences, _made(key, binding, file, silences, root))
+        except muting.Refused:
+            return None
+
+    return make
+
+
+def discard(premade: Iterable[Premade]) -> None:
+    """Remove the files of copies made ahead that were not registered (a registered one's file
+    has moved to its place)."""
+    for made in premade:
+        recordings.discard(made.written)
+
+
 def release(session: Session, keyring: Keyring, story: Story, text: ReleasedText, root: Path,
-            actor: str) -> Recording | str | None:
-    """The rendition of the story's recording to release now (made, if muted); or, when the
-    narrator's choice cannot be honoured safely, the reason it stays sealed (a key of REFUSALS,
-    audited); or None when nothing is to be released."""
+            actor: str, premade: Premade | None = None) -> Recording | str | None:
+    """The rendition of the story's recording to release now (made, if muted, unless `premade`
+    is that copy); or, when the narrator's choice cannot be honoured safely, the reason it
+    stays sealed (a key of REFUSALS, audited); or None when nothing is to be released."""
     choice = story.recording_release
     originals = [r for r in recordings.of(session, story) if r.rendition == "original"]
     if choice == "none" or not originals:
         return None
     try:
-        chosen = _chosen(session, keyring, story, originals, text, root)
+        chosen = _chosen(session, keyring, story, originals, text, root, premade)
     except muting.Refused as refused:
         # The muted copy's file was removed as it failed, and no row was added for it.
         audit.record(session, keyring.audit_key, actor, REFUSED, story.id, reason=refused.reason)
@@ -75,7 +117,7 @@ class _Refusal(muting.Refused):
 
 
 def _chosen(session: Session, keyring: Keyring, story: Story, originals: list[Recording], text: ReleasedText,
-            root: Path) -> Recording:
+            root: Path, premade: Premade | None) -> Recording:
     if len(originals) != 1:
         # Parts, or a re-take: which one the timed transcript times, or the narrator agreed to
         # release, is not known here.
@@ -87,21 +129,29 @@ def _chosen(session: Session, keyring: Keyring, story: Story, originals: list[Re
         return original
     if text.captions is None:
         raise _Refusal("no_captions")
-    return _muted(session, keyring, story, original, text, root)
+    silences = tuple(text.silences)
+    if premade is not None and premade.original == original.id and premade.silences == silences:
+        return recordings.register(session, keyring, premade.written)
+    written = _made(recordings.data_key(keyring, original), _binding(original), recordings.path(root, original),
+                    silences, root)
+    return recordings.register(session, keyring, written)
 
 
-def _muted(session: Session, keyring: Keyring, story: Story, original: Recording, text: ReleasedText,
-           root: Path) -> Recording:
-    silences = [(start / 1000, end / 1000) for start, end in text.silences]
-    binding = media.Binding(original.story_id, original.id, original.rendition)
-    with recordings.path(root, original).open("rb") as source:
-        reader = recordings.Reader(recordings.data_key(keyring, original), binding, source)
-        made = muting.mute(reader, silences)
+def _binding(recording: Recording) -> media.Binding:
+    return media.Binding(recording.story_id, recording.id, recording.rendition)
+
+
+def _made(key: bytes, binding: media.Binding, file: Path, silences: tuple[tuple[int, int], ...],
+          root: Path) -> recordings.Written:
+    """The muted copy of the sealed original (`key`, `binding`, `file`), silent in `silences`
+    (milliseconds), sealed into a hidden file of the media folder as it is made."""
+    with file.open("rb") as source:
+        made = muting.mute(recordings.Reader(key, binding, source), [(a / 1000, b / 1000) for a, b in silences])
         # Checked on the frames the decoder reports, before a byte is made: a silence past the
         # end would be clamped to it, and what the cue hides would be heard where it really is.
-        if any(end * made.rate > made.frames * 1000 for _, end in text.silences):
+        if any(end * made.rate > made.frames * 1000 for _, end in silences):
             raise _Refusal("cue_past_end")
-        return recordings.seal(session, keyring, story, made.pieces, root, None, rendition="muted")
+        return recordings.write(binding.story_id, made.pieces, root, None, rendition="muted")
 
 
 def refusal_to_attach(draft: Draft, sound: Sound) -> str | None:

@@ -114,8 +114,12 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
     released_rows: list[dict[str, Any]] = []
     for start in range(0, len(candidates), BATCH):
         batch = candidates[start : start + BATCH]
-        released_rows += _release_batch(session, keyring, batch, summary, now, media_root)
-        session.commit()
+        premade = _premade(session, keyring, batch, media_root)
+        try:
+            released_rows += _release_batch(session, keyring, batch, summary, now, media_root, premade)
+            session.commit()
+        finally:
+            audio.discard(premade.values())  # what the batch did not register
         if progress:
             progress(len(batch))
     if released_rows:
@@ -123,13 +127,44 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
     return summary
 
 
-def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str],
-                   summary: Summary, now: datetime, media_root: Path) -> list[dict[str, Any]]:
+def _premade(session: Session, keyring: Keyring, ids: Sequence[str], media_root: Path) -> dict[str, audio.Premade]:
+    """The muted copies of the batch's stories, made ahead, outside any transaction: a copy
+    takes seconds for an hour of audio, and the batch's transaction holds its stories' rows
+    (on SQLite, the database's write lock) from its claim to its commit. Any failure here is
+    left for the batch, which meets it again in the story's savepoint and records it."""
+    plans = {}
+    for story in session.scalars(select(Story).where(
+            Story.id.in_(ids), Story.status == "sealed", Story.recording_release == "muted",
+            Story.release_review.is_(False)).options(selectinload(Story.versions))):
+        try:
+            plan = audio.plan(session, keyring, story, redact(stories.decrypt(keyring, story)), media_root)
+        except Exception:  # noqa: BLE001, S112 - the batch records it (its class only)
+            continue
+        if plan is not None:
+            plans[story.id] = plan
+    session.commit()  # nothing is held while the copies are made
+    found: dict[str, audio.Premade] = {}
+    try:
+        for story_id, make in plans.items():
+            try:
+                made = make()
+            except Exception:  # noqa: BLE001, S112 - likewise
+                continue
+            if made is not None:
+                found[story_id] = made
+    except BaseException:
+        audio.discard(found.values())
+        raise
+    return found
+
+
+def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str], summary: Summary, now: datetime,
+                   media_root: Path, premade: dict[str, audio.Premade]) -> list[dict[str, Any]]:
     rows = []
     for story in list(session.scalars(_claim(ids))):
         try:
             with session.begin_nested():
-                doc = _release_one(session, keyring, story, summary, now, media_root)
+                doc = _release_one(session, keyring, story, summary, now, media_root, premade.get(story.id))
                 session.flush()  # inside the savepoint: a value the database refuses fails here
         except Exception as error:  # noqa: BLE001 - any failure of one story must not stop the others
             # Only the class: a message may quote the story's text or a SQL parameter.
@@ -172,7 +207,7 @@ def _record(session: Session, story_id: str, present: bool, at: datetime) -> Non
 
 
 def _release_one(session: Session, keyring: Keyring, story: Story, summary: Summary,
-                 now: datetime, media_root: Path) -> dict[str, Any] | None:
+                 now: datetime, media_root: Path, premade: audio.Premade | None) -> dict[str, Any] | None:
     draft = stories.decrypt(keyring, story)
     if story.release_review:
         story.status = "due_for_review"
@@ -180,7 +215,8 @@ def _release_one(session: Session, keyring: Keyring, story: Story, summary: Summ
                      clock=format_instant(now))
         summary.review += 1
         return None
-    doc, refusal = _release(session, keyring, story, redact(draft), audit.SYSTEM, now=now, media_root=media_root)
+    doc, refusal = _release(session, keyring, story, redact(draft), audit.SYSTEM, now=now, media_root=media_root,
+                            premade=premade)
     summary.released += 1
     if refusal is not None:
         summary.recordings_refused.append(Stuck(story.id, refusal))
@@ -212,8 +248,9 @@ def _claim(ids: Sequence[str]) -> Select[Story]:
             .execution_options(populate_existing=True))
 
 
-def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedText,
-             actor: str, *, now: datetime, media_root: Path) -> tuple[dict[str, Any], str | None]:
+def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedText, actor: str, *,
+             now: datetime, media_root: Path,
+             premade: audio.Premade | None = None) -> tuple[dict[str, Any], str | None]:
     """Write the released copy and flip the status (uncommitted); return its index document, and
     why its recording stays sealed if the narrator's choice could not be honoured."""
     row = ReleasedStory(
@@ -223,7 +260,7 @@ def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedTex
         redaction_level=text.redaction_level, released_at=utcnow(), content_hash="", captions=text.captions,
     )
     row.content_hash = row.compute_hash()
-    released_recording = audio.release(session, keyring, story, text, media_root, actor)
+    released_recording = audio.release(session, keyring, story, text, media_root, actor, premade)
     row.recording_id = released_recording.id if isinstance(released_recording, Recording) else None
     session.add(row)
     _record(session, story.id, True, row.released_at)
