@@ -416,6 +416,57 @@ def test_a_list_that_fits_one_page_has_no_token(oai_app: Flask, client: FlaskCli
     assert (last.get("cursor"), last.get("completeListSize")) == ("5", "6")
 
 
+def test_a_page_carries_a_token_only_when_a_record_follows_it(oai_app: Flask, client: FlaskClient,
+                                                              seeded: Seeded) -> None:
+    for size, pages in ((3, [3, 3]), (6, [6]), (2, [2, 2, 2])):
+        oai_app.config["ESCROW_OAI_PAGE_SIZE"] = size
+        for verb in ("ListIdentifiers", "ListRecords"):
+            _, documents = harvest_all(client, verb)
+            assert [len(headers_of(d)) for d in documents] == pages, (size, verb)
+            assert all(error_of(d) is None for d in documents)
+            tokens_ = [token_of(d) for d in documents]
+            assert all(t is not None and t.text for t in tokens_[:-1])
+            last = tokens_[-1]
+            # One page: no token at all; several: the last one ends the list with the empty token.
+            assert (last is None) if len(pages) == 1 else (last is not None and last.text is None), (size, verb)
+
+
+def test_a_list_whose_remaining_records_changed_meanwhile_says_to_harvest_again(
+        oai_app: Flask, client: FlaskClient, seeded: Seeded) -> None:
+    """Page 1 holds A..E and a token; F is taken down before the token comes back. Its datestamp
+    is now past the harvest's bound, so nothing of the list is left: the answer is not
+    noRecordsMatch (which ends the list without its empty token) but badResumptionToken, saying
+    to harvest again from the first response's responseDate, where F is a deleted header."""
+    last = seeded.released["full"]
+    restamp(oai_app, lambda story, stamp: stamp + timedelta(minutes=30) if story == last else stamp)
+    oai_app.config["ESCROW_OAI_PAGE_SIZE"] = 5
+    for verb in ("ListIdentifiers", "ListRecords"):
+        _, first = ask(client, verb=verb, metadataPrefix="oai_dc")
+        token = token_of(first)
+        assert token is not None and token.text
+        assert last not in {story_id(found) for found, _, _ in headers_of(first)}
+        assert first.findtext("o:responseDate", namespaces=NS) is not None
+    # The ListRecords harvest's first page and token, kept across the takedown.
+    response_date = first.findtext("o:responseDate", namespaces=NS) or ""
+    taken = escrow(seeded.home, "stories", "takedown", last, "--reason", "legal", "--as", ADMIN)
+    assert taken.exit_code == 0, taken.output
+
+    _, resumed = ask(client, verb="ListRecords", resumptionToken=token.text)
+
+    assert error_of(resumed) == "badResumptionToken"
+    message = resumed.findtext("o:error", namespaces=NS) or ""
+    assert "changed after the harvest began" in message and f"from={response_date}" in message
+    assert request_of(resumed) == {"verb": "ListRecords"}
+    assert resumed.findtext("o:responseDate", namespaces=NS) == response_date
+    # Harvesting again from that responseDate (a little later, past the takedown's stamp) finds
+    # the record taken down as a deleted header with its new datestamp, and the list ends.
+    later = datetime.now(UTC) + SETTLE + timedelta(seconds=2)
+    oai_app.config["ESCROW_OAI_CLOCK"] = lambda: later
+    _, documents = harvest_all(client, "ListRecords", **{"from": response_date})
+    assert [(story_id(found), deleted) for d in documents for found, _, deleted in headers_of(d)] == [(last, True)]
+    assert all(stamp >= response_date for d in documents for _, stamp, _ in headers_of(d))
+
+
 # -- errors --------------------------------------------------------------------------------
 
 BAD_DATES = ("2020-13-01", "2020-02-30", "0000-01-01", "2020-1-1", "20200101", "2020-01-01T00:00:00",
