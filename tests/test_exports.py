@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from lxml import etree
 
 from archive.reading_room import exports
 from archive.reading_room.models import ReleasedStory
+from archive.services import exports as services_exports
 from tests.helpers import add_users, canaries, escrow, find_canaries, one, sql, story, write_lines
 
 ORG, ADMIN = "org@example.org", "admin@example.org"
@@ -277,6 +279,36 @@ def test_bibtex_keeps_names_whole_and_gives_the_year_only() -> None:
     assert r"\textasciitilde{}\$\textasciicircum{}\textbackslash{}" in entry
     assert "author = {{Anonymous narrator}}" in entry and "year = {2019}" in entry
     assert "New Haven" not in entry and "Interviewed by" not in entry
+
+
+URL_FIELD = re.compile(r"^  url = \{(.*)\}$", re.MULTILINE)
+
+
+def test_bibtex_writes_the_url_as_it_is_for_the_url_package() -> None:
+    url = services_exports.story_url("https://ex.org/~arch/a_b%20c", "abcdefghijklmnop")
+    entry = exports.bibtex(_released(), url)
+
+    assert URL_FIELD.findall(entry) == ["https://ex.org/~arch/a_b%20c/stories/abcdefghijklmnop"]
+    assert "textasciitilde" not in entry and r"\_" not in entry
+
+
+def _breaks_an_entry(c: str) -> bool:
+    return c in "{}" or c.isspace() or unicodedata.category(c) == "Cc"
+
+
+@given(st.text())
+def test_bibtex_keeps_any_base_url_verbatim_but_for_what_would_break_the_entry(base: str) -> None:
+    url = services_exports.story_url(base, "abcdefghijklmnop")
+    entry = exports.bibtex(_released(), url)
+
+    [field] = URL_FIELD.findall(entry)
+    assert field == "".join(c for c in url if not _breaks_an_entry(c))
+    assert not any(_breaks_an_entry(c) for c in field)
+    depth = 0
+    for c in entry:  # BibTeX counts every brace, escaped or not: none may be left open or closed early
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        assert depth >= 0
+    assert depth == 0 and entry.endswith("\n}\n")
 
 
 @given(st.text(), st.text(), st.lists(st.text(), max_size=3))
