@@ -55,7 +55,7 @@ PREFIX = "oai_dc"
 REPOSITORY_NAME = "Escrow oral-history archive"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # earliestDatestamp before the first release
 LATEST = datetime.max.replace(tzinfo=UTC)
-SETTLE = timedelta(seconds=2)  # see the module docstring
+SETTLE = harvest.SETTLE  # see the module docstring
 PAGE_SIZE = 100  # ESCROW_OAI_PAGE_SIZE overrides it
 TOKEN_SECONDS = 24 * 3600  # ESCROW_OAI_TOKEN_SECONDS overrides it
 TOKEN_SALT = "escrow.oai.resumption"
