@@ -38,7 +38,7 @@ from archive import create_app, db, services
 from archive.config import Config
 from archive.errors import InvalidInput
 from archive.reading_room.models import ReleasedStory, RoomRecord
-from archive.services import tokens
+from archive.services import signing, tokens
 from archive.users import User
 from archive.web.oai import SETTLE, TOKEN_SALT
 from tests.helpers import add_users, canaries, escrow, one, sql, story, write_lines
@@ -771,6 +771,45 @@ def test_a_signed_in_reading_room_is_harvested_with_a_personal_token(config: Con
         with app.app_context():
             db.db.engine.dispose()
         app.extensions["escrow.index"].close()
+
+
+def _plain(response: Any, status: int) -> str:
+    """A refusal at the HTTP level: the status, and one line of plain text, no page to parse."""
+    with response:
+        text = response.get_data(as_text=True)
+    assert response.status_code == status, text[:200]
+    assert response.mimetype == "text/plain" and "<" not in text and text.count("\n") == 1, text[:200]
+    return text
+
+
+def test_a_throttled_harvester_is_told_so_in_plain_text(config: Config, seeded: Seeded) -> None:
+    app = create_app(dataclasses.replace(config, reading_room="signed-in"))
+    try:
+        client = app.test_client()
+        listing = {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc"}
+        wrong = {"Authorization": "Bearer esc_" + "B" * 43}
+        for _ in range(signing.PAIR.failures):
+            _plain(client.get("/oai", query_string=listing, headers=wrong), 401)
+        throttled = client.get("/oai", query_string=listing, headers=wrong)
+        retry = throttled.headers.get("Retry-After", "")
+
+        assert "Too many failed sign-ins" in _plain(throttled, 429)
+        assert int(retry) > 0
+    finally:
+        with app.app_context():
+            db.db.engine.dispose()
+        app.extensions["escrow.index"].close()
+
+
+def test_a_request_too_large_or_of_another_method_is_refused_in_plain_text(client: FlaskClient) -> None:
+    big = {"verb": "Identify", "padding": "x" * (2 * 1024 * 1024 + 1)}
+
+    too_large = _plain(client.post("/oai", data=big), 413)
+    other = client.put("/oai", query_string={"verb": "Identify"})
+    allowed = other.headers.get("Allow", "")
+
+    assert "larger than the archive accepts" in too_large
+    assert _plain(other, 405) and {"GET", "POST"} <= set(allowed.replace(" ", "").split(","))
 
 
 def test_responses_carry_the_security_headers(client: FlaskClient) -> None:
