@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from archive import tokens
 from archive.db import Base, UTCDateTime
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.times import utcnow
@@ -158,12 +159,21 @@ def count(session: Session) -> int:
     return session.scalar(select(func.count(User.id))) or 0
 
 
-def set_password(user: User, password: str) -> None:
-    """Replace a user's password."""
+def set_password(session: Session, audit_key: bytes, user: User, password: str, *, actor: str) -> None:
+    """Give an account a new password: its sessions end and its API tokens are revoked (each
+    audited as done by `actor`), since what the old password opened must not outlive it. The
+    caller commits, with the change."""
     if not password.strip():
         raise InvalidInput("empty password: give a password")
     user.password_hash = hash_password(password)
     end_sessions(user)
+    tokens.revoke_all(session, audit_key, user.id, actor, "password changed")
+
+
+def rehash(user: User, password: str) -> None:
+    """Hash an account's own password again with the parameters in use (at sign-in, once the
+    password is checked): the same password, so no session or token it opened ends."""
+    user.password_hash = hash_password(password)
 
 
 GRANT_STATES = ("pending", "approved", "denied")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import csv
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import bagit
@@ -18,6 +19,8 @@ from lxml import etree
 
 from archive.reading_room import exports
 from archive.reading_room.models import ReleasedStory
+from archive.services import exports as services_exports
+from archive.services.harvest import SETTLE
 from tests.helpers import add_users, canaries, escrow, find_canaries, one, sql, story, write_lines
 
 ORG, ADMIN = "org@example.org", "admin@example.org"
@@ -104,6 +107,7 @@ def _siblings(folder: Path) -> list[str]:
 
 def test_a_bag_of_the_released_stories_validates_and_holds_no_unreleased_byte(seeded: Seeded, out: Path) -> None:
     target = out / "bag"
+    before = datetime.now(UTC).replace(microsecond=0)
 
     result = escrow(seeded.home, "export", "bag", str(target))
 
@@ -114,6 +118,10 @@ def test_a_bag_of_the_released_stories_validates_and_holds_no_unreleased_byte(se
     assert {"sha256", "sha512"} <= set(made.algorithms)
     for label in ("Source-Organization", "External-Description", "Bagging-Date", "Payload-Oxum"):
         assert made.info.get(label), label
+    # The instant the bag was taken from, for a partner to apply OAI-PMH records from (deletions
+    # included): read before the stories, and SETTLE earlier, as an OAI-PMH list's bound.
+    taken = datetime.strptime(made.info["Escrow-Taken-At"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert before - SETTLE - timedelta(seconds=1) <= taken <= datetime.now(UTC) - SETTLE
     # Nothing outside the released copies: not the sealed, review, taken-down nor withdrawn
     # stories, not a span hidden at a released story's level. Every byte of the folder.
     assert find_canaries(target, *seeded.words) == []
@@ -129,6 +137,7 @@ def test_the_bags_metadata_csv_names_each_story_file_as_archivematica_reads_it(s
 
     header = list(rows[0])
     assert header[0] == "filename" and all(h.startswith("dc.") for h in header[1:])
+    assert header.count("dc.title") == 1  # (DictReader keeps one value of a repeated column)
     assert sorted(r["filename"] for r in rows) == sorted(f"data/stories/{i}.json" for i in seeded.released.values())
     for row in rows:
         record = json.loads((target / row["filename"]).read_text(encoding="utf-8"))
@@ -139,6 +148,47 @@ def test_the_bags_metadata_csv_names_each_story_file_as_archivematica_reads_it(s
     assert redacted["interview_date"] == "2019" and redacted["citation"]["issued"] == {"date-parts": [[2019]]}
     summary = json.loads((target / f"data/stories/{seeded.released['summary']}.json").read_text(encoding="utf-8"))
     assert summary["transcript"] is None
+
+
+def _columns(path: Path) -> tuple[list[str], dict[str, dict[str, list[str]]]]:
+    """metadata.csv's header, and each file's values by column name, repeated columns in order."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    found: dict[str, dict[str, list[str]]] = {}
+    for row in rows:
+        assert len(row) == len(header)
+        values: dict[str, list[str]] = {}
+        for name, value in zip(header[1:], row[1:], strict=True):
+            values.setdefault(name, []).append(value)
+        found[row[0]] = values
+    return header, found
+
+
+def test_a_repeated_element_takes_a_column_of_its_name_for_each_value(archive_home: Path, out: Path) -> None:
+    """Archivematica reads dc.subject, dc.subject, ... as the element repeated: a story's tags
+    are one column each, as many as the most tagged story needs, blank cells for the others."""
+    add_users(archive_home, (ORG, "organizer"))
+    tags = {"three": ["hotel", "strike; 1989", "laundry"], "one": ["picket"], "none": []}
+    ids = {name: _import(archive_home, title=f"Story {name}", tags=value, redaction_level="full",
+                         embargo_until=PAST) for name, value in tags.items()}
+    assert escrow(archive_home, "publish-due").exit_code == 0
+    target = out / "bag"
+    assert escrow(archive_home, "export", "bag", str(target)).exit_code == 0
+
+    header, rows = _columns(target / "data" / "metadata" / "metadata.csv")
+
+    assert header[0] == "filename"
+    assert header.count("dc.subject") == 3 and header.count("dc.type") == 2 and header.count("dc.title") == 1
+    # Columns of one name stand together, in the order of DC_COLUMNS.
+    names = list(dict.fromkeys(header[1:]))
+    assert names == list(services_exports.DC_COLUMNS)
+    assert header[1:] == [n for n in names for _ in range(header.count(n))]
+    for name, value in tags.items():
+        row = rows[f"data/stories/{ids[name]}.json"]
+        assert row["dc.subject"] == value + [""] * (3 - len(value)), name
+        assert row["dc.type"] == ["Text", "oral history"] and row["dc.title"] == [f"Story {name}"]
+        assert row["dc.format"] == ["application/json"]
+    assert bagit.Bag(str(target)).is_valid()
 
 
 def test_since_limits_the_bag_to_stories_released_at_or_after_it(seeded: Seeded, out: Path) -> None:
@@ -279,6 +329,36 @@ def test_bibtex_keeps_names_whole_and_gives_the_year_only() -> None:
     assert "New Haven" not in entry and "Interviewed by" not in entry
 
 
+URL_FIELD = re.compile(r"^  url = \{(.*)\}$", re.MULTILINE)
+
+
+def test_bibtex_writes_the_url_as_it_is_for_the_url_package() -> None:
+    url = services_exports.story_url("https://ex.org/~arch/a_b%20c", "abcdefghijklmnop")
+    entry = exports.bibtex(_released(), url)
+
+    assert URL_FIELD.findall(entry) == ["https://ex.org/~arch/a_b%20c/stories/abcdefghijklmnop"]
+    assert "textasciitilde" not in entry and r"\_" not in entry
+
+
+def _breaks_an_entry(c: str) -> bool:
+    return c in "{}" or c.isspace() or unicodedata.category(c) == "Cc"
+
+
+@given(st.text())
+def test_bibtex_keeps_any_base_url_verbatim_but_for_what_would_break_the_entry(base: str) -> None:
+    url = services_exports.story_url(base, "abcdefghijklmnop")
+    entry = exports.bibtex(_released(), url)
+
+    [field] = URL_FIELD.findall(entry)
+    assert field == "".join(c for c in url if not _breaks_an_entry(c))
+    assert not any(_breaks_an_entry(c) for c in field)
+    depth = 0
+    for c in entry:  # BibTeX counts every brace, escaped or not: none may be left open or closed early
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        assert depth >= 0
+    assert depth == 0 and entry.endswith("\n}\n")
+
+
 @given(st.text(), st.text(), st.lists(st.text(), max_size=3))
 def test_ris_values_never_span_lines(title: str, summary: str, tags: list[str]) -> None:
     record = exports.ris(_released(title=title, summary=summary, tags=json.dumps(tags)), URL)
@@ -351,9 +431,11 @@ def test_no_cell_of_the_bags_csv_is_a_spreadsheet_formula(archive_home: Path, ou
     assert escrow(archive_home, "export", "bag", str(target)).exit_code == 0
 
     with (target / "data" / "metadata" / "metadata.csv").open(encoding="utf-8", newline="") as handle:
+        [cells] = list(csv.reader(handle))[1:]
+        handle.seek(0)
         [row] = list(csv.DictReader(handle))
 
-    assert not any(value.startswith(("=", "+", "-", "@")) for value in row.values())
+    assert not any(value.startswith(("=", "+", "-", "@")) for value in cells)
     assert row["dc.title"] == "'=HYPERLINK(\"http://example.invalid\",\"x\")"
     assert row["dc.description"] == "'+cmd|' /C calc'!A0" and row["dc.subject"] == "'@sum(1)"
     assert bagit.Bag(str(target)).is_valid()

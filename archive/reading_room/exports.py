@@ -80,6 +80,13 @@ def bibtex_escape(text: str) -> str:
     return "".join(_BIBTEX.get(c, c) for c in one_line(text))
 
 
+def bibtex_url(url: str) -> str:
+    """A URL as BibTeX's url field: verbatim (the url and hyperref packages read it as is, so
+    `\\_` or `\\textasciitilde{}` would break the link), less what would break the entry: braces,
+    whitespace and control characters."""
+    return "".join(c for c in url if c not in "{}" and not c.isspace() and unicodedata.category(c) != "Cc")
+
+
 def bibtex(story: ReleasedStory, url: str | None) -> str:
     """A BibTeX @misc entry for the released story."""
     # Names and the title in an extra pair of braces: taken as written, never split at an
@@ -96,7 +103,7 @@ def bibtex(story: ReleasedStory, url: str | None) -> str:
     if story.tag_list:
         fields.append(("keywords", bibtex_escape(", ".join(story.tag_list))))
     if url:
-        fields.append(("url", bibtex_escape(url)))
+        fields.append(("url", bibtex_url(url)))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
     return f"@misc{{{citation_key(story)},\n{body}\n}}\n"
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from archive import audit, users
+from archive import tokens as api_tokens
 from archive.errors import Conflict, Forbidden, NotFound
 from archive.services.context import Archive
 from archive.times import utcnow
@@ -37,8 +38,8 @@ def add(archive: Archive, actor: User | None, email: str, role: str, password: s
 
 
 def set_active(archive: Archive, actor: User, user_id: int, active: bool) -> User:
-    """Disable an account (ending its sessions), or enable one; enabling an admin is a grant
-    that a second admin approves."""
+    """Disable an account (ending its sessions and revoking its API tokens, for good), or
+    enable one; enabling an admin is a grant that a second admin approves."""
     with archive.transaction():
         target = archive.session.get(User, user_id)
         if active and target is not None and target.role == "admin" and actor.role == "admin" \
@@ -48,6 +49,11 @@ def set_active(archive: Archive, actor: User, user_id: int, active: bool) -> Use
         changed = users.set_active(archive.session, actor, user_id, active)
         audit.record(archive.session, archive.keyring.audit_key, actor.email,
                      "user.enable" if active else "user.disable", email=changed.email)
+        if not active:
+            # Refusing them while disabled is not enough: enabling the account again must not
+            # bring back tokens that may have leaked with whatever made an admin disable it.
+            api_tokens.revoke_all(archive.session, archive.keyring.audit_key, changed.id, actor.email,
+                                  "account disabled")
         return changed
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from archive import users
 from archive.errors import NotFound
+from archive.services.accounts import COMMAND_LINE
 from archive.times import format_instant, utcnow
 from archive.vault import drafts, stories
 from archive.vault.keys import Keyring
@@ -66,7 +67,8 @@ def seed(session: Session, keyring: Keyring) -> tuple[list[tuple[str, str, str]]
     for email, role in ACCOUNTS:
         password = secrets.token_urlsafe(9)
         try:
-            users.set_password(users.by_email(session, email), password)
+            users.set_password(session, keyring.audit_key, users.by_email(session, email), password,
+                               actor=COMMAND_LINE)
         except (NotFound, NoResultFound):
             users.add(session, email, role, password)
         logins.append((email, password, role))

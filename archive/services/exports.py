@@ -28,9 +28,9 @@ from archive import audit
 from archive.errors import InvalidInput, NotFound
 from archive.reading_room import exports
 from archive.reading_room.models import ReleasedStory
-from archive.services import reading
+from archive.services import harvest, reading
 from archive.services.context import Archive
-from archive.times import format_instant
+from archive.times import format_instant, utcnow
 
 xml_text = exports.xml_text  # for the XML doors (OAI-PMH): text XML 1.0 can carry
 dublin_core = exports.dublin_core  # OAI-PMH's oai_dc and the bag's metadata.csv alike
@@ -133,7 +133,9 @@ def bag(archive: Archive, path: Path, *, since: datetime | None = None, root_url
     """Write a BagIt bag of the released stories (those released at or after `since`) at PATH.
 
     PATH must not exist, or be an empty folder. Payload: data/stories/<id>.json (the released
-    copy and its citation) and data/metadata/metadata.csv (Dublin Core, one row a story).
+    copy and its citation) and data/metadata/metadata.csv (Dublin Core, one row a story, a
+    repeated element in repeated columns). bag-info.txt's Escrow-Taken-At is the instant after
+    which a partner applies the OAI-PMH records (deletions) to what the bag holds.
     Without a root URL (ESCROW_BASE_URL unset) the files carry no web address. For the
     command line only: bagit.make_bag changes the process's working folder while it runs.
     """
@@ -144,6 +146,10 @@ def bag(archive: Archive, path: Path, *, since: datetime | None = None, root_url
     except OSError:
         raise InvalidInput(f"cannot write in {target.parent}: nothing was written") from None
     placed = False
+    # The instant the bag is taken from, read before the stories are: every takedown or release
+    # stamped before it is in the bag, so a partner applies the OAI-PMH records stamped at or
+    # after it (from=Escrow-Taken-At), deletions included, and misses none.
+    taken = utcnow() - harvest.SETTLE
     try:
         count = _write_payload(archive, partial, since, root_url)
         info = {"Source-Organization": exports.ARCHIVE_NAME,
@@ -152,13 +158,15 @@ def bag(archive: Archive, path: Path, *, since: datetime | None = None, root_url
                                          "its narrator chose. One JSON file a story; Dublin Core "
                                          "in metadata/metadata.csv."),
                 "Bagging-Date": datetime.now(UTC).strftime("%Y-%m-%d"),
-                "Bag-Count": "1 of 1"}
+                "Bag-Count": "1 of 1",
+                "Escrow-Taken-At": format_instant(taken)}
         if since is not None:
             info["Released-Since"] = format_instant(since)
         bagit.make_bag(str(partial), info, processes=1, checksums=["sha256", "sha512"])
         with archive.transaction():
             audit.record(archive.session, archive.keyring.audit_key, audit.SYSTEM, "export.bag", None,
-                         count=count, **({"since": format_instant(since)} if since is not None else {}))
+                         count=count, taken_at=format_instant(taken),
+                         **({"since": format_instant(since)} if since is not None else {}))
             _place(partial, target)
             placed = True
     except BaseException:
@@ -193,20 +201,30 @@ def _released(archive: Archive, since: datetime | None) -> Iterator[ReleasedStor
 def _write_payload(archive: Archive, folder: Path, since: datetime | None, root_url: str | None) -> int:
     (folder / STORIES).mkdir()
     (folder / "metadata").mkdir()
-    rows = io.StringIO()
-    table = csv.writer(rows, lineterminator="\r\n")
-    table.writerow(("filename", *DC_COLUMNS))
-    count = 0
+    rows: list[tuple[str, dict[str, list[str]]]] = []
     for story in _released(archive, since):
         url = story_url(root_url, story.id) if root_url else None
         name = f"{STORIES}/{story.id}.json"
         (folder / name).write_text(json.dumps(_record(story, url), ensure_ascii=False, indent=2) + "\n",
                                    encoding="utf-8")
         # Archivematica's bag convention: filename is the path inside the bag, from data/.
-        table.writerow((f"data/{name}", *_dublin_core(story, url)))
-        count += 1
-    (folder / METADATA_CSV).write_text(rows.getvalue(), encoding="utf-8", newline="")
-    return count
+        rows.append((f"data/{name}", _dublin_core(story, url)))
+    # Archivematica reads columns of one name (dc.subject, dc.subject, ...) as the element
+    # repeated: each value has a column of its own, as many of a name as the fullest row needs.
+    widths = {column: max([1, *(len(values.get(column, [])) for _, values in rows)]) for column in DC_COLUMNS}
+    out = io.StringIO()
+    table = csv.writer(out, lineterminator="\r\n")
+    table.writerow(("filename", *(column for column in DC_COLUMNS for _ in range(widths[column]))))
+    for filename, values in rows:
+        cells = [_cell(value) for column in DC_COLUMNS
+                 for value in _padded(values.get(column, []), widths[column])]
+        table.writerow((filename, *cells))
+    (folder / METADATA_CSV).write_text(out.getvalue(), encoding="utf-8", newline="")
+    return len(rows)
+
+
+def _padded(values: list[str], width: int) -> list[str]:
+    return values + [""] * (width - len(values))
 
 
 def _record(story: ReleasedStory, url: str | None) -> dict[str, object]:
@@ -219,13 +237,13 @@ def _record(story: ReleasedStory, url: str | None) -> dict[str, object]:
             "citation": exports.csl_item(story, url)}
 
 
-def _dublin_core(story: ReleasedStory, url: str | None) -> tuple[str, ...]:
-    """The story's Dublin Core (exports.dublin_core, as OAI-PMH's) in DC_COLUMNS, repeated
-    elements joined by '; ', and the format of the story's file in the bag."""
+def _dublin_core(story: ReleasedStory, url: str | None) -> dict[str, list[str]]:
+    """The story's Dublin Core (exports.dublin_core, as OAI-PMH's) and the format of its file
+    in the bag: each column's values, in order, a repeated element's values each apart."""
     values: dict[str, list[str]] = {}
     for name, value in [*exports.dublin_core(story, url), ("format", "application/json")]:
         values.setdefault(f"dc.{name}", []).append(value)
-    return tuple(_cell("; ".join(values.get(column, []))) for column in DC_COLUMNS)
+    return values
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

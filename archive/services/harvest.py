@@ -11,7 +11,7 @@ every later page.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
@@ -19,8 +19,12 @@ from archive.errors import NotFound
 from archive.reading_room.models import ReleasedStory, RoomRecord
 from archive.services.context import Archive
 
-__all__ = ["Entry", "ReleasedStory", "count", "earliest", "page", "record"]
+__all__ = ["SETTLE", "Entry", "ReleasedStory", "count", "earliest", "page", "record"]
 MAX_ID = 32
+# A record stamped before (a read's instant - SETTLE) is committed by the time of the read: the
+# gate stamps a batch just before its commit, and SETTLE covers that moment and a little clock
+# difference between machines. OAI-PMH lists and the bag's Escrow-Taken-At both rest on it.
+SETTLE = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def sign_in(archive: Archive, email: str, password: str, address: str) -> User |
         if ok:
             assert user is not None
             if users.needs_rehash(user):  # made with other parameters (older, or the test suite's)
-                users.set_password(user, password)
+                users.rehash(user, password)
             archive.session.execute(delete(SignInFailure).where(
                 SignInFailure.account == account, SignInFailure.address == address))
             audit.record(archive.session, archive.keyring.audit_key, user.email, "user.login")

@@ -64,6 +64,8 @@ def _initialised() -> Response | tuple[str, int] | None:
     if not current_app.secret_key and not request.path.startswith("/static/"):
         if security.is_api():
             return security.json_error(503, "The archive is not set up yet.")
+        if security.is_oai():
+            return security.text_error(503, "The archive is not set up yet.")
         return security.error_page(503, "The archive is not set up yet: run 'escrow init'.")
     return None
 

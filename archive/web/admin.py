@@ -151,7 +151,8 @@ def _set_active(user_id: int, active: bool) -> Response:
         if active and not changed.active:
             flash(f"{changed.email} is an admin: enabling it waits for a second admin's approval.", "info")
 
-    return _act(work, "Done." if active else "Account disabled: its sessions have ended.", "admin.users_page")
+    done = "Done." if active else "Account disabled: its sessions have ended and its API tokens are revoked."
+    return _act(work, done, "admin.users_page")
 
 
 @bp.route("/users/<int:user_id>/disable", methods=["POST"])

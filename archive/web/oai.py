@@ -15,6 +15,9 @@ of them: a story released (or taken back) while a harvest pages is stamped after
 for the next one. That holds if a record stamped before B is committed by the time the first
 page is read: the gate stamps a batch just before its commit, and SETTLE covers that moment
 and a little clock difference between the machine that stamps and the one that answers.
+A record that leaves the list while it is paged (taken down or released again: stamped past B)
+is never sent twice nor lost: if nothing of the list is left when the harvester resumes, the
+answer is badResumptionToken, asking it to harvest again from B, where that record is.
 Datestamps are shown to the second; `from` counts from the start of its second (or day) and
 `until` to its end, so a record listed at 10:00:00Z matches from=until=10:00:00Z.
 """
@@ -52,7 +55,7 @@ PREFIX = "oai_dc"
 REPOSITORY_NAME = "Escrow oral-history archive"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # earliestDatestamp before the first release
 LATEST = datetime.max.replace(tzinfo=UTC)
-SETTLE = timedelta(seconds=2)  # see the module docstring
+SETTLE = harvest.SETTLE  # see the module docstring
 PAGE_SIZE = 100  # ESCROW_OAI_PAGE_SIZE overrides it
 TOKEN_SECONDS = 24 * 3600  # ESCROW_OAI_TOKEN_SECONDS overrides it
 TOKEN_SALT = "escrow.oai.resumption"
@@ -255,7 +258,20 @@ def _list(verb: str, arguments: dict[str, str], now: datetime) -> Answer:
         window = _Window(since, min(until, pinned) if until is not None else pinned, pinned)
     size = _page_size()
     archive = context.archive()
+    # One row past the page: a page carries a token only when a record really follows it, so
+    # an unchanged list always ends with a page holding the empty token.
     entries = harvest.page(archive, since=window.since, before=window.before, after=window.after, limit=size + 1)
+    if not entries and window.after is not None:
+        # The records this token promised (the page before it peeked at one) have since been
+        # taken down or released again: stamped past the harvest's bound, they are no longer
+        # in this list. noRecordsMatch here would end the list without the empty token the
+        # protocol requires; the harvester is told to start over from this harvest's bound,
+        # where it finds them with their new datestamps (records, or deleted headers).
+        raise _Problem("badResumptionToken",
+                       "This list changed after the harvest began: the records left to send were taken down "
+                       "or released again since, and now carry later datestamps. Harvest again with "
+                       f"from={_stamp(window.pinned)} (this harvest's responseDate) to receive them.",
+                       {"verb": verb}, response_date=window.pinned)
     if not entries:
         raise _Problem("noRecordsMatch", "No records match these arguments.", echo, response_date=window.pinned)
     more, entries = len(entries) > size, entries[:size]

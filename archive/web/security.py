@@ -2,7 +2,9 @@
 
 Under /api/ every error is JSON instead, `{"error": {"status": N, "message": "..."}}` (the
 shape the OpenAPI document describes), with the same care: a fixed message for 404 and 5xx,
-a domain error's safe message for the rest.
+a domain error's safe message for the rest. At /oai, whose protocol errors are XML answers
+(status 200), an HTTP-level refusal (401, 413, 429, 5xx) is one line of plain text, as its
+401 always was: a harvester logs it as it is, with no page to parse.
 """
 
 from __future__ import annotations
@@ -100,6 +102,18 @@ def is_api() -> bool:
     return request.blueprint == "api" or request.path.startswith("/api/")
 
 
+def is_oai() -> bool:
+    """Whether the request is the OAI-PMH provider's (its route, or its path with a method the
+    route does not take), whose HTTP-level errors are plain text."""
+    return request.blueprint == "oai" or request.path == "/oai"
+
+
+def text_error(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Response:
+    """A one-line plain-text error (the OAI-PMH provider's HTTP-level refusals)."""
+    text = message or API_MESSAGES.get(status, TITLES.get(status, "Error") + ".")
+    return Response(text + "\n", status, mimetype="text/plain", headers=headers)
+
+
 def json_error(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Response:
     """The API's one error shape; 401 says how to authenticate (RFC 6750)."""
     response = jsonify(error={"status": status, "message": message or API_MESSAGES.get(status, "Error.")})
@@ -124,9 +138,9 @@ def _http_error(error: HTTPException) -> Response | tuple[str, int]:
     status = error.code or 500
     if status < 400:  # a routing redirect (a missing trailing slash) is not an error
         return error.get_response()
-    if is_api():
+    if is_api() or is_oai():
         allow = {k: v for k, v in error.get_headers() if k == "Allow"}  # a 405 says what is allowed
-        return json_error(status, None, allow)
+        return json_error(status, None, allow) if is_api() else text_error(status, None, allow)
     if status == 401:
         return error_page(404) if current_user.is_authenticated else _to_login()
     return error_page(status)
@@ -144,15 +158,18 @@ def domain_error(error: EscrowError) -> Response | tuple[str, int] | tuple[str, 
     problem is an operator's matter, shown without its detail.
     """
     status = next((code for kind, code in STATUS if isinstance(error, kind)), 500)
-    if is_api() and status not in (500, 503):
+    if (is_api() or is_oai()) and status not in (500, 503):
         retry = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else {}
-        return json_error(status, None if status == 404 else sentence(str(error).rstrip(".")) + ".", retry)
+        message = None if status == 404 else sentence(str(error).rstrip(".")) + "."
+        return json_error(status, message, retry) if is_api() else text_error(status, message, retry)
     if status == 404:
         return error_page(404)
     if status == 503:
         log.error("key or setup problem: %s", type(error).__name__)
         if is_api():
             return json_error(503)
+        if is_oai():
+            return text_error(503)
         return error_page(503, "The archive cannot open its vault right now. An operator has to look at it.")
     if status == 500:
         return _unexpected(error)
@@ -169,4 +186,6 @@ def _to_login() -> Response:
 def _unexpected(error: Exception) -> Response | tuple[str, int]:
     # Only the class and the route: a message or traceback could quote story text.
     log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.url_rule)
+    if is_oai():
+        return text_error(500)
     return json_error(500) if is_api() else error_page(500)

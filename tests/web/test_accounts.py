@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from archive import create_app, db, users
+from archive import create_app, db, services, users
 from archive.config import Config
 from archive.web import auth
 from tests.web.conftest import PASSWORD, World, sign_in
@@ -149,7 +149,8 @@ def test_a_cookie_captured_before_a_disable_or_a_new_password_opens_nothing(
             users.set_active(session, admin, user.id, False)
             users.set_active(session, admin, user.id, True)  # enabled again: old sessions stay ended
         else:
-            users.set_password(user, "a brand new password")
+            ring = services.current().keyring
+            users.set_password(session, ring.audit_key, user, "a brand new password", actor="command line")
         session.commit()
         db.db.session.remove()
 

@@ -284,6 +284,37 @@ def test_an_etag_answers_304_until_the_story_changes(client: FlaskClient, room: 
     assert other.status_code == 200 and other.headers["ETag"] != etag
 
 
+def test_a_story_released_again_has_a_new_etag_and_an_old_one_no_longer_answers_304(
+        client: FlaskClient, room: Room, archive_home: Path) -> None:
+    story_id = room.released[0]
+    # Released a while ago (as the archive stores instants: naive UTC), then taken down and
+    # released again now, by a second admin's approval, as an operator would.
+    sql(archive_home, "UPDATE released_stories SET released_at = :at WHERE id = :id",
+        at="2021-06-01 12:00:00.000000", id=story_id)
+    path = f"/api/v1/stories/{story_id}"
+    first = get(client, path)
+    old = first.headers["ETag"]
+    _run(archive_home, "stories", "takedown", story_id, "--reason", "checking consent", "--as", "admin@example.org")
+    gone = get(client, path, headers={"If-None-Match": old})
+    asked = escrow(archive_home, "embargo", "request", story_id, "--until", "now", "--reason", "consent confirmed",
+                   "--as", "admin@example.org")
+    assert asked.exit_code == 0, asked.output
+    _run(archive_home, "embargo", "approve", asked.output.split()[1], "--as", "admin2@example.org")
+    _run(archive_home, "publish-due")
+
+    again = get(client, path, headers={"If-None-Match": old})
+    new = again.headers["ETag"]
+    unchanged = get(client, path, headers={"If-None-Match": new})
+
+    assert first.status_code == 200 and conforms(first)["released_at"] == "2021-06-01T12:00:00Z"
+    assert gone.status_code == 404 and "ETag" not in gone.headers
+    assert again.status_code == 200 and new != old
+    assert conforms(again)["released_at"] != "2021-06-01T12:00:00Z"
+    assert unchanged.status_code == 304 and unchanged.headers["ETag"] == new
+    for response in (gone, again):
+        _no_secret(room, response)
+
+
 def test_sealed_review_taken_down_withdrawn_and_unknown_ids_are_one_404_for_everyone(
         client: FlaskClient, room: Room, world: World) -> None:
     answers = {}

@@ -17,7 +17,8 @@ from werkzeug.test import TestResponse
 
 from archive import create_app, db
 from archive.config import Config
-from tests.test_exports import OHMS_SCHEMA, Seeded, seed
+from tests.helpers import canaries, escrow
+from tests.test_exports import OHMS_SCHEMA, Seeded, _import, seed
 
 FORMATS = {"bibtex": ("application/x-bibtex", ".bib"), "ris": ("application/x-research-info-systems", ".ris"),
            "csl-json": ("application/vnd.citationstyles.csl+json", ".json"),
@@ -153,6 +154,74 @@ def test_the_story_page_offers_only_the_exports_that_exist_without_javascript(se
     assert sorted(p.rsplit("/", 1)[1] for p in LINK.findall(summary)) == sorted(set(FORMATS) - {"txt"})
     for path in offered + LINK.findall(summary):
         assert _get(client, path).status_code == 200, path
+
+
+CUE_TIMING = re.compile(r"((?:\d{2,}:)?\d{2}:\d{2}\.\d{3}) --> ((?:\d{2,}:)?\d{2}:\d{2}\.\d{3})(?: [^\n]*)?")
+
+
+def _webvtt_cues(text: str) -> list[tuple[str, str, str]]:
+    """The (start, end, text) of each cue of a WebVTT file, once it reads as one: the WEBVTT
+    line, then blocks apart by blank lines, each an optional identifier, a timing line and text
+    lines holding no arrow, starts in order and each end after its start."""
+    assert text.startswith("WEBVTT") and text.endswith("\n") and "\r" not in text and "\x00" not in text
+    header, *blocks = text.rstrip("\n").split("\n\n")
+    first = header.split("\n")[0]
+    assert first == "WEBVTT" or first.startswith(("WEBVTT ", "WEBVTT\t"))
+    cues, last = [], ""
+    for block in blocks:
+        lines = block.split("\n")
+        if "-->" not in lines[0]:
+            lines = lines[1:]  # a cue identifier
+        timing = CUE_TIMING.fullmatch(lines[0])
+        assert timing is not None, block
+        start, end = timing.groups()
+        assert start.zfill(12) < end.zfill(12) and start.zfill(12) >= last, block
+        assert lines[1:] and all(line.strip() and "-->" not in line for line in lines[1:]), block
+        cues.append((start, end, "\n".join(lines[1:])))
+        last = start.zfill(12)
+    return cues
+
+
+@pytest.mark.parametrize("level, shown", [("redacted", "[redacted]"), ("pseudonymized", "the steward")])
+def test_a_timed_storys_webvtt_keeps_its_cue_times_and_hides_what_its_level_hides(
+        seeded: Seeded, client: FlaskClient, level: str, shown: str) -> None:
+    [hidden, narrator] = canaries(2)
+    captions = ("WEBVTT\n\n"
+                "00:00:01.000 --> 00:00:04.500\nWe met at the church hall on Thursdays.\n\n"
+                f"00:00:05.000 --> 00:00:09.250\n[[person:Lee {hidden}|the steward]] kept the sheets.\n")
+    story_id = _import(seeded.home, title="Timed sheets", narrator=f"Ana {narrator}", transcript="",
+                       captions=captions, redaction_level=level, embargo_until="2020-01-01T00:00:00Z")
+    assert escrow(seeded.home, "publish-due").exit_code == 0
+
+    vtt = _get(client, f"/stories/{story_id}/export/vtt")
+    txt = _get(client, f"/stories/{story_id}/export/txt")
+    page = _get(client, f"/stories/{story_id}").get_data(as_text=True)
+
+    assert vtt.status_code == 200 and vtt.mimetype == "text/vtt" and vtt.mimetype_params["charset"] == "utf-8"
+    assert vtt.headers["Content-Disposition"] == f"attachment; filename=escrow-{story_id}.vtt"
+    cues = _webvtt_cues(vtt.get_data(as_text=True))
+    assert [(start, end) for start, end, _ in cues] == [("00:00:01.000", "00:00:04.500"),
+                                                        ("00:00:05.000", "00:00:09.250")]
+    assert cues[1][2] == f"{shown} kept the sheets."
+    # The transcript export of a timed story is its cues' text, plain, without times.
+    assert txt.status_code == 200 and txt.mimetype == "text/plain"
+    assert txt.get_data(as_text=True) == f"We met at the church hall on Thursdays.\n{shown} kept the sheets.\n"
+    assert f"/stories/{story_id}/export/vtt" in page
+    for response in (vtt, txt):
+        assert hidden.encode() not in response.data and narrator.encode() not in response.data
+    assert b"-->" not in txt.data
+
+
+def test_an_untimed_story_has_a_plain_text_transcript_and_no_webvtt(seeded: Seeded, client: FlaskClient) -> None:
+    story_id = seeded.released["full"]
+
+    txt = _get(client, f"/stories/{story_id}/export/txt")
+    vtt = _get(client, f"/stories/{story_id}/export/vtt")
+
+    assert txt.status_code == 200 and txt.mimetype == "text/plain"
+    assert txt.get_data(as_text=True) == "I worked at Harbor Hotel.\nWe struck in May.\n"
+    assert (vtt.status_code, vtt.data) == (404, _not_found_page(client))
+    assert "/export/vtt" not in _get(client, f"/stories/{story_id}").get_data(as_text=True)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from archive import create_app, db, services
 from archive.config import Config
 from archive.errors import InvalidInput
 from archive.reading_room.models import ReleasedStory, RoomRecord
-from archive.services import tokens
+from archive.services import signing, tokens
 from archive.users import User
 from archive.web.oai import SETTLE, TOKEN_SALT
 from tests.helpers import add_users, canaries, escrow, one, sql, story, write_lines
@@ -416,6 +416,57 @@ def test_a_list_that_fits_one_page_has_no_token(oai_app: Flask, client: FlaskCli
     assert (last.get("cursor"), last.get("completeListSize")) == ("5", "6")
 
 
+def test_a_page_carries_a_token_only_when_a_record_follows_it(oai_app: Flask, client: FlaskClient,
+                                                              seeded: Seeded) -> None:
+    for size, pages in ((3, [3, 3]), (6, [6]), (2, [2, 2, 2])):
+        oai_app.config["ESCROW_OAI_PAGE_SIZE"] = size
+        for verb in ("ListIdentifiers", "ListRecords"):
+            _, documents = harvest_all(client, verb)
+            assert [len(headers_of(d)) for d in documents] == pages, (size, verb)
+            assert all(error_of(d) is None for d in documents)
+            tokens_ = [token_of(d) for d in documents]
+            assert all(t is not None and t.text for t in tokens_[:-1])
+            last = tokens_[-1]
+            # One page: no token at all; several: the last one ends the list with the empty token.
+            assert (last is None) if len(pages) == 1 else (last is not None and last.text is None), (size, verb)
+
+
+def test_a_list_whose_remaining_records_changed_meanwhile_says_to_harvest_again(
+        oai_app: Flask, client: FlaskClient, seeded: Seeded) -> None:
+    """Page 1 holds A..E and a token; F is taken down before the token comes back. Its datestamp
+    is now past the harvest's bound, so nothing of the list is left: the answer is not
+    noRecordsMatch (which ends the list without its empty token) but badResumptionToken, saying
+    to harvest again from the first response's responseDate, where F is a deleted header."""
+    last = seeded.released["full"]
+    restamp(oai_app, lambda story, stamp: stamp + timedelta(minutes=30) if story == last else stamp)
+    oai_app.config["ESCROW_OAI_PAGE_SIZE"] = 5
+    for verb in ("ListIdentifiers", "ListRecords"):
+        _, first = ask(client, verb=verb, metadataPrefix="oai_dc")
+        token = token_of(first)
+        assert token is not None and token.text
+        assert last not in {story_id(found) for found, _, _ in headers_of(first)}
+        assert first.findtext("o:responseDate", namespaces=NS) is not None
+    # The ListRecords harvest's first page and token, kept across the takedown.
+    response_date = first.findtext("o:responseDate", namespaces=NS) or ""
+    taken = escrow(seeded.home, "stories", "takedown", last, "--reason", "legal", "--as", ADMIN)
+    assert taken.exit_code == 0, taken.output
+
+    _, resumed = ask(client, verb="ListRecords", resumptionToken=token.text)
+
+    assert error_of(resumed) == "badResumptionToken"
+    message = resumed.findtext("o:error", namespaces=NS) or ""
+    assert "changed after the harvest began" in message and f"from={response_date}" in message
+    assert request_of(resumed) == {"verb": "ListRecords"}
+    assert resumed.findtext("o:responseDate", namespaces=NS) == response_date
+    # Harvesting again from that responseDate (a little later, past the takedown's stamp) finds
+    # the record taken down as a deleted header with its new datestamp, and the list ends.
+    later = datetime.now(UTC) + SETTLE + timedelta(seconds=2)
+    oai_app.config["ESCROW_OAI_CLOCK"] = lambda: later
+    _, documents = harvest_all(client, "ListRecords", **{"from": response_date})
+    assert [(story_id(found), deleted) for d in documents for found, _, deleted in headers_of(d)] == [(last, True)]
+    assert all(stamp >= response_date for d in documents for _, stamp, _ in headers_of(d))
+
+
 # -- errors --------------------------------------------------------------------------------
 
 BAD_DATES = ("2020-13-01", "2020-02-30", "0000-01-01", "2020-1-1", "20200101", "2020-01-01T00:00:00",
@@ -720,6 +771,45 @@ def test_a_signed_in_reading_room_is_harvested_with_a_personal_token(config: Con
         with app.app_context():
             db.db.engine.dispose()
         app.extensions["escrow.index"].close()
+
+
+def _plain(response: Any, status: int) -> str:
+    """A refusal at the HTTP level: the status, and one line of plain text, no page to parse."""
+    with response:
+        text = response.get_data(as_text=True)
+    assert response.status_code == status, text[:200]
+    assert response.mimetype == "text/plain" and "<" not in text and text.count("\n") == 1, text[:200]
+    return text
+
+
+def test_a_throttled_harvester_is_told_so_in_plain_text(config: Config, seeded: Seeded) -> None:
+    app = create_app(dataclasses.replace(config, reading_room="signed-in"))
+    try:
+        client = app.test_client()
+        listing = {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc"}
+        wrong = {"Authorization": "Bearer esc_" + "B" * 43}
+        for _ in range(signing.PAIR.failures):
+            _plain(client.get("/oai", query_string=listing, headers=wrong), 401)
+        throttled = client.get("/oai", query_string=listing, headers=wrong)
+        retry = throttled.headers.get("Retry-After", "")
+
+        assert "Too many failed sign-ins" in _plain(throttled, 429)
+        assert int(retry) > 0
+    finally:
+        with app.app_context():
+            db.db.engine.dispose()
+        app.extensions["escrow.index"].close()
+
+
+def test_a_request_too_large_or_of_another_method_is_refused_in_plain_text(client: FlaskClient) -> None:
+    big = {"verb": "Identify", "padding": "x" * (2 * 1024 * 1024 + 1)}
+
+    too_large = _plain(client.post("/oai", data=big), 413)
+    other = client.put("/oai", query_string={"verb": "Identify"})
+    allowed = other.headers.get("Allow", "")
+
+    assert "larger than the archive accepts" in too_large
+    assert _plain(other, 405) and {"GET", "POST"} <= set(allowed.replace(" ", "").split(","))
 
 
 def test_responses_carry_the_security_headers(client: FlaskClient) -> None:

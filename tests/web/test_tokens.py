@@ -1,6 +1,7 @@
 """Personal API tokens in a reading room for signed-in researchers: made on the account page and
-shown once, stored only as a digest, used with Bearer, refused once revoked or once their
-account is disabled, opening the API and nothing else, audited, and throttled like passwords."""
+shown once, stored only as a digest, used with Bearer, refused once revoked (by their owner, or
+for good when their account is disabled or given a new password), opening the API and nothing
+else, audited, and throttled like passwords."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from archive import create_app, db, services
+from archive import create_app, db, services, users
 from archive.config import Config
 from archive.services import accounts, signing
 from archive.users import User
@@ -151,6 +152,105 @@ def test_a_disabled_accounts_token_is_refused(web_app: Flask, client: FlaskClien
         db.db.session.remove()
 
     assert _api(client, secret).status_code == 401
+
+
+def _admin_sets(client: FlaskClient, world: World, action: str) -> str:
+    """An admin disables or enables the researcher's account on the users page; the page after."""
+    sign_in(client, world.user_ids["admin"])
+    fields = dict(CSRF.findall(_page(client.get("/admin/users"))))
+    response = client.post(f"/admin/users/{world.user_ids['researcher']}/{action}", data=fields,
+                           follow_redirects=True)
+    return _page(response)
+
+
+def _revocations(home: Path) -> list[tuple[str, dict[str, object]]]:
+    return [(actor, json.loads(detail)) for actor, detail in
+            sql(home, "SELECT actor, detail FROM audit_log WHERE action = 'token.revoke' ORDER BY seq")]
+
+
+def test_disabling_an_account_revokes_its_tokens_for_good(client: FlaskClient, world: World,
+                                                          archive_home: Path) -> None:
+    sign_in(client, world.user_ids["researcher"])
+    secrets_ = []
+    for name in ("thesis scripts", "harvester"):
+        _, page = _create(client, name)
+        secrets_ += set(SECRET.findall(page))
+    first, second = _token_ids(archive_home)
+    sign_in(client, world.user_ids["researcher"])
+    _revoke(client, first)  # revoked by its owner before: not revoked twice
+    assert _api(client, secrets_[1]).status_code == 200
+
+    disabled = _admin_sets(client, world, "disable")
+    refused = _api(client, secrets_[1])
+    enabled = _admin_sets(client, world, "enable")
+    still = _api(client, secrets_[1])
+
+    assert "its API tokens are revoked" in disabled
+    assert refused.status_code == still.status_code == 401 and "Done." in enabled
+    assert sql(archive_home, "SELECT active FROM users WHERE id = :id", id=world.user_ids["researcher"]) == [(1,)]
+    assert _revocations(archive_home) == [
+        ("reader@example.org", {"token": first, "prefix": secrets_[0][:12]}),
+        ("admin@example.org", {"token": second, "prefix": secrets_[1][:12], "why": "account disabled"})]
+    # The owner sees both as revoked on the account page, and may make a new one.
+    sign_in(client, world.user_ids["researcher"])
+    account = _page(client.get("/account"))
+    assert account.count("revoked ") >= 2
+    _, page = _create(client, "after")
+    [fresh] = set(SECRET.findall(page))
+    assert _api(client, fresh).status_code == 200
+    assert_no_secret_in_audit(archive_home, secrets_[1])
+
+
+def test_a_new_password_revokes_the_accounts_tokens(web_app: Flask, client: FlaskClient, world: World,
+                                                    archive_home: Path) -> None:
+    sign_in(client, world.user_ids["researcher"])
+    _, page = _create(client)
+    [secret] = set(SECRET.findall(page))
+    [token_id] = _token_ids(archive_home)
+    assert _api(client, secret).status_code == 200
+
+    with web_app.app_context():
+        archive = services.current()
+        user = archive.session.get(User, world.user_ids["researcher"])
+        assert user is not None
+        users.set_password(archive.session, archive.keyring.audit_key, user, "a brand new password",
+                           actor="command line")
+        archive.session.commit()
+        db.db.session.remove()
+
+    assert _api(client, secret).status_code == 401
+    assert _revocations(archive_home) == [
+        ("command line", {"token": token_id, "prefix": secret[:12], "why": "password changed"})]
+    assert sql(archive_home, "SELECT revoked_at IS NOT NULL FROM api_tokens") == [(1,)]
+
+
+def test_signing_out_or_in_again_keeps_the_tokens(web_app: Flask, client: FlaskClient, world: World,
+                                                  archive_home: Path) -> None:
+    """Signing out ends sessions only (tokens are on the account page, each with its revoke
+    button), and a sign-in that re-hashes the password with other parameters sets no new one."""
+    sign_in(client, world.user_ids["researcher"])
+    _, page = _create(client)
+    [secret] = set(SECRET.findall(page))
+    with web_app.app_context():
+        session = db.db.session()
+        user = session.get(User, world.user_ids["researcher"])
+        assert user is not None
+        user.password_hash = users.HASHERS["standard"].hash(PASSWORD)  # made under other parameters
+        session.commit()
+        db.db.session.remove()
+
+    sign_in(client, world.user_ids["researcher"])
+    fields = dict(CSRF.findall(_page(client.get("/account"))))
+    client.post("/logout", data={"logout-csrf_token": fields["logout-csrf_token"]}).close()
+    fields = dict(CSRF.findall(_page(client.get("/login"))))
+    signed_in = client.post("/login", data={**fields, "email": "reader@example.org", "password": PASSWORD})
+    signed_in.close()
+
+    assert signed_in.status_code == 302
+    [(rehashed,)] = sql(archive_home, "SELECT password_hash FROM users WHERE id = :id", id=world.user_ids["researcher"])
+    assert "$m=8,t=1,p=1$" in rehashed  # re-hashed at sign-in with the suite's parameters
+    assert _api(client, secret).status_code == 200
+    assert _revocations(archive_home) == []
 
 
 def test_a_token_opens_the_api_and_no_page_or_form(client: FlaskClient, world: World) -> None:
