@@ -23,8 +23,10 @@ OHMS_NAMESPACE = "https://www.weareavp.com/nunncenter/ohms"
 
 # BibTeX's special characters, each written so that LaTeX prints it and BibTeX's brace
 # counting is never thrown off (no bare brace, no backslash that starts a command).
-_BIBTEX = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "&": r"\&", "#": r"\#",
-           "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "$": r"\$"}
+# Braces as commands, not \{ and \}: BibTeX counts every brace, escaped or not, so a title with
+# one brace would leave its entry open.
+_BIBTEX = {"\\": r"\textbackslash{}", "{": r"\textbraceleft{}", "}": r"\textbraceright{}", "%": r"\%",
+           "&": r"\&", "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "$": r"\$"}
 _SPACES = re.compile(r"\s+")
 # Characters XML 1.0 cannot hold at all (lxml refuses them): C0 controls but tab, LF and CR;
 # surrogates; U+FFFE and U+FFFF.
