@@ -4,6 +4,7 @@ muted copy silent wherever a cue holds what the story's level hides; taken back 
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from archive import services
 from archive.release import audio, muting
 from archive.services import recordings as recordings_service
 from tests.helpers import add_users, database_url, escrow, one, sql, story, write_lines
+from tests.processes import finish, started
 from tests.test_recordings import _opened
 
 ORG, ADMIN = "org@example.org", "admin@example.org"
@@ -224,12 +226,18 @@ def test_a_hidden_cue_past_the_recordings_end_keeps_it_sealed_rather_than_clamp_
     _kept_sealed(home, story_id, "cue_past_end")
 
 
-def test_muted_without_captions_keeps_the_recording_sealed_and_says_so(home: Path, tmp_path: Path) -> None:
+def _muted_without_captions(home: Path, tmp_path: Path) -> str:
+    """A due story whose narrator chose a muted recording, with a recording and no timed transcript."""
     data = story(embargo_until=PAST, summary="A strike.", redaction_level="redacted", recording_release="muted")
     assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
     story_id = str(one(home, "SELECT id FROM stories"))
     _tone(tmp_path / "a.wav", "WAV")
     assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+    return story_id
+
+
+def test_muted_without_captions_keeps_the_recording_sealed_and_says_so(home: Path, tmp_path: Path) -> None:
+    story_id = _muted_without_captions(home, tmp_path)
 
     assert escrow(home, "publish-due").exit_code == 0
 
@@ -237,11 +245,7 @@ def test_muted_without_captions_keeps_the_recording_sealed_and_says_so(home: Pat
 
 
 def test_a_takedown_clears_a_refused_recording_from_the_check(home: Path, tmp_path: Path) -> None:
-    data = story(embargo_until=PAST, summary="A strike.", redaction_level="redacted", recording_release="muted")
-    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
-    story_id = str(one(home, "SELECT id FROM stories"))
-    _tone(tmp_path / "a.wav", "WAV")
-    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+    story_id = _muted_without_captions(home, tmp_path)
     assert escrow(home, "publish-due").exit_code == 0
 
     assert escrow(home, "stories", "takedown", story_id, "--reason", "fix", "--as", ADMIN).exit_code == 0
@@ -434,3 +438,30 @@ def test_the_muted_copy_is_made_while_no_transaction_holds_its_story(home: Path,
     assert one(home, "SELECT rendition FROM recordings WHERE id = :id", id=released) == "muted"
     assert escrow(home, "index", "verify").exit_code == 0
     assert not list(home.glob("media/.*.partial"))
+
+
+def test_an_embargo_extended_while_muted_copies_are_made_holds(home: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copies are made before the batch claims its stories, which may take minutes: an
+    organizer's extension committed meanwhile (by another process) takes effect at once."""
+    story_id = _sealed_story(home, tmp_path, redaction_level="redacted", recording_release="muted")
+    _tone(tmp_path / "a.wav", "WAV")
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+    real, extended = muting.mute, []
+
+    def extend_meanwhile(*args: Any, **kwargs: Any) -> muting.Muted:
+        with started(home, "embargo", "extend", story_id, "--until", "2099-01-01", "--reason", "not yet",
+                     "--as", ORG, database_url=os.environ.get("DATABASE_URL") or None) as proc:
+            extended.append(finish(proc))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(muting, "mute", extend_meanwhile)
+    published = escrow(home, "publish-due")
+
+    assert [status for status, _ in extended] == [0], extended
+    assert published.exit_code == 0 and published.output.startswith("released 0,"), published.output
+    assert one(home, "SELECT status FROM stories") == "sealed"
+    assert str(one(home, "SELECT embargo_until FROM stories")).startswith("2099-01-01")
+    assert one(home, "SELECT count(*) FROM released_stories") == 0
+    assert one(home, "SELECT count(*) FROM recordings WHERE rendition = 'muted'") == 0
+    assert not list(home.glob("media/.*.partial"))  # the copy made ahead was not kept

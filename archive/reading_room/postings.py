@@ -135,14 +135,14 @@ class _Kept:
             if key in self.entries:
                 return
             self.entries[key] = (value, items)
-            _ORDER[(self.serial, key)] = weakref.ref(self)
+            _ORDER[(self.serial, key)] = (weakref.ref(self), items)
             _SIZE += items
             while _SIZE > CACHED_ITEMS and len(_ORDER) > 1:
-                (_, dropped), owner = _ORDER.popitem(last=False)
+                (_, dropped), (owner, size) = _ORDER.popitem(last=False)
+                _SIZE -= size  # whether its reader is alive or went meanwhile
                 alive = owner()
-                found = alive.entries.pop(dropped, None) if alive is not None else None
-                if found is not None:
-                    _SIZE -= found[1]
+                if alive is not None:
+                    alive.entries.pop(dropped, None)
 
     @property
     def size(self) -> int:
@@ -152,16 +152,18 @@ class _Kept:
 
 _KEPT: weakref.WeakKeyDictionary[SegmentReader, _Kept] = weakref.WeakKeyDictionary()
 _SERIALS = count()
-_ORDER: OrderedDict[tuple[int, Key], weakref.ref[_Kept]] = OrderedDict()  # every reader's, oldest first
+# Every reader's entries, oldest first, with their sizes: an entry leaves the budget when it
+# leaves this order, and nowhere else.
+_ORDER: OrderedDict[tuple[int, Key], tuple[weakref.ref[_Kept], int]] = OrderedDict()
 _SIZE = 0  # numbers kept, all readers together
-_GONE: deque[tuple[int, list[tuple[Key, int]]]] = deque()  # readers gone since, with what they had kept
+_GONE: deque[tuple[int, list[Key]]] = deque()  # readers gone since, with the keys they had kept
 _KEPT_LOCK = threading.Lock()
 
 
 def _gone(serial: int, entries: dict[Key, tuple[Any, int]]) -> None:
     """A reader went, and its kept arrays with it. Called by the garbage collector, at any
     point of any thread, so it takes no lock: the order and the budget are mended later."""
-    _GONE.append((serial, [(key, items) for key, (_, items) in entries.items()]))
+    _GONE.append((serial, list(entries)))
     entries.clear()
 
 
@@ -170,9 +172,10 @@ def _collect() -> None:
     global _SIZE
     while _GONE:
         serial, entries = _GONE.popleft()
-        for key, items in entries:
-            if _ORDER.pop((serial, key), None) is not None:
-                _SIZE -= items
+        for key in entries:
+            found = _ORDER.pop((serial, key), None)
+            if found is not None:
+                _SIZE -= found[1]
 
 
 def kept(reader: SegmentReader) -> _Kept:

@@ -161,7 +161,7 @@ def _premade(session: Session, keyring: Keyring, ids: Sequence[str], media_root:
 def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str], summary: Summary, now: datetime,
                    media_root: Path, premade: dict[str, audio.Premade]) -> list[dict[str, Any]]:
     rows = []
-    for story in list(session.scalars(_claim(ids))):
+    for story in list(session.scalars(_claim(ids, now))):
         try:
             with session.begin_nested():
                 doc = _release_one(session, keyring, story, summary, now, media_root, premade.get(story.id))
@@ -234,8 +234,10 @@ def stuck(session: Session, ids: Sequence[str]) -> dict[str, str]:
     return found
 
 
-def _claim(ids: Sequence[str]) -> Select[Story]:
-    """The batch's stories that are still sealed, row-locked until this batch commits.
+def _claim(ids: Sequence[str], now: datetime) -> Select[Story]:
+    """The batch's stories that are still sealed and due, row-locked until this batch commits
+    (an embargo extended since the run listed them holds: the muted copies made ahead of the
+    claim may take minutes, and an extension takes effect at once).
 
     The publisher lock keeps publishers apart; the row locks (FOR UPDATE, which SQLite
     leaves out: its writer lock serialises anyway) make a story claimed twice impossible
@@ -243,7 +245,7 @@ def _claim(ids: Sequence[str]) -> Select[Story]:
     and leaves it out. They wait rather than skip (SKIP LOCKED), so a row still locked by a
     publisher that just died is released by this run, not left for the next one.
     """
-    return (select(Story).where(Story.id.in_(ids), Story.status == "sealed").order_by(Story.id)
+    return (select(Story).where(Story.id.in_(ids), _due(now)).order_by(Story.id)
             .options(selectinload(Story.versions)).with_for_update(of=Story)
             .execution_options(populate_existing=True))
 

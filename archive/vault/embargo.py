@@ -46,6 +46,9 @@ def extend(session: Session, keyring: Keyring, actor: User, story_id: str, until
     """
     reason = reasons.clean(reason)
     story = stories.get_for(session, actor, story_id)
+    # Locked and read again: a release claims the story's row until its batch commits, and an
+    # extension must then see it released, not write a new date onto a released story.
+    session.refresh(story, with_for_update=True)
     if story.status == "released":
         raise Conflict(f"story {story.id} is already released: an admin can take it down "
                        "('escrow stories takedown'), which seals it again")
