@@ -289,7 +289,8 @@ def test_captions_that_end_after_the_recording_are_refused_when_both_are_there(
         assert one(home, "SELECT count(*) FROM stories") == 0
 
     assert refused.exit_code == 1 and refused.output.count("\n") == 1, refused.output
-    assert "last cue ends at 00:01:06.000, after the recording ends (00:00:05.000)" in refused.output
+    assert "last cue ends after the recording ends (it lasts 00:00:05.000)" in refused.output
+    assert "00:01:06" not in refused.output  # the story's own timing is not told
     assert "Canaryname7" not in refused.output and "nothing was kept" in refused.output
     assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
     assert not (home / "media").exists() or list((home / "media").iterdir()) == []

@@ -168,8 +168,10 @@ def refusal_to_attach(draft: Draft, sound: Sound) -> str | None:
         return None  # checked when the story was sealed; the gate releases no timed audio for it
     last = max((cue.end for cue in cues), default=0)
     if last * sound.rate > sound.frames * 1000:
-        return (f"the timed transcript's last cue ends at {timing.clock(last)}, after the recording ends "
-                f"({timing.clock(round(sound.milliseconds))}): were the captions timed for another edit?")
+        # The recording's length is the uploader's own file's; the cue's time is the story's, which
+        # an admin attaching a recording may not read: it is left out.
+        return (f"the timed transcript's last cue ends after the recording ends (it lasts "
+                f"{timing.clock(round(sound.milliseconds))}): were the captions timed for another edit?")
     return None
 
 

@@ -3,7 +3,7 @@ takedown and withdrawal."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from sqlalchemy import select
@@ -35,17 +35,23 @@ def previews(draft: Draft) -> dict[str, ReleasedText]:
     return {level: redact(draft.changed(redaction_level=level)) for level in LEVELS}
 
 
-def submit(archive: Archive, actor: User, draft: Draft, recording: Iterable[bytes] | None = None) -> Story:
+def submit(archive: Archive, actor: User, draft: Draft, recording: Iterable[bytes] | None = None,
+           still_wanted: Callable[[], bool] = lambda: True) -> Story | None:
     """Seal one story owned by the acting organizer (web form), with its recording if one is
     given: both or neither. The recording is read and sealed first, outside any transaction
-    (InvalidInput, and nothing kept, if it is not audio or too large), then the story and the
-    recording are added in one short sealing transaction."""
+    (InvalidInput, and nothing kept, if it is not audio or too large); then, if
+    `still_wanted()` (a form's button comes after its file, and may have asked for a preview
+    instead: None is answered then, and nothing kept), the story and the recording are added
+    in one sealing transaction."""
     if recording is None:
         with archive.sealing() as ring:
             return stories.submit(archive.session, ring, actor, draft)
     story_id = stories.new_id()
     written = recordings.write(archive, story_id, draft, recording)
     with recordings.forgotten_unless_committed(archive, written):
+        if not still_wanted():
+            vault_recordings.discard(written)
+            return None
         with archive.sealing() as ring:
             story = stories.submit(archive.session, ring, actor, draft, story_id=story_id)
             recordings.register(archive, ring, actor, story, written)

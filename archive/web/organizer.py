@@ -11,7 +11,7 @@ by range.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -45,7 +45,9 @@ def submit() -> Any:
     Exempt from CSRFProtect, which would parse a multipart body into `request.form` and spool
     the recording to a temporary file: the form's own token is checked, before the file. A
     body with a recording is read in order as it arrives: every field, then the file, which is
-    sealed as it streams in (the form sends the file last; its preview button sends no file).
+    sealed as it streams in, then the button pressed (a browser sends it after the file): a
+    preview asked for there keeps nothing of the file. (The form's preview button sends no
+    file at all.)
     """
     if request.method == "GET":
         return render_template("submit.html", form=StoryForm(), previews=None, form_error=None)
@@ -62,16 +64,31 @@ def submit() -> Any:
         return _unread(_too_large(limit), 413)
     except (BadRequest, ValueError):  # a body cut short, or not multipart framing
         return _unread("The form could not be read: nothing was kept. Try again.", 400)
-    return _submitted(StoryForm(formdata=fields), fields, None if recording is None else _data(parts))
+    if recording is None:
+        return _submitted(StoryForm(formdata=fields), fields, None)
+    return _submitted(StoryForm(formdata=fields), fields, _data(parts), lambda: _seal_asked(parts))
 
 
-def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None) -> Any:
-    """Validate the form's story; preview it, or seal it with the recording's pieces if any."""
+def _seal_asked(parts: Iterator[Field | File | Data]) -> bool:
+    """After the file: whether its fields (the button pressed) ask to seal rather than to
+    preview. Another file is refused."""
+    after, another = _fields(parts)
+    if another is not None:
+        raise _Refused("The form could not be read: nothing was kept.")
+    return "preview" not in after
+
+
+def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None,
+               seal_asked: Callable[[], bool] = lambda: True) -> Any:
+    """Validate the form's story; preview it, or seal it with the recording's pieces if any
+    (unless the fields after them ask for a preview)."""
     if not form.validate_on_submit():
         _drain()
-        expired = "csrf_token" in form.errors  # (CSRFProtect, which says this for every other form, is off here)
-        return _unsealed(form, "The form had expired or came from elsewhere: the story was not sealed. "
-                               "Reload the page and try again." if expired else None, 400)
+        if "csrf_token" in form.errors:  # (CSRFProtect, which says this for every other form, is off here)
+            # An empty form: what came from elsewhere is not put before the organizer to seal.
+            return _unsealed(StoryForm(formdata=None), "The form had expired or came from elsewhere: the story "
+                                                       "was not sealed. Reload the page and try again.", 400)
+        return _unsealed(form, None, 400)
     try:
         draft = stories.parse(_story_data(form))
     except InvalidInput as error:
@@ -84,7 +101,9 @@ def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None) 
     counted = _Counted(recording or iter(()))
     try:
         sealed = stories.submit(context.archive(), context.user(), draft,
-                                recording=None if recording is None else counted)
+                                recording=None if recording is None else counted, still_wanted=seal_asked)
+    except _Refused as refused:
+        return _recording_refused(form, str(refused), refused.status)
     except RequestEntityTooLarge:
         return _recording_refused(form, _too_large(limit), 413)
     except InvalidInput as error:  # only the recording can be refused now: the story was checked
@@ -93,6 +112,9 @@ def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None) 
         return _recording_refused(form, f"{sentence(str(error).rstrip('.'))}.", 400)
     except (BadRequest, ValueError):  # a body cut short, or not multipart framing
         return _recording_refused(form, "The upload could not be read: nothing was kept. Try again.", 400)
+    if sealed is None:  # a preview asked for after the file: the recording was not kept
+        return render_template("submit.html", form=form, previews=stories.previews(draft),
+                               chosen=draft.redaction_level, form_error=None)
     if recording is None:
         flash(f"Sealed. Story {sealed.id} is encrypted and waits for its date.", "info")
     else:

@@ -158,6 +158,30 @@ def test_a_preview_with_a_file_keeps_nothing(web_app: Flask, organizer: FlaskCli
     assert _counts(web_app) == counts and _media(web_app) == media
 
 
+def test_a_preview_asked_for_after_the_file_keeps_nothing(web_app: Flask, organizer: FlaskClient) -> None:
+    """A browser sends the pressed button after the file: one that ignored the preview button's
+    formenctype would send a preview that way, and nothing may be sealed."""
+    counts, media = _counts(web_app), _media(web_app)
+
+    response = _submit(organizer, _tone("WAV", 1.0), after={"preview": "1"})
+
+    assert response.status_code == 200 and "What the reading room would show" in response.get_data(as_text=True)
+    assert _counts(web_app) == counts and _media(web_app) == media
+
+
+def test_a_second_file_after_the_recording_keeps_nothing(web_app: Flask, organizer: FlaskClient) -> None:
+    counts, media = _counts(web_app), _media(web_app)
+    fields = {"csrf_token": _token(organizer), **FIELDS}
+    body, content_type = _multipart(*[(name, value.encode(), None) for name, value in fields.items()],
+                                    ("recording", _tone("WAV", 1.0), "a.wav"),
+                                    ("recording", _tone("WAV", 1.0), "b.wav"), ("seal", b"1", None))
+
+    response = organizer.post("/submit", data=body, content_type=content_type)
+
+    assert response.status_code == 400 and "could not be read" in response.get_data(as_text=True)
+    assert _counts(web_app) == counts and _media(web_app) == media
+
+
 def test_a_form_without_its_token_reads_no_recording(web_app: Flask, organizer: FlaskClient) -> None:
     counts, media = _counts(web_app), _media(web_app)
 
@@ -167,6 +191,7 @@ def test_a_form_without_its_token_reads_no_recording(web_app: Flask, organizer: 
     for refused in (response, encoded):
         assert refused.status_code == 400
         assert "The form had expired or came from elsewhere" in refused.get_data(as_text=True)
+        assert "Night shift canary7" not in refused.get_data(as_text=True)  # nothing of it offered to seal
     assert _counts(web_app) == counts and _media(web_app) == media
 
 
