@@ -22,6 +22,7 @@ def create_app(config: Config | None = None) -> Flask:
                 instance_path=str(config.home))
     app.config.from_mapping(config.to_flask())
     users.use_cost(config.password_cost)
+    reading_room.use_memory(config.search_cache)
     app.secret_key = _session_secret(config)
     db.init_app(app)
     reading_room.init_app(app)

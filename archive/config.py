@@ -40,6 +40,8 @@ class Config:
     `media_root` is the folder of sealed recordings (ESCROW_MEDIA_ROOT; a shared mount when
     several machines serve; unset, `media` in the instance folder), and `max_recording` the
     largest recording accepted, in bytes (ESCROW_MAX_RECORDING_MB, 2048).
+    `search_cache` is how much memory, in bytes, each process may keep of common words'
+    postings for search (ESCROW_SEARCH_CACHE_MB, 64): numbers, never text.
     `password_cost` names the argon2 parameters of new password hashes (ESCROW_PASSWORD_COST:
     'standard', or 'test' for the test suite only: `escrow serve` refuses it).
     """
@@ -58,6 +60,7 @@ class Config:
     contact_email: str | None = None
     media_folder: Path | None = None
     max_recording: int = 2048 * 2**20
+    search_cache: int = 64 * 2**20
 
     @property
     def media_root(self) -> Path:
@@ -94,6 +97,7 @@ class Config:
             contact_email=_contact(env.get("ESCROW_CONTACT_EMAIL") or ""),
             media_folder=_folder(env.get("ESCROW_MEDIA_ROOT") or ""),
             max_recording=_megabytes(env.get("ESCROW_MAX_RECORDING_MB") or "2048") * 2**20,
+            search_cache=_megabytes(env.get("ESCROW_SEARCH_CACHE_MB") or "64", "ESCROW_SEARCH_CACHE_MB") * 2**20,
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -122,10 +126,9 @@ def _contact(text: str) -> str | None:
     return text or None
 
 
-def _megabytes(text: str) -> int:
+def _megabytes(text: str, name: str = "ESCROW_MAX_RECORDING_MB") -> int:
     if not text.strip().isdigit() or not 1 <= int(text) <= 1_000_000:
-        raise InvalidInput("ESCROW_MAX_RECORDING_MB must be a whole number of MiB from 1 to 1000000, "
-                           f"not {text[:20]!r}")
+        raise InvalidInput(f"{name} must be a whole number of MiB from 1 to 1000000, not {text[:20]!r}")
     return int(text)
 
 

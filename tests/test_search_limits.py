@@ -3,6 +3,7 @@ slow matching are each a clear message, on the command line and the web, never a
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from archive import create_app, db
 from archive.config import Config
+from archive.reading_room import postings
 from archive.reading_room import search as room_search
 from archive.reading_room.index import Index
 from archive.reading_room.search import InvalidQuery, QueryTooBroad, search
@@ -154,3 +156,17 @@ def test_the_web_and_the_command_line_refuse_with_a_message(reader: FlaskClient,
 
     assert page.status_code == 400 and 'role="alert"' in page.get_data(as_text=True)
     assert cli.exit_code == 1 and cli.output.count("\n") == 1 and "Traceback" not in cli.output
+
+
+def test_the_memory_search_keeps_is_a_setting_and_a_bad_one_is_one_line(config: Config, archive_home: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(postings, "CACHED_ITEMS", postings.CACHED_ITEMS)  # restored after the test
+    app = create_app(dataclasses.replace(config, search_cache=3 * 2**20))
+    app.extensions["escrow.index"].close()
+    assert postings.CACHED_ITEMS == 3 * 2**20 // 8
+    assert Config.from_env({"ARCHIVE_HOME": "x", "ESCROW_SEARCH_CACHE_MB": "128"}).search_cache == 128 * 2**20
+
+    for bad in ("0", "lots", "-5"):
+        result = escrow(archive_home, "stories", "list", env={"ESCROW_SEARCH_CACHE_MB": bad})
+        assert result.exit_code == 1 and result.output.count("\n") == 1
+        assert "ESCROW_SEARCH_CACHE_MB must be a whole number of MiB from 1 to 1000000" in result.output

@@ -9,6 +9,9 @@ from flask import Flask, current_app
 
 from archive.config import Config
 from archive.reading_room.index import Index
+from archive.reading_room.postings import use_memory
+
+__all__ = ["INDEX_FOLDER", "Index", "index", "init_app", "use_memory"]
 
 INDEX_FOLDER = "index"
 

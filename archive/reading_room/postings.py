@@ -13,9 +13,10 @@ word in each document), so a word most stories hold costs tens of milliseconds t
 even when only its documents and weights are wanted, and a phrase of common words unpickles
 thousands of values. For the most recently searched common words, a segment reader's
 documents and weights, and their positions, are kept in arrays (at most CACHED_ITEMS numbers
-for the whole process, about 32 MB), as are its field lengths. They are numbers, never text, and they
-go with the reader: the shared searcher's readers are dropped when the index changes, so
-nothing of a taken-down story stays kept once it is out of the index.
+for the whole process: 64 MiB unless ESCROW_SEARCH_CACHE_MB says otherwise), as are its
+field lengths. They are numbers, never text, and they go with the reader: the shared
+searcher's readers are dropped when the index changes, so nothing of a taken-down story
+stays kept once it is out of the index.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def deleted(reader: SegmentReader) -> frozenset[int]:
     return frozenset(reader._perdoc.deleted_docs()) if reader.has_deletions() else frozenset()
 
 
-CACHED_ITEMS = 4_000_000  # documents, weights and positions kept by the process: about 32 MB
+CACHED_ITEMS = 8_000_000  # documents, weights and positions kept by the process: 64 MiB (Config.search_cache)
 CACHED_WORD = 400_000  # the most one word of one segment may take
 CACHED_FROM = 32  # a word is kept once it is in this many documents of the segment
 
@@ -176,6 +177,12 @@ def _collect() -> None:
             found = _ORDER.pop((serial, key), None)
             if found is not None:
                 _SIZE -= found[1]
+
+
+def use_memory(size: int) -> None:
+    """Keep at most `size` bytes of postings in this process from now on (one per process: Config's)."""
+    global CACHED_ITEMS
+    CACHED_ITEMS = max(size // 8, 1)  # 8 bytes a number: a document and its weight, or a position key
 
 
 def kept(reader: SegmentReader) -> _Kept:
