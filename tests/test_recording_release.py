@@ -171,11 +171,7 @@ def _kept_sealed(home: Path, story_id: str, reason: str) -> None:
 def test_a_muted_copy_too_long_for_a_wav_file_keeps_the_recording_sealed_and_releases_the_text(
         home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 7-hour stereo MP3 decodes past 4 GiB; here the limit is lowered below a 5-second tone's."""
-    data = story(captions=CAPTIONS, embargo_until=PAST, summary="A strike.", redaction_level="redacted",
-                 recording_release="muted")
-    del data["transcript"]
-    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
-    story_id = str(one(home, "SELECT id FROM stories"))
+    story_id = _sealed_story(home, tmp_path, redaction_level="redacted", recording_release="muted")
     _tone(tmp_path / "a.wav", "WAV")
     assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
     monkeypatch.setattr(muting, "RIFF_LIMIT", 100_000)  # 5 s at 16 kHz, 16 bits: 160,000 bytes
@@ -189,11 +185,7 @@ def test_a_muted_copy_too_long_for_a_wav_file_keeps_the_recording_sealed_and_rel
 
 def test_a_flac_with_corrupt_frames_keeps_the_recording_sealed_and_releases_the_text(
         home: Path, tmp_path: Path) -> None:
-    data = story(captions=CAPTIONS, embargo_until=PAST, summary="A strike.", redaction_level="redacted",
-                 recording_release="muted")
-    del data["transcript"]
-    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
-    story_id = str(one(home, "SELECT id FROM stories"))
+    story_id = _sealed_story(home, tmp_path, redaction_level="redacted", recording_release="muted")
     _tone(tmp_path / "a.flac", "FLAC")
     flac = bytearray((tmp_path / "a.flac").read_bytes())
     flac[len(flac) // 2 : len(flac) // 2 + 2000] = bytes(2000)  # the header is whole: attach takes it
