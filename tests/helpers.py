@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import secrets
@@ -27,12 +28,18 @@ FAST_PASSWORDS = {"ESCROW_PASSWORD_COST": "test"}
 
 def escrow(home: Path, *args: str, input: str | None = None,
            env: dict[str, str] | None = None) -> Result:
-    """Run `escrow ARGS` in-process against an instance folder, as a user would."""
+    """Run `escrow ARGS` in-process against an instance folder, as a user would.
+
+    The command runs in an empty context: with a test's app context pushed, Flask's CLI would
+    otherwise use that app, its session and its engine (which the command's end disposes,
+    stranding a connection the test's requests still hold), not an app of its own as a
+    command run from a shell does."""
     environ = {"ARCHIVE_HOME": str(home), "DATABASE_URL": "", "ESCROW_MASTER_KEY": "", **FAST_PASSWORDS}
     if "DATABASE_URL" in os.environ and os.environ["DATABASE_URL"]:
         environ["DATABASE_URL"] = os.environ["DATABASE_URL"]
     environ.update(env or {})
-    return CliRunner().invoke(cli, list(args), input=input, env=environ, catch_exceptions=False)
+    return contextvars.Context().run(CliRunner().invoke, cli, list(args), input=input, env=environ,
+                                     catch_exceptions=False)
 
 
 def add_users(home: Path, *accounts: tuple[str, str]) -> Path:
