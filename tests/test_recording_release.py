@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from archive import services
 from archive.release import audio, muting
 from archive.services import recordings as recordings_service
+from archive.vault import embargo
 from tests.helpers import add_users, database_url, escrow, one, sql, story, write_lines
 from tests.processes import finish, started
 from tests.test_recordings import _opened
@@ -73,6 +74,46 @@ def test_a_muted_copy_is_silent_where_a_hidden_name_is_said_and_unchanged_elsewh
     assert "Canaryname7" not in one(home, "SELECT captions FROM released_stories")
     assert one(home, "SELECT count(*) FROM audit_log WHERE action = 'recording.release'") == 1
     assert escrow(home, "index", "verify").exit_code == 0
+
+
+def _files(home: Path) -> list[str]:
+    return sorted(p.name for p in (home / "media").iterdir() if p.is_file())
+
+
+@pytest.mark.parametrize("door", ["publish-due", "release"])
+def test_a_release_that_fails_after_its_muted_copy_was_made_keeps_no_copy(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, door: str) -> None:
+    """The copy's row is rolled back with the story's savepoint (or transaction); its file goes
+    too, at once, not a day later with `recordings sweep`."""
+    data = story(captions=CAPTIONS, embargo_until=PAST, summary="A strike.", redaction_level="redacted",
+                 recording_release="muted", release_review=door == "release")
+    del data["transcript"]
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    story_id = str(one(home, "SELECT id FROM stories"))
+    _tone(tmp_path / "a.wav", "WAV")
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+    if door == "release":
+        assert escrow(home, "publish-due").exit_code == 0  # now due for review
+    attached = _files(home)
+
+    def broken(*args: object, **kwargs: object) -> None:  # after the copy is registered, before the commit
+        raise RuntimeError("the release broke after the muted copy was made")
+
+    monkeypatch.setattr(embargo, "end_requests", broken)
+    release = ("publish-due",) if door == "publish-due" else ("stories", "release", story_id, "--as", ADMIN)
+    failed = escrow(home, *release)
+    monkeypatch.undo()
+
+    assert failed.exit_code == 1, failed.output
+    assert one(home, "SELECT status FROM stories") in ("sealed", "due_for_review")
+    assert sql(home, "SELECT rendition FROM recordings") == [("original",)]
+    assert _files(home) == attached and len(attached) == 1
+    assert escrow(home, "recordings", "sweep").exit_code == 0 and _files(home) == attached
+
+    again = escrow(home, *release)
+    assert again.exit_code == 0, again.output
+    assert sorted(r[0] for r in sql(home, "SELECT rendition FROM recordings")) == ["muted", "original"]
+    assert len(_files(home)) == 2 and escrow(home, "index", "verify").exit_code == 0
 
 
 def test_by_default_no_recording_is_released(home: Path, tmp_path: Path) -> None:
@@ -286,6 +327,28 @@ def test_captions_that_end_after_the_recording_are_refused_when_both_are_there(
     assert "Canaryname7" not in refused.output and "nothing was kept" in refused.output
     assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
     assert not (home / "media").exists() or list((home / "media").iterdir()) == []
+    # Attaching read the sealed story to find that out, so the refusal is audited; an import
+    # refused the captions it was itself given, and read nothing sealed.
+    expected = [(ORG, '{"reason": "cue_past_end"}')] if via == "attach" else []
+    assert sql(home, "SELECT actor, detail FROM audit_log WHERE action = 'recording.attach_refused'") == expected
+
+
+def test_an_admin_attaching_to_a_story_whose_captions_outrun_it_is_refused_and_audited(
+        home: Path, tmp_path: Path) -> None:
+    late = CAPTIONS + "\n00:00:05.000 --> 00:01:06.000\nAnd that was it.\n"
+    data = story(captions=late, summary="A strike.", redaction_level="redacted")
+    del data["transcript"]
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    story_id = str(one(home, "SELECT id FROM stories"))
+    _tone(tmp_path / "a.wav", "WAV")
+
+    refused = escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ADMIN)
+
+    assert refused.exit_code == 1 and "nothing was kept" in refused.output and "00:01:06" not in refused.output
+    assert sql(home, "SELECT actor, story_id, detail FROM audit_log WHERE action = 'recording.attach_refused'") == \
+        [(ADMIN, story_id, '{"reason": "cue_past_end"}')]
+    assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
+    assert [p for p in home.joinpath("media").rglob("*") if p.is_file()] == []
 
 
 LOSSY = [("OGG", "VORBIS", "ogg"), ("OGG", "OPUS", "opus"), ("MP3", "MPEG_LAYER_III", "mp3")]

@@ -154,14 +154,15 @@ def _made(key: bytes, binding: media.Binding, file: Path, silences: tuple[tuple[
         return recordings.write(binding.story_id, made.pieces, root, None, rendition="muted")
 
 
-def refusal_to_attach(draft: Draft, sound: Sound) -> str | None:
-    """Why a recording of this shape cannot be attached to the story as it stands (a sentence
-    for its organizer), or None: what the release gate would otherwise refuse, known now."""
+def refusal_to_attach(draft: Draft, sound: Sound) -> tuple[str, str] | None:
+    """Why a recording of this shape cannot be attached to the story as it stands, or None:
+    what the release gate would otherwise refuse, known now. A key of REFUSALS (for the audit
+    log) and a sentence for whoever attaches it, neither telling anything of the story."""
     if draft.recording_release == "muted" and not muting.fits(sound.frames, sound.channels, sound.subtype):
         hours = sound.frames / sound.rate / 3600
-        return (f"the recording is too long to release muted ({hours:.1f} hours): its muted copy would be "
-                "larger than the 4 GiB a WAV file can hold; choose to release no recording, or split the "
-                "interview")
+        return "too_long", (f"the recording is too long to release muted ({hours:.1f} hours): its muted copy "
+                            "would be larger than the 4 GiB a WAV file can hold; choose to release no "
+                            "recording, or split the interview")
     try:
         cues = timing.parse(draft.captions) if draft.captions else []
     except timing.TimingError:
@@ -170,8 +171,9 @@ def refusal_to_attach(draft: Draft, sound: Sound) -> str | None:
     if last * sound.rate > sound.frames * 1000:
         # The recording's length is the uploader's own file's; the cue's time is the story's, which
         # an admin attaching a recording may not read: it is left out.
-        return (f"the timed transcript's last cue ends after the recording ends (it lasts "
-                f"{timing.clock(round(sound.milliseconds))}): were the captions timed for another edit?")
+        return "cue_past_end", (f"the timed transcript's last cue ends after the recording ends (it lasts "
+                                f"{timing.clock(round(sound.milliseconds))}): were the captions timed for "
+                                "another edit?")
     return None
 
 

@@ -116,8 +116,9 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
         batch = candidates[start : start + BATCH]
         premade = _premade(session, keyring, batch, media_root)
         try:
-            released_rows += _release_batch(session, keyring, batch, summary, now, media_root, premade)
-            session.commit()
+            with recordings.removed_unless_committed(session):
+                released_rows += _release_batch(session, keyring, batch, summary, now, media_root, premade)
+                session.commit()
         finally:
             audio.discard(premade.values())  # what the batch did not register
         if progress:
@@ -163,7 +164,7 @@ def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str], summa
     rows = []
     for story in list(session.scalars(_claim(ids, now))):
         try:
-            with session.begin_nested():
+            with recordings.removed_unless_committed(session), session.begin_nested():
                 doc = _release_one(session, keyring, story, summary, now, media_root, premade.get(story.id))
                 session.flush()  # inside the savepoint: a value the database refuses fails here
         except Exception as error:  # noqa: BLE001 - any failure of one story must not stop the others
@@ -282,10 +283,11 @@ def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: Us
     story = stories.get_for(session, actor, story_id)
     if story.status != "due_for_review":
         raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not due for review")
-    doc, _ = _release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
-                      now=utcnow(), media_root=media_root)
-    _stamp_last(session, story.id)
-    session.commit()
+    with recordings.removed_unless_committed(session):
+        doc, _ = _release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
+                          now=utcnow(), media_root=media_root)
+        _stamp_last(session, story.id)
+        session.commit()
     index.write(add=[doc], delete=())
     return story
 

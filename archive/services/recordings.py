@@ -34,44 +34,45 @@ AUDIT_EVERY = timedelta(minutes=1)  # one `recording.open` entry per account and
 
 def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]) -> Recording:
     """Seal a recording to one of the actor's stories (an admin's: any); audited. Refused
-    (InvalidInput) when it is not audio in a format the archive takes or is too large, and
-    then nothing is kept.
+    (InvalidInput) when it is not audio in a format the archive takes, is too large, or is what
+    the release gate would refuse for this story later; then nothing is kept, and a refusal
+    that read the sealed story to decide is audited (`recording.attach_refused`, with a key of
+    audio.REFUSALS), as every read of a sealed story is.
 
     The recording is read and sealed outside any transaction (an upload may take an hour, and
     on PostgreSQL an open transaction would hold up a withdrawal's clean-up and, behind it,
     every query on stories); only its registration is a short sealing transaction."""
     with archive.transaction():  # ends whatever the door's session had begun, too
-        story = _attachable(archive, actor, story_id)
-        story_id, draft = story.id, stories.decrypt(archive.keyring, story)
-    written = write(archive, story_id, draft, pieces)
+        story_id = _attachable(archive, actor, story_id).id
+    written = recordings.write(story_id, pieces, archive.config.media_root, archive.config.max_recording)
+    assert written.sound is not None  # read as audio by `recordings.write`
     with forgotten_unless_committed(archive, written):
         with archive.sealing() as ring:  # commits before it returns, or rolls back
             # Again, locked (its row on PostgreSQL, the writer lock on SQLite): a withdrawal that
             # committed while the recording arrived must not be outlived by a recording with a
             # live key. One that comes after waits, and shreds this one with the rest.
             story = _attachable(archive, actor, story_id, locked=True)
-            return register(archive, ring, actor, story, written)
+            refusal = audio.refusal_to_attach(stories.decrypt(ring, story), written.sound)
+            if refusal is None:
+                return register(archive, ring, actor, story, written)
+            audit.record(archive.session, ring.audit_key, actor.email, "recording.attach_refused", story.id,
+                         reason=refusal[0])
+    recordings.discard(written)
+    raise InvalidInput(f"{refusal[1]}: nothing was kept", field="recording")
 
 
 def write(archive: Archive, story_id: str, draft: Draft, pieces: Iterable[bytes]) -> recordings.Written:
-    """Seal a recording of the story (`draft`, its content) into a hidden file as it is read,
-    outside any transaction. InvalidInput, and nothing kept, when it is not audio the archive
-    takes, is too large, or is what the release gate would refuse for this story later (a
-    muted copy too long for a WAV file, captions that end after the recording)."""
+    """Seal a recording of a story being added (`draft`, the caller's own content) into a hidden
+    file as it is read, outside any transaction. InvalidInput, and nothing kept, when it is not
+    audio the archive takes, is too large, or is what the release gate would refuse for this
+    story later (a muted copy too long for a WAV file, captions that end after the recording)."""
     written = recordings.write(story_id, pieces, archive.config.media_root, archive.config.max_recording)
-    try:
-        _check_against(draft, written)
-    except BaseException:
-        recordings.discard(written)
-        raise
-    return written
-
-
-def _check_against(draft: Draft, written: recordings.Written) -> None:
-    assert written.sound is not None  # checked as audio by `write`
+    assert written.sound is not None  # read as audio by `recordings.write`
     refusal = audio.refusal_to_attach(draft, written.sound)
     if refusal is not None:
-        raise InvalidInput(f"{refusal}: nothing was kept", field="recording")
+        recordings.discard(written)
+        raise InvalidInput(f"{refusal[1]}: nothing was kept", field="recording")
+    return written
 
 
 def register(archive: Archive, ring: Keyring, actor: User, story: Story, written: recordings.Written) -> Recording:
@@ -87,10 +88,10 @@ def forgotten_unless_committed(archive: Archive, written: recordings.Written) ->
     """Around the sealing transaction that registers a written recording: if it raises, the
     file goes (its key was wrapped only in a row that was not committed)."""
     try:
-        yield
+        with recordings.removed_unless_committed(archive.session):
+            yield
     except BaseException:
-        recordings.discard(written)
-        recordings.remove(archive.config.media_root, [written.recording])
+        recordings.discard(written)  # not registered yet: still the hidden file
         raise
 
 

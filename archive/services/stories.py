@@ -75,16 +75,15 @@ def import_file(archive: Archive, actor: User, path: Path) -> list[Story]:
                                                     recordings.read_file(item.recording)))
                 except InvalidInput as error:
                     raise InvalidInput(f"{path}: the recording of story {number}: {error}") from None
-        with archive.sealing() as ring:
+        with vault_recordings.removed_unless_committed(archive.session), archive.sealing() as ring:
             made = stories.submit_many(archive.session, ring, actor, submissions)
             by_id = {story.id: story for story in made}
             for one in written:
                 recordings.register(archive, ring, actor, by_id[one.recording.story_id], one)
             return made
     except BaseException:
-        for one in written:  # files of rows never committed, or never registered
+        for one in written:  # files never registered (a registered one's went with its block)
             vault_recordings.discard(one)
-        vault_recordings.remove(archive.config.media_root, [one.recording for one in written])
         raise
 
 

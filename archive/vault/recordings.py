@@ -15,6 +15,7 @@ import io
 import os
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ PARTIAL = ".partial"
 # that has not committed yet (an import of many recordings, a long publish-due).
 STALE = timedelta(days=1)
 NOT_AUDIO = "the file is not a recording in WAV, FLAC, Ogg (Vorbis, Opus) or MP3"
+_REGISTERED = "escrow.recordings_registered"  # Session.info: the files `register` moved, per open block
 
 
 def path(root: Path, recording: Recording) -> Path:
@@ -122,15 +124,39 @@ def register(session: Session, keyring: Keyring, written: Written) -> Recording:
     recording.kek_version, recording.created_at = kek, utcnow()
     recording.wrapped_key = crypto.wrap(keyring.kek(kek), written.key,
                                         crypto.recording_wrap_aad(recording.id, recording.dek_id, kek))
+    placed = path(written.file.parent, recording)
     try:
-        os.replace(written.file, path(written.file.parent, recording))
+        os.replace(written.file, placed)
         session.add(recording)
         session.flush()
     except BaseException:
         discard(written)
-        remove(written.file.parent, [recording])
+        placed.unlink(missing_ok=True)
         raise
+    for registered in session.info.get(_REGISTERED, [])[-1:]:
+        registered.append(placed)
     return recording
+
+
+@contextmanager
+def removed_unless_committed(session: Session) -> Iterator[None]:
+    """Around a transaction, or a savepoint, in which `register` may add recordings: if the
+    block raises, their rows are rolled back with it, and their files go too (unreadable for
+    good anyway, their keys only ever wrapped in rows that were not committed). A block that
+    ends well hands its files to the one around it, whose commit may still fail."""
+    blocks: list[list[Path]] = session.info.setdefault(_REGISTERED, [])
+    mine: list[Path] = []
+    blocks.append(mine)
+    try:
+        yield
+    except BaseException:
+        for placed in mine:
+            placed.unlink(missing_ok=True)
+        raise
+    finally:
+        blocks.pop()
+    if blocks:
+        blocks[-1].extend(mine)
 
 
 def discard(written: Written) -> None:
