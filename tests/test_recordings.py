@@ -7,6 +7,7 @@ import io
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,10 @@ from hypothesis import strategies as st
 from archive import create_app, db, services
 from archive.config import Config
 from archive.errors import Conflict
+from archive.services import Archive
 from archive.services import recordings as recordings_service
 from archive.vault import keys, media
+from archive.vault.keys import Keyring
 from archive.vault.models import Recording
 from archive.vault.recordings import Reader, data_key
 from tests.helpers import add_users, connect, escrow, one, sql, story, write_lines
@@ -305,6 +308,45 @@ def test_a_withdrawal_committed_while_a_recording_arrives_leaves_no_live_recordi
     assert one(home, "SELECT status FROM stories WHERE id = :id", id=story_id) == "withdrawn"
     assert sql(home, "SELECT count(*) FROM recordings") == [(0,)]
     assert [p for p in _sealed_files(home) if p.is_file()] == []
+
+
+@pytest.mark.parametrize("lost", ["before its commit", "as its commit was answered"])
+def test_an_attach_that_fails_removes_the_file_only_if_its_recording_was_not_committed(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lost: str) -> None:
+    """A commit can fail after the database committed (the connection lost as it answered): the
+    file is removed only when the database says the row is not there, or the recording is lost."""
+    story_id = _story(home, tmp_path)
+    wav = _tone(tmp_path / "a.wav", "WAV", seconds=1)
+    real = Archive.sealing
+
+    @contextmanager
+    def sealing(self: Archive) -> Iterator[Keyring]:
+        with real(self) as ring:
+            yield ring
+            if lost == "before its commit":
+                raise RuntimeError("the server went away")
+        raise RuntimeError("the answer to the commit was lost")
+
+    config = Config.for_home(home, database_url=os.environ.get("DATABASE_URL") or None, testing=True,
+                             password_cost="test")
+    app = create_app(config)
+    monkeypatch.setattr(Archive, "sealing", sealing)
+    try:
+        with app.test_request_context(), pytest.raises(RuntimeError):
+            archive = services.current()
+            recordings_service.attach(archive, archive.user(ORG), story_id, iter([wav]))
+    finally:
+        monkeypatch.undo()
+        with app.app_context():
+            db.db.engine.dispose()
+        app.extensions["escrow.index"].close()
+
+    committed = [str(row[0]) for row in sql(home, "SELECT id FROM recordings")]
+    files = [p.name for p in _sealed_files(home) if p.is_file()]
+    if lost == "before its commit":
+        assert committed == [] and files == []
+    else:
+        assert files == [f"{committed[0]}.sealed"] and _opened(home, committed[0]) == wav
 
 
 def _aged(path: Path, data: bytes, days: float) -> Path:

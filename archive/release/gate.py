@@ -283,11 +283,10 @@ def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: Us
     story = stories.get_for(session, actor, story_id)
     if story.status != "due_for_review":
         raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not due for review")
-    with recordings.removed_unless_committed(session):
-        doc, _ = _release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
-                          now=utcnow(), media_root=media_root)
-        _stamp_last(session, story.id)
-        session.commit()
+    doc, _ = _release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
+                      now=utcnow(), media_root=media_root)
+    _stamp_last(session, story.id)
+    session.commit()
     index.write(add=[doc], delete=())
     return story
 

@@ -124,7 +124,8 @@ def listing(archive: Archive, status: str | None = None) -> list[Story]:
 
 def release_reviewed(archive: Archive, actor: User, story_id: str) -> Story:
     """An admin releases a story that waits for review."""
-    with archive.publishing(), archive.sealing():  # a muted recording's new key: see releases.publish_due
+    # A muted recording's new key: see releases.publish_due. Its file goes if the release fails.
+    with vault_recordings.removed_unless_committed(archive.session), archive.publishing(), archive.sealing():
         return gate.release_reviewed(archive.session, archive.keyring, archive.index, actor, story_id,
                                      archive.config.media_root)
 

@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 import soundfile
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from archive.errors import InvalidInput
@@ -141,22 +142,37 @@ def register(session: Session, keyring: Keyring, written: Written) -> Recording:
 @contextmanager
 def removed_unless_committed(session: Session) -> Iterator[None]:
     """Around a transaction, or a savepoint, in which `register` may add recordings: if the
-    block raises, their rows are rolled back with it, and their files go too (unreadable for
-    good anyway, their keys only ever wrapped in rows that were not committed). A block that
-    ends well hands its files to the one around it, whose commit may still fail."""
+    block raises, the files of those whose rows it rolled back go too (unreadable for good
+    anyway, their keys only ever wrapped in rows that were not committed). A block that ends
+    well hands its files to the one around it, whose commit may still fail."""
     blocks: list[list[Path]] = session.info.setdefault(_REGISTERED, [])
     mine: list[Path] = []
     blocks.append(mine)
     try:
         yield
     except BaseException:
-        for placed in mine:
-            placed.unlink(missing_ok=True)
+        _remove_rolled_back(session, mine)
         raise
     finally:
         blocks.pop()
     if blocks:
         blocks[-1].extend(mine)
+
+
+def _remove_rolled_back(session: Session, placed: list[Path]) -> None:
+    # Asked of the database, not assumed: a commit that failed as it was answered may have
+    # committed, and removing that file would lose a recording. A session that cannot ask (it
+    # must roll back first) leaves them all to `recordings sweep`, which asks a day later.
+    if not placed:
+        return
+    named = {file.name.removesuffix(SUFFIX): file for file in placed}
+    try:
+        kept = set(session.scalars(select(Recording.id).where(Recording.id.in_(list(named)))))
+    except SQLAlchemyError:
+        return
+    for recording_id, file in named.items():
+        if recording_id not in kept:
+            file.unlink(missing_ok=True)
 
 
 def discard(written: Written) -> None:
