@@ -99,10 +99,10 @@ def test_a_release_that_fails_after_its_muted_copy_was_made_keeps_no_copy(
     def broken(*args: object, **kwargs: object) -> None:  # after the copy is registered, before the commit
         raise RuntimeError("the release broke after the muted copy was made")
 
-    monkeypatch.setattr(embargo, "end_requests", broken)
     release = ("publish-due",) if door == "publish-due" else ("stories", "release", story_id, "--as", ADMIN)
-    failed = escrow(home, *release)
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(embargo, "end_requests", broken)
+        failed = escrow(home, *release)
 
     assert failed.exit_code == 1, failed.output
     assert one(home, "SELECT status FROM stories") in ("sealed", "due_for_review")

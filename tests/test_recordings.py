@@ -330,13 +330,12 @@ def test_an_attach_that_fails_removes_the_file_only_if_its_recording_was_not_com
     config = Config.for_home(home, database_url=os.environ.get("DATABASE_URL") or None, testing=True,
                              password_cost="test")
     app = create_app(config)
-    monkeypatch.setattr(Archive, "sealing", sealing)
     try:
-        with app.test_request_context(), pytest.raises(RuntimeError):
+        with monkeypatch.context() as patched, app.test_request_context(), pytest.raises(RuntimeError):
+            patched.setattr(Archive, "sealing", sealing)
             archive = services.current()
             recordings_service.attach(archive, archive.user(ORG), story_id, iter([wav]))
     finally:
-        monkeypatch.undo()
         with app.app_context():
             db.db.engine.dispose()
         app.extensions["escrow.index"].close()
