@@ -42,8 +42,10 @@ def search() -> str | tuple[str, int]:
     args = request.args
     query = (args.get("q") or "").strip()
     filters, problem = _filters()
-    page = args.get("page", "1")
-    page_number = int(page) if page.isdigit() and 0 < int(page) <= 1000 else 1
+    try:  # a page past the end, or not a number, is the first (a link's, not a person's, mistake)
+        page_number, _ = reading.paging(args.get("page"), None)
+    except InvalidInput:
+        page_number = 1
     results, status = None, 200
     archive = context.archive()
     if problem:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from archive import audit, db, dialect
@@ -255,6 +257,15 @@ def test_a_bad_query_is_a_friendly_400(client: FlaskClient, world: World, query:
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert 'role="alert"' in page and "Traceback" not in page
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(page="\u00b2")  # a digit to str.isdigit, not to int()
+@given(page=st.text(st.characters(exclude_categories=("Cs",)), max_size=12) | st.integers(-3, 5000).map(str))
+def test_any_page_number_shows_a_page_of_results(client: FlaskClient, world: World, page: str) -> None:
+    response = client.get("/search", query_string={"q": "housekeeper", "page": page})
+    assert response.status_code == 200
+    assert "1 story found" in response.get_data(as_text=True) or page.strip() not in ("", "1")
 
 
 @pytest.mark.parametrize("filters, found", [
