@@ -18,9 +18,9 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from archive.errors import NotFound
 from archive.reading_room.models import ReleasedStory, RoomRecord
 from archive.services.context import Archive
+from archive.vault import stories
 
 __all__ = ["SETTLE", "Entry", "ReleasedStory", "count", "earliest", "page", "record"]
-MAX_ID = 32
 # A record stamped before (a read's instant - SETTLE) is committed by the time of the read: the
 # gate stamps a batch just before its commit, and SETTLE covers that moment and a little clock
 # difference between machines. OAI-PMH lists and the bag's Escrow-Taken-At both rest on it.
@@ -74,7 +74,7 @@ def page(archive: Archive, *, since: datetime | None, before: datetime,
 
 def record(archive: Archive, story_id: str) -> Entry:
     """One record by story id; the same NotFound for a story never released and an unknown id."""
-    found = archive.session.get(RoomRecord, story_id) if 0 < len(story_id) <= MAX_ID else None
+    found = archive.session.get(RoomRecord, story_id) if story_id and stories.can_be_id(story_id) else None
     if found is None:
         raise NotFound("no such record")
     copy = archive.session.get(ReleasedStory, story_id) if found.present else None

@@ -20,11 +20,11 @@ from archive.reading_room.models import ReleasedStory
 from archive.reading_room.search import Facets, Filters, Results, Snippet
 from archive.release import gate, locks
 from archive.services.context import Archive
+from archive.vault import stories
 from archive.vault.models import LEVELS
 
 __all__ = ["Facets", "Filters", "Found", "IndexMissing", "Listing", "ReleasedStory", "Results", "Snippet",
            "facets", "filters", "find", "paging", "recent", "released", "released_any", "search"]
-MAX_ID = 32
 MAX_TAG, MAX_LANGUAGE = 60, 35
 MAX_PAGE = 1000  # deeper than anyone reads; bounds the top-N a search collects (page x per page)
 MAX_PER_PAGE = 100
@@ -139,7 +139,7 @@ def released_any(archive: Archive) -> bool:
 
 def released(archive: Archive, story_id: str) -> ReleasedStory:
     """A released story's copy; the same NotFound for sealed, withdrawn and unknown ids."""
-    found = archive.session.get(ReleasedStory, story_id) if len(story_id) <= MAX_ID else None
+    found = archive.session.get(ReleasedStory, story_id) if stories.can_be_id(story_id) else None
     if found is None:
         raise NotFound("no such story in the reading room")
     return found

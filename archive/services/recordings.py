@@ -139,7 +139,7 @@ def open_for_owner(archive: Archive, actor: User, story_id: str, recording_id: s
     """The actor's own sealed recording of their own story; NotFound, the same as an unknown id,
     for anyone else's, another story's, or a withdrawn story's."""
     story = stories.get_for(archive.session, actor, story_id)
-    recording = archive.session.get(Recording, recording_id) if isinstance(recording_id, str) else None
+    recording = archive.session.get(Recording, recording_id) if stories.can_be_id(recording_id) else None
     if (story.owner_id != actor.id or story.status == "withdrawn" or recording is None
             or recording.story_id != story.id or recording.rendition != "original"
             or recording.wrapped_key is None):

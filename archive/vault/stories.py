@@ -30,6 +30,9 @@ SUBMITTERS = ("organizer", "admin")
 EDITABLE = ("sealed", "due_for_review")
 
 
+MAX_ID = 32  # longer than any id the archive makes (new_id: 16 characters)
+
+
 def new_id() -> str:
     """A random, unguessable story id (80 bits, lower-case base32)."""
     return base64.b32encode(os.urandom(10)).decode("ascii").lower()
@@ -109,9 +112,16 @@ def decrypt(keyring: Keyring, story: Story) -> Draft:
     return drafts.from_content(content, control)
 
 
+def can_be_id(value: object) -> bool:
+    """Whether an id as given (in a URL, a form) could name a row at all: a string of at most
+    MAX_ID characters without NUL, which PostgreSQL refuses in text. Any other is answered as
+    an unknown id is, without asking the database."""
+    return isinstance(value, str) and len(value) <= MAX_ID and "\x00" not in value
+
+
 def get_for(session: Session, actor: User, story_id: str) -> Story:
     """A story the actor may manage: their own, or any for an admin; NotFound otherwise."""
-    story = session.get(Story, story_id) if isinstance(story_id, str) else None
+    story = session.get(Story, story_id) if can_be_id(story_id) else None
     if story is None or not (actor.role == "admin" or story.owner_id == actor.id):
         raise NotFound(f"no story {story_id[:40]}")
     return story

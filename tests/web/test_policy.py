@@ -162,6 +162,32 @@ def test_each_visitor_reaches_exactly_what_the_policy_allows(web_app: Flask, cli
     assert wrong == []
 
 
+# Ids as a URL may carry them: NUL (which PostgreSQL refuses in text), longer than any id, not
+# ASCII, blank, or a path's dots; a story's id in place of a recording's and back.
+ODD_IDS = ("\x00", "a\x00b", "x" * 33, "\u00fc" * 16, " ", "..", "%00")
+TEXT_ARGUMENTS = ("story_id", "recording_id", "fmt", "filename")
+
+
+@pytest.mark.parametrize("visitor", ["organizer", "researcher", "admin"])
+def test_an_odd_id_in_any_route_finds_nothing_and_faults_nothing(web_app: Flask, client: FlaskClient,
+                                                                  world: World, visitor: str) -> None:
+    web_app.config["WTF_CSRF_ENABLED"] = False
+    sign_in(client, world.user_ids[visitor])
+    adapter = web_app.url_map.bind("localhost")
+    wrong = []
+    for endpoint, method, rule in _routes(web_app):
+        arguments = next(r.arguments for r in web_app.url_map.iter_rules(endpoint) if r.rule == rule)
+        for odd in (ODD_IDS if set(arguments) & set(TEXT_ARGUMENTS) else ()):
+            values = {a: odd if a in TEXT_ARGUMENTS else _values(endpoint, a, world) for a in arguments}
+            path = adapter.build(endpoint, values, method=method)
+            response = client.open(path, method=method, data={"reason": "odd id", "takedown-reason": "r",
+                                                               "withdraw-reason": "r"})
+            response.close()
+            if response.status_code not in (403, 404):
+                wrong.append(f"{method} {path} as {visitor}: {response.status_code}")
+    assert wrong == []
+
+
 def _outcome(status: int, location: str) -> str:
     if (status == 302 and "/login" in location) or status == 401:  # 401: the API's and OAI's sign-in
         return "sign-in"
