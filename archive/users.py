@@ -69,6 +69,13 @@ class User(Base):
         return str(self.id)
 
 
+def account_name(email: str) -> str:
+    """An email as given to find an account (sign-in, --as): trimmed, lower-cased, at most 254
+    characters, a NUL (which PostgreSQL refuses in text, and no stored address holds) made
+    U+FFFD, so that it names no account rather than failing the query."""
+    return email.strip().lower()[:254].replace("\x00", "\ufffd")
+
+
 def normalise_email(email: str) -> str:
     """An email as stored: trimmed and lower-cased; refuse what is not an address."""
     value = email.strip().lower()
@@ -98,7 +105,7 @@ def add(session: Session, email: str, role: str, password: str, *, active: bool 
 
 def by_email(session: Session, email: str) -> User:
     """The active user with this email, or NotFound."""
-    address = email.strip().lower()
+    address = account_name(email)
     user = session.scalar(select(User).where(User.email == address))
     if user is None or not user.active:
         raise NotFound(f"no active user with email {address[:80]}")

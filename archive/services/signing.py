@@ -52,7 +52,7 @@ def sign_in(archive: Archive, email: str, password: str, address: str) -> User |
     Unknown, wrong password, disabled, and the right password of a disabled account all
     cost the same argon2 verification, so timing tells none of them apart.
     """
-    account, address = email.strip().lower()[:254], address[:64]
+    account, address = users.account_name(email), address[:64]
     now = utcnow()
     check(archive, account, address, now)
     user = archive.session.scalar(select(User).where(User.email == account))

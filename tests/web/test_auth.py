@@ -7,6 +7,8 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from archive import audit, create_app, db, users
 from archive.config import Config
@@ -79,6 +81,16 @@ def test_every_failed_sign_in_costs_one_password_check(web_app: Flask, client: F
         status, _, page = _login(client, email, password)
         assert status == 200 and FAILED in page
         assert len(checks) - before == 1, (email, password)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(email="org@example.org\x00", password="x")  # NUL: PostgreSQL refuses it in text
+@given(email=st.text(st.characters(exclude_categories=("Cs",)), max_size=300),
+       password=st.text(st.characters(exclude_categories=("Cs",)), max_size=40))
+def test_any_email_and_password_is_a_failed_sign_in_never_a_fault(client: FlaskClient, world: World,
+                                                                  email: str, password: str) -> None:
+    status, _, page = _login(client, email, password)
+    assert status in (200, 429) and "<form" in page, (status, page[:300])  # the form again: not signed in
 
 
 def _from(client: FlaskClient, address: str) -> FlaskClient:
