@@ -8,6 +8,7 @@ search once its sync interval (ESCROW_INDEX_SYNC_SECONDS) has passed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ from archive.config import Config
 from archive.reading_room import room
 from archive.reading_room.index import Index
 from archive.release import gate, locks
+from archive.services import Archive, reading
+from archive.services.reading import Facets
 from archive.users import User
 from archive.vault import drafts, stories
 from archive.vault.keys import Keyring
@@ -118,6 +121,22 @@ def test_a_node_checks_the_table_before_a_search_once_its_interval_has_passed(
     assert_no_canary(b, *words)
 
 
+def test_a_story_released_on_one_node_and_taken_down_on_the_other_before_it_checked_leaves_both(
+        nodes: tuple[Path, Path], tmp_path: Path) -> None:
+    """A released the story into its own index, and last remembered the table as it was before;
+    B takes it down. The table then counts as many rows with the same latest release as A
+    remembers: only the departure's instant tells A that it changed."""
+    a, b = nodes
+    words = canaries(2)
+    story_id = release_one(a, tmp_path, words)
+
+    taken = on(a, b, "stories", "takedown", story_id, "--reason", "legal hold", "--as", ADMIN)
+
+    assert taken.exit_code == 0, taken.output
+    assert found(a, a, words[1], env=EVERY_SEARCH) == []
+    assert_no_canary(a, *words)
+
+
 def test_a_bad_sync_interval_is_one_line(nodes: tuple[Path, Path]) -> None:
     a, b = nodes
 
@@ -175,6 +194,22 @@ def test_a_changed_table_is_synced_and_a_busy_node_is_left_for_the_next_search(
     assert report == room.SyncReport(added=1, removed=0)
     assert index.documents().keys() == {story_id}
     assert gate.verify(session, index, config.media_root) == []
+
+
+def test_the_filter_vocabularies_lose_a_story_taken_down_on_another_node(
+        session: Session, keyring: Keyring, organizer: User, admin: User, config: Config, tmp_path: Path) -> None:
+    """Facets are read from this node's index: they are brought in step first, like a search,
+    or a story's tags, language and year would stay listed here after its takedown elsewhere."""
+    archive = Archive(config=dataclasses.replace(config, index_sync_seconds=0), session=session,
+                      engine=db.db.engine)
+    room.sync(session, reading_room.index())
+    story_id = _release_elsewhere(session, keyring, organizer, Index(tmp_path / "elsewhere"))
+    assert "strike" in reading.facets(archive).tags  # brought in step: found here too
+
+    gate.takedown(session, keyring, Index(tmp_path / "elsewhere"), admin, story_id, "legal hold", config.media_root)
+
+    assert reading.facets(archive) == Facets([], [], [], [])
+    assert reading_room.index().documents() == {}
 
 
 def test_a_missing_index_is_left_for_rebuild(session: Session, config: Config, tmp_path: Path) -> None:

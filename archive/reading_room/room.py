@@ -2,12 +2,14 @@
 check a node makes before a search so that several machines each keep their own index in step.
 
 The table is the source of truth and every machine's index a cache of it. A node remembers,
-in a small file in its index folder (`synced.json`: a row count, an instant, a time; never
+in a small file in its index folder (`synced.json`: a row count, two instants, a time; never
 text), what the table looked like when it last synced; `sync_if_stale` compares that with
-the table's row count and latest release instant, one aggregate query, and syncs only when
-they differ. A takedown or withdrawal removes a row, so the count drops; a release adds a
-row stamped later than every row before it (one publisher at a time, clocks kept by NTP),
-so the latest instant moves, even when a takedown in the same interval keeps the count.
+the table's row count, its latest release instant and the latest change of a room record
+(a release, or the takedown or withdrawal that removed a story), one aggregate query, and
+syncs only when they differ. Counting rows alone misses a release and a takedown in the same
+interval, and the latest release alone misses a release taken down again before this node
+looked (the latest release is then the one it remembers): the departure's instant, later
+than any before it (clocks kept by NTP), moves in both cases.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.reading_room.index import Index, document
-from archive.reading_room.models import ReleasedStory
+from archive.reading_room.models import ReleasedStory, RoomRecord
 
 _INDEXED = ("id", "title", "body", "summary", "tags", "language", "level", "year")
 STATE_FILE = "synced.json"
-Fingerprint = list[Any]  # [row count, latest released_at as ISO 8601 or None]
+Fingerprint = list[Any]  # [row count, latest released_at, latest room record change (ISO 8601 or None)]
 
 
 def indexed_hash(fields: Mapping[str, Any]) -> str:
@@ -126,8 +128,9 @@ def _fingerprint(session: Session) -> Fingerprint:
     # index lookup. Together in one aggregate they would read every (8 KB) row.
     count = select(func.count()).select_from(ReleasedStory).scalar_subquery()
     latest = select(func.max(ReleasedStory.released_at)).scalar_subquery()
-    rows, last = session.execute(select(count, latest)).one()
-    return [rows, None if last is None else last.isoformat()]
+    changed = select(func.max(RoomRecord.datestamp)).scalar_subquery()
+    rows, last, moved = session.execute(select(count, latest, changed)).one()
+    return [rows, *(None if at is None else at.isoformat() for at in (last, moved))]
 
 
 def _state(index: Index) -> tuple[float, Fingerprint] | None:

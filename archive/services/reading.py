@@ -126,10 +126,14 @@ def search(archive: Archive, query: str, *, page: int = 1, per_page: int = 10,
 
 
 def facets(archive: Archive) -> Facets:
-    """The values researchers can filter by (none before the first release)."""
-    if not archive.index.exists():
-        return Facets([], [], [], [])
-    return room_search.facets(archive.index)
+    """The values researchers can filter by, from this node's index brought in step first (a
+    story taken down on another machine takes its tags with it); none before the first
+    release, or while the index is missing (the search says so)."""
+    try:
+        in_step = _in_step(archive)
+    except IndexMissing:
+        in_step = False
+    return room_search.facets(archive.index) if in_step else Facets([], [], [], [])
 
 
 def released_any(archive: Archive) -> bool:
