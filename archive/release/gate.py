@@ -304,9 +304,12 @@ def _taken(session: Session, actor: User, story_id: str, reason: str, *statuses:
 
 
 def _take_back(session: Session, keyring: Keyring, index: Index, actor: User, story: Story,
-               reason: str, why: str) -> tuple[str, list[Recording]]:
+               reason: str, why: str) -> tuple[str, list[Recording], bool]:
     """The story out of search and the reading room, its requests ended, its muted recording
-    deleted (its file is the caller's to remove after the commit); its reason, sealed."""
+    deleted (its file is the caller's to remove after the commit); its reason, sealed; and
+    whether it left the room now (the caller then stamps it, last). A story that was not in
+    it (never released, or taken down before) keeps its record as it was, so a harvester
+    cannot tell a later withdrawal from nothing."""
     sealed = reasons.seal(keyring, story, reason)
     embargo.end_requests(session, keyring, story, why, actor.email, now=utcnow())
     # The index first, so no search can find it from here on.
@@ -316,14 +319,14 @@ def _take_back(session: Session, keyring: Keyring, index: Index, actor: User, st
     if row is not None:
         session.delete(row)
         _record(session, story.id, False, utcnow())  # harvesters see it leave, for ever
-    return sealed, audio.take_back(session, story)
+    return sealed, audio.take_back(session, story), row is not None
 
 
 def takedown(session: Session, keyring: Keyring, index: Index, actor: User, story_id: str,
              reason: str, media_root: Path) -> Story:
     """Take a released story back into the vault, sealed with an indefinite embargo."""
     story, reason = _taken(session, actor, story_id, reason, "released")
-    sealed, muted = _take_back(session, keyring, index, actor, story, reason, "the story was taken down")
+    sealed, muted, _ = _take_back(session, keyring, index, actor, story, reason, "the story was taken down")
     now = utcnow()
     story.status, story.embargo_until, story.updated_at, story.embargo_changed_at = "sealed", None, now, now
     audit.record(session, keyring.audit_key, actor.email, "story.takedown", story.id,
@@ -347,7 +350,7 @@ def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, stor
     story's recordings are destroyed in the same commit, and their files removed after it.
     """
     story, reason = _taken(session, actor, story_id, reason, "sealed", "due_for_review", "released")
-    sealed, muted = _take_back(session, keyring, index, actor, story, reason, "the story was withdrawn")
+    sealed, muted, left = _take_back(session, keyring, index, actor, story, reason, "the story was withdrawn")
     story.status, story.updated_at, story.embargo_changed_at = "withdrawn", utcnow(), utcnow()
     shredded = recordings.shred(session, story)
     audit.record(session, keyring.audit_key, actor.email, "story.withdraw", story.id, reason_sealed=sealed,
@@ -355,7 +358,8 @@ def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, stor
     session.execute(update(EmbargoRequest).where(EmbargoRequest.story_id == story.id)
                     .values(reason=None))
     stories.shred(story)
-    _stamp_last(session, story.id)
+    if left:
+        _stamp_last(session, story.id)
     session.commit()
     try:
         db.scrub_journal(session)

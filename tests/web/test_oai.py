@@ -349,6 +349,26 @@ def test_text_xml_cannot_carry_is_left_out_and_a_record_without_its_copy_is_a_de
     assert header is not None and header.get("status") == "deleted" and orphan.find(".//o:metadata", NS) is None
 
 
+def test_withdrawing_a_story_taken_down_before_changes_nothing_a_harvester_sees(client: FlaskClient,
+                                                                                 seeded: Seeded) -> None:
+    """The story left the reading room at its takedown; a later withdrawal (consent, a sealed
+    story's business) must not move its deleted header's datestamp, or an incremental harvest
+    would show that, and when, something happened to it."""
+    gone = identifier(seeded.gone["taken_down"])
+    _, before = ask(client, verb="GetRecord", identifier=gone, metadataPrefix="oai_dc")
+    [(_, stamped, _)] = headers_of(before)
+    _, listed = ask(client, verb="ListIdentifiers", metadataPrefix="oai_dc")
+
+    withdrawn = escrow(seeded.home, "stories", "withdraw", seeded.gone["taken_down"], "--reason", "consent",
+                       "--as", ADMIN)
+
+    assert withdrawn.exit_code == 0, withdrawn.output
+    _, after = ask(client, verb="GetRecord", identifier=gone, metadataPrefix="oai_dc")
+    assert headers_of(after) == headers_of(before) and headers_of(after)[0][1] == stamped
+    _, again = ask(client, verb="ListIdentifiers", metadataPrefix="oai_dc")
+    assert headers_of(again) == headers_of(listed)
+
+
 def test_a_deleted_record_is_a_header_for_ever_and_has_no_metadata_format(client: FlaskClient,
                                                                       seeded: Seeded) -> None:
     for name, gone in seeded.gone.items():
