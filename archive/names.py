@@ -14,10 +14,11 @@ Folding is character by character, so every folded character knows the original 
 it came from, and a match is mapped back to the original text's offsets: what is kept is
 kept exactly as written.
 
-Folded text is cut into tokens: runs of letters and digits, and every character of a
+Folded text is cut into tokens: runs of letters, runs of digits, and every character of a
 script written without spaces (Han, kana, Thai...) as a token of its own. A name is the
-sequence of its tokens, so ``Maria-Lopez``, ``MARIA LOPEZ`` and ``Maria\\nLopez`` are one
-name, and a name never matches inside a longer word of a spaced script. Matching walks a
+sequence of its tokens, so ``Maria-Lopez``, ``MARIA LOPEZ``, ``maria_lopez`` and ``Maria\\nLopez`` are one
+name, a name glued to digits (``Rosa2``, ``lopez2019``: a handle, an address) is still
+found, and a name never matches inside a longer word of a spaced script. Matching walks a
 trie of token sequences once over the text, longest match first: linear in the length of
 the text, whatever the number of names.
 """
@@ -40,7 +41,7 @@ _PLAIN = str.maketrans({"ı": "i", "ł": "l", "ø": "o", "đ": "d", "ð": "d", "
 # Scripts written without spaces between words: each character is a token.
 _UNSPACED = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf"
              "\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f")
-_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W_{_UNSPACED}]+|\x00")
+_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W\d_{_UNSPACED}]+|\d+|\x00")
 _SPLIT = re.compile(f"({_TOKEN.pattern})")
 
 # Parts shorter than this are scrubbed only as part of the whole name ("Li" in "Li Na").
@@ -180,8 +181,10 @@ def glued(text: str) -> str:
 
 def patterns(name: str, kind: str = "person") -> list[Key]:
     """What of a name is scrubbed, the whole name first: then the whole name run together (as
-    in a hashtag), its compound words, and its parts of three letters or more that are not
-    function words (nor, for an employer or place, common nouns)."""
+    in a hashtag), for a person the first name's initial glued to the last name on either
+    side (``mlopez``, ``lopezm``: how account names and email addresses write a person), its
+    compound words, and its parts of three letters or more that are not function words (nor,
+    for an employer or place, common nouns)."""
     common = COMMON_NOUNS if kind in NAMES_WITH_COMMON_NOUNS else frozenset()
     whole = key(name)
     if not whole:
@@ -189,6 +192,9 @@ def patterns(name: str, kind: str = "person") -> list[Key]:
     found = [whole]
     if len(whole) > 1:
         found.append(("".join(whole),))
+        first, last = whole[0], whole[-1]
+        if kind == "person" and first.isalpha() and is_identifying(last):
+            found += [(first[0] + last,), (last + first[0],)]
         # A compound word of the name (O'Brien, Lopez-Garcia) goes whole, with its short parts.
         for word in name.split():
             compound = key(word)

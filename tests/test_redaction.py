@@ -97,3 +97,23 @@ def test_a_story_sealed_before_titles_took_spans_still_releases(level: str) -> N
 
     assert copy.title == "Notes [[draft"
     assert "Rosa" not in copy.summary or level == "full"
+
+
+@pytest.mark.parametrize("level", ["pseudonymized", "redacted", "summary"])
+@pytest.mark.parametrize("written", ["rosaexample2019", "Rosa2", "lopez2019", "mlopez", "lopezm", "rosa_example99",
+                                     "maria.lopez@example.org", "@Maria_Lopez", "MLopez1"])
+def test_a_name_written_as_a_handle_is_hidden_too(level: str, written: str) -> None:
+    """Account names and addresses glue a name to digits, join it with underscores, or write a
+    person's first initial before the last name: each is the name, hidden at every level."""
+    text = f"Write to {written} about it. [[person:Maria Lopez]] knows."
+    draft = drafts.parse(story(narrator="Rosa Example", title=f"From {written}", summary=text, transcript=text,
+                               redaction_level=level))
+    released = " ".join([redact(draft).title, redact(draft).summary, redact(draft).transcript or ""]).lower()
+    for part in ("rosa", "example", "maria", "lopez"):
+        assert part not in released.replace("example.org", ""), (part, released)
+
+
+def test_words_that_only_begin_like_a_name_are_kept() -> None:
+    text = "Rosalind gave Examples at Local 226 and Lopezville. [[person:Maria Lopez]] came."
+    draft = drafts.parse(story(narrator="Rosa Example", summary=text, transcript=text, redaction_level="redacted"))
+    assert redact(draft).summary == f"Rosalind gave Examples at Local 226 and Lopezville. {REDACTED} came."
