@@ -357,14 +357,22 @@ def _parts(max_parts: int = MAX_PARTS) -> Iterator[Field | File | Data]:
 
 def _fields(parts: Iterator[Field | File | Data]) -> tuple[MultiDict[str, str], File | None]:
     """The form's fields (at most FORM_BYTES together) up to its file part, and that part if a
-    file was chosen (its bytes are next in `parts`); None if the form ended without one."""
+    file was chosen (its bytes are next in `parts`); with no file chosen, every field, those
+    after the empty file part too (the button pressed, which a browser sends last), and None."""
     fields: MultiDict[str, str] = MultiDict()
     size = 0
     for part in parts:
         if isinstance(part, File):
             if part.name != FILE:
                 raise _Refused("The form could not be read: nothing was kept.")
-            return fields, part if part.filename else None
+            if part.filename:
+                return fields, part
+            for event in parts:  # no file chosen: its part holds nothing
+                if not isinstance(event, Data) or event.data:
+                    raise _Refused("The form could not be read: nothing was kept.")
+                if not event.more_data:
+                    break
+            continue
         if not isinstance(part, Field):
             raise _Refused("The form could not be read: nothing was kept.")
         value = bytearray()

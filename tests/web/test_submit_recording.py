@@ -158,12 +158,15 @@ def test_a_preview_with_a_file_keeps_nothing(web_app: Flask, organizer: FlaskCli
     assert _counts(web_app) == counts and _media(web_app) == media
 
 
-def test_a_preview_asked_for_after_the_file_keeps_nothing(web_app: Flask, organizer: FlaskClient) -> None:
+@pytest.mark.parametrize("chosen", [True, False])
+def test_a_preview_asked_for_after_the_file_keeps_nothing(web_app: Flask, organizer: FlaskClient,
+                                                          chosen: bool) -> None:
     """A browser sends the pressed button after the file: one that ignored the preview button's
-    formenctype would send a preview that way, and nothing may be sealed."""
+    formenctype would send a preview that way, with a file chosen or with the empty file part of
+    none, and nothing may be sealed."""
     counts, media = _counts(web_app), _media(web_app)
 
-    response = _submit(organizer, _tone("WAV", 1.0), after={"preview": "1"})
+    response = _submit(organizer, _tone("WAV", 1.0) if chosen else None, after={"preview": "1"})
 
     assert response.status_code == 200 and "What the reading room would show" in response.get_data(as_text=True)
     assert _counts(web_app) == counts and _media(web_app) == media
