@@ -67,6 +67,11 @@ API_MESSAGES = {
 }
 
 
+# Large answers of nothing but released content, which a proxy may spool to disk to free a
+# thread for the next request sooner.
+PROXY_MAY_BUFFER = frozenset({"reading.recording"})
+
+
 def init_app(app: Flask) -> None:
     """Register the headers and the error pages."""
     app.after_request(_harden)
@@ -86,6 +91,11 @@ def _harden(response: Response) -> Response:
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
         response.vary.add("Cookie")
+        if request.endpoint not in PROXY_MAY_BUFFER:
+            # nginx writes a response to a temporary file, in the clear, when its client reads
+            # slower than the archive answers: an organizer's sealed story or recording must
+            # not be, so it passes straight through (a slow client holds a thread instead).
+            response.headers["X-Accel-Buffering"] = "no"
     return response
 
 

@@ -218,5 +218,9 @@ def test_no_page_rendered_with_a_session_is_cached_and_static_files_are(client: 
     assert missing.headers["Cache-Control"] == "no-store"
     style.close()  # a file response: close it, or its file handle outlives the test
     assert style.status_code == 200 and "no-store" not in style.headers.get("Cache-Control", "")
-    for path in ("/", "/my/stories", "/account", "/nowhere"):
-        assert client.get(path).headers["Cache-Control"] == "no-store", path
+    for path in ("/", "/my/stories", f"/my/stories/{world.sealed_id}", "/account", "/nowhere"):
+        headers = client.get(path).headers
+        assert headers["Cache-Control"] == "no-store", path
+        # Nor spooled to a temporary file, in the clear, by a proxy in front (nginx does so
+        # for a client slower than the archive unless told not to).
+        assert headers["X-Accel-Buffering"] == "no", path

@@ -335,6 +335,7 @@ def test_the_organizer_hears_their_recording_whole_with_the_right_headers(organi
     assert response.headers["Content-Length"] == str(len(tiny_wav()))
     assert response.headers["Accept-Ranges"] == "bytes"
     assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Accel-Buffering"] == "no"  # no proxy spools it to disk in the clear
     assert response.headers["Content-Disposition"] == "inline"
     assert "Content-Range" not in response.headers
 
