@@ -152,10 +152,15 @@ def write_lines(path: Path, *lines: dict[str, Any] | str) -> Path:
 def canaries(n: int) -> list[str]:
     """Random words that appear nowhere else, to plant in sealed content.
 
-    Each ends in a digit, which no stemmer strips: a word ending in 'e' or 's' is indexed
-    stemmed, and a search of the files for the whole word would miss it.
+    Letters only, so that a name made of one is one word to the redaction too (which splits
+    `rosa2` into a name and a number); random consonants ending in 'q', which no stemmer
+    strips: a word ending in 'e' or 's' is indexed stemmed, and a search of the files for the
+    whole word would miss it.
     """
-    return [f"canary{secrets.token_hex(6)}7" for _ in range(n)]
+    return ["canary" + "".join(secrets.choice(_CONSONANTS) for _ in range(10)) + "q" for _ in range(n)]
+
+
+_CONSONANTS = "bcdfghjklmnpqrstvwxz"
 
 
 def find_canaries(home: Path, *words: str) -> list[str]:
