@@ -6,6 +6,7 @@ one entry a minute, as a player asks for many ranges)."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -201,9 +202,15 @@ def _audit_read(archive: Archive, email: str, story_id: str, recording_id: str, 
 
 def _decrypted(key: bytes, binding: media.Binding, file: Path, start: int,
                end: int) -> Generator[bytes, None, None]:
-    # Open until the response ends or is closed (a player that stops listening).
+    # Open until the response ends or is closed (a player that stops listening). A withdrawal,
+    # or a takedown of a muted copy, removes the file: an answer still under way ends there,
+    # short, rather than going on from the open file (a copy released in full is the sealed
+    # original, which a takedown keeps: an answer begun before it runs to its end).
     with file.open("rb") as source:
-        yield from media.decrypt_range(key, binding, source, start, end)
+        for piece in media.decrypt_range(key, binding, source, start, end):
+            if os.fstat(source.fileno()).st_nlink == 0:
+                return
+            yield piece
 
 
 def _resumed(first: bytes, rest: Generator[bytes, None, None]) -> Iterator[bytes]:

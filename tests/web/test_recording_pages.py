@@ -476,6 +476,29 @@ def test_every_recording_but_ones_own_is_the_same_404_as_an_unknown_id(web_app: 
     assert "<audio" not in page and 'enctype="multipart/form-data"' not in page
 
 
+def test_a_recording_being_heard_when_its_story_is_withdrawn_stops_there(web_app: Flask, client: FlaskClient,
+                                                                        world: World) -> None:
+    """The answer had opened the file; the withdrawal removes it: no chunk after that is sent."""
+    sign_in(client, world.user_ids["organizer"])
+    audio = _tone("WAV", 100.0)  # 3.2 MB: four chunks of 1 MiB
+    token = _token(client, world.sealed_id).encode()
+    assert _post(client, world.sealed_id, ("csrf_token", token, None), ("recording", audio, "a.wav")).status_code == 302
+    with web_app.app_context():
+        recording_id = db.db.session.scalars(select(Recording.id).where(
+            Recording.story_id == world.sealed_id, Recording.size == len(audio))).one()
+        db.db.session.remove()
+    listening = client.get(f"/my/stories/{world.sealed_id}/recordings/{recording_id}", buffered=False)
+    pieces = iter(listening.response)
+    first = next(pieces)
+
+    _withdraw(web_app.test_client(), world)
+    rest = b"".join(pieces)
+    listening.close()
+
+    assert listening.status_code == 200 and first == audio[: len(first)] and len(first) <= 1 << 20
+    assert rest == b""
+
+
 def test_a_tampered_recording_is_refused_before_a_byte_is_sent(web_app: Flask, organizer: FlaskClient,
                                                                world: World) -> None:
     file = web_app.config["ESCROW_CONFIG"].media_root / f"{world.recording_id}.sealed"
