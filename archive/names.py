@@ -35,9 +35,17 @@ from itertools import accumulate
 # Categories that fold to nothing: combining marks (accents, Indic vowel signs, variation
 # selectors) and format characters (zero-width spaces and joiners, soft hyphen, bidi controls).
 _IGNORED = frozenset({"Mn", "Mc", "Me", "Cf"})
-# Letters with no Unicode decomposition that transliteration writes plain.
+# Letters with no Unicode decomposition that transliteration writes plain; and Cyrillic and
+# Greek letters drawn like Latin ones, which a writer switching keyboard layouts mixes into a
+# Latin name (``Rоsa`` with a Cyrillic о) as readily as into a word: read as the Latin letter,
+# on both sides of the comparison, so a name in those scripts is still found as written.
 _PLAIN = str.maketrans({"ı": "i", "ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae",
-                        "œ": "oe", "ħ": "h", "ŀ": "l", "ŧ": "t", "ĸ": "k"})
+                        "œ": "oe", "ħ": "h", "ŀ": "l", "ŧ": "t", "ĸ": "k",
+                        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
+                        "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w",
+                        "в": "b", "к": "k", "м": "m", "н": "h", "т": "t",  # as capitals: В К М Н Т
+                        "ο": "o", "α": "a", "ι": "i", "κ": "k", "ν": "v", "ρ": "p", "τ": "t", "υ": "u",
+                        "χ": "x", "β": "b", "ε": "e", "ζ": "z", "η": "h", "μ": "m"})
 # Scripts written without spaces between words: each character is a token.
 _UNSPACED = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf"
              "\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f")

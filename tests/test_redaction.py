@@ -117,3 +117,11 @@ def test_words_that_only_begin_like_a_name_are_kept() -> None:
     text = "Rosalind gave Examples at Local 226 and Lopezville. [[person:Maria Lopez]] came."
     draft = drafts.parse(story(narrator="Rosa Example", summary=text, transcript=text, redaction_level="redacted"))
     assert redact(draft).summary == f"Rosalind gave Examples at Local 226 and Lopezville. {REDACTED} came."
+
+
+@pytest.mark.parametrize("written", ["R\u043esa", "L\u03bfpez", "\u041cARIA", "\u041c\u0430ria L\u043ep\u0435z"])
+def test_a_name_typed_with_look_alike_letters_of_another_keyboard_is_hidden(written: str) -> None:
+    """A writer switching between Cyrillic (or Greek) and Latin layouts mixes letters drawn alike."""
+    text = f"{written} was there. [[person:Maria Lopez]] knows."
+    draft = drafts.parse(story(narrator="Rosa Example", summary=text, transcript=text, redaction_level="redacted"))
+    assert redact(draft).summary == f"{REDACTED} was there. {REDACTED} knows."

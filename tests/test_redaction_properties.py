@@ -46,12 +46,18 @@ OWN_WORDS = {w for phrase in (*STAND_INS, "Person Employer Place narrator interv
                               "Pseudonymous Anonymous") for w in phrase.lower().split()}
 
 
+# Cyrillic letters drawn like Latin ones, as a writer switching keyboard layouts mixes them in.
+LOOKALIKES = {"a": "а", "c": "с", "e": "е", "i": "і", "o": "о", "p": "р", "x": "х", "y": "у"}
+_AS_LATIN = str.maketrans({cyrillic: latin for latin, cyrillic in LOOKALIKES.items()})
+
+
 def _norm(text: str) -> str:
-    """NFKC, full case folding, marks and format characters dropped: the check's own folding."""
+    """NFKC, full case folding, marks and format characters dropped, look-alike Cyrillic read
+    as Latin: the check's own folding."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     kept = "".join(c for c in unicodedata.normalize("NFKD", folded)
                    if unicodedata.category(c) not in ("Mn", "Mc", "Me", "Cf"))
-    return kept.replace("ı", "i")
+    return kept.replace("ı", "i").translate(_AS_LATIN)
 
 
 def _words(text: str) -> set[str]:
@@ -78,6 +84,7 @@ SPELLINGS = {
     "as given": lambda s: s, "upper": str.upper, "lower": str.lower, "title": str.title,
     "NFC": lambda s: unicodedata.normalize("NFC", s), "NFD": lambda s: unicodedata.normalize("NFD", s),
     "full-width": _fullwidth, "NFD upper": lambda s: unicodedata.normalize("NFD", s.upper()),
+    "mixed keyboards": lambda s: s.translate(str.maketrans(LOOKALIKES)),
 }
 
 
