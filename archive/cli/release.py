@@ -60,6 +60,35 @@ def publish_due_command(now_text: str | None, dry_run: bool, check: bool, grace_
         raise base.Failure(f"{summary.failed} due stories could not be released; every other one was")
 
 
+@cli.command("redact-again")
+@click.option("--dry-run", is_flag=True, help="Name the released copies that would change; change nothing.")
+def redact_again_command(dry_run: bool) -> None:
+    """Redact every released story again with this version's rules (after an upgrade).
+
+    A released copy that comes out different, because this version hides more, is replaced:
+    in the reading room, in search (its old text purged from the index files), for OAI-PMH
+    harvesters (stamped now), and its muted recording is made again. Each is audited.
+    """
+    archive = base.archive()
+    total = releases.released_count(archive) if sys.stdout.isatty() else 0
+    if total:
+        with click.progressbar(length=total, label="redacting", file=sys.stderr) as bar:
+            done = releases.redact_again(archive, apply=not dry_run, progress=bar.update)
+    else:
+        done = releases.redact_again(archive, apply=not dry_run)
+    if dry_run:
+        for story_id in done.changed:
+            click.echo(story_id)
+        click.echo(f"would replace {len(done.changed)} of {done.checked} released copies (dry run, nothing changed)")
+        return
+    click.echo(f"replaced {len(done.changed) - len(done.stuck)} of {done.checked} released copies")
+    for item in done.stuck:
+        click.echo(f"escrow: {item.story_id} keeps its released copy: redacting it again failed ({item.cause}); "
+                   "see 'escrow audit show --story ID'", err=True)
+    if done.stuck:
+        raise base.Failure(f"{len(done.stuck)} released copies could not be replaced; every other one was")
+
+
 def _kept_sealed(refused: dict[str, str]) -> None:
     """Name each released story whose recording stays sealed: the text went out as its narrator
     chose, the voice did not (the safe side, so not a failure of the run; an admin should know)."""

@@ -253,16 +253,10 @@ def _claim(ids: Sequence[str], now: datetime) -> Select[Story]:
 
 def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedText, actor: str, *,
              now: datetime, media_root: Path,
-             premade: audio.Premade | None = None) -> tuple[dict[str, Any], str | None]:
+             premade: audio.Premade | None = None, action: str = "story.release") -> tuple[dict[str, Any], str | None]:
     """Write the released copy and flip the status (uncommitted); return its index document, and
     why its recording stays sealed if the narrator's choice could not be honoured."""
-    row = ReleasedStory(
-        id=story.id, title=text.title, narrator=text.narrator, transcript=text.transcript,
-        summary=text.summary, interviewer=text.interviewer, interview_date=text.interview_date,
-        place=text.place, language=text.language, tags=json.dumps(list(text.tags), ensure_ascii=False),
-        redaction_level=text.redaction_level, released_at=utcnow(), content_hash="", captions=text.captions,
-    )
-    row.content_hash = row.compute_hash()
+    row = _copy(story.id, text)
     released_recording = audio.release(session, keyring, story, text, media_root, actor, premade)
     row.recording_id = released_recording.id if isinstance(released_recording, Recording) else None
     session.add(row)
@@ -270,10 +264,97 @@ def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedTex
     story.status = "released"
     story.updated_at = utcnow()
     # The clock the release went by: the real one, or an operator's --now in the past.
-    audit.record(session, keyring.audit_key, actor, "story.release", story.id,
+    audit.record(session, keyring.audit_key, actor, action, story.id,
                  level=story.redaction_level, clock=format_instant(now))
     embargo.end_requests(session, keyring, story, "the story was released", actor, now=now)
     return document(row), released_recording if isinstance(released_recording, str) else None
+
+
+def _copy(story_id: str, text: ReleasedText) -> ReleasedStory:
+    """The reading-room row of a released text (not added to the session), its hash computed."""
+    row = ReleasedStory(
+        id=story_id, title=text.title, narrator=text.narrator, transcript=text.transcript,
+        summary=text.summary, interviewer=text.interviewer, interview_date=text.interview_date,
+        place=text.place, language=text.language, tags=json.dumps(list(text.tags), ensure_ascii=False),
+        redaction_level=text.redaction_level, released_at=utcnow(), content_hash="", captions=text.captions,
+    )
+    row.content_hash = row.compute_hash()
+    return row
+
+
+@dataclass
+class Redone:
+    """What redacting the reading room again found, or did."""
+
+    checked: int = 0
+    changed: list[str] = field(default_factory=list)  # the stories whose copy came out different
+    stuck: list[Stuck] = field(default_factory=list)  # replacing it failed: the old copy stays
+
+
+def redact_again(session: Session, keyring: Keyring, index: Index, *, media_root: Path, apply: bool,
+                 progress: Progress | None = None) -> Redone:
+    """Redact every released story again, with this version's rules (the caller holds the
+    publisher lock). A copy that comes out different, as after an upgrade that hides more, is
+    replaced when `apply`: its row, its index document (the old text purged from the index
+    files), its muted recording made again, stamped now so harvesters fetch it again, and
+    audited (`story.redact_again`); one whose replacing fails keeps its copy, audited
+    (`story.release_failed`). Without `apply` nothing changes. Every story is read in the
+    open (decrypted): the run is audited (`room.redact_again`), with what it found."""
+    done = Redone()
+    ids = list(session.scalars(select(ReleasedStory.id).order_by(ReleasedStory.id)))
+    session.commit()
+    for start in range(0, len(ids), BATCH):
+        with recordings.removed_unless_committed(session):
+            docs, old = _redact_batch(session, keyring, ids[start : start + BATCH], media_root, apply, done)
+            session.commit()
+        recordings.remove(media_root, old)  # the replaced muted copies' files, once nothing refers to them
+        if docs:
+            index.ensure()
+            index.write(add=docs, delete=[doc["id"] for doc in docs])
+        if progress:
+            progress(len(ids[start : start + BATCH]))
+    audit.record(session, keyring.audit_key, audit.SYSTEM, "room.redact_again", None, checked=done.checked,
+                 changed=len(done.changed), replaced=len(done.changed) - len(done.stuck) if apply else 0)
+    session.commit()
+    if apply and done.changed:
+        db.scrub_journal(session)
+        index.purge_apart()  # the old copies' text leaves the index files, as at a takedown
+    return done
+
+
+def _redact_batch(session: Session, keyring: Keyring, ids: Sequence[str], media_root: Path, apply: bool,
+                  done: Redone) -> tuple[list[dict[str, Any]], list[Recording]]:
+    docs: list[dict[str, Any]] = []
+    old: list[Recording] = []
+    for story in session.scalars(select(Story).where(Story.id.in_(ids), Story.status == "released")
+                                 .order_by(Story.id)):
+        done.checked += 1
+        row = session.get(ReleasedStory, story.id)
+        text = redact(stories.decrypt(keyring, story))
+        if row is None or _copy(story.id, text).compute_hash() == row.content_hash:
+            continue
+        done.changed.append(story.id)
+        if not apply:
+            continue
+        try:
+            with recordings.removed_unless_committed(session), session.begin_nested():
+                muted = audio.take_back(session, story)
+                session.delete(row)
+                session.flush()
+                doc, _ = _release(session, keyring, story, text, audit.SYSTEM, now=utcnow(),
+                                  media_root=media_root, action="story.redact_again")
+                session.flush()
+        except Exception as error:  # noqa: BLE001 - one story must not stop the others
+            cause = type(error).__name__  # only the class: a message may quote the story
+            done.stuck.append(Stuck(story.id, cause))
+            audit.record(session, keyring.audit_key, audit.SYSTEM, "story.release_failed", story.id,
+                         cause=cause, clock=format_instant(utcnow()))
+            continue
+        docs.append(doc)
+        old += muted
+    if docs:
+        _stamp(session, [doc["id"] for doc in docs], utcnow())
+    return docs, old
 
 
 def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: User,
@@ -372,6 +453,11 @@ def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, stor
 def _require_admin(actor: User) -> None:
     if actor.role != "admin":
         raise Forbidden("only an admin may do this")
+
+
+def released_count(session: Session) -> int:
+    """How many released copies the reading room holds."""
+    return session.scalar(select(func.count()).select_from(ReleasedStory)) or 0
 
 
 def released_any(session: Session) -> bool:

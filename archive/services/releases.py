@@ -41,6 +41,21 @@ def publish_due(archive: Archive, now: datetime | None = None,
                                 media_root=archive.config.media_root, progress=progress)
 
 
+def redact_again(archive: Archive, *, apply: bool, progress: Progress | None = None) -> gate.Redone:
+    """Redact every released story again with this version's rules, replacing each copy that
+    comes out different (as after an upgrade whose redaction hides more); with apply=False,
+    only find them. A replaced copy's muted recording is made again under a new data key,
+    hence the key ring's shared lock, as at a release."""
+    with archive.publishing(), archive.sealing():
+        return gate.redact_again(archive.session, archive.keyring, archive.index,
+                                 media_root=archive.config.media_root, apply=apply, progress=progress)
+
+
+def released_count(archive: Archive) -> int:
+    """How many stories the reading room holds (what redact_again reads)."""
+    return gate.released_count(archive.session)
+
+
 def due(archive: Archive, now: datetime | None = None) -> list[Story]:
     """What a run at `now` would release or hold for review (a dry run: nothing changes)."""
     return gate.due(archive.session, clock(now, dry_run=True))

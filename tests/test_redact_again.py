@@ -1,0 +1,130 @@
+"""After an upgrade whose redaction hides more, `escrow redact-again` replaces the released copies
+that come out different: in the table, in search (the old text purged from the index files),
+for harvesters (stamped now), each audited; `--dry-run` only names them.
+
+The older version is played by the tokeniser this one replaced, which ran letters and digits
+together, so a narrator's name glued to a number (an account name) was released as written.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from archive import names
+from tests.helpers import add_users, assert_no_canary, canaries, escrow, one, sql, story, write_lines
+from tests.test_recordings import _opened
+
+ORG, ADMIN = "org@example.org", "admin@example.org"
+RATE = 16_000
+OLD_TOKEN = re.compile(rf"[{names._UNSPACED}]|[^\W_{names._UNSPACED}]+|\x00")
+
+
+@pytest.fixture
+def home(archive_home: Path) -> Path:
+    return add_users(archive_home, (ORG, "organizer"), (ADMIN, "admin"))
+
+
+def _released_by_the_older_version(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   name: str) -> tuple[str, str]:
+    """A story about its narrator, released with the older tokeniser; and one that no version
+    changes. Their ids."""
+    stories = (story(narrator=f"{name} Example", title="Handles", embargo_until="2020-01-01",
+                     redaction_level="redacted", transcript=f"Write to {name}2019 about the strike."),
+               story(title="Unchanged", embargo_until="2020-01-01", redaction_level="redacted",
+                     transcript="Nothing glued to a name here."))
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", *stories)),
+                  "--as", ORG).exit_code == 0
+    with monkeypatch.context() as older:
+        older.setattr(names, "_TOKEN", OLD_TOKEN)
+        older.setattr(names, "_SPLIT", re.compile(f"({OLD_TOKEN.pattern})"))
+        assert escrow(home, "publish-due").output.startswith("released 2,")
+    leaked = str(one(home, "SELECT id FROM released_stories WHERE title = 'Handles'"))
+    kept = str(one(home, "SELECT id FROM released_stories WHERE title = 'Unchanged'"))
+    assert f"{name}2019" in one(home, "SELECT transcript FROM released_stories WHERE id = :id", id=leaked)
+    return leaked, kept
+
+
+def test_a_copy_the_new_rules_redact_differently_is_replaced_everywhere(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    [name] = canaries(1)
+    leaked, kept = _released_by_the_older_version(home, tmp_path, monkeypatch, name)
+    stamps = dict(sql(home, "SELECT story_id, datestamp FROM room_records"))
+    kept_hash = one(home, "SELECT content_hash FROM released_stories WHERE id = :id", id=kept)
+
+    looked = escrow(home, "redact-again", "--dry-run")
+    assert looked.exit_code == 0, looked.output
+    assert looked.output.splitlines() == [leaked, "would replace 1 of 2 released copies (dry run, nothing changed)"]
+    assert dict(sql(home, "SELECT story_id, datestamp FROM room_records")) == stamps
+
+    done = escrow(home, "redact-again")
+
+    assert done.exit_code == 0 and done.output.strip() == "replaced 1 of 2 released copies", done.output
+    transcript = one(home, "SELECT transcript FROM released_stories WHERE id = :id", id=leaked)
+    assert name not in transcript and "[redacted]2019" in transcript
+    assert escrow(home, "search", "strike", "--json").output.count(leaked) == 1
+    assert_no_canary(home, name)  # not in the table, the index files or the database's free pages
+    after = dict(sql(home, "SELECT story_id, datestamp FROM room_records"))
+    assert after[kept] == stamps[kept] and after[leaked] > stamps[leaked]  # harvesters fetch it again
+    assert one(home, "SELECT content_hash FROM released_stories WHERE id = :id", id=kept) == kept_hash
+    assert sql(home, "SELECT story_id FROM audit_log WHERE action = 'story.redact_again'") == [(leaked,)]
+    assert one(home, "SELECT detail FROM audit_log WHERE action = 'room.redact_again' ORDER BY seq DESC") == \
+        '{"changed": 1, "checked": 2, "replaced": 1}'
+    assert escrow(home, "index", "verify").exit_code == 0
+    assert escrow(home, "redact-again").output.strip() == "replaced 0 of 2 released copies"
+
+
+def test_a_story_taken_down_is_not_redacted_again(home: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    [name] = canaries(1)
+    leaked, _ = _released_by_the_older_version(home, tmp_path, monkeypatch, name)
+    assert escrow(home, "stories", "takedown", leaked, "--reason", "asked", "--as", ADMIN).exit_code == 0
+
+    done = escrow(home, "redact-again")
+
+    assert done.output.strip() == "replaced 0 of 1 released copies"
+    assert one(home, "SELECT status FROM stories WHERE id = :id", id=leaked) == "sealed"
+    assert one(home, "SELECT count(*) FROM released_stories WHERE id = :id", id=leaked) == 0
+
+
+def test_a_muted_recording_is_made_again_silent_where_the_new_rules_hide_more(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The older version left the cue that says the narrator's handle audible; made again, the
+    copy is silent there too, and the old copy's file is gone."""
+    [name] = canaries(1)
+    captions = (f"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nWrite to {name}2019.\n\n"
+                "00:00:03.000 --> 00:00:04.000\nWe struck in May.\n")
+    data = story(narrator=f"{name} Example", captions=captions, summary="A strike.", embargo_until="2020-01-01",
+                 redaction_level="redacted", recording_release="muted")
+    del data["transcript"]
+    assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", data)), "--as", ORG).exit_code == 0
+    story_id = str(one(home, "SELECT id FROM stories"))
+    t = np.arange(5 * RATE) / RATE
+    soundfile.write(tmp_path / "a.wav", 0.5 * np.sin(2 * np.pi * 440 * t), RATE, format="WAV", subtype="PCM_16")
+    assert escrow(home, "stories", "attach", story_id, str(tmp_path / "a.wav"), "--as", ORG).exit_code == 0
+    with monkeypatch.context() as older:
+        older.setattr(names, "_TOKEN", OLD_TOKEN)
+        older.setattr(names, "_SPLIT", re.compile(f"({OLD_TOKEN.pattern})"))
+        assert escrow(home, "publish-due").output.startswith("released 1,")
+    before = str(one(home, "SELECT recording_id FROM released_stories"))
+    assert _rms(home, before, 1, 2) > 0.1  # the handle is heard
+
+    assert escrow(home, "redact-again").output.strip() == "replaced 1 of 1 released copies"
+
+    after = str(one(home, "SELECT recording_id FROM released_stories"))
+    assert after != before and not (home / "media" / f"{before}.sealed").exists()
+    assert sql(home, "SELECT rendition FROM recordings WHERE id = :id", id=after) == [("muted",)]
+    assert _rms(home, after, 1, 2) == 0 and _rms(home, after, 2.1, 4.9) > 0.1
+    assert name not in one(home, "SELECT captions FROM released_stories")
+    assert escrow(home, "index", "verify").exit_code == 0
+
+
+def _rms(home: Path, recording_id: str, start: float, end: float) -> float:
+    samples, rate = soundfile.read(io.BytesIO(_opened(home, recording_id)), dtype="float64")
+    window = samples[int(start * rate) : int(end * rate)]
+    return float(np.sqrt(np.mean(window**2)))
