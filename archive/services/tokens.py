@@ -30,6 +30,7 @@ from archive.services.context import Archive
 from archive.times import utcnow
 from archive.tokens import ApiToken
 from archive.users import User
+from archive.vault import drafts
 
 __all__ = ["ApiToken", "NewToken", "authenticate", "create", "listing", "revoke"]
 PREFIX = "esc_"
@@ -57,7 +58,7 @@ def digest(secret: str) -> str:
 def create(archive: Archive, actor: User, name: str, password: str, address: str) -> NewToken:
     """Make a token for the acting account, named by its owner, once its password is given
     again (a token outlives the session that made it); audited without the token."""
-    label = " ".join(name.split())
+    label = drafts.clean_text(" ".join(name.split()), "a token's name")  # no NUL, which PostgreSQL refuses
     if not label:
         raise InvalidInput("give the token a name, e.g. what it is for", field="name")
     if len(label) > MAX_NAME:

@@ -176,7 +176,7 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be text")
-    value = _clean(value, name).strip()
+    value = clean_text(value, name).strip()
     if required and not value:
         raise InvalidInput(f"{name} is empty")
     if len(value) > LIMITS[name]:
@@ -184,7 +184,7 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str:
     return value
 
 
-def _clean(value: str, name: str) -> str:
+def clean_text(value: str, name: str) -> str:
     """Line ends made plain; control characters and lone surrogates refused (by position only)."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     bad = _UNACCEPTED.search(value)
@@ -227,7 +227,7 @@ def _tags(value: Any) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         raise InvalidInput("tags must be a list of text")
-    tags = tuple(dict.fromkeys(_clean(t, "tags").strip().lower() for t in value if t.strip()))
+    tags = tuple(dict.fromkeys(clean_text(t, "tags").strip().lower() for t in value if t.strip()))
     if any("," in t for t in tags):
         # A comma separates tags on the form and in the search index: one tag cannot hold one.
         raise InvalidInput("a tag may not contain a comma: give each tag as its own item")

@@ -289,7 +289,8 @@ def test_revoking_someone_elses_or_an_unknown_token_changes_nothing_and_says_the
 
 
 @pytest.mark.parametrize("name, message", [("", "This field is required"), ("   ", "Give the token a name"),
-                                           ("x" * 101, "Field cannot be longer than 100 characters")])
+                                           ("x" * 101, "Field cannot be longer than 100 characters"),
+                                           ("scripts\x00", "has a control character")])  # PostgreSQL refuses NUL
 def test_a_token_needs_a_name_and_nothing_is_made_without_one(client: FlaskClient, world: World,
                                                               archive_home: Path, name: str, message: str) -> None:
     sign_in(client, world.user_ids["researcher"])
