@@ -10,6 +10,7 @@ not know the story exists.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -186,6 +187,38 @@ def test_an_odd_id_in_any_route_finds_nothing_and_faults_nothing(web_app: Flask,
             if response.status_code not in (403, 404):
                 wrong.append(f"{method} {path} as {visitor}: {response.status_code}")
     assert wrong == []
+
+
+@pytest.mark.parametrize("visitor", ["organizer", "researcher", "admin"])
+def test_a_nul_in_any_field_of_any_form_is_refused_never_a_fault(web_app: Flask, client: FlaskClient,
+                                                                   world: World, visitor: str) -> None:
+    """Every field any page renders, sent with a NUL (which PostgreSQL refuses in text) and with
+    stray control characters, to every route that takes a form: an answer, never a 5xx."""
+    web_app.config["WTF_CSRF_ENABLED"] = False
+    sign_in(client, world.user_ids["admin"])
+    adapter = web_app.url_map.bind("localhost")
+    fields: set[str] = set()
+    for endpoint, method, rule in _routes(web_app):
+        arguments = next(r.arguments for r in web_app.url_map.iter_rules(endpoint) if r.rule == rule)
+        if method == "GET" and endpoint not in LAST:
+            page = client.get(adapter.build(endpoint, {a: _values(endpoint, a, world) for a in arguments}))
+            fields.update(re.findall(r'name="([\w-]+)"', page.get_data().decode("utf-8", "replace")))
+            page.close()
+    fields -= {"csrf_token", "viewport", "recording"}
+    assert {"email", "token-name", "extend-reason", "title", "transcript"} <= fields  # the walk found the forms
+    sign_in(client, world.user_ids[visitor])
+    faults = []
+    for endpoint, method, rule in _routes(web_app):
+        if method != "POST" or endpoint in LAST:
+            continue
+        arguments = next(r.arguments for r in web_app.url_map.iter_rules(endpoint) if r.rule == rule)
+        path = adapter.build(endpoint, {a: _values(endpoint, a, world) for a in arguments}, method=method)
+        for value in ("a\x00b", "\x00", "x\x01\x1f\x7f"):
+            response = client.post(path, data=dict.fromkeys(fields, value))
+            response.close()
+            if response.status_code >= 500:
+                faults.append(f"POST {path} as {visitor} with {value!r}: {response.status_code}")
+    assert faults == []
 
 
 def _outcome(status: int, location: str) -> str:
