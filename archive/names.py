@@ -35,17 +35,20 @@ from itertools import accumulate
 # Categories that fold to nothing: combining marks (accents, Indic vowel signs, variation
 # selectors) and format characters (zero-width spaces and joiners, soft hyphen, bidi controls).
 _IGNORED = frozenset({"Mn", "Mc", "Me", "Cf"})
-# Letters with no Unicode decomposition that transliteration writes plain; and Cyrillic and
-# Greek letters drawn like Latin ones, which a writer switching keyboard layouts mixes into a
-# Latin name (``Rоsa`` with a Cyrillic о) as readily as into a word: read as the Latin letter,
-# on both sides of the comparison, so a name in those scripts is still found as written.
+# Letters with no Unicode decomposition that transliteration writes plain.
 _PLAIN = str.maketrans({"ı": "i", "ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae",
-                        "œ": "oe", "ħ": "h", "ŀ": "l", "ŧ": "t", "ĸ": "k",
-                        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
-                        "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w",
-                        "в": "b", "к": "k", "м": "m", "н": "h", "т": "t",  # as capitals: В К М Н Т
-                        "ο": "o", "α": "a", "ι": "i", "κ": "k", "ν": "v", "ρ": "p", "τ": "t", "υ": "u",
-                        "χ": "x", "β": "b", "ε": "e", "ζ": "z", "η": "h", "μ": "m"})
+                        "œ": "oe", "ħ": "h", "ŀ": "l", "ŧ": "t", "ĸ": "k"})
+# Cyrillic and Greek letters drawn like Latin ones (capitals: В К М Н Т, Β Ε Ζ Η Μ), which a
+# writer switching keyboard layouts mixes into a Latin word (``Rоsa`` with a Cyrillic о). Read
+# as Latin only in a token that also holds a Latin letter: a word wholly in Greek or Cyrillic
+# (``και``, ``там``) is that script's word, never a Latin name.
+_LOOKALIKE = str.maketrans({
+    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s",
+    "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "в": "b", "к": "k", "м": "m", "н": "h", "т": "t",
+    "ο": "o", "α": "a", "ι": "i", "κ": "k", "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "β": "b",
+    "ε": "e", "ζ": "z", "η": "h", "μ": "m"})
+_LOOKALIKES = re.compile("[" + "".join(map(chr, _LOOKALIKE)) + "]")
+_LATIN = re.compile("[a-z]")
 # Scripts written without spaces between words: each character is a token.
 _UNSPACED = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf"
              "\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f")
@@ -159,7 +162,7 @@ class _Tokens:
         self.text = text
         self.folded = fold(text)
         self.pieces: list[str] = _SPLIT.split(self.folded)  # separator, token, separator, ...
-        self.keys = self.pieces[1::2]
+        self.keys = _unmixed(self.pieces[1::2], self.folded)
         self._ends: list[int] | None = None
 
     def span(self, first: int, last: int) -> tuple[int, int]:
@@ -179,7 +182,16 @@ class _Tokens:
 
 def key(name: str) -> Key:
     """A name as the sequence of its folded tokens: the same for every spelling of it."""
-    return tuple(_TOKEN.findall(fold(name)))
+    folded = fold(name)
+    return tuple(_unmixed(_TOKEN.findall(folded), folded))
+
+
+def _unmixed(tokens: list[str], folded: str) -> list[str]:
+    """The tokens, each that mixes Latin letters with look-alike Cyrillic or Greek ones read as
+    Latin (the same length: offsets hold). Nothing to do, and no loop, for a text without any."""
+    if not _LOOKALIKES.search(folded):
+        return tokens
+    return [t.translate(_LOOKALIKE) if _LATIN.search(t) and _LOOKALIKES.search(t) else t for t in tokens]
 
 
 def glued(text: str) -> str:
@@ -189,24 +201,21 @@ def glued(text: str) -> str:
 
 def patterns(name: str, kind: str = "person") -> list[Key]:
     """What of a name is scrubbed, the whole name first: then the whole name run together (as
-    in a hashtag), for a person the first name's initial glued to the last name on either
-    side (``mlopez``, ``lopezm``: how account names and email addresses write a person), its
-    compound words, and its parts of three letters or more that are not function words (nor,
-    for an employer or place, common nouns)."""
+    in a hashtag or a handle), its compound words (O'Brien, Lopez-Garcia, 32BJ: a word of the
+    name that is more than one token), and its parts of three letters or more that are not
+    function words (nor, for an employer or place, common nouns). Each is a sequence of
+    tokens as the text is cut: ``SEIULocal32BJ`` is the tokens ``seiulocal``, ``32``, ``bj``."""
     common = COMMON_NOUNS if kind in NAMES_WITH_COMMON_NOUNS else frozenset()
     whole = key(name)
     if not whole:
         return []
     found = [whole]
     if len(whole) > 1:
-        found.append(("".join(whole),))
-        first, last = whole[0], whole[-1]
-        if kind == "person" and first.isalpha() and is_identifying(last):
-            found += [(first[0] + last,), (last + first[0],)]
-        # A compound word of the name (O'Brien, Lopez-Garcia) goes whole, with its short parts.
+        found.append(key("".join(whole)))
+        # A compound word of the name goes whole, with its short parts.
         for word in name.split():
             compound = key(word)
-            if len(compound) > 1 and compound != whole and any(map(is_identifying, compound)):
+            if len(compound) > 1 and compound != whole and is_identifying("".join(compound)):
                 found.append(compound)
         found += [(part,) for part in dict.fromkeys(whole) if is_identifying(part) and part not in common]
     return list(dict.fromkeys(found))

@@ -100,11 +100,11 @@ def test_a_story_sealed_before_titles_took_spans_still_releases(level: str) -> N
 
 
 @pytest.mark.parametrize("level", ["pseudonymized", "redacted", "summary"])
-@pytest.mark.parametrize("written", ["rosaexample2019", "Rosa2", "lopez2019", "mlopez", "lopezm", "rosa_example99",
-                                     "maria.lopez@example.org", "@Maria_Lopez", "MLopez1"])
+@pytest.mark.parametrize("written", ["rosaexample2019", "Rosa2", "lopez2019", "rosa_example99",
+                                     "maria.lopez@example.org", "@Maria_Lopez", "MariaLopez1"])
 def test_a_name_written_as_a_handle_is_hidden_too(level: str, written: str) -> None:
-    """Account names and addresses glue a name to digits, join it with underscores, or write a
-    person's first initial before the last name: each is the name, hidden at every level."""
+    """Account names and addresses glue a name to digits, join it with underscores or run it
+    together: each is the name, hidden at every level."""
     text = f"Write to {written} about it. [[person:Maria Lopez]] knows."
     draft = drafts.parse(story(narrator="Rosa Example", title=f"From {written}", summary=text, transcript=text,
                                redaction_level=level))
@@ -125,3 +125,24 @@ def test_a_name_typed_with_look_alike_letters_of_another_keyboard_is_hidden(writ
     text = f"{written} was there. [[person:Maria Lopez]] knows."
     draft = drafts.parse(story(narrator="Rosa Example", summary=text, transcript=text, redaction_level="redacted"))
     assert redact(draft).summary == f"{REDACTED} was there. {REDACTED} knows."
+
+
+def test_a_name_part_made_of_letters_and_digits_is_hidden_wherever_it_stands() -> None:
+    text = "The 32BJ contract expired; SEIULocal32BJ and seiu_local_32bj said so. [[org:SEIU Local 32BJ]] won."
+    draft = drafts.parse(story(summary=text, transcript=text, redaction_level="redacted"))
+    assert redact(draft).summary == (f"The {REDACTED} contract expired; {REDACTED} and {REDACTED} said so. "
+                                     f"{REDACTED} won.")
+
+
+@pytest.mark.parametrize("people, text", [
+    ("Emily Lin|Daniel Lai|Tara Sen|Alice Ward|Amy Long|Carl Ash|Sam Tate|Amy Chin|David Pai|Paul Rice",
+     "On the picket line we were laid off, sent home, given an award along with cash; the state paid the price."),
+    ("Kai Chen|Mia Torres|Tam Nguyen", "\u03ba\u03b1\u03b9 \u03bc\u03b9\u03b1 \u0442\u0430\u043c"),  # Greek, Russian
+])
+def test_ordinary_words_that_short_names_resemble_are_kept(people: str, text: str) -> None:
+    """A first initial glued to a short surname (Lin: line, Ward: award) is an ordinary word,
+    and a Greek or Russian word written in letters drawn like Latin ones is that script's word:
+    neither is taken for a hidden name."""
+    spans = " ".join(f"[[person:{person}]]" for person in people.split("|"))
+    draft = drafts.parse(story(summary=f"{text} {spans}", transcript=text, redaction_level="redacted"))
+    assert redact(draft).summary.startswith(text + " ")
