@@ -196,6 +196,8 @@ def test_since_limits_the_bag_to_stories_released_at_or_after_it(seeded: Seeded,
     # Written as the archive stores instants (naive UTC, microseconds), so SQLite compares it alike.
     sql(seeded.home, "UPDATE released_stories SET released_at = :at WHERE id = :id",
         at="2021-06-01 12:00:00.000000", id=old)
+    sql(seeded.home, "UPDATE room_records SET datestamp = :at WHERE story_id = :id",
+        at="2021-06-01 12:00:00.000000", id=old)
 
     later = escrow(seeded.home, "export", "bag", str(out / "later"), "--since", "2021-06-01T12:00:01Z")
     exact = escrow(seeded.home, "export", "bag", str(out / "exact"), "--since", "2021-06-01T14:00:00+02:00")

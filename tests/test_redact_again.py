@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile
 
 from archive import names
+from archive.release import again
 from tests.helpers import add_users, assert_no_canary, canaries, escrow, one, sql, story, write_lines
 from tests.test_recordings import _opened
 
@@ -31,12 +34,13 @@ def home(archive_home: Path) -> Path:
 
 
 def _released_by_the_older_version(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                   name: str) -> tuple[str, str]:
+                                   name: str, label: str = "one") -> tuple[str, str]:
     """A story about its narrator, released with the older tokeniser; and one that no version
     changes. Their ids."""
-    stories = (story(narrator=f"{name} Example", title="Handles", embargo_until="2020-01-01",
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    stories = (story(narrator=f"{name} Example", title=f"Handles {label}", embargo_until="2020-01-01",
                      redaction_level="redacted", transcript=f"Write to {name}2019 about the strike."),
-               story(title="Unchanged", embargo_until="2020-01-01", redaction_level="redacted",
+               story(title=f"Unchanged {label}", embargo_until="2020-01-01", redaction_level="redacted",
                      transcript="Nothing glued to a name here."))
     assert escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", *stories)),
                   "--as", ORG).exit_code == 0
@@ -44,8 +48,8 @@ def _released_by_the_older_version(home: Path, tmp_path: Path, monkeypatch: pyte
         older.setattr(names, "_TOKEN", OLD_TOKEN)
         older.setattr(names, "_SPLIT", re.compile(f"({OLD_TOKEN.pattern})"))
         assert escrow(home, "publish-due").output.startswith("released 2,")
-    leaked = str(one(home, "SELECT id FROM released_stories WHERE title = 'Handles'"))
-    kept = str(one(home, "SELECT id FROM released_stories WHERE title = 'Unchanged'"))
+    leaked = str(one(home, "SELECT id FROM released_stories WHERE title = :t", t=f"Handles {label}"))
+    kept = str(one(home, "SELECT id FROM released_stories WHERE title = :t", t=f"Unchanged {label}"))
     assert f"{name}2019" in one(home, "SELECT transcript FROM released_stories WHERE id = :id", id=leaked)
     return leaked, kept
 
@@ -56,6 +60,7 @@ def test_a_copy_the_new_rules_redact_differently_is_replaced_everywhere(
     leaked, kept = _released_by_the_older_version(home, tmp_path, monkeypatch, name)
     stamps = dict(sql(home, "SELECT story_id, datestamp FROM room_records"))
     kept_hash = one(home, "SELECT content_hash FROM released_stories WHERE id = :id", id=kept)
+    first_released = one(home, "SELECT released_at FROM released_stories WHERE id = :id", id=leaked)
 
     looked = escrow(home, "redact-again", "--dry-run")
     assert looked.exit_code == 0, looked.output
@@ -71,12 +76,20 @@ def test_a_copy_the_new_rules_redact_differently_is_replaced_everywhere(
     assert_no_canary(home, name)  # not in the table, the index files or the database's free pages
     after = dict(sql(home, "SELECT story_id, datestamp FROM room_records"))
     assert after[kept] == stamps[kept] and after[leaked] > stamps[leaked]  # harvesters fetch it again
+    # ...but it was released when it was: the citation's date stays.
+    assert one(home, "SELECT released_at FROM released_stories WHERE id = :id", id=leaked) == first_released
     assert one(home, "SELECT content_hash FROM released_stories WHERE id = :id", id=kept) == kept_hash
     assert sql(home, "SELECT story_id FROM audit_log WHERE action = 'story.redact_again'") == [(leaked,)]
     assert one(home, "SELECT detail FROM audit_log WHERE action = 'room.redact_again' ORDER BY seq DESC") == \
         '{"changed": 1, "checked": 2, "replaced": 1}'
     assert escrow(home, "index", "verify").exit_code == 0
     assert escrow(home, "redact-again").output.strip() == "replaced 0 of 2 released copies"
+    # A partner's bag "since" the first release holds the replaced copy, not the unchanged one.
+    latest = max(datetime.fromisoformat(str(stamp)) for stamp in stamps.values())
+    since = (latest + timedelta(microseconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    bagged = escrow(home, "export", "bag", str(tmp_path / "bag"), "--since", since)
+    assert bagged.exit_code == 0, bagged.output
+    assert sorted(p.stem for p in (tmp_path / "bag" / "data" / "stories").iterdir()) == [leaked]
 
 
 def test_a_story_taken_down_is_not_redacted_again(home: Path, tmp_path: Path,
@@ -128,3 +141,56 @@ def _rms(home: Path, recording_id: str, start: float, end: float) -> float:
     samples, rate = soundfile.read(io.BytesIO(_opened(home, recording_id)), dtype="float64")
     window = samples[int(start * rate) : int(end * rate)]
     return float(np.sqrt(np.mean(window**2)))
+
+
+def test_a_story_that_cannot_be_redacted_again_keeps_its_copy_and_stops_no_other(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    names_ = canaries(2)
+    first, _ = _released_by_the_older_version(home, tmp_path / "a", monkeypatch, names_[0], "one")
+    second, _ = _released_by_the_older_version(home, tmp_path / "b", monkeypatch, names_[1], "two")
+    real = again.redact
+
+    def broken(draft: Any) -> Any:
+        if names_[0] in draft.narrator:
+            raise ValueError(f"redaction broke on {draft.narrator}")
+        return real(draft)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(again, "redact", broken)
+        done = escrow(home, "redact-again")
+
+    assert done.exit_code == 1
+    assert done.output.startswith("replaced 1 of 4 released copies"), done.output
+    assert f"{first} keeps its released copy: redacting it again failed (ValueError)" in done.output
+    assert names_[0] not in done.output  # only the error's class
+    assert names_[0] in one(home, "SELECT transcript FROM released_stories WHERE id = :id", id=first)
+    assert names_[1] not in one(home, "SELECT transcript FROM released_stories WHERE id = :id", id=second)
+    assert one(home, "SELECT detail FROM audit_log WHERE action = 'room.redact_again'") == \
+        '{"changed": 1, "checked": 4, "replaced": 1}'  # (whether the failed one changes is not known)
+    assert escrow(home, "index", "verify").exit_code == 0  # the replaced copy's old text purged
+
+
+def test_a_new_copy_that_would_show_a_word_the_old_one_hid_is_not_written(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever rule changed, a replacement may only hide more: here a version that no longer
+    hides a name's parts on their own would show the narrator's surname."""
+    [name] = canaries(1)
+    leaked, _ = _released_by_the_older_version(home, tmp_path, monkeypatch, name)
+    before = one(home, "SELECT transcript FROM released_stories WHERE id = :id", id=leaked)
+    file = write_lines(tmp_path / "more.jsonl", story(narrator=f"Ann {name}", title="More", redaction_level="redacted",
+                                                     embargo_until="2020-01-01", transcript=f"{name} was there."))
+    assert escrow(home, "stories", "import", str(file), "--as", ORG).exit_code == 0
+    assert escrow(home, "publish-due").output.startswith("released 1,")
+    more = str(one(home, "SELECT id FROM released_stories WHERE title = 'More'"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(names, "MIN_PART", 100)  # a careless version: no part of a name hidden alone
+        looked = escrow(home, "redact-again", "--dry-run")
+        done = escrow(home, "redact-again")
+
+    assert f"{more} keeps its released copy: its new copy would show a word its released copy hides" in looked.output
+    assert done.exit_code == 1 and more in done.output
+    assert name not in one(home, "SELECT transcript FROM released_stories WHERE id = :id", id=more)
+    assert one(home, "SELECT transcript FROM released_stories WHERE id = :id", id=leaked) == before
+    assert sql(home, "SELECT count(*) FROM audit_log WHERE action = 'story.redact_again' AND story_id = :id",
+               id=more) == [(0,)]

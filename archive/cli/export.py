@@ -20,7 +20,8 @@ def export_group() -> None:
 @export_group.command("bag")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--since", "since", metavar="WHEN",
-              help="Only stories released at or after WHEN (ISO 8601 date or instant with offset).")
+              help="Only stories released, or whose released copy was replaced, at or after WHEN "
+                   "(ISO 8601 date or instant with offset).")
 def export_bag(path: Path, since: str | None) -> None:
     """Write a BagIt bag of released stories to PATH, a new or empty folder (Archivematica reads it)."""
     after = parse_instant(since) if since is not None else None

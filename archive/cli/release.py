@@ -67,7 +67,8 @@ def redact_again_command(dry_run: bool) -> None:
 
     A released copy that comes out different, because this version hides more, is replaced:
     in the reading room, in search (its old text purged from the index files), for OAI-PMH
-    harvesters (stamped now), and its muted recording is made again. Each is audited.
+    harvesters (stamped now), and its muted recording is made again. Each is audited. A new
+    copy that would show a word its old copy hid is not written: the story is named.
     """
     archive = base.archive()
     total = releases.released_count(archive) if sys.stdout.isatty() else 0
@@ -76,17 +77,21 @@ def redact_again_command(dry_run: bool) -> None:
             done = releases.redact_again(archive, apply=not dry_run, progress=bar.update)
     else:
         done = releases.redact_again(archive, apply=not dry_run)
+    stuck = {item.story_id: item.cause for item in done.stuck}
     if dry_run:
         for story_id in done.changed:
-            click.echo(story_id)
-        click.echo(f"would replace {len(done.changed)} of {done.checked} released copies (dry run, nothing changed)")
-        return
-    click.echo(f"replaced {len(done.changed) - len(done.stuck)} of {done.checked} released copies")
-    for item in done.stuck:
-        click.echo(f"escrow: {item.story_id} keeps its released copy: redacting it again failed ({item.cause}); "
-                   "see 'escrow audit show --story ID'", err=True)
-    if done.stuck:
-        raise base.Failure(f"{len(done.stuck)} released copies could not be replaced; every other one was")
+            if story_id not in stuck:
+                click.echo(story_id)
+        click.echo(f"would replace {len(done.changed) - len(stuck.keys() & set(done.changed))} of {done.checked} "
+                   "released copies (dry run, nothing changed)")
+    else:
+        click.echo(f"replaced {done.replaced} of {done.checked} released copies")
+    for story_id, cause in stuck.items():
+        why = ("its new copy would show a word its released copy hides" if cause == releases.REVEALS
+               else f"redacting it again failed ({cause})")
+        click.echo(f"escrow: {story_id} keeps its released copy: {why}; see 'escrow audit show --story ID'", err=True)
+    if stuck and not dry_run:
+        raise base.Failure(f"{len(stuck)} released copies were not replaced; every other one that changed was")
 
 
 def _kept_sealed(refused: dict[str, str]) -> None:

@@ -114,13 +114,13 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
     released_rows: list[dict[str, Any]] = []
     for start in range(0, len(candidates), BATCH):
         batch = candidates[start : start + BATCH]
-        premade = _premade(session, keyring, batch, media_root)
+        made = premade(session, keyring, batch, media_root)
         try:
             with recordings.removed_unless_committed(session):
-                released_rows += _release_batch(session, keyring, batch, summary, now, media_root, premade)
+                released_rows += _release_batch(session, keyring, batch, summary, now, media_root, made)
                 session.commit()
         finally:
-            audio.discard(premade.values())  # what the batch did not register
+            audio.discard(made.values())  # what the batch did not register
         if progress:
             progress(len(batch))
     if released_rows:
@@ -128,15 +128,18 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
     return summary
 
 
-def _premade(session: Session, keyring: Keyring, ids: Sequence[str], media_root: Path) -> dict[str, audio.Premade]:
-    """The muted copies of the batch's stories, made ahead, outside any transaction: a copy
-    takes seconds for an hour of audio, and the batch's transaction holds its stories' rows
-    (on SQLite, the database's write lock) from its claim to its commit. Any failure here is
-    left for the batch, which meets it again in the story's savepoint and records it."""
+def premade(session: Session, keyring: Keyring, ids: Sequence[str], media_root: Path, *,
+            released: bool = False) -> dict[str, audio.Premade]:
+    """The muted copies of the batch's stories (due ones; or, `released`, released ones being
+    redacted again), made ahead, outside any transaction: a copy takes seconds for an hour of
+    audio, and the batch's transaction holds its stories' rows (on SQLite, the database's write
+    lock) from its claim to its commit. Any failure here is left for the batch, which meets it
+    again in the story's savepoint and records it."""
     plans = {}
+    which = Story.status == "released" if released else and_(Story.status == "sealed",
+                                                             Story.release_review.is_(False))
     for story in session.scalars(select(Story).where(
-            Story.id.in_(ids), Story.status == "sealed", Story.recording_release == "muted",
-            Story.release_review.is_(False)).options(selectinload(Story.versions))):
+            Story.id.in_(ids), which, Story.recording_release == "muted").options(selectinload(Story.versions))):
         try:
             plan = audio.plan(session, keyring, story, redact(stories.decrypt(keyring, story)), media_root)
         except Exception:  # noqa: BLE001, S112 - the batch records it (its class only)
@@ -186,6 +189,11 @@ def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str], summa
 
 def _stamp(session: Session, ids: Sequence[str], at: datetime) -> None:
     session.execute(update(ReleasedStory).where(ReleasedStory.id.in_(ids)).values(released_at=at))
+    stamp_records(session, ids, at)
+
+
+def stamp_records(session: Session, ids: Sequence[str], at: datetime) -> None:
+    """The stories' room records changed at `at`: what OAI-PMH harvesters ask after."""
     session.execute(update(RoomRecord).where(RoomRecord.story_id.in_(ids)).values(datestamp=at))
 
 
@@ -216,7 +224,7 @@ def _release_one(session: Session, keyring: Keyring, story: Story, summary: Summ
                      clock=format_instant(now))
         summary.review += 1
         return None
-    doc, refusal = _release(session, keyring, story, redact(draft), audit.SYSTEM, now=now, media_root=media_root,
+    doc, refusal = write_release(session, keyring, story, redact(draft), audit.SYSTEM, now=now, media_root=media_root,
                             premade=premade)
     summary.released += 1
     if refusal is not None:
@@ -251,12 +259,12 @@ def _claim(ids: Sequence[str], now: datetime) -> Select[Story]:
             .execution_options(populate_existing=True))
 
 
-def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedText, actor: str, *,
+def write_release(session: Session, keyring: Keyring, story: Story, text: ReleasedText, actor: str, *,
              now: datetime, media_root: Path,
              premade: audio.Premade | None = None, action: str = "story.release") -> tuple[dict[str, Any], str | None]:
     """Write the released copy and flip the status (uncommitted); return its index document, and
     why its recording stays sealed if the narrator's choice could not be honoured."""
-    row = _copy(story.id, text)
+    row = released_row(story.id, text)
     released_recording = audio.release(session, keyring, story, text, media_root, actor, premade)
     row.recording_id = released_recording.id if isinstance(released_recording, Recording) else None
     session.add(row)
@@ -270,7 +278,7 @@ def _release(session: Session, keyring: Keyring, story: Story, text: ReleasedTex
     return document(row), released_recording if isinstance(released_recording, str) else None
 
 
-def _copy(story_id: str, text: ReleasedText) -> ReleasedStory:
+def released_row(story_id: str, text: ReleasedText) -> ReleasedStory:
     """The reading-room row of a released text (not added to the session), its hash computed."""
     row = ReleasedStory(
         id=story_id, title=text.title, narrator=text.narrator, transcript=text.transcript,
@@ -282,81 +290,6 @@ def _copy(story_id: str, text: ReleasedText) -> ReleasedStory:
     return row
 
 
-@dataclass
-class Redone:
-    """What redacting the reading room again found, or did."""
-
-    checked: int = 0
-    changed: list[str] = field(default_factory=list)  # the stories whose copy came out different
-    stuck: list[Stuck] = field(default_factory=list)  # replacing it failed: the old copy stays
-
-
-def redact_again(session: Session, keyring: Keyring, index: Index, *, media_root: Path, apply: bool,
-                 progress: Progress | None = None) -> Redone:
-    """Redact every released story again, with this version's rules (the caller holds the
-    publisher lock). A copy that comes out different, as after an upgrade that hides more, is
-    replaced when `apply`: its row, its index document (the old text purged from the index
-    files), its muted recording made again, stamped now so harvesters fetch it again, and
-    audited (`story.redact_again`); one whose replacing fails keeps its copy, audited
-    (`story.release_failed`). Without `apply` nothing changes. Every story is read in the
-    open (decrypted): the run is audited (`room.redact_again`), with what it found."""
-    done = Redone()
-    ids = list(session.scalars(select(ReleasedStory.id).order_by(ReleasedStory.id)))
-    session.commit()
-    for start in range(0, len(ids), BATCH):
-        with recordings.removed_unless_committed(session):
-            docs, old = _redact_batch(session, keyring, ids[start : start + BATCH], media_root, apply, done)
-            session.commit()
-        recordings.remove(media_root, old)  # the replaced muted copies' files, once nothing refers to them
-        if docs:
-            index.ensure()
-            index.write(add=docs, delete=[doc["id"] for doc in docs])
-        if progress:
-            progress(len(ids[start : start + BATCH]))
-    audit.record(session, keyring.audit_key, audit.SYSTEM, "room.redact_again", None, checked=done.checked,
-                 changed=len(done.changed), replaced=len(done.changed) - len(done.stuck) if apply else 0)
-    session.commit()
-    if apply and done.changed:
-        db.scrub_journal(session)
-        index.purge_apart()  # the old copies' text leaves the index files, as at a takedown
-    return done
-
-
-def _redact_batch(session: Session, keyring: Keyring, ids: Sequence[str], media_root: Path, apply: bool,
-                  done: Redone) -> tuple[list[dict[str, Any]], list[Recording]]:
-    docs: list[dict[str, Any]] = []
-    old: list[Recording] = []
-    for story in session.scalars(select(Story).where(Story.id.in_(ids), Story.status == "released")
-                                 .order_by(Story.id)):
-        done.checked += 1
-        row = session.get(ReleasedStory, story.id)
-        text = redact(stories.decrypt(keyring, story))
-        if row is None or _copy(story.id, text).compute_hash() == row.content_hash:
-            continue
-        done.changed.append(story.id)
-        if not apply:
-            continue
-        try:
-            with recordings.removed_unless_committed(session), session.begin_nested():
-                muted = audio.take_back(session, story)
-                session.delete(row)
-                session.flush()
-                doc, _ = _release(session, keyring, story, text, audit.SYSTEM, now=utcnow(),
-                                  media_root=media_root, action="story.redact_again")
-                session.flush()
-        except Exception as error:  # noqa: BLE001 - one story must not stop the others
-            cause = type(error).__name__  # only the class: a message may quote the story
-            done.stuck.append(Stuck(story.id, cause))
-            audit.record(session, keyring.audit_key, audit.SYSTEM, "story.release_failed", story.id,
-                         cause=cause, clock=format_instant(utcnow()))
-            continue
-        docs.append(doc)
-        old += muted
-    if docs:
-        _stamp(session, [doc["id"] for doc in docs], utcnow())
-    return docs, old
-
-
 def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: User,
                      story_id: str, media_root: Path) -> Story:
     """An admin releases a story that waits for review."""
@@ -364,7 +297,7 @@ def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: Us
     story = stories.get_for(session, actor, story_id)
     if story.status != "due_for_review":
         raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not due for review")
-    doc, _ = _release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
+    doc, _ = write_release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
                       now=utcnow(), media_root=media_root)
     _stamp_last(session, story.id)
     session.commit()

@@ -36,6 +36,13 @@ INTERVIEWER_PSEUDONYM = "the interviewer"
 NARRATOR_BY_LEVEL = {"pseudonymized": "Pseudonymous narrator",
                      "redacted": "Anonymous narrator", "summary": "Anonymous narrator"}
 _LABELS = {"person": "Person", "org": "Employer", "place": "Place"}
+def own_words() -> frozenset[str]:
+    """The words a released copy writes itself (labels, stand-ins for the narrator and the
+    interviewer), as names.key cuts them; never a word of the story's own."""
+    phrases = [REDACTED, NARRATOR_PSEUDONYM, INTERVIEWER_PSEUDONYM, *NARRATOR_BY_LEVEL.values(), *_LABELS.values()]
+    return frozenset(word for phrase in phrases for word in names.key(phrase))
+
+
 _BARRIER = "\x00"  # stands for a span while the text around it is scrubbed; never inside a name
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from archive import audit
 from archive.errors import InvalidInput, NotFound
 from archive.reading_room import exports
-from archive.reading_room.models import ReleasedStory
+from archive.reading_room.models import ReleasedStory, RoomRecord
 from archive.services import harvest, reading
 from archive.services.context import Archive
 from archive.times import format_instant, utcnow
@@ -192,9 +192,12 @@ def _place(partial: Path, target: Path) -> None:
 
 
 def _released(archive: Archive, since: datetime | None) -> Iterator[ReleasedStory]:
-    query = select(ReleasedStory).order_by(ReleasedStory.released_at, ReleasedStory.id)
+    # Since WHEN: released, or its released copy replaced (redact-again), at or after it, as an
+    # OAI-PMH harvest from WHEN would list it: a partner's older copy is then replaced too.
+    query = (select(ReleasedStory).join(RoomRecord, RoomRecord.story_id == ReleasedStory.id)
+             .order_by(RoomRecord.datestamp, ReleasedStory.id))
     if since is not None:
-        query = query.where(ReleasedStory.released_at >= since)
+        query = query.where(RoomRecord.datestamp >= since)
     return iter(archive.session.scalars(query.execution_options(yield_per=500)))
 
 

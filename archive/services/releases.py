@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.errors import InvalidInput
-from archive.release import audio, gate
+from archive.release import again, audio, gate
 from archive.release.gate import Progress, Summary
 from archive.services.context import Archive
 from archive.times import format_instant, utcnow
@@ -41,14 +41,17 @@ def publish_due(archive: Archive, now: datetime | None = None,
                                 media_root=archive.config.media_root, progress=progress)
 
 
-def redact_again(archive: Archive, *, apply: bool, progress: Progress | None = None) -> gate.Redone:
+def redact_again(archive: Archive, *, apply: bool, progress: Progress | None = None) -> again.Redone:
     """Redact every released story again with this version's rules, replacing each copy that
     comes out different (as after an upgrade whose redaction hides more); with apply=False,
     only find them. A replaced copy's muted recording is made again under a new data key,
     hence the key ring's shared lock, as at a release."""
     with archive.publishing(), archive.sealing():
-        return gate.redact_again(archive.session, archive.keyring, archive.index,
+        return again.redact_again(archive.session, archive.keyring, archive.index,
                                  media_root=archive.config.media_root, apply=apply, progress=progress)
+
+
+REVEALS = again.REVEALS
 
 
 def released_count(archive: Archive) -> int:
