@@ -49,6 +49,7 @@ _LOOKALIKE = str.maketrans({
     "ε": "e", "ζ": "z", "η": "h", "μ": "m"})
 _LOOKALIKES = re.compile("[" + "".join(map(chr, _LOOKALIKE)) + "]")
 _LATIN = re.compile("[a-z]")
+_GLUED_DIGITS = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")  # a letter next to a digit
 # Scripts written without spaces between words: each character is a token.
 _UNSPACED = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf"
              "\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f")
@@ -194,9 +195,13 @@ def _unmixed(tokens: list[str], folded: str) -> list[str]:
     return [t.translate(_LOOKALIKE) if _LATIN.search(t) and _LOOKALIKES.search(t) else t for t in tokens]
 
 
-def glued(text: str) -> str:
-    """A text's letters and digits folded and run together (``#MariaLopez`` -> ``marialopez``)."""
-    return "".join(key(text))
+def glued(text: str) -> set[str]:
+    """A text's letters and digits folded and run together (``#MariaLopez`` -> ``marialopez``):
+    as written, and with look-alike letters read as Latin, since a name is looked for in both
+    (``МарияLopez`` holds the Cyrillic ``мария``, ``RоsaFamily`` the Latin ``rosa``)."""
+    folded = fold(text)
+    tokens = _TOKEN.findall(folded)
+    return {"".join(tokens), "".join(_unmixed(tokens, folded))}
 
 
 def patterns(name: str, kind: str = "person") -> list[Key]:
@@ -217,8 +222,17 @@ def patterns(name: str, kind: str = "person") -> list[Key]:
             compound = key(word)
             if len(compound) > 1 and compound != whole and is_identifying("".join(compound)):
                 found.append(compound)
-        found += [(part,) for part in dict.fromkeys(whole) if is_identifying(part) and part not in common]
+        found += [(part,) for part in dict.fromkeys(_parts(name)) if is_identifying(part) and part not in common]
     return list(dict.fromkeys(found))
+
+
+def _parts(name: str) -> list[str]:
+    """The parts of a name that stand for it alone: its words, and the pieces of a word joined
+    by hyphens or apostrophes (Lopez-Garcia, O'Brien); not the letters or digits of a piece
+    that glues them (Studio54, 32BJ, Route 66A), which are the name only together."""
+    pieces = re.findall(r"[^\W_]+", fold(name))
+    return [token for piece in pieces for token in _unmixed(_TOKEN.findall(piece), piece)
+            if len(_TOKEN.findall(piece)) == 1 or not _GLUED_DIGITS.search(piece)]
 
 
 def detector(hidden: Iterable[tuple[str, str]]) -> Matcher:

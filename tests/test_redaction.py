@@ -146,3 +146,18 @@ def test_ordinary_words_that_short_names_resemble_are_kept(people: str, text: st
     spans = " ".join(f"[[person:{person}]]" for person in people.split("|"))
     draft = drafts.parse(story(summary=f"{text} {spans}", transcript=text, redaction_level="redacted"))
     assert redact(draft).summary.startswith(text + " ")
+
+
+@pytest.mark.parametrize("narrator, tag", [("Мария Петрова", "МарияLopez"), ("Νίκος Παππάς", "#ΠαππάςFamily"),
+                                           ("Rosa Example", "RоsaFamily")])  # the last with a Cyrillic о
+def test_a_tag_gluing_a_hidden_name_to_words_of_another_script_is_dropped(narrator: str, tag: str) -> None:
+    draft = drafts.parse(story(narrator=narrator, tags=[tag, "strike"], redaction_level="redacted"))
+    assert redact(draft).tags == ("strike",)
+
+
+def test_a_name_word_gluing_letters_to_digits_hides_only_the_whole_word() -> None:
+    """Studio54 and Pier39 are names only whole: a studio and a pier stay what they are."""
+    text = "We rented a studio near the pier; Studio54 and PIER39 closed. [[org:Studio54]] [[place:Pier39]]"
+    draft = drafts.parse(story(summary=text, redaction_level="redacted"))
+    assert redact(draft).summary == (f"We rented a studio near the pier; {REDACTED} and {REDACTED} closed. "
+                                     f"{REDACTED} {REDACTED}")

@@ -259,8 +259,8 @@ class _People:
         words (``marialopez``, ``#MariaLopez``, ``lopez2019``)."""
         if scrubber.finds(tag):
             return True
-        tag_glued = names.glued(tag)
-        return any(g in tag_glued for g in self._glued())
+        spellings = names.glued(tag)
+        return any(g in spelling for spelling in spellings for g in self._glued())
 
     def _glued(self) -> set[str]:
         """Every hidden whole name run together and every identifying part, three letters or more."""
