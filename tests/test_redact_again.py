@@ -9,6 +9,7 @@ together, so a narrator's name glued to a number (an account name) was released 
 from __future__ import annotations
 
 import io
+import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,9 +19,13 @@ import numpy as np
 import pytest
 import soundfile
 
-from archive import names
+from archive import create_app, db, names, services
+from archive.config import Config
+from archive.reading_room.models import ReleasedStory
 from archive.release import again
+from archive.services import releases
 from tests.helpers import add_users, assert_no_canary, canaries, escrow, one, sql, story, write_lines
+from tests.processes import finish, started
 from tests.test_recordings import _opened
 
 ORG, ADMIN = "org@example.org", "admin@example.org"
@@ -81,7 +86,7 @@ def test_a_copy_the_new_rules_redact_differently_is_replaced_everywhere(
     assert one(home, "SELECT content_hash FROM released_stories WHERE id = :id", id=kept) == kept_hash
     assert sql(home, "SELECT story_id FROM audit_log WHERE action = 'story.redact_again'") == [(leaked,)]
     assert one(home, "SELECT detail FROM audit_log WHERE action = 'room.redact_again' ORDER BY seq DESC") == \
-        '{"changed": 1, "checked": 2, "replaced": 1}'
+        '{"changed": 1, "checked": 2, "dry_run": false, "replaced": 1}'
     assert escrow(home, "index", "verify").exit_code == 0
     assert escrow(home, "redact-again").output.strip() == "replaced 0 of 2 released copies"
     # A partner's bag "since" the first release holds the replaced copy, not the unchanged one.
@@ -166,7 +171,7 @@ def test_a_story_that_cannot_be_redacted_again_keeps_its_copy_and_stops_no_other
     assert names_[0] in one(home, "SELECT transcript FROM released_stories WHERE id = :id", id=first)
     assert names_[1] not in one(home, "SELECT transcript FROM released_stories WHERE id = :id", id=second)
     assert one(home, "SELECT detail FROM audit_log WHERE action = 'room.redact_again'") == \
-        '{"changed": 1, "checked": 4, "replaced": 1}'  # (whether the failed one changes is not known)
+        '{"changed": 1, "checked": 4, "dry_run": false, "replaced": 1}'  # (whether the failed one changes is not known)
     assert escrow(home, "index", "verify").exit_code == 0  # the replaced copy's old text purged
 
 
@@ -194,3 +199,60 @@ def test_a_new_copy_that_would_show_a_word_the_old_one_hid_is_not_written(
     assert one(home, "SELECT transcript FROM released_stories WHERE id = :id", id=leaked) == before
     assert sql(home, "SELECT count(*) FROM audit_log WHERE action = 'story.redact_again' AND story_id = :id",
                id=more) == [(0,)]
+
+
+@pytest.mark.parametrize("old, new, hides", [
+    ("[redacted] told me", "Bo Li told me", False),  # short words are not the redaction's own
+    ("We were [redacted] then", "We were 1199 then", False),  # nor numbers where the old copy had none
+    ("[redacted] fired us. The hotel in the harbor.", "Harbor Hotel fired us. The hotel in the harbor.", False),
+    ("Ann Lee2019 said", "[redacted]2019 said", True),
+    ("Rosa and Maria met", "Person A and Person B met", True),  # stand-ins with their ordinals
+    ("Write to lopez2019", "Write to Employer 3", True),
+    ("A long story about us", "A long story", True),  # only removed
+])
+def test_a_replacement_may_only_hide_more(old: str, new: str, hides: bool) -> None:
+    def copy(transcript: str) -> ReleasedStory:
+        return ReleasedStory(id="s", title="t", narrator="n", transcript=transcript, summary="", interviewer="",
+                             interview_date="", place="", language="en", tags="[]", redaction_level="redacted")
+
+    assert again.hides_at_least_as_much(copy(old), copy(new)) is hides
+
+
+def test_a_takedown_waits_for_a_batch_of_replacements_not_for_the_run(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A takedown, run by another process while the run checks its second batch, goes through
+    at once (the publisher lock is held only while a batch is replaced), and the run then
+    leaves the story it took down alone."""
+    first, second = canaries(2)
+    leaked, _ = _released_by_the_older_version(home, tmp_path / "a", monkeypatch, first, "one")
+    down, _ = _released_by_the_older_version(home, tmp_path / "b", monkeypatch, second, "two")
+    ids = sorted(str(row[0]) for row in sql(home, "SELECT id FROM released_stories"))
+    taken: list[tuple[int, str]] = []
+    real = again._changed
+
+    def checking(session: Any, keyring: Any, batch: Any, done: Any) -> Any:
+        if batch[0] == ids[1]:  # the second batch: one replacement is behind the run already
+            with started(home, "stories", "takedown", down, "--reason", "asked", "--as", ADMIN) as admin:
+                taken.append(finish(admin))
+        return real(session, keyring, batch, done)
+
+    config = Config.for_home(home, database_url=os.environ.get("DATABASE_URL") or None, testing=True,
+                             password_cost="test")
+    app = create_app(config)
+    try:
+        with monkeypatch.context() as patched, app.app_context():
+            patched.setattr(again, "BATCH", 1)
+            patched.setattr(again, "_changed", checking)
+            done = releases.redact_again(services.current(), apply=True)
+    finally:
+        with app.app_context():
+            db.db.engine.dispose()
+        app.extensions["escrow.index"].close()
+
+    [(code, said)] = taken
+    assert code == 0, said
+    assert one(home, "SELECT status FROM stories WHERE id = :id", id=down) == "sealed"
+    assert one(home, "SELECT count(*) FROM released_stories WHERE id = :id", id=down) == 0
+    assert second not in escrow(home, "search", "strike", "--json").output
+    assert done.replaced == 1 + (ids.index(down) == 0)  # replaced before its takedown, if it came first
+    assert escrow(home, "index", "verify").exit_code == 0

@@ -6,17 +6,22 @@ every released story, redacts it with this version's rules, and replaces each co
 comes out different, one story per transaction: its row (keeping its first release date, which
 citations show), its muted recording (made again ahead, outside the transaction, as the gate
 makes one), its room record stamped now so OAI-PMH harvesters fetch it again, and its index
-document, the old text purged from the index files and the database's free pages at the end.
+document; at the end the index is brought in step with the table and the old text purged from
+its files and from the database's free pages. The publisher lock is held for one batch of
+replacements at a time, so a takedown waits for a batch, not for the whole run.
 
-A replacement may only hide more. A new copy holding a word that the old copy nowhere showed
-(other than the redaction's own words and ordinals) would release something that was hidden
-until now, whatever the rule that changed: such a copy is not written, and the story is named.
+A replacement may only hide more. Field by field, every word the new copy has where the old
+one had something else must be one of the redaction's own (a label, a stand-in, a label's
+ordinal): otherwise the new copy would release what was hidden until now, whatever the rule
+that changed, and it is not written; the story is named.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import audit, db, names
+from archive.reading_room import room
 from archive.reading_room.index import Index, document
 from archive.reading_room.models import ReleasedStory
 from archive.release import audio, gate, redaction
@@ -45,21 +51,21 @@ class Redone:
     """What redacting the reading room again found, or did."""
 
     checked: int = 0
-    changed: list[str] = field(default_factory=list)  # stories whose copy came out different (and may hide more)
-    stuck: list[Stuck] = field(default_factory=list)  # not replaced: its old copy stays, and why
-
-    @property
-    def replaced(self) -> int:
-        return len(self.changed) - sum(s.story_id in self.changed for s in self.stuck)
+    changed: list[str] = field(default_factory=list)  # stories whose copy came out different
+    stuck: list[Stuck] = field(default_factory=list)  # not redacted, or not replaced: its old copy stays, and why
+    replaced: int = 0
 
 
-def redact_again(session: Session, keyring: Keyring, index: Index, *, media_root: Path, apply: bool,
+def redact_again(session: Session, index: Index, *, media_root: Path, apply: bool,
+                 held: Callable[[], AbstractContextManager[Keyring]], audit_key: bytes, keyring: Keyring,
                  progress: Progress | None = None) -> Redone:
-    """Redact every released story again (the caller holds the publisher lock); replace each
-    copy that comes out different and hides at least as much when `apply`. Every story is read
-    in the open (decrypted), so the run is audited (`room.redact_again`, with its counts); each
-    replacement too (`story.redact_again`), and each story it could not redact or would not
-    replace (`story.release_failed`, its cause's class or REVEALS)."""
+    """Redact every released story again; replace each copy that comes out different and
+    hides at least as much when `apply`, one batch at a time under `held()` (the publisher
+    lock and the key ring, which it yields, re-read). Every story is read in the open
+    (decrypted), so the run is audited (`room.redact_again`, with its counts and whether it
+    was a dry run); each replacement too (`story.redact_again`), and when applying, each story
+    it could not redact or would not replace (`story.release_failed`, its error's class or
+    REVEALS)."""
     done = Redone()
     ids = list(session.scalars(select(ReleasedStory.id).order_by(ReleasedStory.id)))
     session.commit()
@@ -69,21 +75,27 @@ def redact_again(session: Session, keyring: Keyring, index: Index, *, media_root
             changed = _changed(session, keyring, batch, done)
             session.commit()
             if apply and changed:
-                docs = _replace(session, keyring, changed, media_root, done)
-                if docs:
-                    index.ensure()
-                    index.write(add=docs, delete=[doc["id"] for doc in docs])
+                with held() as ring:
+                    docs = _replace(session, ring, changed, media_root, done)
+                    if docs:
+                        index.ensure()
+                        index.write(add=docs, delete=[doc["id"] for doc in docs])
             if progress:
                 progress(len(batch))
     finally:
         # What was replaced stays replaced (each story committed on its own): audited, and the
-        # old copies' text purged, even when a later step failed.
-        audit.record(session, keyring.audit_key, audit.SYSTEM, "room.redact_again", None,
+        # index brought in step with the table (its old text purged) even when a step failed.
+        if apply:
+            for item in done.stuck:
+                audit.record(session, audit_key, audit.SYSTEM, "story.release_failed", item.story_id,
+                             cause=item.cause, clock=format_instant(utcnow()))
+        audit.record(session, audit_key, audit.SYSTEM, "room.redact_again", None, dry_run=not apply,
                      checked=done.checked, changed=len(done.changed), replaced=done.replaced if apply else 0)
         session.commit()
         if apply and done.replaced:
             db.scrub_journal(session)
-            index.purge_apart()
+            with held():
+                room.sync(session, index)
     return done
 
 
@@ -97,26 +109,36 @@ def _changed(session: Session, keyring: Keyring, ids: Sequence[str], done: Redon
         try:
             text = redact(stories.decrypt(keyring, story))
         except Exception as error:  # noqa: BLE001 - one story must not stop the others
-            _stuck(session, keyring, done, story.id, type(error).__name__)  # only the class: a message may quote it
+            done.stuck.append(Stuck(story.id, type(error).__name__))  # only the class: a message may quote it
             continue
         new = gate.released_row(story.id, text)
         if row is None or new.content_hash == row.content_hash:
             continue
         done.changed.append(story.id)
         if not hides_at_least_as_much(row, new):
-            _stuck(session, keyring, done, story.id, REVEALS)
+            done.stuck.append(Stuck(story.id, REVEALS))
             continue
         found[story.id] = text
     return found
 
 
 def hides_at_least_as_much(old: ReleasedStory, new: ReleasedStory) -> bool:
-    """Whether every word of the new copy is one the old copy shows somewhere, a word of the
-    redaction's own (its labels, stand-ins, ordinals) or a number."""
-    shown = {word for name in _FIELDS for word in names.key(getattr(old, name) or "")}
-    allowed = shown | redaction.own_words()
-    return all(word in allowed or word.isdigit() or len(word) <= 2
-               for name in _FIELDS for word in names.key(getattr(new, name) or ""))
+    """Whether, field by field, every word the new copy has where the old copy had something
+    else is the redaction's own: a label or stand-in word, or a label's ordinal (``Person C``,
+    ``Place 3``). Words only removed, or kept where they were, are fine."""
+    own = redaction.own_words()
+    labels = redaction.label_words()
+    for name in _FIELDS:
+        before, after = names.key(getattr(old, name) or ""), names.key(getattr(new, name) or "")
+        matcher = SequenceMatcher(None, before, after, autojunk=False)
+        for tag, _, _, start, end in matcher.get_opcodes():
+            if tag in ("replace", "insert"):
+                for at in range(start, end):
+                    word = after[at]
+                    ordinal = at > 0 and after[at - 1] in labels and (word.isdigit() or len(word) <= 2)
+                    if word not in own and not ordinal:
+                        return False
+    return True
 
 
 def _replace(session: Session, keyring: Keyring, changed: dict[str, ReleasedText], media_root: Path,
@@ -130,6 +152,7 @@ def _replace(session: Session, keyring: Keyring, changed: dict[str, ReleasedText
             recordings.remove(media_root, old)  # the replaced muted copy's file, once nothing refers to it
             if doc is not None:
                 docs.append(doc)
+                done.replaced += 1
     finally:
         audio.discard(made.values())  # the copies made ahead that were not registered
     return docs
@@ -147,7 +170,7 @@ def _replace_one(session: Session, keyring: Keyring, story_id: str, text: Releas
                 session.rollback()
                 raise
     except Exception as error:  # noqa: BLE001 - one story must not stop the others
-        _stuck(session, keyring, done, story_id, type(error).__name__)
+        done.stuck.append(Stuck(story_id, type(error).__name__))
         return None, []
 
 
@@ -171,10 +194,3 @@ def _replaced(session: Session, keyring: Keyring, story_id: str, text: ReleasedT
     doc = document(new)
     session.commit()
     return doc, old
-
-
-def _stuck(session: Session, keyring: Keyring, done: Redone, story_id: str, cause: str) -> None:
-    done.stuck.append(Stuck(story_id, cause))
-    audit.record(session, keyring.audit_key, audit.SYSTEM, "story.release_failed", story_id, cause=cause,
-                 clock=format_instant(utcnow()))
-    session.commit()

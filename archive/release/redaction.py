@@ -36,6 +36,11 @@ INTERVIEWER_PSEUDONYM = "the interviewer"
 NARRATOR_BY_LEVEL = {"pseudonymized": "Pseudonymous narrator",
                      "redacted": "Anonymous narrator", "summary": "Anonymous narrator"}
 _LABELS = {"person": "Person", "org": "Employer", "place": "Place"}
+def label_words() -> frozenset[str]:
+    """The labels' words that an ordinal follows (``Person A``, ``Employer 2``, ``Place 1``)."""
+    return frozenset(word for label in _LABELS.values() for word in names.key(label))
+
+
 def own_words() -> frozenset[str]:
     """The words a released copy writes itself (labels, stand-ins for the narrator and the
     interviewer), as names.key cuts them; never a word of the story's own."""

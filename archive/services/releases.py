@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +13,7 @@ from archive.release.gate import Progress, Summary
 from archive.services.context import Archive
 from archive.times import format_instant, utcnow
 from archive.vault import embargo, stories
+from archive.vault.keys import Keyring
 from archive.vault.models import Story
 
 # An operator's --now may be a little ahead of this machine's clock (another machine's)
@@ -43,12 +46,19 @@ def publish_due(archive: Archive, now: datetime | None = None,
 
 def redact_again(archive: Archive, *, apply: bool, progress: Progress | None = None) -> again.Redone:
     """Redact every released story again with this version's rules, replacing each copy that
-    comes out different (as after an upgrade whose redaction hides more); with apply=False,
-    only find them. A replaced copy's muted recording is made again under a new data key,
-    hence the key ring's shared lock, as at a release."""
-    with archive.publishing(), archive.sealing():
-        return again.redact_again(archive.session, archive.keyring, archive.index,
-                                 media_root=archive.config.media_root, apply=apply, progress=progress)
+    comes out different and hides at least as much (as after an upgrade whose redaction finds
+    more); with apply=False, only find them. Replacements hold the publisher lock a batch at a
+    time (a takedown waits for a batch, not the run), and the key ring's shared lock: a
+    replaced copy's muted recording is made again under a new data key, as at a release."""
+
+    @contextmanager
+    def held() -> Iterator[Keyring]:
+        with archive.publishing(), archive.sealing() as ring:
+            yield ring
+
+    return again.redact_again(archive.session, archive.index, media_root=archive.config.media_root, apply=apply,
+                              held=held, audit_key=archive.keyring.audit_key, keyring=archive.keyring,
+                              progress=progress)
 
 
 REVEALS = again.REVEALS
