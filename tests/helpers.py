@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
+from flask import Flask
 from sqlalchemy import Connection, MetaData, create_engine, select, text
 from sqlalchemy.pool import NullPool
 
@@ -87,6 +88,21 @@ def reading(home: Path, table: str = "stories") -> Iterator[None]:
             yield
         finally:
             conn.exec_driver_sql("ROLLBACK")
+
+
+@contextmanager
+def archive_app(home: Path) -> Iterator[Flask]:
+    """The archive's app on an instance folder (this test's database), to call the service layer
+    in this process as a door does; its connections and index handle closed afterwards."""
+    config = Config.for_home(home, database_url=os.environ.get("DATABASE_URL") or None, testing=True,
+                             password_cost="test")
+    app = create_app(config)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.db.engine.dispose()
+        app.extensions["escrow.index"].close()
 
 
 def sql(home: Path, statement: str, url: str | None = None, **params: Any) -> list[tuple[Any, ...]]:

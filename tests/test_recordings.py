@@ -16,7 +16,7 @@ import soundfile
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archive import create_app, db, services
+from archive import services
 from archive.config import Config
 from archive.errors import Conflict
 from archive.services import Archive
@@ -25,7 +25,7 @@ from archive.vault import keys, media
 from archive.vault.keys import Keyring
 from archive.vault.models import Recording
 from archive.vault.recordings import Reader, data_key
-from tests.helpers import add_users, connect, escrow, one, sql, story, write_lines
+from tests.helpers import add_users, archive_app, connect, escrow, one, sql, story, write_lines
 from tests.processes import finish, started
 
 ORG, OTHER, ADMIN = "org@example.org", "other@example.org", "admin@example.org"
@@ -280,9 +280,6 @@ def test_a_withdrawal_committed_while_a_recording_arrives_leaves_no_live_recordi
     its file removed, rather than kept with a live key on a story whose key is destroyed."""
     story_id = _story(home, tmp_path)
     wav = _tone(tmp_path / "a.wav", "WAV", seconds=1)
-    config = Config.for_home(home, database_url=os.environ.get("DATABASE_URL") or None, testing=True,
-                             password_cost="test")
-    app = create_app(config)
     withdrawn: list[tuple[int, str]] = []
 
     def arriving() -> Iterator[bytes]:
@@ -292,16 +289,11 @@ def test_a_withdrawal_committed_while_a_recording_arrives_leaves_no_live_recordi
             withdrawn.append(finish(admin))
         yield wav[len(wav) // 2 :]
 
-    try:
-        with app.test_request_context():
-            archive = services.current()
-            organizer = archive.user(ORG)
-            with pytest.raises(Conflict, match="was withdrawn while the recording arrived"):
-                recordings_service.attach(archive, organizer, story_id, arriving())
-    finally:
-        with app.app_context():
-            db.db.engine.dispose()
-        app.extensions["escrow.index"].close()
+    with archive_app(home) as app, app.test_request_context():
+        archive = services.current()
+        organizer = archive.user(ORG)
+        with pytest.raises(Conflict, match="was withdrawn while the recording arrived"):
+            recordings_service.attach(archive, organizer, story_id, arriving())
 
     [(code, said)] = withdrawn
     assert code == 0, said
@@ -327,18 +319,11 @@ def test_an_attach_that_fails_removes_the_file_only_if_its_recording_was_not_com
                 raise RuntimeError("the server went away")
         raise RuntimeError("the answer to the commit was lost")
 
-    config = Config.for_home(home, database_url=os.environ.get("DATABASE_URL") or None, testing=True,
-                             password_cost="test")
-    app = create_app(config)
-    try:
-        with monkeypatch.context() as patched, app.test_request_context(), pytest.raises(RuntimeError):
-            patched.setattr(Archive, "sealing", sealing)
-            archive = services.current()
-            recordings_service.attach(archive, archive.user(ORG), story_id, iter([wav]))
-    finally:
-        with app.app_context():
-            db.db.engine.dispose()
-        app.extensions["escrow.index"].close()
+    with (archive_app(home) as app, monkeypatch.context() as patched, app.test_request_context(),
+          pytest.raises(RuntimeError)):
+        patched.setattr(Archive, "sealing", sealing)
+        archive = services.current()
+        recordings_service.attach(archive, archive.user(ORG), story_id, iter([wav]))
 
     committed = [str(row[0]) for row in sql(home, "SELECT id FROM recordings")]
     files = [p.name for p in _sealed_files(home) if p.is_file()]

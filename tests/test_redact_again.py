@@ -9,7 +9,6 @@ together, so a narrator's name glued to a number (an account name) was released 
 from __future__ import annotations
 
 import io
-import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,12 +18,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from archive import create_app, db, names, services
-from archive.config import Config
+from archive import names, services
 from archive.reading_room.models import ReleasedStory
 from archive.release import again
 from archive.services import releases
-from tests.helpers import add_users, assert_no_canary, canaries, escrow, one, sql, story, write_lines
+from tests.helpers import add_users, archive_app, assert_no_canary, canaries, escrow, one, sql, story, write_lines
 from tests.processes import finish, started
 from tests.test_recordings import _opened
 
@@ -236,18 +234,10 @@ def test_a_takedown_waits_for_a_batch_of_replacements_not_for_the_run(
                 taken.append(finish(admin))
         return real(session, keyring, batch, done)
 
-    config = Config.for_home(home, database_url=os.environ.get("DATABASE_URL") or None, testing=True,
-                             password_cost="test")
-    app = create_app(config)
-    try:
-        with monkeypatch.context() as patched, app.app_context():
-            patched.setattr(again, "BATCH", 1)
-            patched.setattr(again, "_changed", checking)
-            done = releases.redact_again(services.current(), apply=True)
-    finally:
-        with app.app_context():
-            db.db.engine.dispose()
-        app.extensions["escrow.index"].close()
+    with archive_app(home) as app, monkeypatch.context() as patched, app.app_context():
+        patched.setattr(again, "BATCH", 1)
+        patched.setattr(again, "_changed", checking)
+        done = releases.redact_again(services.current(), apply=True)
 
     [(code, said)] = taken
     assert code == 0, said
