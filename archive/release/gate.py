@@ -224,8 +224,8 @@ def _release_one(session: Session, keyring: Keyring, story: Story, summary: Summ
                      clock=format_instant(now))
         summary.review += 1
         return None
-    doc, refusal = write_release(session, keyring, story, redact(draft), audit.SYSTEM, now=now, media_root=media_root,
-                            premade=premade)
+    doc, refusal = write_release(session, keyring, story, redact(draft), audit.SYSTEM, now=now,
+                                 media_root=media_root, premade=premade)
     summary.released += 1
     if refusal is not None:
         summary.recordings_refused.append(Stuck(story.id, refusal))
@@ -260,8 +260,8 @@ def _claim(ids: Sequence[str], now: datetime) -> Select[Story]:
 
 
 def write_release(session: Session, keyring: Keyring, story: Story, text: ReleasedText, actor: str, *,
-             now: datetime, media_root: Path,
-             premade: audio.Premade | None = None, action: str = "story.release") -> tuple[dict[str, Any], str | None]:
+                  now: datetime, media_root: Path, premade: audio.Premade | None = None,
+                  action: str = "story.release") -> tuple[dict[str, Any], str | None]:
     """Write the released copy and flip the status (uncommitted); return its index document, and
     why its recording stays sealed if the narrator's choice could not be honoured."""
     row = released_row(story.id, text)
@@ -298,7 +298,7 @@ def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: Us
     if story.status != "due_for_review":
         raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not due for review")
     doc, _ = write_release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
-                      now=utcnow(), media_root=media_root)
+                           now=utcnow(), media_root=media_root)
     _stamp_last(session, story.id)
     session.commit()
     index.write(add=[doc], delete=())
