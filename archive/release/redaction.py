@@ -21,6 +21,7 @@ use as given (a chosen stand-in that repeats a hidden name) it replaces by a saf
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,9 +37,13 @@ INTERVIEWER_PSEUDONYM = "the interviewer"
 NARRATOR_BY_LEVEL = {"pseudonymized": "Pseudonymous narrator",
                      "redacted": "Anonymous narrator", "summary": "Anonymous narrator"}
 _LABELS = {"person": "Person", "org": "Employer", "place": "Place"}
-def label_words() -> frozenset[str]:
-    """The labels' words that an ordinal follows (``Person A``, ``Employer 2``, ``Place 1``)."""
-    return frozenset(word for label in _LABELS.values() for word in names.key(label))
+# What `_ordinal` writes after each label: a capital letter repeated, or a number.
+_ORDINALS = {"person": re.compile(r"([A-Z])\1*"), "org": re.compile(r"\d+"), "place": re.compile(r"\d+")}
+
+
+def ordinals() -> dict[str, re.Pattern[str]]:
+    """Each label's word as names.key cuts it, and the ordinal written after it, as written."""
+    return {names.key(label)[0]: _ORDINALS[kind] for kind, label in _LABELS.items()}
 
 
 def own_words() -> frozenset[str]:
@@ -167,19 +172,13 @@ class _Person:
     hidden (each whole name, and the parts and run-together forms that go with them)."""
 
     stand_in: str
-    wholes: set[names.Key] = field(default_factory=set)
-    parts: set[names.Key] = field(default_factory=set)
+    names: list[names.Forms] = field(default_factory=list)
 
     def known_as(self, name: str, kind: str) -> None:
         """Add one of the names this person goes by (kind: person, org or place)."""
-        found = names.patterns(name, kind)
-        if found:
-            self.wholes.add(found[0])
-            self.parts.update(found[1:])
-
-    def hidden(self) -> set[names.Key]:
-        """Everything of this person that is scrubbed."""
-        return self.wholes | self.parts
+        found = names.forms(name, kind)
+        if found.wholes:
+            self.names.append(found)
 
 
 class _People:
@@ -236,7 +235,8 @@ class _People:
     def _make_stand_ins_safe(self) -> None:
         """A stand-in that itself holds a hidden name (chosen carelessly, or a label that
         happens to be someone's name) would release that name: it becomes [redacted]."""
-        hidden = names.Matcher((pattern, "") for person in self.everyone for pattern in person.hidden())
+        hidden = names.Matcher(names.Entry(forms, "", id(person)) for person in self.everyone
+                               for forms in person.names)
         for person in self.everyone:
             if hidden.finds(person.stand_in):
                 person.stand_in = REDACTED
@@ -246,18 +246,11 @@ class _People:
         return self._by_span[(span.kind, span.text)].stand_in
 
     def scrubber(self) -> names.Matcher:
-        """Every hidden name and part, each to its person's stand-in: a whole name to the
-        person it names; a part shared by people with different stand-ins to [redacted]."""
-        whole: dict[names.Key, set[str]] = {}
-        partial: dict[names.Key, set[str]] = {}
-        for person in self.everyone:
-            for pattern in person.wholes:
-                whole.setdefault(pattern, set()).add(person.stand_in)
-            for pattern in person.parts:
-                partial.setdefault(pattern, set()).add(person.stand_in)
-        table = {pattern: _one_or_redacted(stand_ins) for pattern, stand_ins in partial.items()}
-        table.update((pattern, _one_or_redacted(stand_ins)) for pattern, stand_ins in whole.items())
-        return names.Matcher(table)
+        """Every hidden name, whole or in part, each to its person's stand-in: a whole name to the
+        person it names; a part shared by people with different stand-ins to [redacted]. The
+        narrator's parts that are also common words are hidden wherever they are capitalised."""
+        return names.Matcher((names.Entry(forms, person.stand_in, id(person), strict=person is self.narrator)
+                              for person in self.everyone for forms in person.names), conflict=REDACTED)
 
     def holds_name(self, tag: str, scrubber: names.Matcher) -> bool:
         """Whether a tag holds a hidden name or part as a word, or run together with other
@@ -269,7 +262,8 @@ class _People:
 
     def _glued(self) -> set[str]:
         """Every hidden whole name run together and every identifying part, three letters or more."""
-        joined = {"".join(p) for person in self.everyone for p in person.hidden()}
+        joined = {"".join(w) for person in self.everyone for forms in person.names for w in forms.wholes}
+        joined |= {p for person in self.everyone for forms in person.names for p in forms.parts}
         return {g for g in joined if len(g) >= names.MIN_PART and g not in names.FUNCTION_WORDS}
 
 
