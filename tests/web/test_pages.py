@@ -116,6 +116,10 @@ def test_a_markup_error_is_shown_at_the_field_with_line_and_column_and_nothing_i
     ({"transcript": "[[person:A]] " * 2_001}, "transcript", "at most 2,000 are allowed"),
     ({"transcript": "[[person:Maria Lopez|Maria]]"}, "transcript", "the stand-in repeats a name the story hides"),
     ({"title": "Break\x0broom"}, "title", "Title has a control character"),
+    # Noncharacters: XML's writer drops U+FFFE, so "Gar\ufffecia" was matched in pieces and released whole.
+    ({"transcript": "We met Gar\ufffecia."}, "transcript", "Transcript has a control character or an invalid one at "
+                                                            "line 1, column 11"),
+    ({"summary": "Ro\ufdd0sa"}, "summary", "Summary has a control character or an invalid one"),
 ])
 def test_bad_fields_are_refused_at_the_field_and_nothing_is_stored(web_app: Flask, client: FlaskClient,
                                                                   world: World, change: dict[str, str],
