@@ -78,8 +78,11 @@ class ReleasedText:
 def redact(draft: Draft) -> ReleasedText:
     """The released copy of a story at its own redaction level."""
     level = draft.redaction_level
-    parsed = {name: _segments(getattr(draft, name)) for name in MARKED_FIELDS}
     cues = _cues(draft.captions)
+    if cues:  # the captions' text, as a player renders it, is the transcript (a story sealed
+        # before cue text was read as WebVTT holds its tags in its stored transcript)
+        draft = draft.changed(transcript=timing.plain(cues))
+    parsed = {name: _segments(getattr(draft, name)) for name in MARKED_FIELDS}
     if level == "full":
         shown = {name: _names_only(segments) for name, segments in parsed.items()}
         return ReleasedText(shown["title"], draft.narrator, shown["transcript"], shown["summary"],
@@ -123,7 +126,7 @@ def _cues(captions: str) -> list[timing.Cue]:
     vault checked it at submission; the gate never stops on a story, and the transcript is
     released as it is)."""
     try:
-        return timing.parse(captions) if captions else []
+        return timing.parse(captions, strict=False) if captions else []
     except timing.TimingError:
         return []
 
