@@ -77,6 +77,35 @@ class ReleasedText:
 
 def redact(draft: Draft) -> ReleasedText:
     """The released copy of a story at its own redaction level."""
+    return _redaction(draft)[0]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What one level would release of a draft, for its organizer: each released field in
+    pieces (every hidden word with what was written there), the tags kept and dropped, whether
+    the captions go out and how many cues a muted recording silences, and the name parts hidden
+    only where they are written as a name (short, or common words)."""
+
+    copy: ReleasedText
+    fields: dict[str, list[Piece]]
+    tags_dropped: tuple[str, ...]
+    cues: int
+    in_context: tuple[str, ...]
+
+
+def preview(draft: Draft) -> Preview:
+    """The preview of a draft at its own redaction level (it holds sealed text: its organizer's only)."""
+    copy, fields, people = _redaction(draft)
+    shown = [(name, pieces) for name, pieces in fields.items() if name != "transcript" or copy.transcript is not None]
+    in_context = sorted({part for person in (people.everyone if people else []) for forms in person.names
+                         for part in forms.contextual if len(part) > 1})
+    return Preview(copy, dict(shown), tuple(t for t in draft.tags if t not in copy.tags),
+                   len(_cues(draft.captions)), tuple(in_context))
+
+
+def _redaction(draft: Draft) -> tuple[ReleasedText, dict[str, list[Piece]], _People | None]:
+    """The released copy, its marked fields in pieces, and the story's people (None at full)."""
     level = draft.redaction_level
     cues = _cues(draft.captions)
     if cues:  # the captions' text, as a player renders it, is the transcript (a story sealed
@@ -85,14 +114,16 @@ def redact(draft: Draft) -> ReleasedText:
     parsed = {name: _segments(getattr(draft, name)) for name in MARKED_FIELDS}
     if level == "full":
         shown = {name: _names_only(segments) for name, segments in parsed.items()}
-        return ReleasedText(shown["title"], draft.narrator, shown["transcript"], shown["summary"],
+        copy = ReleasedText(shown["title"], draft.narrator, shown["transcript"], shown["summary"],
                             draft.interviewer, draft.interview_date, draft.place, draft.language,
                             draft.tags, level, _timed(cues, lambda text: _names_only(_segments(text))))
+        return copy, {name: [Piece(text)] for name, text in shown.items()}, None
     spans = [s for segments in parsed.values() for s in segments if isinstance(s, Span)]
     people = _People(draft, spans, level)
     scrubber = people.scrubber()
-    shown = {name: _scrub(segments, people, scrubber) for name, segments in parsed.items()}
-    return ReleasedText(
+    pieces = {name: _pieces(segments, people, scrubber) for name, segments in parsed.items()}
+    shown = {name: "".join(piece.text for piece in found) for name, found in pieces.items()}
+    copy = ReleasedText(
         title=shown["title"], narrator=NARRATOR_BY_LEVEL[level],
         transcript=None if level == "summary" else shown["transcript"],
         summary=shown["summary"], interviewer="", interview_date=draft.interview_date[:4],
@@ -100,6 +131,7 @@ def redact(draft: Draft) -> ReleasedText:
         redaction_level=level,
         **_timed_release(cues, shown["transcript"], level, people, scrubber),
     )
+    return copy, pieces, people
 
 
 def _timed_release(cues: list[timing.Cue], transcript: str, level: str, people: _People,
@@ -151,22 +183,49 @@ def _names_only(segments: list[markup.Segment]) -> str:
     return "".join(s if isinstance(s, str) else s.text for s in segments)
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A piece of a released field, for the preview: text as released and, where the piece is a
+    stand-in, what was written there (the organizer's own text, never released)."""
+
+    text: str
+    hidden: str | None = None
+
+
 def _scrub(segments: list[markup.Segment], people: _People, scrubber: names.Matcher) -> str:
+    return "".join(piece.text for piece in _pieces(segments, people, scrubber))
+
+
+def _pieces(segments: list[markup.Segment], people: _People, scrubber: names.Matcher) -> list[Piece]:
     """Spans become their person's stand-in; the text between them is scrubbed in one pass,
     with a barrier where each span stood so that no match reaches across a span."""
     runs: list[list[str]] = [[]]
-    stand_ins = []
+    spans = []
     for segment in segments:
         if isinstance(segment, Span):
-            stand_ins.append(people.stand_in_of(segment))
+            spans.append(segment)
             runs.append([])
         else:
             runs[-1].append(segment.replace(_BARRIER, ""))
-    pieces = scrubber.replace(_BARRIER.join("".join(run) for run in runs)).split(_BARRIER)
-    out = [pieces[0]]
-    for stand_in, piece in zip(stand_ins, pieces[1:], strict=True):
-        out += (stand_in, piece)
-    return "".join(out)
+    joined = _BARRIER.join("".join(run) for run in runs)
+    found: list[Piece] = []
+    last = 0
+    for match in scrubber.find(joined):
+        found += (Piece(joined[last : match.start]), Piece(match.value, joined[match.start : match.end]))
+        last = match.end
+    found.append(Piece(joined[last:]))
+    marked = iter(spans)
+    out: list[Piece] = []
+    for piece in found:
+        if piece.hidden is not None or _BARRIER not in piece.text:
+            out.append(piece)
+            continue
+        first, *rest = piece.text.split(_BARRIER)
+        out.append(Piece(first))
+        for text in rest:
+            span = next(marked)
+            out += (Piece(people.stand_in_of(span), span.text), Piece(text))
+    return [piece for piece in out if piece.text or piece.hidden is not None]
 
 
 @dataclass(eq=False)
