@@ -52,6 +52,7 @@ _GLUED_DIGITS = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")  # a letter next to a digit
 # hyphen at a line's end: both are joined into one word before matching.
 _SPELLED = re.compile(rf"(?<![^\W\d_]){_LETTER}(?:[^\w\n\x00]{{1,2}}{_LETTER}(?![^\W\d_]))+")
 _BROKEN = re.compile(rf"(?<![^\W\d_])({_LETTER}+)[-\u2010\u2011][ \t]*\n[ \t]*({_LETTER}+)")
+_HANGUL_NAME = re.compile("[\uac00-\ud7a3]{3,4}")
 _SENTENCE_END = re.compile(r"[.!?\u2026:;\n\u00bf\u00a1]")
 
 # A part shorter than this is hidden only in context ("Li" of "Li Na"); one this long or longer
@@ -295,6 +296,8 @@ def forms(name: str, kind: str = "person") -> Forms:
         for pieces in _split_words(word):
             wholes.add(tuple(fold(p) for p in pieces))
             parts += [fold(p) for p in pieces if fold(p) not in parts]
+        if _HANGUL_NAME.fullmatch(word):  # 김민수: the surname, then the given name, written as one word
+            parts += [fold(word[:-2]), fold(word[-2:])]
     if len(whole) > 1:
         wholes.add(key("".join(whole)))
     identifying = {p for p in parts if is_identifying(p) and p not in common}
