@@ -48,9 +48,9 @@ _TOKEN = re.compile(rf"[{_UNSPACED}]|{_LETTER}+|\d+|\x00")
 _LETTERS = re.compile(f"{_LETTER}+")
 _SPLIT = re.compile(f"({_TOKEN.pattern})")
 _GLUED_DIGITS = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")  # a letter next to a digit
-# Letters spelled out one by one (G-A-R-C-I-A, G A R C I A, g.a.r.c.i.a), and a word broken by a
-# hyphen at a line's end: both are joined into one word before matching.
-_SPELLED = re.compile(rf"(?<![^\W\d_]){_LETTER}(?:[^\w\n\x00]{{1,2}}{_LETTER}(?![^\W\d_]))+")
+# A word broken by a hyphen at a line's end is joined before matching (letters spelled out one
+# by one are joined from the tokens).
+_LINE_BREAK = re.compile("[-\u2010\u2011][ \t]*\n")
 _BROKEN = re.compile(rf"(?<![^\W\d_])({_LETTER}+)[-\u2010\u2011][ \t]*\n[ \t]*({_LETTER}+)")
 _HANGUL_NAME = re.compile("[\uac00-\ud7a3]{3,4}")
 _SENTENCE_END = re.compile(r"[.!?\u2026:;\n\u00bf\u00a1]")
@@ -552,14 +552,23 @@ class Matcher:
     def _joined_up(self, tokens: _Tokens) -> Iterator[tuple[int, int, str]]:
         """Letters spelled out one by one, and a word broken across a line by a hyphen, joined and
         judged as one word."""
-        folded = tokens.folded
         if not self._automaton and not self._joined:
             return
-        for spelled in _SPELLED.finditer(folded):
-            value = self._word(re.sub(r"[^\w]", "", spelled.group()))
-            if value is not None:
-                yield (*tokens.folded_span(spelled.start(), spelled.end()), value)
-        if "\n" in folded:
+        keys, pieces = tokens.keys, tokens.pieces
+        # Single letters (of the scripts below Thai: unspaced scripts' characters are tokens of
+        # one character anyway), one or two characters apart on one line.
+        run: list[int] = []
+        for i in [*(i for i, k in enumerate(keys) if len(k) == 1 and k < "\u0e00" and k.isalpha()), -1]:
+            if run and i == run[-1] + 1 and 0 < len(pieces[2 * i]) <= 2 and "\n" not in pieces[2 * i]:
+                run.append(i)
+                continue
+            if len(run) > 1:
+                value = self._word("".join(keys[k] for k in run))
+                if value is not None:
+                    yield (*tokens.span(run[0], run[-1]), value)
+            run = [i]
+        folded = tokens.folded
+        if _LINE_BREAK.search(folded):
             for broken in _BROKEN.finditer(folded):
                 value = self._word(broken.group(1) + broken.group(2))
                 if value is not None:

@@ -121,7 +121,9 @@ def _redaction(draft: Draft) -> tuple[ReleasedText, dict[str, list[Piece]], _Peo
     spans = [s for segments in parsed.values() for s in segments if isinstance(s, Span)]
     people = _People(draft, spans, level)
     scrubber = people.scrubber()
-    pieces = {name: _pieces(segments, people, scrubber) for name, segments in parsed.items()}
+    # At level summary the transcript is not released: not scrubbed either.
+    pieces = {name: _pieces(segments, people, scrubber) if name != "transcript" or level != "summary" else []
+              for name, segments in parsed.items()}
     shown = {name: "".join(piece.text for piece in found) for name, found in pieces.items()}
     copy = ReleasedText(
         title=shown["title"], narrator=NARRATOR_BY_LEVEL[level],
