@@ -44,8 +44,9 @@ def read(path: Path) -> tuple[str, str, str, list[tuple[int, int]]]:
     return narrator, given, "".join(plain), names
 
 
-def measure(level: str) -> list[tuple[str, int, int, int, int, list[str]]]:
-    """Per transcript: non-name words, those hidden, name words, those hidden, the non-names hidden."""
+def measure(level: str) -> list[tuple[str, int, int, int, int, list[str], list[str]]]:
+    """Per transcript: non-name words, those hidden, name words, those hidden, the non-names
+    hidden, the names missed."""
     from archive.release.redaction import redact
     from archive.vault import drafts
 
@@ -64,12 +65,12 @@ def measure(level: str) -> list[tuple[str, int, int, int, int, list[str]]]:
         for tag, i1, i2, _, _ in matcher.get_opcodes():
             if tag in ("replace", "delete"):
                 hidden.update(range(i1, i2))
-        narrator_words = {w.lower() for w in WORD.findall(narrator)}
-        is_name = [any(a <= start < b for a, b in names) or word.lower() in narrator_words for word, start in words]
+        is_name = [any(a <= start < b for a, b in names) for _, start in words]
         others = [i for i, name in enumerate(is_name) if not name]
         named = [i for i, name in enumerate(is_name) if name]
         rows.append((path.name, len(others), sum(i in hidden for i in others), len(named),
-                     sum(i in hidden for i in named), sorted({words[i][0] for i in others if i in hidden})))
+                     sum(i in hidden for i in named), sorted({words[i][0] for i in others if i in hidden}),
+                     sorted({words[i][0] for i in named if i not in hidden})))
     return rows
 
 
@@ -82,10 +83,11 @@ def main() -> None:
     sys.path.insert(0, str(args.tree.resolve()))
     rows = measure(args.level)
     print(f"code: {args.tree}; level {args.level}")
-    print(f"{'transcript':<18} {'words':>6} {'hidden':>7} {'over %':>7} {'names':>6} {'missed':>7}  non-names hidden")
-    for name, others, over, named, caught, which in rows:
+    print(f"{'transcript':<18} {'words':>6} {'hidden':>7} {'over %':>7} {'names':>6} {'missed':>7}  "
+          "non-names hidden | names missed")
+    for name, others, over, named, caught, which, missed in rows:
         print(f"{name:<18} {others:>6} {over:>7} {100 * over / others:>6.2f}% {named:>6} {named - caught:>7}  "
-              f"{', '.join(which)}")
+              f"{', '.join(which)} | {', '.join(missed)}")
     total, over = sum(r[1] for r in rows), sum(r[2] for r in rows)
     named, caught = sum(r[3] for r in rows), sum(r[4] for r in rows)
     print(f"{'all':<18} {total:>6} {over:>7} {100 * over / total:>6.2f}% {named:>6} {named - caught:>7}")
