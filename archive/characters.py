@@ -6,8 +6,9 @@ that some output would drop or change, because a name split by it would be match
 and then released whole: control characters other than tab and newline, lone surrogates (not
 text; PostgreSQL and UTF-8 refuse them) and Unicode's noncharacters (U+FDD0..U+FDEF and the last
 two code points of every plane: XML cannot hold U+FFFE and U+FFFF, and its writer drops them).
-Line and paragraph separators (U+2028, U+2029), and Windows and old Mac line ends, become
-newlines, which every output keeps.
+Windows and old Mac line ends become newlines. (Line and paragraph separators, U+2028 and
+U+2029, are kept: outputs that change them make them spaces or line breaks, which split a word
+as they do, never join one.)
 
 **Invisible characters.** What an output keeps but a reader never sees, every default-ignorable
 code point (the whole Unicode property, assigned or not: zero-width spaces and joiners, bidi
@@ -68,7 +69,6 @@ UNACCEPTED = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff{NONCHARACTE
 _UNACCEPTED_BMP = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
 _UNACCEPTED_ASTRAL = re.compile("[" + NONCHARACTERS[len("\ufdd0-\ufdef") + 2 :] + "]")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-_SEPARATORS = str.maketrans({"\u2028": "\n", "\u2029": "\n"})
 
 # One letter typed on different keyboards, and letters a writer uses for an apostrophe.
 VARIANTS = str.maketrans({
@@ -92,8 +92,6 @@ def clean(value: str) -> tuple[str, int | None]:
     """A field's text with its line ends made newlines, and the offset of the first code point
     the archive refuses (None when there is none)."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
-    if "\u2028" in value or "\u2029" in value:
-        value = value.translate(_SEPARATORS)
     searches = (_UNACCEPTED_BMP, _UNACCEPTED_ASTRAL) if _ASTRAL.search(value) else (_UNACCEPTED_BMP,)
     found = [bad.start() for bad in (search.search(value) for search in searches) if bad]
     return value, min(found) if found else None
