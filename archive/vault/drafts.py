@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from archive import markup, names, timing
+from archive import characters, markup, names, timing
 from archive.errors import InvalidInput
 from archive.times import parse_instant
 from archive.vault.models import LEVELS, RECORDING_RELEASES
@@ -31,9 +31,6 @@ LIMITS = {"title": 300, "narrator": 200, "summary": 20_000, "interviewer": 200, 
           "notes": 50_000, "transcript": 1_000_000, "captions": 2_000_000}
 MAX_TAGS, MAX_TAG = 50, 60
 MAX_SPANS = 2_000
-# Control characters other than tab and newline, and lone surrogates (not text; PostgreSQL
-# and UTF-8 refuse them), are refused in every field; Windows line ends become newlines.
-_UNACCEPTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
@@ -185,11 +182,11 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str:
 
 
 def clean_text(value: str, name: str) -> str:
-    """Line ends made plain; control characters and lone surrogates refused (by position only)."""
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    bad = _UNACCEPTED.search(value)
-    if bad:
-        where = _line_column(value, bad.start())
+    """Line ends made newlines; what the archive's character policy refuses (control characters,
+    lone surrogates, noncharacters: `archive.characters`) refused by its position only."""
+    value, bad = characters.clean(value)
+    if bad is not None:
+        where = _line_column(value, bad)
         raise InvalidInput(f"{name} has a control character or an invalid one at {where}; "
                            "only text, tabs and line breaks are accepted")
     return value
