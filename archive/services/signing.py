@@ -11,6 +11,7 @@ and slower, so that someone guessing from elsewhere does not lock the real perso
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -22,6 +23,7 @@ from archive.errors import InvalidInput, Throttled
 from archive.services.context import Archive
 from archive.times import utcnow
 from archive.users import SignInFailure, User
+from archive.vault import keys
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,17 @@ def sign_out(archive: Archive, user: User) -> None:
         audit.record(archive.session, archive.keyring.audit_key, user.email, "user.logout")
 
 
-def active(archive: Archive, user_id: int, epoch: object) -> User | None:
+def active(archive: Archive, user_id: int, generation: object, key_version: int) -> User | None:
     """The account of a session, if it still exists, is enabled and the session is of its
-    current generation (not ended by a sign-out, a disable, a new password or a new role)."""
+    current generation (not ended by a sign-out, a disable, a new password, a new role or a key
+    rotation), signed with a key from the archive's newest master key (`key_version`: a node
+    whose key file is older than a rotation signs in no one, whatever its cookie says)."""
     user = archive.session.get(User, user_id)
-    if user is None or not user.active or epoch != user.session_epoch:
+    if user is None or not user.active or not isinstance(generation, str) or not user.session_generation:
+        return None
+    if not hmac.compare_digest(generation.encode("utf-8", "surrogatepass"), user.session_generation.encode()):
+        return None
+    newest = keys.newest_version(archive.session)
+    if newest is not None and newest > key_version:
         return None
     return user
