@@ -19,6 +19,10 @@ failures (a typo and a retry) instead of 5. Past its free failures a guess costs
 attacker half a minute, then more: about three dozen guesses an address a day at most, each
 one an argon2 check (scripts/bench_login.py), and no address keeps anyone else out.
 
+Each attempt is counted before its password is checked, one (email, address) at a time, so
+guesses sent all at once get what one guess would, not one each; a right password takes
+its count back.
+
 IPv6 addresses count by their /64 network (what one subscriber is usually given), so that
 one machine cannot be a thousand addresses. API tokens are not guessed (256 random bits):
 a valid one is never refused; only the wrong ones an address sends are slowed, apart from
@@ -32,6 +36,7 @@ requests, not a doubling wait per (email, address) of failures only.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import math
@@ -41,7 +46,7 @@ from functools import cache
 
 from sqlalchemy import delete, func, select
 
-from archive import audit, users
+from archive import audit, dialect, users
 from archive.errors import InvalidInput, Throttled
 from archive.services.context import Archive
 from archive.times import utcnow
@@ -110,7 +115,7 @@ def sign_in(archive: Archive, email: str, password: str, address: str, *,
     """
     account, address = users.account_name(email), source(address)
     now = now or utcnow()
-    check(archive, account, address, now)
+    attempt = _claim(archive, account, address, now)
     user = archive.session.scalar(select(User).where(User.email == account))
     matches = users.verify_hash(user.password_hash if user is not None else _dummy_hash(), password)
     ok = user is not None and user.active and matches
@@ -123,7 +128,7 @@ def sign_in(archive: Archive, email: str, password: str, address: str, *,
                 SignInFailure.account == account, SignInFailure.address == address))
             audit.record(archive.session, archive.keyring.audit_key, user.email, "user.login")
         else:
-            failed(archive, account, address, now, email=account)
+            failed(archive, account, address, now, email=account, claimed=attempt)
     return user if ok else None
 
 
@@ -133,12 +138,33 @@ def confirm(archive: Archive, user: User, password: str, address: str) -> None:
     and slowed as a failed sign-in, Throttled while the address must wait."""
     account, address = user.email, source(address)
     now = utcnow()
-    check(archive, account, address, now)
+    attempt = _claim(archive, account, address, now)
     if users.verify_hash(user.password_hash, password):
+        with archive.transaction():
+            archive.session.execute(delete(SignInFailure).where(SignInFailure.id == attempt))
         return
     with archive.transaction():
-        failed(archive, account, address, now, email=account)
+        failed(archive, account, address, now, email=account, claimed=attempt)
     raise InvalidInput("that is not your password", field="password")
+
+
+def _claim(archive: Archive, account: str, address: str, now: datetime) -> int:
+    """Count this attempt as a failure before its password is checked, unless the address
+    must wait (Throttled, and nothing kept); the row's id. Claimed first, one pair at a time,
+    so that requests sent at once are counted one after another: a burst of guesses gets
+    what one guess would, not one each."""
+    with archive.transaction():
+        dialect.transaction_lock(archive.session, _pair_key(account, address))
+        claim = SignInFailure(account=account, address=address, at=now)
+        archive.session.add(claim)
+        archive.session.flush()  # the write lock (SQLite) is held from here to the commit
+        check(archive, account, address, now, before=claim.id)
+        return claim.id
+
+
+def _pair_key(account: str, address: str) -> int:
+    digest = hashlib.blake2b(f"{account}\n{address}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _failures(archive: Archive, now: datetime, span: timedelta, *conditions: object) -> tuple[int, datetime | None]:
@@ -156,15 +182,18 @@ def _slowed(archive: Archive, now: datetime, rule: Slowdown, *conditions: object
         raise Throttled(TOO_MANY, retry_after=max(1, math.ceil((last + wait - now).total_seconds())))
 
 
-def check(archive: Archive, account: str, address: str, now: datetime) -> None:
+def check(archive: Archive, account: str, address: str, now: datetime, *, before: int | None = None) -> None:
     """Throttled while this address must wait before trying this email again, or before
-    trying any email. Only this address's own failures slow it: other addresses' failures on
-    the email only take away its free ones (the email is being guessed)."""
+    trying any email (counting the failures recorded before the row `before`, this attempt's
+    own). Only this address's own failures slow it: other addresses' failures on the email
+    only take away its free ones (the email is being guessed)."""
+    earlier = () if before is None else (SignInFailure.id < before,)
     others, _ = _failures(archive, now, GUESSED_SPAN, SignInFailure.account == account,
                           SignInFailure.address != address)
     rule = GUESSED_PAIR if others >= GUESSED else PAIR
-    _slowed(archive, now, rule, SignInFailure.account == account, SignInFailure.address == address)
-    _slowed(archive, now, ADDRESS, SignInFailure.address == address, SignInFailure.account != FAILED_TOKEN)
+    _slowed(archive, now, rule, SignInFailure.account == account, SignInFailure.address == address, *earlier)
+    _slowed(archive, now, ADDRESS, SignInFailure.address == address, SignInFailure.account != FAILED_TOKEN,
+            *earlier)
 
 
 def check_tokens(archive: Archive, address: str, now: datetime) -> None:
@@ -173,13 +202,16 @@ def check_tokens(archive: Archive, address: str, now: datetime) -> None:
 
 
 def failed(archive: Archive, account: str, address: str, now: datetime, action: str = "user.login_failed",
-           **detail: str) -> None:
-    """Count one failure (in the caller's transaction), and audit it unless this address
-    already failed within the last minute: repeated failures make one entry a minute."""
+           *, claimed: int | None = None, **detail: str) -> None:
+    """Count one failure (in the caller's transaction; `claimed`: already counted, as this
+    row), and audit it unless this address already failed within the last minute: repeated
+    failures make one entry a minute."""
     address = source(address)
-    recent, _ = _failures(archive, now, AUDIT_EVERY, SignInFailure.address == address)
+    others = () if claimed is None else (SignInFailure.id != claimed,)
+    recent, _ = _failures(archive, now, AUDIT_EVERY, SignInFailure.address == address, *others)
     archive.session.execute(delete(SignInFailure).where(SignInFailure.at < now - LONGEST))
-    archive.session.add(SignInFailure(account=account, address=address, at=now))
+    if claimed is None:
+        archive.session.add(SignInFailure(account=account, address=address, at=now))
     if recent == 0:
         audit.record(archive.session, archive.keyring.audit_key, "anonymous", action, address=address, **detail)
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -23,6 +26,7 @@ from hypothesis import strategies as st
 from archive import db, services
 from archive.errors import Throttled
 from archive.services import signing
+from tests.helpers import sql
 from tests.web.conftest import PASSWORD, ROLES, World, sign_in
 from tests.web.test_tokens import SECRET, _create
 
@@ -170,3 +174,31 @@ def test_any_address_is_counted_as_at_most_64_characters_and_never_fails(address
     counted = signing.source(address)
     assert isinstance(counted, str) and len(counted) <= 64
     assert signing.source(counted.split("/")[0]) == counted or "/" in counted or counted == address[:64]
+
+
+def test_guesses_sent_all_at_once_are_counted_one_after_another(web_app: Flask, world: World,
+                                                                archive_home: Path) -> None:
+    """A burst of guesses gets what one guess would: the first is checked, the others are told
+    to wait (each attempt claims its count before its password is checked, one at a time)."""
+    spent = datetime.now(UTC) - signing.FIRST_WAIT - timedelta(seconds=5)  # free failures used, wait passed
+    for n in range(signing.PAIR.free):
+        sql(archive_home, "INSERT INTO sign_in_failures (account, address, at) VALUES (:account, :address, :at)",
+            account=ADMIN, address="203.0.113.50", at=(spent - timedelta(minutes=n)).replace(tzinfo=None))
+    clients = [_from(web_app.test_client(), "203.0.113.50") for _ in range(8)]
+    tokens = [re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', c.get("/login").get_data(as_text=True))
+              for c in clients]
+    start = threading.Barrier(len(clients))
+
+    def guess(n: int) -> int:
+        token = tokens[n]
+        assert token
+        start.wait()
+        response = clients[n].post("/login", data={"email": ADMIN, "password": f"guess {n}",
+                                                   "csrf_token": token.group(1)})
+        response.close()
+        return response.status_code
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        answers = sorted(pool.map(guess, range(len(clients))))
+
+    assert answers == [200] + [429] * (len(clients) - 1)
