@@ -97,7 +97,7 @@ def source(address: str) -> str:
     try:
         parsed = ipaddress.ip_address(address.strip())
     except ValueError:
-        return address[:64]
+        return address[:64].replace("\x00", "\ufffd")  # PostgreSQL refuses a NUL in text
     if isinstance(parsed, ipaddress.IPv6Address):
         if parsed.ipv4_mapped is not None:
             return str(parsed.ipv4_mapped)

@@ -172,8 +172,8 @@ def test_no_guessers_anywhere_keep_a_person_out_of_their_own_address(
 @given(st.one_of(st.text(max_size=100), st.ip_addresses().map(str)))
 def test_any_address_is_counted_as_at_most_64_characters_and_never_fails(address: str) -> None:
     counted = signing.source(address)
-    assert isinstance(counted, str) and len(counted) <= 64
-    assert signing.source(counted.split("/")[0]) == counted or "/" in counted or counted == address[:64]
+    assert len(counted) <= 64 and "\x00" not in counted  # fits its column; PostgreSQL takes it
+    assert signing.source(counted) == counted  # counting again changes nothing
 
 
 def test_guesses_sent_all_at_once_are_counted_one_after_another(web_app: Flask, world: World,
