@@ -2,37 +2,54 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, g, has_request_context
 
 from archive import db, models, reading_room, users, web  # noqa: F401  (models: complete the metadata)
 from archive.config import Config
-from archive.errors import KeyProblem
 from archive.paths import TEMPLATES
 from archive.vault import keys
 
 STATIC = web.__path__[0] + "/static"
 
 
-def create_app(config: Config | None = None) -> Flask:
+class EscrowApp(Flask):
+    """Flask, with its secret key taken from the key ring as it is now, not as it was at start.
+
+    Session cookies, CSRF tokens and OAI-PMH resumption tokens are all signed with
+    `secret_key`; after `escrow keys rotate` every serving process signs with the new ring's
+    key at its next request and refuses what the old one signed. Within one request the key
+    stays the one it began with.
+    """
+
+    @property  # type: ignore[override]
+    def secret_key(self) -> bytes | None:
+        signing = self.signing()
+        return None if signing is None else signing.secret
+
+    def signing(self) -> keys.Signing | None:
+        """The signing key (and its master key version) of this request, or of now outside one."""
+        source: keys.SigningKeys = self.extensions["escrow.signing"]
+        if not has_request_context():
+            return source.current()
+        if "escrow_signing" not in g:
+            g.escrow_signing = source.current()
+        pinned: keys.Signing | None = g.escrow_signing
+        return pinned
+
+
+def create_app(config: Config | None = None) -> EscrowApp:
     """Create the archive application; refuse a master key file open to others."""
     config = config or Config.from_env()
     if config.master_key is None:
         keys.check_file_mode(config.key_file)
-    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=STATIC,
-                instance_path=str(config.home))
+    app = EscrowApp(__name__, template_folder=str(TEMPLATES), static_folder=STATIC,
+                     instance_path=str(config.home))
     app.config.from_mapping(config.to_flask())
     users.use_cost(config.password_cost)
     reading_room.use_memory(config.search_cache)
-    app.secret_key = _session_secret(config)
+    # Before `escrow init` there is no key ring: no sessions either (pages say so).
+    app.extensions["escrow.signing"] = keys.SigningKeys(config)
     db.init_app(app)
     reading_room.init_app(app)
     web.init_app(app, proxy_hops=config.proxy_hops)
     return app
-
-
-def _session_secret(config: Config) -> bytes | None:
-    # Before `escrow init` there is no key ring: no sessions either (pages say so).
-    try:
-        return keys.session_secret(keys.load(config))
-    except KeyProblem:
-        return None

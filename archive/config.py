@@ -108,12 +108,12 @@ class Config:
             "TESTING": self.testing,
             "ESCROW_CONFIG": self,
             "ESCROW_IDLE_SECONDS": self.idle_minutes * 60,
-            "TRUSTED_HOSTS": self.trusted_hosts,
+            "ESCROW_HOSTS": self.trusted_hosts,
         }
 
     @property
     def trusted_hosts(self) -> list[str]:
-        """The Host headers the web archive answers (Flask's TRUSTED_HOSTS)."""
+        """The host names the web archive answers (web/hosts.py matches them as DNS does)."""
         if self.base_url is None:
             return ["localhost", "127.0.0.1", "[::1]"]
         host = urlsplit(self.base_url).hostname or ""

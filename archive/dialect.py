@@ -189,3 +189,11 @@ def _unlock(conn: Connection, key: int, kind: str) -> None:
         conn.execute(text(f"SELECT pg_advisory_unlock{kind}(:key)"), {"key": key})
     except SQLAlchemyError:
         conn.invalidate()  # the connection is gone, and the lock with it
+
+
+def transaction_lock(session: Session, key: int) -> None:
+    """Serialise the session's transaction with every other one taking the same key, until it
+    ends. PostgreSQL: a transaction advisory lock. SQLite: nothing to do, since the caller's
+    first write takes the database's one write lock, which another writer waits for."""
+    if session.get_bind().dialect.name == POSTGRESQL:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

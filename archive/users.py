@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -35,6 +36,11 @@ def needs_rehash(user: User) -> bool:
 MAX_PASSWORD = 1024
 
 
+def new_generation() -> str:
+    """A new session generation: 128 random bits, never a counter one could count along."""
+    return secrets.token_urlsafe(16)
+
+
 class User(Base):
     """An account; the role decides what the person may do."""
 
@@ -49,8 +55,10 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When the account last became an active admin: it may approve only requests made after.
     admin_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Every session carries the generation it was signed in under; raising it ends them all.
-    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Every session carries the generation it was signed in under; a new one ends them all. It
+    # is random (128 bits), so a session cannot be made up without reading this row; empty,
+    # the server default, matches no session.
+    session_generation: Mapped[str] = mapped_column(String(32), default=new_generation, server_default="")
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
@@ -97,7 +105,8 @@ def add(session: Session, email: str, role: str, password: str, *, active: bool 
         raise Conflict(f"a user with email {address} already exists")
     now = utcnow()
     user = User(email=address, role=role, password_hash=hash_password(password), active=active,
-                created_at=now, admin_since=now if role == "admin" and active else None, session_epoch=0)
+                created_at=now, admin_since=now if role == "admin" and active else None,
+                session_generation=new_generation())
     session.add(user)
     session.flush()
     return user
@@ -158,7 +167,15 @@ def set_active(session: Session, actor: User, user_id: int, active: bool) -> Use
 
 def end_sessions(user: User) -> None:
     """End every session of the account at once (sign-out everywhere, disable, new password, new role)."""
-    user.session_epoch = (user.session_epoch or 0) + 1
+    user.session_generation = new_generation()
+
+
+def end_every_session(session: Session) -> int:
+    """End every session of every account (after a key rotation); how many accounts. The caller commits."""
+    accounts = list(session.scalars(select(User)))
+    for user in accounts:
+        end_sessions(user)
+    return len(accounts)
 
 
 def count(session: Session) -> int:

@@ -72,3 +72,25 @@ def test_rows_written_before_reasons_were_sealed_survive_the_upgrade(app: Flask,
     assert one(archive_home, "SELECT reason FROM embargo_requests") is None
     assert_no_canary(archive_home, word)
     assert one(archive_home, "SELECT state FROM embargo_requests") == "cancelled"
+
+
+def test_counted_session_generations_become_random_ones_and_end_every_session(app: Flask,
+                                                                              archive_home: Path) -> None:
+    """0010 -> 0011: each account gets its own random generation (so every session signed in
+    before the upgrade ends), and the accounts themselves are as they were."""
+    for email, role in (("org@example.org", "organizer"), ("admin@example.org", "admin")):
+        assert escrow(archive_home, "users", "add", email, "--role", role, "--password-stdin",
+                      input="a long enough password\n").exit_code == 0
+    db.db.session.remove()
+    downgrade(directory=str(MIGRATIONS), revision="0010")
+    sql(archive_home, "UPDATE users SET session_epoch = 3")
+    before = sql(archive_home, "SELECT id, email, role, password_hash FROM users ORDER BY id")
+
+    db.upgrade()
+
+    assert sql(archive_home, "SELECT id, email, role, password_hash FROM users ORDER BY id") == before
+    generations = [g for (g,) in sql(archive_home, "SELECT session_generation FROM users")]
+    assert len(set(generations)) == 2 and all(len(g) == 22 for g in generations)
+    assert escrow(archive_home, "users", "add", "new@example.org", "--role", "researcher", "--password-stdin",
+                  input="a long enough password\n").exit_code == 0
+    assert len(one(archive_home, "SELECT session_generation FROM users WHERE email = 'new@example.org'")) == 22

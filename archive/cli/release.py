@@ -180,4 +180,5 @@ def keys_rotate() -> None:
     """Re-wrap every data key under a new master key (payloads are not re-encrypted)."""
     result = keyring.rotate(base.archive())
     verb = "finished rotating" if result.resumed else "rotated"
-    click.echo(f"{verb} to master key version {result.version}: {result.rewrapped} data keys re-wrapped")
+    click.echo(f"{verb} to master key version {result.version}: {result.rewrapped} data keys re-wrapped; "
+               "every web session has ended (people sign in again)")

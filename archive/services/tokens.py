@@ -8,10 +8,12 @@ the audit log. A token opens the read-only API and nothing else (the web door ch
 API blueprint only, never as a session).
 
 A presented token that opens nothing (unknown, revoked, its account disabled) counts as a
-failed sign-in from the caller's address, in the same table and windows as passwords
-(services/signing.py): an address past the limit is refused tokens and passwords alike
-until its window passes. Failed tokens are counted under an account name no email can have,
-so they never lock a person's email out (signing's per-account window).
+failure of the caller's address, under an account name no email can have: an address that
+sends many wrong tokens is slowed (services/signing.py's doubling waits) for its wrong tokens
+only. A valid token is never refused for what others sent, from that address or any other:
+it cannot be guessed (256 random bits), so it is looked up before any count is read; and
+wrong tokens count neither against anyone's email nor against the address's password
+sign-ins.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy import func, select
 from archive import audit
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.services import signing
+from archive.services.signing import FAILED_TOKEN
 from archive.services.context import Archive
 from archive.times import utcnow
 from archive.tokens import ApiToken
@@ -39,7 +42,6 @@ MAX_NAME = 100
 MAX_ACTIVE = 25  # tokens an account holds at once: enough for every script, not a table to fill
 MAX_PRESENTED = 200  # longer text is not a token: refused without hashing it
 USED_EVERY = timedelta(minutes=1)  # last_used_at is rewritten at most this often (not a write a request)
-FAILED_TOKEN = "(api token)"  # the throttle table's account for failed tokens: no email has a space
 
 
 @dataclass(frozen=True)
@@ -103,14 +105,15 @@ def listing(archive: Archive, actor: User) -> list[ApiToken]:
 
 def authenticate(archive: Archive, secret: str, address: str) -> User | None:
     """The active account a presented token belongs to, or None (unknown, revoked, disabled:
-    one answer); Throttled while the address is past the sign-in limits, checked first."""
-    address, now = address[:64], utcnow()
-    signing.check(archive, FAILED_TOKEN, address, now, everywhere=False)
+    one answer); Throttled, for a token that opens nothing, while the address must wait
+    before presenting another."""
+    now = utcnow()
     found = None
     if 0 < len(secret) <= MAX_PRESENTED:
         found = archive.session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
                                         .where(ApiToken.digest == digest(secret))).first()
     if found is None or found[0].revoked_at is not None or not found[1].active:
+        signing.check_tokens(archive, address, now)
         with archive.transaction():
             signing.failed(archive, FAILED_TOKEN, address, now, "token.refused")
         return None

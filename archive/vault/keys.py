@@ -15,10 +15,13 @@ import hmac
 import os
 import re
 import stat
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -221,7 +224,7 @@ def require_newest(session: Session, ring: Keyring) -> None:
     interrupted here after registering its new key): a story sealed now would be wrapped
     under a key the rotation is retiring.
     """
-    newest = session.scalar(select(func.max(KeyCheck.version)).where(KeyCheck.purpose == "kek"))
+    newest = newest_version(session)
     if newest is not None and newest > ring.current_version:
         raise KeyProblem(f"this key file lacks master key version {newest}, which the archive already has: "
                          "copy the key file from the machine that rotated, or finish an interrupted "
@@ -235,10 +238,63 @@ def unlock(session: Session, config: Config) -> Keyring:
     return ring
 
 
-def session_secret(ring: Keyring) -> bytes:
-    """The web session signing key, derived from the audit key (unchanged by rotation).
+def signing_secret(ring: Keyring) -> bytes:
+    """The web's signing key (session cookies, CSRF tokens, OAI-PMH resumption tokens), derived
+    from the newest master key, so that a rotation changes it: a key file taken before a
+    rotation signs nothing the archive accepts after it.
 
-    Every web node holding the same ring signs and accepts the same session cookies,
-    and no second secret file has to be kept and backed up.
+    Every web node holding the same ring signs and accepts the same tokens, and no second
+    secret file has to be kept and backed up. HKDF with its own label keeps it apart from the
+    master key's one use, wrapping data keys.
     """
-    return hmac.new(ring.audit_key, b"escrow web session signing v1", hashlib.sha256).digest()
+    return HKDF(algorithm=hashes.SHA256(), length=crypto.KEY_BYTES, salt=None,
+                info=b"escrow web signing v2").derive(ring.kek(ring.current_version))
+
+
+def newest_version(session: Session) -> int | None:
+    """The newest master key version the archive has registered (None before `escrow init`)."""
+    return session.scalar(select(func.max(KeyCheck.version)).where(KeyCheck.purpose == "kek"))
+
+
+@dataclass(frozen=True)
+class Signing:
+    """The web's signing key and the master key version it comes from."""
+
+    version: int
+    secret: bytes = field(repr=False)
+
+
+class SigningKeys:
+    """A process's source of the web signing key, read again whenever the key file changes.
+
+    A rotation replaces the key file (a new inode); every serving process sees it at its
+    next request, with one stat() a request and no restart, and from then on refuses what
+    the old key signed. Thread-safe: a reload is a whole new value, swapped in at once.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._lock = threading.Lock()
+        self._seen: tuple[object, Signing | None] = (None, None)
+
+    def current(self) -> Signing | None:
+        """The signing key of the ring as it is now; None while there is no usable ring."""
+        if self._config.master_key is not None:
+            stamp: object = "environment"
+        else:
+            try:
+                found = os.stat(self._config.key_file)
+            except OSError:
+                return None
+            stamp = (found.st_dev, found.st_ino, found.st_mtime_ns, found.st_size, found.st_mode)
+        seen, signing = self._seen
+        if seen == stamp:
+            return signing
+        with self._lock:
+            try:
+                ring = load(self._config)
+                signing = Signing(ring.current_version, signing_secret(ring))
+            except KeyProblem:
+                signing = None  # missing, damaged or open to others: nothing is signed or accepted
+            self._seen = (stamp, signing)
+        return signing

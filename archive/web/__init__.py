@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from archive.web import admin, api, auth, oai, organizer, reading, security
+from archive.web import admin, api, auth, hosts, oai, organizer, reading, security
 from archive.web.display import when
 from archive.web.forms import ActionForm
 
@@ -39,6 +39,7 @@ def init_app(app: Flask, *, proxy_hops: int = 0) -> None:
     app.session_interface = _SessionInterface()
     if proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops)  # type: ignore[method-assign]
+    app.wsgi_app = hosts.OnlyOurHosts(app.wsgi_app, app.config["ESCROW_HOSTS"])  # type: ignore[method-assign]
     csrf.init_app(app)
     auth.login_manager.init_app(app)
     auth.login_manager.login_view = "auth.login"

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from archive.errors import EscrowError, IncompleteShred, InvalidInput
 from archive.services import accounts, embargoes, records, stories
 from archive.services.stories import Story
-from archive.times import parse_instant
+from archive.times import parse_instant, utcnow
 from archive.web import context
 from archive.web.auth import roles
 from archive.web.display import sentence
@@ -35,7 +35,7 @@ def dashboard() -> str:
         "admin/dashboard.html", days=UPCOMING_DAYS, upcoming=embargoes.upcoming(archive, UPCOMING_DAYS),
         review=stories.due_for_review(archive), requests=embargoes.pending(archive),
         grants=accounts.pending_grants(archive), me=context.user(), action=ActionForm(),
-        deny=ReasonForm(prefix="deny"))
+        deny=ReasonForm(prefix="deny"), now=utcnow())  # the calendar marks what is overdue
 
 
 def _act(work: Callable[[], Any], done: str, back: str, *, form: Any = None, **back_args: Any) -> Response:

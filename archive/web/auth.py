@@ -31,27 +31,34 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # What a session carries beside the user id: the account's session generation when it
 # signed in, the instant it signed in (an absolute lifetime) and its last request (idle).
-EPOCH, SINCE, SEEN = "escrow_epoch", "escrow_since", "escrow_seen"
-SEEN_GRANULARITY = 60  # seconds: the idle clock is rewritten in the cookie at most once a minute
+GENERATION, SINCE, SEEN = "escrow_generation", "escrow_since", "escrow_seen"
 
 
 @login_manager.user_loader
 def _load(user_id: str) -> User | None:
     """The session's account, if the session is still alive: of the account's current
-    generation (no sign-out, disable, new password or new role since), younger than the
-    absolute lifetime and used within the idle timeout. Otherwise the visitor is anonymous."""
+    generation (no sign-out, disable, new password, new role or key rotation since), signed
+    with the newest master key's signing key, younger than the absolute lifetime and used
+    within the idle timeout. Otherwise the visitor is anonymous.
+
+    The idle clock is exact: every request of a live session writes its instant into the
+    cookie. That costs no write of its own: Flask sends a permanent session's cookie again
+    on every response anyway (SESSION_REFRESH_EACH_REQUEST), so only its value changes, and
+    nothing is written on the server.
+    """
     if not user_id.isdigit():
         return None
     now = time.time()
     since, seen = session.get(SINCE), session.get(SEEN)
     config = current_app.config
-    if not isinstance(since, int | float) or not isinstance(seen, int | float) \
+    key = current_app.signing()  # type: ignore[attr-defined]
+    if key is None or not isinstance(since, int | float) or not isinstance(seen, int | float) \
             or not 0 <= now - since < config["PERMANENT_SESSION_LIFETIME"].total_seconds() \
             or not 0 <= now - seen < config["ESCROW_IDLE_SECONDS"]:
         return None
-    user = signing.active(context.archive(), int(user_id), session.get(EPOCH))
-    if user is not None and now - seen >= SEEN_GRANULARITY:
-        session[SEEN] = int(now)
+    user = signing.active(context.archive(), int(user_id), session.get(GENERATION), key.version)
+    if user is not None:
+        session[SEEN] = round(now, 3)
     return user
 
 
@@ -60,8 +67,8 @@ def start_session(user: User) -> None:
     session.clear()
     login_user(user)
     session.permanent = True
-    now = int(time.time())
-    session[EPOCH], session[SINCE], session[SEEN] = user.session_epoch, now, now
+    now = round(time.time(), 3)
+    session[GENERATION], session[SINCE], session[SEEN] = user.session_generation, now, now
 
 
 def roles(*allowed: str) -> Callable[[F], F]:

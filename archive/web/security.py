@@ -142,7 +142,7 @@ def _csrf_error(error: CSRFError) -> Response | tuple[str, int]:
 
 def _http_error(error: HTTPException) -> Response | tuple[str, int]:
     if isinstance(error, SecurityError):
-        # A Host header this archive does not answer (TRUSTED_HOSTS): no page can be built
+        # A Host header Werkzeug cannot read (web/hosts.py refuses other hosts before): no page can be built
         # for a site it is not, and nothing of what the visitor sent is repeated.
         return Response("This archive does not answer to that host name.\n", 400, mimetype="text/plain")
     status = error.code or 500

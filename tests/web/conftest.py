@@ -108,13 +108,13 @@ def sign_in(client: FlaskClient, user_id: int) -> None:
     with client.application.app_context():
         user = db.db.session.get(users.User, user_id)
         assert user is not None
-        epoch = user.session_epoch
+        generation = user.session_generation
         db.db.session.remove()
     now = int(time.time())
     with client.session_transaction() as session:
         session["_user_id"] = str(user_id)
         session["_fresh"] = True
-        session[auth.EPOCH], session[auth.SINCE], session[auth.SEEN] = epoch, now, now
+        session[auth.GENERATION], session[auth.SINCE], session[auth.SEEN] = generation, now, now
 
 
 @pytest.fixture

@@ -12,10 +12,13 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from archive import create_app, db, services, users
 from archive.config import Config
 from archive.web import auth
+from archive.web.hosts import REFUSED, name
 from tests.web.conftest import PASSWORD, World, sign_in
 
 TOKEN = re.compile(r'name="([a-z-]*csrf_token)" type="hidden" value="([^"]+)"')
@@ -171,6 +174,21 @@ def test_a_session_ends_eight_hours_after_sign_in_and_after_half_an_hour_unused(
     assert client.get("/my/stories").status_code == (200 if alive else 302)
 
 
+def test_the_idle_clock_is_the_last_request_to_the_second(client: FlaskClient, world: World) -> None:
+    """A request 59 seconds after the last moves the idle clock to now (it used to wait for a
+    whole minute, ending a session up to a minute early); it is sent on every response anyway."""
+    sign_in(client, world.user_ids["organizer"])
+    now = time.time()
+    with client.session_transaction() as session:
+        session[auth.SEEN] = now - 59
+
+    response = client.get("/my/stories")
+
+    assert response.status_code == 200 and "escrow_session=" in response.headers["Set-Cookie"]
+    with client.session_transaction() as session:
+        assert now <= session[auth.SEEN] <= time.time()
+
+
 def test_the_account_page_signs_out_everywhere(client: FlaskClient, world: World) -> None:
     assert client.get("/account").status_code == 302
     sign_in(client, world.user_ids["researcher"])
@@ -188,6 +206,43 @@ def test_an_unknown_host_is_refused(client: FlaskClient, world: World) -> None:
     assert local.status_code == 200
 
 
+LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def _any_case(text: str) -> st.SearchStrategy[str]:
+    return st.lists(st.booleans(), min_size=len(text), max_size=len(text)).map(
+        lambda upper: "".join(c.upper() if u else c for c, u in zip(text, upper, strict=True)))
+
+
+def _with_port(host: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.tuples(host, st.none() | st.integers(1, 65535)).map(
+        lambda pair: pair[0] if pair[1] is None else f"{pair[0]}:{pair[1]}")
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(host=_with_port(st.sampled_from(LOCAL_NAMES).flatmap(_any_case)
+                       | st.sampled_from(["[0:0:0:0:0:0:0:1]", "[::0001]", "localhost."])))
+def test_this_machines_names_are_answered_in_any_case_with_any_port(client: FlaskClient, host: str) -> None:
+    response = client.get("/login", headers={"Host": host})
+    response.close()
+    assert response.status_code == 200, host
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(host=st.one_of(st.text(max_size=40), _with_port(st.from_regex(r"[a-z0-9.-]{1,30}", fullmatch=True)),
+                      st.ip_addresses(v=6).map(lambda a: f"[{a}]"), st.ip_addresses(v=4).map(str)))
+def test_every_other_host_is_a_plain_400_that_repeats_nothing(client: FlaskClient, host: str) -> None:
+    if name(host) in {name(n) for n in LOCAL_NAMES}:
+        return  # one of ours, in another spelling: the test above
+    try:
+        response = client.get("/login", headers={"Host": host})
+    except (ValueError, UnicodeEncodeError):
+        return  # not a header a client can send (a newline, a character outside Latin-1)
+    response.close()
+    assert response.status_code == 400, host
+    assert response.mimetype == "text/plain" and response.get_data(as_text=True) == REFUSED  # nothing of the host
+
+
 @pytest.fixture
 def public_app(config: Config) -> Iterator[Flask]:
     app = create_app(dataclasses.replace(config, base_url="https://archive.example.org"))
@@ -203,7 +258,9 @@ def test_citations_use_the_configured_address_and_only_its_host_is_served(public
     page = client.get(f"/stories/{world.released_id}", headers={"Host": "archive.example.org"})
     other = client.get(f"/stories/{world.released_id}", headers={"Host": "localhost"})
 
-    assert page.status_code == 200
+    shouted = client.get(f"/stories/{world.released_id}", headers={"Host": "ARCHIVE.Example.ORG:443"})
+
+    assert page.status_code == 200 and shouted.status_code == 200
     assert f"https://archive.example.org/stories/{world.released_id}" in page.get_data(as_text=True)
     assert other.status_code == 400
 

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_core.exceptions import OpenAPIError
 from openapi_spec_validator import validate as validate_spec
 from werkzeug.test import TestResponse
 
@@ -244,6 +245,35 @@ def test_any_search_parameters_are_answered_in_json_that_matches_the_document_ne
     if response.status_code == 200:
         assert all(h["id"] in room.released for h in body["hits"])
     _no_secret(room, response)
+
+
+def _document_accepts(response: TestResponse) -> bool:
+    """Whether the OpenAPI document allows the request that was sent."""
+    try:
+        OPENAPI.validate_request(WerkzeugOpenAPIRequest(response.request))
+    except OpenAPIError:
+        return False
+    return True
+
+
+@settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(q=st.one_of(st.text(alphabet=st.sampled_from("ab \u00e9\u65e5"), max_size=300),
+                   st.integers(250, 262).flatmap(lambda n: st.just("a" * n)),
+                   st.integers(0, 3).map(lambda n: " " * n + "a" * 256 + " " * n)))
+def test_the_document_says_which_queries_the_api_takes_and_the_api_takes_them(
+        client: FlaskClient, world: World, q: str) -> None:
+    """`q` is 1-256 characters, not only spaces, in the schema itself: every query the document
+    allows is answered (these are plain words), and one the API refuses as too long or empty
+    is one the document does not allow."""
+    response = get(client, "/api/v1/search", query_string={"q": q})
+    allowed = _document_accepts(response)
+
+    assert allowed == (1 <= len(q) <= 256 and q.strip() != "")
+    if allowed:
+        assert response.status_code == 200, (q, response.data[:200])
+    if response.status_code == 400:
+        assert not allowed
+    conforms(response)
 
 
 # -- one story ---------------------------------------------------------------------------------

@@ -808,7 +808,7 @@ def test_a_throttled_harvester_is_told_so_in_plain_text(config: Config, seeded: 
         client = app.test_client()
         listing = {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc"}
         wrong = {"Authorization": "Bearer esc_" + "B" * 43}
-        for _ in range(signing.PAIR.failures):
+        for _ in range(signing.TOKENS.free):
             _plain(client.get("/oai", query_string=listing, headers=wrong), 401)
         throttled = client.get("/oai", query_string=listing, headers=wrong)
         retry = throttled.headers.get("Retry-After", "")
