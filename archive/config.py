@@ -27,7 +27,8 @@ class Config:
     `proxy_hops` is how many reverse proxies in front may be trusted for the client's
     address and scheme (ESCROW_PROXY_HOPS, 0: none, so X-Forwarded-* is ignored).
     `index_sync_seconds` is how often, at most, a node compares its search index with the
-    reading-room table before a search (ESCROW_INDEX_SYNC_SECONDS, 30; 0: before every one).
+    reading-room table before a search (ESCROW_INDEX_SYNC_SECONDS, 0: before every one, so
+    every node's next search finds what any node released; a larger number saves that one query).
     `idle_minutes` ends a web session unused for that long (ESCROW_IDLE_MINUTES, 30); every
     session ends 8 hours after sign-in. `base_url` is the archive's public address
     (ESCROW_BASE_URL, e.g. https://archive.example.org): citations and links use it, and only
@@ -57,7 +58,7 @@ class Config:
     testing: bool = False
     request_ttl: timedelta = timedelta(days=7)
     proxy_hops: int = 0
-    index_sync_seconds: int = 30
+    index_sync_seconds: int = 0
     password_cost: str = "standard"
     idle_minutes: int = 30
     base_url: str | None = None
@@ -97,7 +98,7 @@ class Config:
             master_key=env.get("ESCROW_MASTER_KEY") or None,
             request_ttl=timedelta(days=_days(env.get("ESCROW_REQUEST_TTL_DAYS") or "7")),
             proxy_hops=_hops(env.get("ESCROW_PROXY_HOPS") or "0"),
-            index_sync_seconds=_sync_seconds(env.get("ESCROW_INDEX_SYNC_SECONDS") or "30"),
+            index_sync_seconds=_sync_seconds(env.get("ESCROW_INDEX_SYNC_SECONDS") or "0"),
             password_cost=_cost(env.get("ESCROW_PASSWORD_COST") or "standard"),
             idle_minutes=_idle(env.get("ESCROW_IDLE_MINUTES") or "30"),
             base_url=_base_url(env.get("ESCROW_BASE_URL") or ""),

@@ -52,7 +52,7 @@ def search() -> str | tuple[str, int]:
         status = 400
     elif query:
         # The service brings this node's index in step first: a release or takedown made on
-        # another machine shows here within ESCROW_INDEX_SYNC_SECONDS.
+        # another machine shows here at once (ESCROW_INDEX_SYNC_SECONDS, 0 by default).
         try:
             results = reading.search(archive, query, page=page_number, per_page=PER_PAGE, filters=filters)
         except IndexMissing:
