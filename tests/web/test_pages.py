@@ -279,6 +279,32 @@ def test_filters_narrow_the_results(client: FlaskClient, world: World, filters: 
     assert ("1 story found" in page) is found
 
 
+# The world's one released story: its tags, language, interview year and level.
+RELEASED_FACETS = {"tag": {"hotel", "strike"}, "language": {"en"}, "year": {"2019"}, "level": {"pseudonymized"}}
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(filters=st.fixed_dictionaries({}, optional={
+    "tag": st.sampled_from(["hotel", "strike", "nope", ""]), "language": st.sampled_from(["en", "es", ""]),
+    "year": st.sampled_from(["2019", "2018", ""]), "level": st.sampled_from(["pseudonymized", "full", ""])}))
+def test_the_filters_alone_are_a_search_of_the_whole_reading_room(client: FlaskClient, world: World,
+                                                                  filters: dict[str, str]) -> None:
+    """With no words, the filters narrow every released story: it is found exactly when each
+    filter given matches it; with no filter either, the page shows the latest releases."""
+    response = client.get("/search", query_string={"q": "", **filters})
+    page = response.get_data(as_text=True)
+
+    assert response.status_code == 200
+    given_ = {name: value for name, value in filters.items() if value}
+    if not given_:
+        assert "Recently released" in page and "found" not in page
+        return
+    matches = all(value in RELEASED_FACETS[name] for name, value in given_.items())
+    assert ("1 story found" in page) is matches
+    assert ("No stories found" in page) is not matches
+    assert world.sealed_id not in page and "Sealed night shift" not in page
+
+
 @pytest.mark.parametrize("filters", [{"year": "19"}, {"level": "secret"}])
 def test_bad_filters_are_a_friendly_400(client: FlaskClient, world: World, filters: dict[str, str]) -> None:
     assert client.get("/search", query_string={"q": "hotel", **filters}).status_code == 400
