@@ -111,12 +111,12 @@ def test_a_recording_of_unknown_length_is_stopped_when_the_disk_reaches_its_marg
     this file's own growth crosses it (the margin is set 64 MiB below what is free now)."""
     media = web_app.config["ESCROW_CONFIG"].media_root
     configure(web_app, media_free=recordings.free_space(media) - 64 * 2**20,
-              max_recording=512 * 2**20)
+              max_recording=2048 * 2**20)
     before = _media(web_app)
 
     def pieces() -> Iterator[bytes]:
         yield tiny_wav()[:44]
-        for _ in range(256):  # 256 MiB, if nothing stopped it
+        for _ in range(2000):  # 2,000 MiB if nothing stopped it: far past the margin, whatever else writes
             yield bytes(2**20)
 
     with web_app.test_request_context():
