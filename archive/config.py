@@ -27,7 +27,8 @@ class Config:
     `proxy_hops` is how many reverse proxies in front may be trusted for the client's
     address and scheme (ESCROW_PROXY_HOPS, 0: none, so X-Forwarded-* is ignored).
     `index_sync_seconds` is how often, at most, a node compares its search index with the
-    reading-room table before a search (ESCROW_INDEX_SYNC_SECONDS, 30; 0: before every one).
+    reading-room table before a search (ESCROW_INDEX_SYNC_SECONDS, 0: before every one, so
+    every node's next search finds what any node released; a larger number saves that one query).
     `idle_minutes` ends a web session unused for that long (ESCROW_IDLE_MINUTES, 30); every
     session ends 8 hours after sign-in. `base_url` is the archive's public address
     (ESCROW_BASE_URL, e.g. https://archive.example.org): citations and links use it, and only
@@ -39,7 +40,12 @@ class Config:
     OAI-PMH adminEmail; unset, archive@ the public host): a role address, not a person's.
     `media_root` is the folder of sealed recordings (ESCROW_MEDIA_ROOT; a shared mount when
     several machines serve; unset, `media` in the instance folder), and `max_recording` the
-    largest recording accepted, in bytes (ESCROW_MAX_RECORDING_MB, 2048).
+    largest recording accepted, in bytes (ESCROW_MAX_RECORDING_MB, 2048); `account_recordings`
+    the most bytes of recordings the stories of one account may hold (ESCROW_ACCOUNT_RECORDINGS_MB,
+    20480), and `media_free` the space an upload must leave free on the media folder's disk
+    (ESCROW_MEDIA_FREE_MB, 1024).
+    `body_seconds` bounds how slowly a request may arrive (ESCROW_BODY_SECONDS, 20): its head
+    within that time, and its body at least 64 KiB in every such stretch (archive/web/worker.py).
     `search_cache` is how much memory, in bytes, each process may keep of common words'
     postings for search (ESCROW_SEARCH_CACHE_MB, 64): numbers, never text.
     `password_cost` names the argon2 parameters of new password hashes (ESCROW_PASSWORD_COST:
@@ -52,7 +58,7 @@ class Config:
     testing: bool = False
     request_ttl: timedelta = timedelta(days=7)
     proxy_hops: int = 0
-    index_sync_seconds: int = 30
+    index_sync_seconds: int = 0
     password_cost: str = "standard"
     idle_minutes: int = 30
     base_url: str | None = None
@@ -61,6 +67,9 @@ class Config:
     media_folder: Path | None = None
     max_recording: int = 2048 * 2**20
     search_cache: int = 64 * 2**20
+    account_recordings: int = 20480 * 2**20
+    media_free: int = 1024 * 2**20
+    body_seconds: int = 20
 
     @property
     def media_root(self) -> Path:
@@ -89,7 +98,7 @@ class Config:
             master_key=env.get("ESCROW_MASTER_KEY") or None,
             request_ttl=timedelta(days=_days(env.get("ESCROW_REQUEST_TTL_DAYS") or "7")),
             proxy_hops=_hops(env.get("ESCROW_PROXY_HOPS") or "0"),
-            index_sync_seconds=_sync_seconds(env.get("ESCROW_INDEX_SYNC_SECONDS") or "30"),
+            index_sync_seconds=_sync_seconds(env.get("ESCROW_INDEX_SYNC_SECONDS") or "0"),
             password_cost=_cost(env.get("ESCROW_PASSWORD_COST") or "standard"),
             idle_minutes=_idle(env.get("ESCROW_IDLE_MINUTES") or "30"),
             base_url=_base_url(env.get("ESCROW_BASE_URL") or ""),
@@ -98,6 +107,10 @@ class Config:
             media_folder=_folder(env.get("ESCROW_MEDIA_ROOT") or ""),
             max_recording=_megabytes(env.get("ESCROW_MAX_RECORDING_MB") or "2048") * 2**20,
             search_cache=_megabytes(env.get("ESCROW_SEARCH_CACHE_MB") or "64", "ESCROW_SEARCH_CACHE_MB") * 2**20,
+            account_recordings=_megabytes(env.get("ESCROW_ACCOUNT_RECORDINGS_MB") or "20480",
+                                          "ESCROW_ACCOUNT_RECORDINGS_MB") * 2**20,
+            media_free=_megabytes(env.get("ESCROW_MEDIA_FREE_MB") or "1024", "ESCROW_MEDIA_FREE_MB", low=0) * 2**20,
+            body_seconds=_body_seconds(env.get("ESCROW_BODY_SECONDS") or "20"),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -126,9 +139,15 @@ def _contact(text: str) -> str | None:
     return text or None
 
 
-def _megabytes(text: str, name: str = "ESCROW_MAX_RECORDING_MB") -> int:
-    if not text.strip().isdigit() or not 1 <= int(text) <= 1_000_000:
-        raise InvalidInput(f"{name} must be a whole number of MiB from 1 to 1000000, not {text[:20]!r}")
+def _megabytes(text: str, name: str = "ESCROW_MAX_RECORDING_MB", low: int = 1) -> int:
+    if not text.strip().isdigit() or not low <= int(text) <= 1_000_000:
+        raise InvalidInput(f"{name} must be a whole number of MiB from {low} to 1000000, not {text[:20]!r}")
+    return int(text)
+
+
+def _body_seconds(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 3600:
+        raise InvalidInput(f"ESCROW_BODY_SECONDS must be a number of seconds from 1 to 3600, not {text[:20]!r}")
     return int(text)
 
 

@@ -197,3 +197,30 @@ def transaction_lock(session: Session, key: int) -> None:
     first write takes the database's one write lock, which another writer waits for."""
     if session.get_bind().dialect.name == POSTGRESQL:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+@contextmanager
+def database_try_lock(engine: Engine, space: int, key: int) -> Iterator[bool]:
+    """Try a lock every machine on this database sees, without waiting; yield whether it is held.
+
+    PostgreSQL: a session advisory lock of the two-key form (`space`, `key`: 32-bit numbers; a
+    space apart from the one-key locks) on a connection of its own, dropped by the server if
+    its holder dies. SQLite: always held, the caller's lock file guarding its one machine.
+    """
+    if engine.dialect.name != POSTGRESQL:
+        yield True
+        return
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        for statement in _KEEPALIVES:
+            conn.exec_driver_sql(statement)
+        held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:space, :key)"),
+                                 {"space": space, "key": key}).scalar())
+        try:
+            yield held
+        finally:
+            if held:
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), {"space": space, "key": key})
+                except SQLAlchemyError:
+                    conn.invalidate()  # the connection is gone, and the lock with it

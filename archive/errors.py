@@ -59,3 +59,8 @@ class Throttled(EscrowError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class NoRoom(InvalidInput):
+    """An upload the archive has no room for (a story's recordings, an account's share, the
+    disk's margin); nothing was kept."""

@@ -94,10 +94,12 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
 
 
 @contextmanager
-def serving(home: Path, workers: int = 2) -> Iterator[str]:
-    """`escrow serve` on a free port of 127.0.0.1 (standard password hashing, as in production);
-    its address once gunicorn says it listens; stopped when the block ends."""
-    env = {k: v for k, v in os.environ.items() if k not in ("ESCROW_MASTER_KEY", "ESCROW_PASSWORD_COST")}
+def serving(home: Path, workers: int = 2, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`escrow serve` on a free port of 127.0.0.1 (standard password hashing, as in production),
+    with `env` added to its environment; its address once gunicorn says it listens; stopped when
+    the block ends."""
+    env = {**{k: v for k, v in os.environ.items() if k not in ("ESCROW_MASTER_KEY", "ESCROW_PASSWORD_COST")},
+           **(env or {})}
     env["ARCHIVE_HOME"] = str(home)
     server = subprocess.Popen([str(ESCROW), "serve", "--host", "127.0.0.1", "--port", "0", "--workers", str(workers)],
                               env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)

@@ -21,10 +21,13 @@ from pathlib import Path
 
 from click.testing import Result
 from sqlalchemy import Connection
+from whoosh import index as whoosh_index
 
 from archive.config import Config
-from tests.helpers import connect, database_env, escrow, every_story_opens, one, opening, sql
-from tests.processes import RELEASE_COUNTS, RUN_TIMEOUT, SUMMARY, finish, poll, seal_stories, started
+from archive.reading_room import INDEX_FOLDER, Index
+from archive.reading_room.index import INDEX_NAME
+from tests.helpers import connect, database_env, database_url, escrow, every_story_opens, one, opening, sql
+from tests.processes import RELEASE_COUNTS, RUN_TIMEOUT, SUMMARY, finish, node, poll, seal_stories, started
 
 PAST = "2020-01-01"
 FUTURE = "2031-01-01T00:00:00Z"
@@ -142,6 +145,53 @@ def test_a_run_killed_with_sigkill_is_repaired_by_the_next(archive_home: Path) -
     assert count(archive_home, "SELECT count(*) FROM released_stories") == total
     audited = rows(archive_home, RELEASE_COUNTS)
     assert len(audited) == total and {n for _, n in audited} == {1}
+    assert_index_and_audit_verify(archive_home)
+
+
+@contextmanager
+def index_held(home: Path) -> Iterator[None]:
+    """Hold the node's search index as its writer does, so another process's write waits."""
+    writer = whoosh_index.open_dir(str(home / INDEX_FOLDER), indexname=INDEX_NAME).writer()
+    try:
+        yield
+    finally:
+        writer.cancel()
+
+
+def results(output: str) -> int:
+    """The count `escrow search` ends with."""
+    return int(output.strip().splitlines()[-1].split()[0])
+
+
+def test_every_story_a_killed_run_released_is_found_by_the_next_search_on_every_node(
+        archive_home: Path, tmp_path: Path) -> None:
+    """Killed between a batch's commit and its index write (forced: the test holds the index,
+    so the run waits there): the stories it released are on their pages, and the next search,
+    from another process on its node or on another node, finds every one of them."""
+    total = 1000  # two batches: the run dies after committing the first
+    seal_stories(archive_home, total, PAST)
+    other = node(archive_home, tmp_path / "node-b")
+    shared = {"DATABASE_URL": database_url(archive_home)}
+    assert run(archive_home, "index", "rebuild").exit_code == 0
+    assert escrow(other, "index", "sync", env=shared).exit_code == 0
+
+    with index_held(archive_home), started(archive_home, "publish-due") as proc:
+        with connect(archive_home) as conn:
+            poll("the first batch's commit",
+                 lambda: scalar(conn, "SELECT count(*) FROM released_stories") == total // 2, alive=proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=RUN_TIMEOUT)
+    released = count(archive_home, "SELECT count(*) FROM released_stories")
+    assert released == total // 2, released
+    assert Index(archive_home / INDEX_FOLDER).documents() == {}  # committed, never indexed
+
+    with started(archive_home, "search", "story") as search:
+        status, output = finish(search)
+    assert status == 0, output
+    assert results(output) == released
+    on_b = escrow(other, "search", "story", env=shared)
+    assert on_b.exit_code == 0, on_b.output
+    assert results(on_b.output) == released
     assert_index_and_audit_verify(archive_home)
 
 

@@ -1,4 +1,4 @@
-"""Serving the web archive under gunicorn (sync workers), never Flask's development server."""
+"""Serving the web archive under gunicorn (archive.web.worker's threads), never Flask's development server."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from archive.app import create_app
 from archive.cli import base
 from archive.cli.base import cli
 from archive.config import Config
+from archive.web import worker
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -30,7 +31,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app(Config.from_env())
 
 
-THREADS = 4  # per worker: an idle or slow client holds one thread, never the whole worker
+THREADS = 4  # per worker, running the application on complete requests (and at most half on uploads)
 
 
 def default_workers() -> int:
@@ -48,15 +49,16 @@ def run(host: str, port: int, workers: int) -> None:
     if base.config().password_cost != "standard":
         raise base.Failure("ESCROW_PASSWORD_COST=test makes passwords cheap to guess and is for the test "
                            "suite only: unset it to serve")
-    # gthread: a connection waits in the worker's poller until its request arrives, so an idle
-    # one costs nothing, and a slow client holds one thread, not the worker. No keep-alive: a
-    # kept-alive connection stays with the worker that accepted it, so sixteen busy clients
-    # piled onto a few workers while others idled (23 requests/s and a p99 of 11 s on two
-    # cores, against 72 and 1 s without; scripts/bench_scale.py). Each request is accepted
-    # anew, by a worker free to take it (a worker takes no more connections than it has
-    # threads, rather than queueing them); the proxy in front keeps its clients' connections.
-    _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": THREADS,
-               "worker_connections": THREADS, "keepalive": 0, "timeout": 30,
+    # archive.web.worker: gthread with every request read in the worker's event loop, so a slow
+    # or idle client costs a socket, never a thread (the module says how, and what it bounds).
+    # No keep-alive: a kept-alive connection stays with the worker that accepted it, so sixteen
+    # busy clients piled onto a few workers while others idled (23 requests/s and a p99 of 11 s
+    # on two cores, against 72 and 1 s without; scripts/bench_scale.py). Each request is
+    # accepted anew, by a worker with a thread free to take it; the proxy in front keeps its
+    # clients' connections. worker_connections bounds the sockets a worker holds while their
+    # requests arrive or their connections close.
+    _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": worker.Worker, "threads": THREADS,
+               "worker_connections": 1000, "keepalive": 0, "timeout": 30,
                "graceful_timeout": 20, "limit_request_line": 8190, "errorlog": "-", "loglevel": "info",
                "proc_name": "escrow", "forwarded_allow_ips": "127.0.0.1",
                "control_socket_disable": True}).run()

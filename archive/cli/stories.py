@@ -52,7 +52,8 @@ def stories_attach(story_id: str, file: Path, as_email: str) -> None:
     The file given is not changed or removed: delete it yourself once the archive has it.
     """
     archive = base.archive()
-    recording = recordings.attach(archive, base.actor(archive, as_email), story_id, recordings.read_file(file))
+    recording = recordings.attach(archive, base.actor(archive, as_email), story_id, recordings.read_file(file),
+                                  expected=file.stat().st_size)
     click.echo(f"sealed recording {recording.id} ({recording.media_type}, {recording.size:,} bytes) "
                f"to story {story_id}")
 

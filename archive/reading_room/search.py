@@ -222,17 +222,21 @@ def _filter(filters: Filters) -> Query | None:
 
 
 def search(index: Index, text: str, *, page: int = 1, per_page: int = 10,
-           filters: Filters | None = None, clamp_page: bool = True) -> Results:
+           filters: Filters | None = None, clamp_page: bool = True, filters_alone: bool = False) -> Results:
     """One page of released stories matching the query, best first, with snippets.
 
     A page past the last is the last page (the web page's way), or with clamp_page=False
-    that page, empty (a script paging on until no hits come back stops).
+    that page, empty (a script paging on until no hits come back stops). With
+    `filters_alone`, an empty query and at least one filter is a search too: every story the
+    filters allow (its snippet the start of its summary).
     """
-    query = parse(text)
+    wanted = _filter(filters or Filters())
+    alone = filters_alone and not text.strip() and wanted is not None
+    query = wanted if alone and wanted is not None else parse(text)
     page = max(1, page)
     with index.searcher() as searcher:
         _check_expansion(query, searcher.reader())
-        total, ranked, matched = _ranked(searcher, query, page * per_page, _filter(filters or Filters()))
+        total, ranked, matched = _ranked(searcher, query, page * per_page, None if alone else wanted)
         shown = min(max(1, math.ceil(total / per_page)), page)
         if not clamp_page and shown != page:
             return Results(total=total, page=page)

@@ -110,21 +110,23 @@ def publish_due(session: Session, keyring: Keyring, index: Index, *, now: dateti
     candidates = list(session.scalars(select(Story.id).where(_due(now))
                                       .order_by(Story.embargo_until, Story.id)))
     summary.already = _already(session, now)
-    # Index documents are built before each commit expires the rows they come from.
-    released_rows: list[dict[str, Any]] = []
     for start in range(0, len(candidates), BATCH):
         batch = candidates[start : start + BATCH]
         made = premade(session, keyring, batch, media_root)
         try:
             with recordings.removed_unless_committed(session):
-                released_rows += _release_batch(session, keyring, batch, summary, now, media_root, made)
+                # Index documents are built before the commit expires the rows they come from.
+                released_rows = _release_batch(session, keyring, batch, summary, now, media_root, made)
                 session.commit()
         finally:
             audio.discard(made.values())  # what the batch did not register
+        # Each batch is searchable as soon as it is committed: this node's searches leave the
+        # index to the run while it holds the publisher lock, and a run killed later has lost
+        # at most its last batch's documents (every node's next search adds them back).
+        if released_rows:
+            index.write(add=released_rows, delete=())
         if progress:
             progress(len(batch))
-    if released_rows:
-        index.write(add=released_rows, delete=())
     return summary
 
 

@@ -1,4 +1,5 @@
-"""One publisher at a time: the node's lock file, and on PostgreSQL a lock the whole database sees.
+"""One publisher at a time (and a few uploads per account): the node's lock file, and on
+PostgreSQL a lock the whole database sees.
 
 Two scopes. The node lock (an exclusive lock file in the instance folder) guards what
 belongs to one machine: its search index, its key file. The database lock (a PostgreSQL
@@ -28,6 +29,9 @@ KEYS_LOCK_FILE = "keys.lock"
 PUBLISHER_KEY = 0x121B_F5CF_E1E1_5459
 # The key ring's lock (SHA-256("escrow.keys"), the same way).
 KEYS_KEY = -0x2CD8_88E7_E399_4740
+# An account's upload slots on PostgreSQL: two-key advisory locks (UPLOADS_SPACE, account * 16 + slot).
+UPLOADS_SPACE = 0x4553_5550  # "ESUP"
+UPLOADS_FOLDER = "uploads"
 
 
 def _open(home: Path, name: str = LOCK_FILE) -> int:
@@ -97,3 +101,30 @@ def _try(fd: int) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+@contextmanager
+def upload_slot(home: Path, engine: Engine | None, account_id: int, slots: int) -> Iterator[int | None]:
+    """Take one of an account's `slots` upload slots without waiting, held until the block
+    ends; yield its number, or None when all are taken (on this machine or, on PostgreSQL,
+    any other). A slot's holder that dies gives it back (the kernel drops its lock file's
+    lock, the server its advisory lock)."""
+    if not 1 <= slots <= 16:
+        raise ValueError("an account has 1 to 16 upload slots")
+    folder = home / UPLOADS_FOLDER
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for slot in range(slots):
+        fd = os.open(folder / f"{account_id}-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if not _try(fd):
+                continue
+            if engine is None:
+                yield slot
+                return
+            with dialect.database_try_lock(engine, UPLOADS_SPACE, (account_id * 16 + slot) % 2**31) as held:
+                if held:
+                    yield slot
+                    return
+        finally:
+            os.close(fd)
+    yield None

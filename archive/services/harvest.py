@@ -52,9 +52,20 @@ def _window(since: datetime | None, before: datetime) -> ColumnElement[bool]:
     return and_(lower, RoomRecord.datestamp < before)
 
 
-def count(archive: Archive, *, since: datetime | None, before: datetime) -> int:
-    """How many records have a datestamp in [since, before)."""
-    return archive.session.scalar(select(func.count()).select_from(RoomRecord).where(_window(since, before))) or 0
+def _past(after: tuple[datetime, str] | None) -> ColumnElement[bool]:
+    """Records after the keyset position `after` (all of them for None)."""
+    if after is None:
+        return RoomRecord.datestamp.is_not(None)
+    stamp, story_id = after
+    return or_(RoomRecord.datestamp > stamp, and_(RoomRecord.datestamp == stamp, RoomRecord.story_id > story_id))
+
+
+def count(archive: Archive, *, since: datetime | None, before: datetime,
+          after: tuple[datetime, str] | None = None) -> int:
+    """How many records have a datestamp in [since, before), past the keyset position `after`
+    if given (what a list has left to send: a record taken down meanwhile has left it)."""
+    return archive.session.scalar(select(func.count()).select_from(RoomRecord)
+                                  .where(_window(since, before), _past(after))) or 0
 
 
 def page(archive: Archive, *, since: datetime | None, before: datetime,
@@ -63,11 +74,7 @@ def page(archive: Archive, *, since: datetime | None, before: datetime,
     order, starting past the keyset position `after` (the last one a previous page held)."""
     query = (select(RoomRecord, ReleasedStory)
              .outerjoin(ReleasedStory, ReleasedStory.id == RoomRecord.story_id)
-             .where(_window(since, before)))
-    if after is not None:
-        stamp, story_id = after
-        query = query.where(or_(RoomRecord.datestamp > stamp,
-                                and_(RoomRecord.datestamp == stamp, RoomRecord.story_id > story_id)))
+             .where(_window(since, before), _past(after)))
     query = query.order_by(RoomRecord.datestamp, RoomRecord.story_id).limit(limit)
     return [_entry(room, copy) for room, copy in archive.session.execute(query)]
 

@@ -118,11 +118,15 @@ def _in_step(archive: Archive) -> bool:
 
 def search(archive: Archive, query: str, *, page: int = 1, per_page: int = 10,
            filters: Filters | None = None) -> Results:
-    """One page of released stories matching the query (InvalidQuery / QueryTooBroad if not)."""
+    """One page of released stories matching the query (InvalidQuery / QueryTooBroad if not);
+    with no query, every story the filters allow, if any filter is given."""
+    alone = not query.strip() and filters is not None and filters != Filters()
     if not _in_step(archive):
-        room_search.parse(query)  # a bad query is refused the same way before the first release
+        if not alone:
+            room_search.parse(query)  # a bad query is refused the same way before the first release
         return Results(total=0, page=1)
-    return room_search.search(archive.index, query, page=page, per_page=per_page, filters=filters)
+    return room_search.search(archive.index, query, page=page, per_page=per_page, filters=filters,
+                              filters_alone=alone)
 
 
 def facets(archive: Archive) -> Facets:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from archive import audit
-from archive.errors import Conflict, InvalidInput, KeyProblem, NotFound
-from archive.release import audio
+from archive import audit, users
+from archive.errors import Conflict, InvalidInput, KeyProblem, NoRoom, NotFound, Throttled
+from archive.release import audio, locks
 from archive.services import reading
 from archive.services.context import Archive
 from archive.times import utcnow
@@ -30,44 +30,94 @@ from archive.vault.models import Recording, Story
 
 __all__ = ["READ", "Opened", "RangeNotSatisfiable", "Recording", "attach", "listing", "open_for_owner", "sweep"]
 READ = 1 << 20  # bytes a door reads at a time from an upload or a file
+AT_ONCE = 2  # recordings one account may be sending at once (on every machine together)
+PER_STORY = 10  # recordings a story may hold
 AUDIT_EVERY = timedelta(minutes=1)  # one `recording.open` entry per account and recording a minute
 
 
-def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]) -> Recording:
+def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes],
+           expected: int | None = None, framing: int = 0) -> Recording:
     """Seal a recording to one of the actor's stories (an admin's: any); audited. Refused
     (InvalidInput) when it is not audio in a format the archive takes, is too large, or is what
     the release gate would refuse for this story later; then nothing is kept, and a refusal
     that read the sealed story to decide is audited (`recording.attach_refused`, with a key of
     audio.REFUSALS), as every read of a sealed story is.
 
+    Bounded before a byte is read (`expected`: at most that many bytes arrive, if known, of
+    which up to `framing` may be a form's and not the recording's): Throttled while the actor
+    already sends AT_ONCE recordings, NoRoom when the story holds PER_STORY recordings, the
+    story's account would pass its share (ESCROW_ACCOUNT_RECORDINGS_MB) or the disk its free
+    margin (ESCROW_MEDIA_FREE_MB). The share is counted again, exactly, once it has arrived.
+
     The recording is read and sealed outside any transaction (an upload may take an hour, and
     on PostgreSQL an open transaction would hold up a withdrawal's clean-up and, behind it,
     every query on stories); only its registration is a short sealing transaction."""
-    with archive.transaction():  # ends whatever the door's session had begun, too
-        story_id = _attachable(archive, actor, story_id).id
-    written = recordings.write(story_id, pieces, archive.config.media_root, archive.config.max_recording)
-    assert written.sound is not None  # read as audio by `recordings.write`
-    with forgotten_unless_committed(archive, written):
-        with archive.sealing() as ring:  # commits before it returns, or rolls back
-            # Again, locked (its row on PostgreSQL, the writer lock on SQLite): a withdrawal that
-            # committed while the recording arrived must not be outlived by a recording with a
-            # live key. One that comes after waits, and shreds this one with the rest.
-            story = _attachable(archive, actor, story_id, locked=True)
-            refusal = audio.refusal_to_attach(stories.decrypt(ring, story), written.sound)
-            if refusal is None:
-                return register(archive, ring, actor, story, written)
-            audit.record(archive.session, ring.audit_key, actor.email, "recording.attach_refused", story.id,
-                         reason=refusal[0])
-    recordings.discard(written)
+    with sending(archive, actor):
+        with archive.transaction():  # ends whatever the door's session had begun, too
+            story = _attachable(archive, actor, story_id)
+            story_id, owner_id = story.id, story.owner_id
+            room(archive, owner_id, story_id, max(0, (expected or 0) - framing))
+        written = recordings.write(story_id, pieces, archive.config.media_root, archive.config.max_recording,
+                                   expected=expected, keep_free=archive.config.media_free)
+        assert written.sound is not None  # read as audio by `recordings.write`
+        with forgotten_unless_committed(archive, written):
+            with archive.sealing() as ring:  # commits before it returns, or rolls back
+                # Again, locked (its row on PostgreSQL, the writer lock on SQLite): a withdrawal
+                # that committed while the recording arrived must not be outlived by a recording
+                # with a live key. One that comes after waits, and shreds this one with the rest.
+                story = _attachable(archive, actor, story_id, locked=True)
+                refusal = audio.refusal_to_attach(stories.decrypt(ring, story), written.sound)
+                if refusal is None:
+                    return register(archive, ring, actor, story, written)
+                audit.record(archive.session, ring.audit_key, actor.email, "recording.attach_refused", story.id,
+                             reason=refusal[0])
+        recordings.discard(written)
     raise InvalidInput(f"{refusal[1]}: nothing was kept", field="recording")
 
 
-def write(archive: Archive, story_id: str, draft: Draft, pieces: Iterable[bytes]) -> recordings.Written:
+@contextmanager
+def sending(archive: Archive, actor: User) -> Iterator[None]:
+    """One of the actor's AT_ONCE upload slots for the block (every machine's, on PostgreSQL);
+    Throttled, before anything is read, when all are taken."""
+    with locks.upload_slot(archive.config.home, archive.engine, actor.id, AT_ONCE) as slot:
+        if slot is None:
+            raise Throttled(f"you are already sending {AT_ONCE} recordings: wait for one to finish, then "
+                            "try again; nothing was kept", retry_after=60)
+        yield
+
+
+def room(archive: Archive, owner_id: int, story_id: str | None, size: int, *, locked: bool = False) -> None:
+    """NoRoom unless a recording of `size` bytes fits its story (PER_STORY recordings; None: a
+    story being added) and its owner's share of the media folder. `locked`: in the transaction
+    that registers it, the owner's row locked first, so two of their uploads ending at once are
+    counted one after the other."""
+    session = archive.session
+    if locked:
+        session.execute(select(users.User.id).where(users.User.id == owner_id).with_for_update())
+    kept = (Recording.rendition == "original", Recording.wrapped_key.is_not(None))
+    if story_id is not None:
+        count = session.scalar(select(func.count(Recording.id)).where(Recording.story_id == story_id, *kept)) or 0
+        if count >= PER_STORY:
+            raise NoRoom(f"this story already holds {PER_STORY} recordings, as many as a story may: "
+                         "nothing was kept", field="recording")
+    used = session.scalar(select(func.coalesce(func.sum(Recording.size), 0)).join(Story, Story.id == Recording.story_id)
+                          .where(Story.owner_id == owner_id, *kept)) or 0
+    share = archive.config.account_recordings
+    if used + size > share:
+        raise NoRoom(f"the recordings of this account's stories would pass the {share // 2**20:,} MiB an "
+                     f"account may keep ({used // 2**20:,} MiB are kept already): nothing was kept; "
+                     "an admin can make room", field="recording")
+
+
+def write(archive: Archive, story_id: str, draft: Draft, pieces: Iterable[bytes],
+          expected: int | None = None) -> recordings.Written:
     """Seal a recording of a story being added (`draft`, the caller's own content) into a hidden
     file as it is read, outside any transaction. InvalidInput, and nothing kept, when it is not
     audio the archive takes, is too large, or is what the release gate would refuse for this
-    story later (a muted copy too long for a WAV file, captions that end after the recording)."""
-    written = recordings.write(story_id, pieces, archive.config.media_root, archive.config.max_recording)
+    story later (a muted copy too long for a WAV file, captions that end after the recording);
+    NoRoom when the disk would keep less than its free margin."""
+    written = recordings.write(story_id, pieces, archive.config.media_root, archive.config.max_recording,
+                               expected=expected, keep_free=archive.config.media_free)
     assert written.sound is not None  # read as audio by `recordings.write`
     refusal = audio.refusal_to_attach(draft, written.sound)
     if refusal is not None:
@@ -77,7 +127,9 @@ def write(archive: Archive, story_id: str, draft: Draft, pieces: Iterable[bytes]
 
 
 def register(archive: Archive, ring: Keyring, actor: User, story: Story, written: recordings.Written) -> Recording:
-    """Add a written recording to its story in the caller's sealing transaction, audited."""
+    """Add a written recording to its story in the caller's sealing transaction, audited, if
+    it still fits (`room`, counted again now that its size is known and the story locked)."""
+    room(archive, story.owner_id, story.id, written.recording.size, locked=True)
     recording = recordings.register(archive.session, ring, written)
     audit.record(archive.session, ring.audit_key, actor.email, "recording.attach", story.id,
                  recording=recording.id, media_type=recording.media_type, size=recording.size)

@@ -37,26 +37,31 @@ def previews(draft: Draft) -> dict[str, Preview]:
 
 
 def submit(archive: Archive, actor: User, draft: Draft, recording: Iterable[bytes] | None = None,
-           still_wanted: Callable[[], bool] = lambda: True) -> Story | None:
+           still_wanted: Callable[[], bool] = lambda: True, expected: int | None = None,
+           framing: int = 0) -> Story | None:
     """Seal one story owned by the acting organizer (web form), with its recording if one is
     given: both or neither. The recording is read and sealed first, outside any transaction
-    (InvalidInput, and nothing kept, if it is not audio or too large); then, if
-    `still_wanted()` (a form's button comes after its file, and may have asked for a preview
-    instead: None is answered then, and nothing kept), the story and the recording are added
-    in one sealing transaction."""
+    (InvalidInput, and nothing kept, if it is not audio or too large; Throttled or NoRoom
+    before a byte of it is read, as for `recordings.attach`, with `expected` and `framing`);
+    then, if `still_wanted()` (a form's button comes after its file, and may have asked for a
+    preview instead: None is answered then, and nothing kept), the story and the recording are
+    added in one sealing transaction."""
     if recording is None:
         with archive.sealing() as ring:
             return stories.submit(archive.session, ring, actor, draft)
     story_id = stories.new_id()
-    written = recordings.write(archive, story_id, draft, recording)
-    with recordings.forgotten_unless_committed(archive, written):
-        if not still_wanted():
-            vault_recordings.discard(written)
-            return None
-        with archive.sealing() as ring:
-            story = stories.submit(archive.session, ring, actor, draft, story_id=story_id)
-            recordings.register(archive, ring, actor, story, written)
-            return story
+    with recordings.sending(archive, actor):
+        with archive.transaction():
+            recordings.room(archive, actor.id, None, max(0, (expected or 0) - framing))
+        written = recordings.write(archive, story_id, draft, recording, expected=expected)
+        with recordings.forgotten_unless_committed(archive, written):
+            if not still_wanted():
+                vault_recordings.discard(written)
+                return None
+            with archive.sealing() as ring:
+                story = stories.submit(archive.session, ring, actor, draft, story_id=story_id)
+                recordings.register(archive, ring, actor, story, written)
+                return story
 
 
 def import_file(archive: Archive, actor: User, path: Path) -> list[Story]:
@@ -73,7 +78,8 @@ def import_file(archive: Archive, actor: User, path: Path) -> list[Story]:
             if item.recording is not None:
                 try:
                     written.append(recordings.write(archive, item.id, item.draft,
-                                                    recordings.read_file(item.recording)))
+                                                    recordings.read_file(item.recording),
+                                                    expected=item.recording.stat().st_size))
                 except InvalidInput as error:
                     raise InvalidInput(f"{path}: the recording of story {number}: {error}") from None
         with vault_recordings.removed_unless_committed(archive.session), archive.sealing() as ring:

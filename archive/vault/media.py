@@ -167,6 +167,11 @@ def encrypt_stream(key: bytes, binding: Binding, chunks: Iterable[bytes], out: B
     return Sealed(plaintext_length=length, ciphertext_length=written, chunks=count)
 
 
+def sealed_size(plaintext: int, chunk_size: int = CHUNK) -> int:
+    """The bytes a sealed file of `plaintext` bytes takes: the header, and a tag per chunk."""
+    return HEADER_BYTES + plaintext + TAG_BYTES * max(1, -(-plaintext // chunk_size))
+
+
 def _tampered(what: str) -> RecordingTampered:
     return RecordingTampered(f"a sealed recording failed authentication ({what}): "
                              "it was altered, truncated or moved, or this is the wrong key")

@@ -11,6 +11,7 @@ file removed. Withdrawal destroys the wrapped keys with the story's and removes 
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import time
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from archive.errors import InvalidInput
+from archive.errors import InvalidInput, NoRoom
 from archive.times import utcnow
 from archive.vault import crypto, media
 from archive.vault.keys import Keyring
@@ -98,16 +99,26 @@ class Written:
 
 
 def write(story_id: str, pieces: Iterable[bytes], root: Path, limit: int | None,
-          rendition: str = "original") -> Written:
+          rendition: str = "original", *, expected: int | None = None, keep_free: int = 0) -> Written:
     """Seal a recording of the story as it is read into a new hidden file and check it is audio.
-    On any refusal or failure, nothing is kept."""
+    On any refusal or failure, nothing is kept.
+
+    With `keep_free`, the media folder's disk must keep that many bytes free: the file's room
+    for `expected` bytes (at most; None: unknown) is taken from the disk before a byte is read,
+    so uploads at once cannot together pass the margin, and the margin is checked again as the
+    recording arrives (NoRoom, and nothing kept, if the disk has less)."""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     recording = Recording(id=new_id(), story_id=story_id, rendition=rendition, media_type="", size=0,
                           dek_id=new_id())
     written = Written(recording, crypto.new_key(), root / f".{recording.id}{SUFFIX}{PARTIAL}")
     try:
         with _created(written.file) as out:
+            if keep_free:
+                _reserve(out.fileno(), root, expected if expected is None or limit is None else min(expected, limit),
+                         keep_free)
+                pieces = _watched(pieces, root, keep_free)
             sealed = media.encrypt_stream(written.key, _binding(recording), _limited(pieces, limit), out)
+            out.truncate()  # the room taken ahead and not used
             out.flush()
             os.fsync(out.fileno())
         with written.file.open("rb") as source:
@@ -117,6 +128,48 @@ def write(story_id: str, pieces: Iterable[bytes], root: Path, limit: int | None,
         discard(written)
         raise
     return written
+
+
+DISK_FULL = ("the archive's disk has too little room for this recording (it keeps {free:,} MiB free for "
+             "its work): nothing was kept; tell an admin")
+WATCH_EVERY = 16 * 2**20  # bytes between two looks at the disk's free space while a recording arrives
+
+
+def free_space(root: Path) -> int:
+    """Bytes free for the archive on the media folder's disk."""
+    found = os.statvfs(root)
+    return found.f_bavail * found.f_frsize
+
+
+def _no_room(keep_free: int) -> NoRoom:
+    return NoRoom(DISK_FULL.format(free=keep_free // 2**20), field="recording")
+
+
+def _reserve(fd: int, root: Path, expected: int | None, keep_free: int) -> None:
+    """Take the file's room for `expected` plaintext bytes from the disk now (the disk then
+    counts it for every other upload), and check the margin is still free."""
+    if expected:
+        try:
+            os.posix_fallocate(fd, 0, media.sealed_size(expected))
+        except OSError as error:
+            if error.errno == errno.ENOSPC:
+                raise _no_room(keep_free) from None
+            if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+    if free_space(root) < keep_free:
+        raise _no_room(keep_free)
+
+
+def _watched(pieces: Iterable[bytes], root: Path, keep_free: int) -> Iterator[bytes]:
+    """The pieces, with the disk's margin checked again every WATCH_EVERY bytes (others write too)."""
+    since = 0
+    for piece in pieces:
+        since += len(piece)
+        if since >= WATCH_EVERY:
+            since = 0
+            if free_space(root) < keep_free:
+                raise _no_room(keep_free)
+        yield piece
 
 
 def register(session: Session, keyring: Keyring, written: Written) -> Recording:

@@ -20,7 +20,7 @@ from archive.times import parse_instant, utcnow
 from archive.web import context
 from archive.web.auth import roles
 from archive.web.display import sentence
-from archive.web.forms import ActionForm, ExtendForm, ReasonForm, UserForm
+from archive.web.forms import ActionForm, EarlyReleaseForm, ExtendForm, ReasonForm, UserForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 UPCOMING_DAYS = 30
@@ -77,9 +77,23 @@ def _story(story_id: str) -> Story:
 @bp.route("/stories/<story_id>")
 @roles("admin")
 def story(story_id: str) -> str:
-    return render_template("admin/story.html", story=_story(story_id), action=ActionForm(),
+    found = _story(story_id)
+    return render_template("admin/story.html", story=found, action=ActionForm(),
                            extend=ExtendForm(prefix="extend"), takedown=ReasonForm(prefix="takedown"),
-                           withdraw=ReasonForm(prefix="withdraw"))
+                           withdraw=ReasonForm(prefix="withdraw"), early=EarlyReleaseForm(prefix="early"),
+                           pending=embargoes.waiting(context.archive(), found.id), me=context.user())
+
+
+@bp.route("/stories/<story_id>/request", methods=["POST"])
+@roles("admin")
+def request_release(story_id: str) -> Response:
+    """Ask to release a sealed story early (an indefinite one too): a second admin approves it
+    on the dashboard, as DESIGN's two-admin rule wants; the request is audited."""
+    form = EarlyReleaseForm(prefix="early")
+    return _act(lambda: embargoes.request(context.archive(), context.user(), story_id, form.release_at(),
+                                          form.reason.data or ""),
+                "Asked: a second admin approves it on the admin home page, and the next release run then "
+                "releases the story.", "admin.story", form=form, story_id=_story(story_id).id)
 
 
 @bp.route("/stories/<story_id>/release", methods=["POST"])

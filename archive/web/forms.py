@@ -72,7 +72,7 @@ class StoryForm(FlaskForm):
     tags = StringField("Tags, separated by commas")
     notes = TextAreaField("Private notes (never released)", render_kw={"rows": 3})
     embargo_date = StringField("Sealed until (date, released at 00:00 UTC)", render_kw={"type": "date"})
-    indefinite = BooleanField("Sealed indefinitely (released only by an admin)")
+    indefinite = BooleanField("Sealed indefinitely (released only when one admin asks and a second approves)")
     redaction_level = RadioField("What the reading room may show", default="pseudonymized",
                                  choices=[SelectChoice(k, LEVEL_HELP[k]) for k in LEVELS])
     release_review = BooleanField("Hold for an admin's review on the release date")

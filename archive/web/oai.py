@@ -94,7 +94,7 @@ class _Window:
     pinned: datetime
     after: tuple[datetime, str] | None = None
     cursor: int = 0
-    size: int = 0
+    size: int = 0  # the list's size when the token was made (each page counts it again)
 
 
 @bp.route("/oai", methods=["GET", "POST"])
@@ -282,9 +282,10 @@ def _list(verb: str, arguments: dict[str, str], now: datetime) -> Answer:
         else:
             _header(listing, entry)
     if more or window.after is not None:
-        total = window.size or harvest.count(archive, since=window.since, before=window.before)
-        token = _sub(listing, "resumptionToken", completeListSize=str(max(total, window.cursor + len(entries))),
-                     cursor=str(window.cursor))
+        # What was sent, and what is left to send now: a record taken down or released again
+        # since the list began has left it (its datestamp is past the bound), and the size says so.
+        total = window.cursor + harvest.count(archive, since=window.since, before=window.before, after=window.after)
+        token = _sub(listing, "resumptionToken", completeListSize=str(total), cursor=str(window.cursor))
         if more:
             last = entries[-1]
             following = _Window(window.since, window.before, window.pinned, (last.datestamp, last.story_id),

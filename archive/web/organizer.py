@@ -22,11 +22,11 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
-from archive.errors import EscrowError, InvalidInput
+from archive.errors import EscrowError, InvalidInput, NoRoom, Throttled
 from archive.services import embargoes, recordings, stories
 from archive.services.stories import Draft, Story
 from archive.times import parse_instant
-from archive.web import context, streaming
+from archive.web import context, streaming, worker
 from archive.web.auth import roles
 from archive.web.display import sentence
 from archive.web.forms import ActionForm, EarlyReleaseForm, ExtendForm, StoryForm
@@ -62,6 +62,8 @@ def submit() -> Any:
         return _unread(str(refused), refused.status)
     except RequestEntityTooLarge:
         return _unread(_too_large(limit), 413)
+    except worker.BodyTooSlow:
+        return _unread("The form arrived too slowly: nothing was kept. Try again.", 408)
     except (BadRequest, ValueError):  # a body cut short, or not multipart framing
         return _unread("The form could not be read: nothing was kept. Try again.", 400)
     if recording is None:
@@ -101,15 +103,20 @@ def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None,
     counted = _Counted(recording or iter(()))
     try:
         sealed = stories.submit(context.archive(), context.user(), draft,
-                                recording=None if recording is None else counted, still_wanted=seal_asked)
+                                recording=None if recording is None else counted, still_wanted=seal_asked,
+                                expected=request.content_length, framing=FORM_BYTES + OVERHEAD)
     except _Refused as refused:
         return _recording_refused(form, str(refused), refused.status)
     except RequestEntityTooLarge:
         return _recording_refused(form, _too_large(limit), 413)
+    except (Throttled, NoRoom) as error:
+        return _recording_refused(form, _said(error), _status(error), _retry(error))
     except InvalidInput as error:  # only the recording can be refused now: the story was checked
         if counted.arrived > limit:
             return _recording_refused(form, _too_large(limit), 413)
-        return _recording_refused(form, f"{sentence(str(error).rstrip('.'))}.", 400)
+        return _recording_refused(form, _said(error), 400)
+    except worker.BodyTooSlow:
+        return _recording_refused(form, SLOW, 408)
     except (BadRequest, ValueError):  # a body cut short, or not multipart framing
         return _recording_refused(form, "The upload could not be read: nothing was kept. Try again.", 400)
     if sealed is None:  # a preview asked for after the file: the recording was not kept
@@ -122,20 +129,37 @@ def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None,
     return redirect(url_for("organizer.my_story", story_id=sealed.id))
 
 
-def _unread(message: str, status: int) -> tuple[str, int]:
+def _unread(message: str, status: int) -> Any:
     _drain()
     return _unsealed(StoryForm(formdata=None), message, status)
 
 
-def _recording_refused(form: StoryForm, message: str, status: int) -> tuple[str, int]:
+def _recording_refused(form: StoryForm, message: str, status: int, retry: int | None = None) -> Any:
     _drain()
     form.recording.errors = [message]
     return _unsealed(form, "The story was not sealed: its recording was refused (see below). "
-                           "Choose the recording again.", status)
+                           "Choose the recording again.", status, retry)
 
 
-def _unsealed(form: StoryForm, form_error: str | None, status: int) -> tuple[str, int]:
-    return render_template("submit.html", form=form, previews=None, form_error=form_error), status
+def _unsealed(form: StoryForm, form_error: str | None, status: int, retry: int | None = None) -> Any:
+    body = render_template("submit.html", form=form, previews=None, form_error=form_error)
+    return (body, status) if retry is None else (body, status, {"Retry-After": str(retry)})
+
+
+SLOW = "The recording arrived too slowly (the archive needs 64 KiB every few seconds): nothing was kept. Try again."
+
+
+def _said(error: EscrowError) -> str:
+    return f"{sentence(str(error).rstrip('.'))}."
+
+
+def _status(error: EscrowError) -> int:
+    """413 for what there is no room for, 429 for one upload too many at once."""
+    return 429 if isinstance(error, Throttled) else 413
+
+
+def _retry(error: EscrowError) -> int | None:
+    return error.retry_after if isinstance(error, Throttled) else None
 
 
 def _story_data(form: StoryForm) -> dict[str, Any]:
@@ -315,18 +339,24 @@ def attach_recording(story_id: str) -> Any:
     try:
         if story.status == "withdrawn":
             raise _Refused("The story is withdrawn: nothing can be added to it, and nothing was kept.")
-        parts = _parts()
-        _check_token(parts)
-        counted = _Counted(_file(parts))
-        recording = recordings.attach(context.archive(), context.user(), story.id, counted)
+        # The token is checked as the service begins to read, once it has found room for the
+        # recording (an account's uploads at once, its share, the disk): a refusal for room is
+        # answered at once, not after the first MiB of the body arrives.
+        counted = _Counted(_token_then_file(_parts()))
+        recording = recordings.attach(context.archive(), context.user(), story.id, counted,
+                                      expected=request.content_length, framing=OVERHEAD)
     except _Refused as refused:
         return _upload_refused(story, str(refused), refused.status)
     except RequestEntityTooLarge:
         return _upload_refused(story, _too_large(limit), 413)
+    except (Throttled, NoRoom) as error:
+        return _upload_refused(story, _said(error), _status(error), _retry(error))
     except InvalidInput as error:
         if counted is not None and counted.arrived > limit:
             return _upload_refused(story, _too_large(limit), 413)
-        return _upload_refused(story, f"{sentence(str(error).rstrip('.'))}.", 400)
+        return _upload_refused(story, _said(error), 400)
+    except worker.BodyTooSlow:
+        return _upload_refused(story, SLOW, 408)
     except (BadRequest, ValueError):  # a body cut short, or not multipart framing
         return _upload_refused(story, "The upload could not be read: nothing was kept. Try again.", 400)
     flash(f"Recording {recording.id} ({recording.media_type}, {recording.size:,} bytes) is sealed "
@@ -338,8 +368,9 @@ def _too_large(limit: int) -> str:
     return f"The recording is larger than the archive accepts ({limit // 2**20:,} MiB): nothing was kept."
 
 
-def _upload_refused(story: Story, message: str, status: int) -> Any:
-    return _story_page(story, status=status, recording_error=message)
+def _upload_refused(story: Story, message: str, status: int, retry: int | None = None) -> Any:
+    body, status = _story_page(story, status=status, recording_error=message)
+    return (body, status) if retry is None else (body, status, {"Retry-After": str(retry)})
 
 
 def _parts(max_parts: int = MAX_PARTS) -> Iterator[Field | File | Data]:
@@ -394,7 +425,11 @@ def _fields(parts: Iterator[Field | File | Data]) -> tuple[MultiDict[str, str], 
 
 def _drain() -> None:
     """Read what is left of the request's body and throw it away, so the browser, still
-    sending, gets the answer rather than a reset connection. Nothing of it is kept."""
+    sending, gets the answer rather than a reset connection. Nothing of it is kept. Under
+    `escrow serve` the server does it after the answer, in its event loop, at the body's pace
+    (archive.web.worker), rather than a thread here for as long as the client takes."""
+    if request.environ.get(worker.SERVER_DRAINS):
+        return
     try:
         while request.stream.read(recordings.READ):
             pass
@@ -435,6 +470,12 @@ def _check_token(parts: Iterator[Field | File | Data]) -> None:
     except ValidationError:
         raise _Refused("The form had expired or came from elsewhere: nothing was kept. "
                        "Reload the page and try again.") from None
+
+
+def _token_then_file(parts: Iterator[Field | File | Data]) -> Iterator[bytes]:
+    """The file's bytes, once the part before it has proved to be this session's token."""
+    _check_token(parts)
+    yield from _file(parts)
 
 
 def _file(parts: Iterator[Field | File | Data]) -> Iterator[bytes]:

@@ -50,16 +50,16 @@ def search() -> str | tuple[str, int]:
     archive = context.archive()
     if problem:
         status = 400
-    elif query:
+    elif query or filters != Filters():  # the filters alone narrow the whole reading room
         # The service brings this node's index in step first: a release or takedown made on
-        # another machine shows here within ESCROW_INDEX_SYNC_SECONDS.
+        # another machine shows here at once (ESCROW_INDEX_SYNC_SECONDS, 0 by default).
         try:
             results = reading.search(archive, query, page=page_number, per_page=PER_PAGE, filters=filters)
         except IndexMissing:
             problem, status = "Search is being rebuilt. Please try again in a few minutes.", 503
         except InvalidInput as error:
             problem, status = sentence(str(error)) + ".", 400
-    recent = [] if query else reading.recent(archive, RECENT)
+    recent = [] if query or results is not None else reading.recent(archive, RECENT)
     body = render_template("search.html", query=query, filters=filters, results=results, problem=problem,
                            facets=reading.facets(archive), recent=recent, per_page=PER_PAGE,
                            empty=(results is None or not results.total) and not reading.released_any(archive))

@@ -42,13 +42,14 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
 TITLES = {400: "That request could not be read", 401: "Please sign in", 403: "Not allowed",
-          404: "Not found", 405: "Not allowed here", 413: "Too large", 429: "Too many attempts",
+          404: "Not found", 405: "Not allowed here", 408: "Too slow", 413: "Too large", 429: "Too many attempts",
           500: "Something went wrong", 503: "Not available"}
 MESSAGES = {
     400: "The form could not be read. Go back, reload the page and try again.",
     403: "Your account may not do this.",
     404: "There is no page here.",
     405: "This page does not take that kind of request.",
+    408: "What you sent arrived too slowly: nothing of it was kept. Try again.",
     413: "What you sent is larger than the archive accepts. Shorten it and try again.",
     429: "Too many attempts in a short time. Wait a minute and try again.",
     500: "The archive could not finish this request. Nothing was changed. Try again later.",
@@ -60,6 +61,7 @@ API_MESSAGES = {
     403: "Your account may not do this.",
     404: "There is no such story or endpoint here.",
     405: "This endpoint does not take that method.",
+    408: "The request arrived too slowly.",
     413: "The request is larger than the archive accepts.",
     429: "Too many attempts in a short time. Wait a minute and try again.",
     500: "The archive could not finish this request. Try again later.",

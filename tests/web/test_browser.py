@@ -271,3 +271,72 @@ def test_the_reading_room_plays_a_muted_recording_with_its_captions(page: Page, 
     cues = page.evaluate("Array.from(document.querySelector('audio').textTracks[0].cues).map(c => c.text)")
     assert cues == ["I am [redacted].", "We struck in May."]
     assert "Canaryname7" not in page.content()
+
+
+# Every box a person uses (a button, a link, a field, a cell) must lie within the viewport:
+# one that runs off its side, or into a box that scrolls sideways, hides what it holds.
+OFF_SCREEN = """width => Array.from(document.querySelectorAll(
+    'main button, main a, main input, main select, main textarea, main td, main th, main label, main code'))
+  .filter(e => e.getClientRects().length && !e.closest('.visually-hidden') && !e.classList.contains('visually-hidden'))
+  .map(e => [e, e.getBoundingClientRect()])
+  .filter(([e, r]) => r.right > width + 0.5 || r.left < -0.5)
+  .map(([e, r]) => e.tagName + ' ' + (e.textContent || e.name || '').trim().slice(0, 40)
+                   + ' right=' + Math.round(r.right))"""
+# A choice's button sits at the start of its own label, on the line of its text.
+SCATTERED = """() => Array.from(document.querySelectorAll('label.check > input')).filter(input => {
+  const box = input.getBoundingClientRect(), label = input.parentElement.getBoundingClientRect();
+  return box.width > 40 || box.left - label.left > 2 || box.top < label.top - 2 || box.bottom > label.bottom + 2;
+}).map(input => input.name + '=' + input.value)"""
+# The citation shows all of its text, without a scroll bar of its own.
+CUT = "e => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1"
+
+
+def _looked_at(shot: Page, name: str, width: int) -> None:
+    """A full-page screenshot to look at (ESCROW_SCREENSHOTS), and nothing off the screen."""
+    shot.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    assert shot.evaluate("document.documentElement.scrollWidth") <= width, name
+    assert shot.evaluate(OFF_SCREEN, width) == [], name
+    assert shot.evaluate(SCATTERED) == [], name
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_every_page_fits_the_screen_with_its_buttons_in_reach(browser: Browser, site: str, archive_home: Path,
+                                                             width: int) -> None:
+    """The pages with tables, forms of choices and the citation, at a phone's width and a
+    desktop's: nothing runs off the side, no button is hidden in a box that scrolls sideways,
+    the choices sit by their labels and the citation shows all its text."""
+    escrow(archive_home, "demo", "--no-serve")  # released stories, and more accounts for the table
+    released = str(one(archive_home, "SELECT id FROM released_stories WHERE redaction_level = 'pseudonymized'"))
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    shot = context.new_page()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        shot.goto(f"{site}/search?q=hotel")
+        _looked_at(shot, "search", width)
+        shot.goto(f"{site}/stories/{released}")
+        _looked_at(shot, "story", width)
+        assert shot.locator("#citation").inner_text().endswith(f"/stories/{released}")
+        assert not shot.locator("#citation").evaluate(CUT)
+        sign_in(shot, site, "org@example.org")
+        shot.goto(f"{site}/submit")
+        _looked_at(shot, "submit", width)
+        shot.goto(f"{site}/account")
+        for name in ("a long name for the thesis scripts that read every night", "backup"):
+            shot.get_by_label("Name (what the token is for", exact=False).fill(name)
+            shot.get_by_label("Your password").fill(PASSWORD)
+            shot.get_by_role("button", name="Create a token").click()
+            shot.wait_for_load_state()
+        shot.goto(f"{site}/account")
+        expect(shot.get_by_role("button", name=re.compile("Revoke"))).to_have_count(2)
+        _looked_at(shot, "account", width)
+        shot.goto(f"{site}/search")
+        sign_out(shot)
+        sign_in(shot, site, "admin@example.org")
+        shot.goto(f"{site}/admin/users")
+        _looked_at(shot, "accounts", width)
+        indefinite = one(archive_home, "SELECT id FROM stories WHERE status = 'sealed' AND embargo_until IS NULL")
+        shot.goto(f"{site}/admin/stories/{indefinite}")
+        expect(shot.get_by_role("button", name="Ask a second admin to release it")).to_be_visible()
+        _looked_at(shot, "admin-story", width)
+    finally:
+        context.close()

@@ -424,6 +424,36 @@ def test_a_story_released_between_two_pages_waits_for_the_next_incremental_harve
         valid(body)
 
 
+def test_the_complete_list_size_follows_a_takedown_of_a_record_not_yet_sent(
+        oai_app: Flask, client: FlaskClient, seeded: Seeded) -> None:
+    """A record taken down between two pages leaves the list (its datestamp passes the
+    harvest's bound): the pages after say so in completeListSize, and the harvester receives
+    exactly that many records. One taken down after it was sent stays counted: it was sent."""
+    _, first = ask(client, verb="ListIdentifiers", metadataPrefix="oai_dc")
+    token = token_of(first)
+    assert token is not None and token.text
+    size = int(token.get("completeListSize") or 0)
+    assert size == len(seeded.harvestable)
+    sent = [story_id(found) for found, _, _ in headers_of(first)]
+    unreached = next(s for s in seeded.released.values() if s not in sent)
+    reached = next(s for s in seeded.released.values() if s in sent)
+    for taken in (unreached, reached):
+        done = escrow(seeded.home, "stories", "takedown", taken, "--reason", "legal", "--as", ADMIN)
+        assert done.exit_code == 0, done.output
+
+    pages = []
+    while token is not None and token.text:
+        _, document = ask(client, verb="ListIdentifiers", resumptionToken=token.text)
+        pages.append(document)
+        token = token_of(document)
+    received = sent + [story_id(found) for page in pages for found, _, _ in headers_of(page)]
+
+    tokens_ = [token_of(page) for page in pages]
+    assert all(t is not None for t in tokens_)  # the last page ends the list with the empty token
+    assert {int(t.get("completeListSize") or -1) for t in tokens_ if t is not None} == {size - 1}
+    assert len(received) == size - 1 and unreached not in received and reached in received
+
+
 def test_a_list_that_fits_one_page_has_no_token(oai_app: Flask, client: FlaskClient, seeded: Seeded) -> None:
     oai_app.config["ESCROW_OAI_PAGE_SIZE"] = 6
     _, document = ask(client, verb="ListIdentifiers", metadataPrefix="oai_dc")

@@ -304,6 +304,32 @@ def test_filters_narrow_the_results(client: FlaskClient, world: World, filters: 
     assert ("1 story found" in page) is found
 
 
+# The world's one released story: its tags, language, interview year and level.
+RELEASED_FACETS = {"tag": {"hotel", "strike"}, "language": {"en"}, "year": {"2019"}, "level": {"pseudonymized"}}
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(filters=st.fixed_dictionaries({}, optional={
+    "tag": st.sampled_from(["hotel", "strike", "nope", ""]), "language": st.sampled_from(["en", "es", ""]),
+    "year": st.sampled_from(["2019", "2018", ""]), "level": st.sampled_from(["pseudonymized", "full", ""])}))
+def test_the_filters_alone_are_a_search_of_the_whole_reading_room(client: FlaskClient, world: World,
+                                                                  filters: dict[str, str]) -> None:
+    """With no words, the filters narrow every released story: it is found exactly when each
+    filter given matches it; with no filter either, the page shows the latest releases."""
+    response = client.get("/search", query_string={"q": "", **filters})
+    page = response.get_data(as_text=True)
+
+    assert response.status_code == 200
+    given_ = {name: value for name, value in filters.items() if value}
+    if not given_:
+        assert "Recently released" in page and "found" not in page
+        return
+    matches = all(value in RELEASED_FACETS[name] for name, value in given_.items())
+    assert ("1 story found" in page) is matches
+    assert ("No stories found" in page) is not matches
+    assert world.sealed_id not in page and "Sealed night shift" not in page
+
+
 @pytest.mark.parametrize("filters", [{"year": "19"}, {"level": "secret"}])
 def test_bad_filters_are_a_friendly_400(client: FlaskClient, world: World, filters: dict[str, str]) -> None:
     assert client.get("/search", query_string={"q": "hotel", **filters}).status_code == 400
@@ -365,6 +391,45 @@ def test_an_admin_approves_another_admins_request_but_never_their_own(web_app: F
         request = db.db.session.get(EmbargoRequest, world.request_id)
         assert request is not None and request.state == "approved"
     assert ("admin@example.org", "embargo.approve") in _actions(web_app, world.sealed_id)
+
+
+def test_an_indefinitely_sealed_story_is_released_from_the_web_when_one_admin_asks_and_another_approves(
+        web_app: Flask, client: FlaskClient, world: World) -> None:
+    """The submit form says an indefinite story is released when one admin asks and a second
+    approves: both are buttons on the admin's pages, each audited, and neither admin alone can."""
+    sign_in(client, world.user_ids["organizer"])
+    form = client.get("/submit").get_data(as_text=True)
+    assert "Sealed indefinitely (released only when one admin asks and a second approves)" in form
+    sealed = client.post("/submit", data={**STORY, **_tokens(form), "embargo_date": "", "indefinite": "y",
+                                          "seal": "1"})
+    story_id = sealed.headers["Location"].rsplit("/", 1)[1]
+
+    sign_in(client, world.user_ids["admin"])
+    page = client.get(f"/admin/stories/{story_id}").get_data(as_text=True)
+    assert "Ask a second admin to release it" in page
+    asked = client.post(f"/admin/stories/{story_id}/request",
+                        data={**_tokens(page), "early-now": "y", "early-reason": "the campaign ended"})
+    shown = client.get(asked.headers["Location"]).get_data(as_text=True)
+    assert "Asked: a second admin approves it on the admin home page" in shown
+    assert "is waiting for" in shown and "a second admin" in shown and "Ask a second admin" not in shown
+    with web_app.app_context():
+        [request] = db.db.session.scalars(select(EmbargoRequest).where(EmbargoRequest.story_id == story_id))
+        request_id = request.id
+        db.db.session.remove()
+    dashboard = client.get("/admin").get_data(as_text=True)
+    own = client.post(f"/admin/requests/{request_id}/approve", data=_tokens(dashboard))
+    assert "another admin must approve it" in client.get(own.headers["Location"]).get_data(as_text=True)
+
+    sign_in(client, world.user_ids["admin2"])
+    approved = client.post(f"/admin/requests/{request_id}/approve",
+                           data=_tokens(client.get(f"/admin/stories/{story_id}").get_data(as_text=True)))
+    assert "Approved: the new embargo is in force" in client.get(approved.headers["Location"]).get_data(as_text=True)
+    assert ("admin@example.org", "embargo.request") in _actions(web_app, story_id)
+    assert ("admin2@example.org", "embargo.approve") in _actions(web_app, story_id)
+    with web_app.app_context():
+        story = db.db.session.get(Story, story_id)
+        assert story is not None and story.status == "sealed" and story.embargo_until is not None
+        db.db.session.remove()
 
 
 def test_an_admin_takes_a_story_down_and_it_leaves_search_at_once(client: FlaskClient, world: World) -> None:

@@ -62,6 +62,7 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "admin.deny": {"POST": ADMINS},
     "admin.story": {"GET": ADMINS},
     "admin.release": {"POST": ADMINS},
+    "admin.request_release": {"POST": ADMINS},
     "admin.extend": {"POST": ADMINS},
     "admin.takedown": {"POST": ADMINS},
     "admin.withdraw": {"POST": ADMINS},
