@@ -102,7 +102,7 @@ def example_story(people: list[list[str]], captions: str, **fields: str) -> tupl
     return drafts.parse(data), people
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(captioned_stories())
 # The review's own case: a timestamp, a reference and tags inside the narrator's surname.
 @example(example_story([["Marisol", "Quiroga"]], narrator="Marisol Quiroga", captions=(

@@ -369,7 +369,7 @@ def example_story(people: list[list[str]], **fields: str) -> tuple[drafts.Draft,
     return drafts.parse(story(**fields)), people
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(stories())
 # Short parts glued into one segment of a longer word (found by this property: only a part
 # that was a whole segment, LiNa's Li, was looked for inside words).
@@ -380,7 +380,7 @@ def test_no_released_word_carries_a_hidden_name_however_it_is_written(case: tupl
     assert_nothing_released(*case)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(keyboard_stories())
 # Short pieces of a word written with an apostrophe-like letter, run together in a hashtag
 # (found by this property: only the written pieces were looked for inside words).

@@ -243,7 +243,7 @@ def test_no_part_of_a_hidden_name_reaches_the_index_stored_fields_or_term_dictio
         index.close()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(st.one_of(classes.stories(), classes.keyboard_stories(), captions.captioned_stories()))
 def test_no_term_of_the_index_carries_a_hidden_name_part_of_any_class(case: tuple[Draft, list[list[str]]]) -> None:
     """Every class of `tests/test_redaction_classes.py` and `tests/test_redaction_captions.py`
