@@ -15,7 +15,9 @@ hidden whole when it **carries** a hidden name part, however people write names:
   segments, the pieces a capital begins (``#JusticeForRuiz``, ``DeJesus``, ``ruiz2019``, and the
   Korean, Arabic or Hebrew particle written onto a name: ``ولعلي``);
 - in a script written without spaces, the name's characters wherever they stand;
-- the whole name, or its parts run together or in any order (``MariaLopez``, ``NaLi``);
+- the whole name, or its parts run together or in any order (``MariaLopez``, ``NaLi``), also
+  inside a longer word as a part of their joint length (``#JusticeForLina``, ``msaid`` for
+  ``Saʿid``, whose apostrophe-like letter makes it two short parts);
 - a part too short to stand alone (``Li`` of ``Li Na``) or that is also a common word (``Das``,
   ``Her``, ``Van``): beside another part of the same name, in any order and with any separator
   (``Na, Li``), after a title (``Mx. Das``), or written with a capital inside a sentence (for
@@ -423,14 +425,19 @@ class Matcher:
         # Parts looked for inside words: letters of spaced scripts (the unspaced ones are matched
         # character by character in the trie); short and common ones for the segment rule, but
         # not particles, which are no name alone.
-        inside = [(p, self._one(found.identifying)) for p, found in self._parts.items()
+        inside = [(p, self._one(found.identifying), True) for p, found in self._parts.items()
                   if found.identifying and _LETTERS.fullmatch(p)]
-        inside += [(p, "") for p, found in self._parts.items()
+        inside += [(p, "", False) for p, found in self._parts.items()
                    if not found.identifying and len(p) >= 2 and p not in PARTICLES and _LETTERS.fullmatch(p)]
+        # Names and short parts run together into one word (NaLi, Saʿid written Said, MariaLopez):
+        # a part as long as they are together, carried inside a word as any part of that length.
+        inside += [(word, value, True) for (word, *more), value in table.items()
+                   if not more and word not in self._parts and len(word) >= MIN_PART and word not in FUNCTION_WORDS
+                   and _LETTERS.fullmatch(word)]
         if inside:
             self._automaton = ahocorasick.Automaton()
-            for part, value in inside:
-                self._automaton.add_word(part, (part, value, bool(self._parts[part].identifying)))
+            for part, value, identifying in inside:
+                self._automaton.add_word(part, (part, value, identifying))
             self._automaton.make_automaton()
 
     def _one(self, values: set[str]) -> str:
