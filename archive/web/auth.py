@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from archive.errors import Conflict, InvalidInput, NotFound, Throttled
 from archive.services import signing, tokens
 from archive.users import User
-from archive.web import context
+from archive.web import context, i18n
 from archive.web.display import sentence
 from archive.web.forms import ActionForm, LoginForm, TokenForm
 
@@ -57,7 +57,7 @@ def _load(user_id: str) -> User | None:
 
 def start_session(user: User) -> None:
     """A fresh session for a signed-in account: nothing from before sign-in carries over."""
-    session.clear()
+    i18n.clear_session()
     login_user(user)
     session.permanent = True
     now = int(time.time())
@@ -165,6 +165,6 @@ def logout() -> Response:
     if current_user.is_authenticated:
         signing.sign_out(context.archive(), current_user._get_current_object())
     logout_user()
-    session.clear()
+    i18n.clear_session()
     flash("You are signed out.", "info")
     return redirect(url_for("reading.search"))
