@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_skeleton
+from babel.dates import format_skeleton, get_datetime_format
 from flask import Flask, request, session, url_for
 from flask_babel import Babel, format_decimal, get_locale, gettext, ngettext
 from werkzeug.wrappers import Response
@@ -143,4 +143,6 @@ def moment(instant: datetime, zone: Any = None) -> str:
     at = instant.astimezone(zone or UTC)
     if interface_language() == LANGUAGES[0]:
         return f"{at:%Y-%m-%d %H:%M}"
-    return str(format_skeleton("yMMMdHm", at, locale=interface_language()))
+    here = interface_language()
+    date, time = format_skeleton("yMMMd", at, locale=here), format_skeleton("Hm", at, locale=here)
+    return str(get_datetime_format("medium", locale=here)).format(time, date)
