@@ -10,7 +10,8 @@ extracts both markers (babel.cfg).
 
 Values are %-style placeholders, `%(limit)s`, never f-strings: the translated sentence puts
 them where its own grammar wants them. A value that is itself a Message is translated too;
-numbers are formatted for the reader's locale.
+whole numbers are written with thousands separators (1,000 in English, as the reader's
+locale writes them on the web): pass a line number or a year as text.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class Message(str):
                 values: Mapping[str, Any] | None = None) -> Message:
         values = dict(values or {})
         template = plural if plural is not None and count != 1 else msgid
-        self = super().__new__(cls, template % values if values else template)
+        english = {k: f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else v for k, v in values.items()}
+        self = super().__new__(cls, template % english if values else template)
         self.msgid, self.plural, self.count, self.values = msgid, plural, count, values
         return self
 
@@ -48,3 +50,13 @@ def Nn_(singular: str, plural: str, count: int, **values: Any) -> Message:  # no
     """Mark a message with a count: the singular or plural form (English's rule until a door
     translates it with the reader's language's rule). `count` is also the value `%(count)s`."""
     return Message(singular, plural, count, {"count": count, **values})
+
+
+# The archive's codes as a page names them (a story's status, a redaction level, a role, what
+# is released of a recording), English until a door translates them.
+STATUS_NAMES = {"sealed": N_("sealed"), "due_for_review": N_("due for review"), "released": N_("released"),
+                "withdrawn": N_("withdrawn")}
+LEVEL_NAMES = {"full": N_("full"), "pseudonymized": N_("pseudonymized"), "redacted": N_("redacted"),
+               "summary": N_("summary")}
+ROLE_NAMES = {"organizer": N_("organizer"), "researcher": N_("researcher"), "admin": N_("admin")}
+RECORDING_NAMES = {"none": N_("none"), "muted": N_("muted"), "full": N_("full")}

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from archive import markup
 from archive.markup import MarkupError
+from archive.messages import N_
 
 ARROW = "-->"  # cue text is read as plain text with span markup; WebVTT's own tags are not read
 MAX_CUES = 20_000
@@ -46,7 +47,7 @@ def parse(text: str) -> list[Cue]:
     """The cues of a WebVTT text, in order; TimingError naming the line and column if not."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if not _HEADER.match(lines[0].lstrip("\ufeff")):
-        raise TimingError(1, 1, "a timed transcript starts with the line WEBVTT")
+        raise TimingError(1, 1, N_("a timed transcript starts with the line WEBVTT"))
     cues: list[Cue] = []
     number = 1
     while number < len(lines):
@@ -60,9 +61,10 @@ def parse(text: str) -> list[Cue]:
         if cue is not None:
             cues.append(cue)
             if len(cues) > MAX_CUES:
-                raise TimingError(block_start + 1, 1, f"more than {MAX_CUES:,} cues: split the interview")
+                raise TimingError(block_start + 1, 1, N_("more than %(limit)s cues: split the interview",
+                                                         limit=MAX_CUES))
     if not cues:
-        raise TimingError(len(lines), 1, "the timed transcript has no cue")
+        raise TimingError(len(lines), 1, N_("the timed transcript has no cue"))
     return cues
 
 
@@ -71,23 +73,24 @@ def _block(block: list[str], first_line: int, previous_start: int) -> Cue | None
         return None  # comments and styling: not part of the transcript
     timing = 0 if ARROW in block[0] else 1
     if timing >= len(block) or ARROW not in block[timing]:
-        raise TimingError(first_line, 1, "a cue needs a timing line like 00:01.000 --> 00:04.000 (after an "
-                                         "optional identifier line)")
+        raise TimingError(first_line, 1, N_("a cue needs a timing line like 00:01.000 --> 00:04.000 (after an "
+                                            "optional identifier line)"))
     line_no = first_line + timing
     start_text, _, rest = block[timing].partition(ARROW)
     end_text = rest.split(maxsplit=1)[0] if rest.strip() else ""
     start = _milliseconds(start_text.strip(), line_no, 1)
     end = _milliseconds(end_text, line_no, len(start_text) + len(ARROW) + 2)
     if end <= start:
-        raise TimingError(line_no, 1, "a cue must end after it starts")
+        raise TimingError(line_no, 1, N_("a cue must end after it starts"))
     if start < previous_start:
-        raise TimingError(line_no, 1, "cues must be in order of their start times")
+        raise TimingError(line_no, 1, N_("cues must be in order of their start times"))
     text_lines = block[timing + 1:]
     if not text_lines:
-        raise TimingError(line_no, 1, "a cue needs its text on the lines after its timing")
+        raise TimingError(line_no, 1, N_("a cue needs its text on the lines after its timing"))
     for offset, line in enumerate(text_lines, start=1):
         if ARROW in line:
-            raise TimingError(line_no + offset, line.index(ARROW) + 1, f"cue text cannot hold {ARROW!r}")
+            raise TimingError(line_no + offset, line.index(ARROW) + 1,
+                              N_("cue text cannot hold %(arrow)s", arrow=repr(ARROW)))
     text = "\n".join(text_lines)
     try:
         markup.parse(text)
@@ -99,7 +102,7 @@ def _block(block: list[str], first_line: int, previous_start: int) -> Cue | None
 def _milliseconds(text: str, line: int, column: int) -> int:
     found = _TIME.match(text)
     if not found:
-        raise TimingError(line, column, "a time is written like 00:01.000 or 01:02:03.000")
+        raise TimingError(line, column, N_("a time is written like 00:01.000 or 01:02:03.000"))
     hours, minutes, seconds, millis = found.groups()
     return ((int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + int(millis)
 

@@ -33,7 +33,8 @@ def _doc(n: int, rng: random.Random, common: int) -> dict[str, object]:
             "summary": text(rng.randint(0, 8)), "tags": ",".join(rng.sample(WORDS[:4], rng.randint(0, 2))),
             # One story in ten in Spanish (its words in the Spanish fields): the English fields
             # keep common words over three posting blocks and more.
-            "language": "es" if n % 10 == 3 else rng.choice(["en", "de"]), "level": rng.choice(["full", "pseudonymised"]),
+            "language": "es" if n % 10 == 3 else rng.choice(["en", "de"]),
+            "level": rng.choice(["full", "pseudonymised"]),
             "content_hash": "x", "year": rng.choice([2015, 2019])}
 
 

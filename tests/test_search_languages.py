@@ -106,7 +106,8 @@ def test_an_nfd_story_is_marked_whole(index: Index) -> None:
 def test_a_wildcard_counts_each_index_word_once_whichever_reading_asks_it(tmp_path: Path) -> None:
     index = Index(tmp_path / "index")
     index.ensure()
-    index.write(add=[_doc(f"{n:016d}", "en", f"word{n}", title=f"word{n}", tags=f"tag{n}") for n in range(150)], delete=())
+    index.write(add=[_doc(f"{n:016d}", "en", f"word{n}", title=f"word{n}", tags=f"tag{n}") for n in range(150)],
+                delete=())
 
     assert search(index, "tag*").total == 150  # 150 tags, asked by both readings: 150 words
     with pytest.raises(QueryTooBroad):

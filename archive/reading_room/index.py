@@ -27,6 +27,7 @@ from whoosh.index import LockError
 from whoosh.searching import Searcher
 
 from archive.errors import Conflict, EscrowError
+from archive.messages import N_
 from archive.reading_room import languages
 from archive.reading_room.segments import rewrite
 
@@ -258,7 +259,7 @@ class Index:
         try:
             return self._open().writer(timeout=WRITER_TIMEOUT, limitmb=128)
         except LockError:
-            raise Conflict("the search index is locked by another writer; try again shortly") from None
+            raise Conflict(N_("the search index is locked by another writer; try again shortly")) from None
 
     def documents(self) -> dict[str, str]:
         """Every document's id and content hash, as the index holds them now."""

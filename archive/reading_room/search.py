@@ -30,6 +30,7 @@ from whoosh.query.terms import MultiTerm
 from whoosh.reading import IndexReader
 
 from archive.errors import InvalidInput
+from archive.messages import N_
 from archive.reading_room import postings, scoring
 from archive.reading_room.index import TEXT_FIELDS, Index, schema, spanish, stored_as
 from archive.reading_room.languages import EitherLanguage, fold
@@ -135,28 +136,27 @@ def check(text: str) -> str:
     """The query, trimmed, or InvalidQuery saying what to change."""
     query = text.strip()
     if not query:
-        raise InvalidQuery("type a word or phrase to search for")
+        raise InvalidQuery(N_("type a word or phrase to search for"))
     if len(query) > MAX_QUERY:
-        raise InvalidQuery(f"a query may be at most {MAX_QUERY} characters")
+        raise InvalidQuery(N_("a query may be at most %(limit)s characters", limit=MAX_QUERY))
     if query.count('"') % 2:
-        raise InvalidQuery('a quotation mark is not closed: add the closing "')
+        raise InvalidQuery(N_('a quotation mark is not closed: add the closing "'))
     depth = 0
     for char in query:
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth < 0:
             break
     if depth != 0:
-        raise InvalidQuery("parentheses do not match: check each ( has its )")
+        raise InvalidQuery(N_("parentheses do not match: check each ( has its )"))
     if _FIELD_WITHOUT_VALUE.search(query):
-        raise InvalidQuery("a field needs a value after the colon, e.g. title:strike")
+        raise InvalidQuery(N_("a field needs a value after the colon, e.g. title:strike"))
     for token in _TOKEN.findall(query):
         wild = re.search(r"[*?]", token)
         if wild:
             prefix = token[: wild.start()].split(":")[-1]
             if sum(c.isalnum() for c in prefix) < MIN_WILDCARD_PREFIX:
-                raise InvalidQuery(
-                    f"a wildcard needs at least {MIN_WILDCARD_PREFIX} letters before * or ?, e.g. organi*"
-                )
+                raise InvalidQuery(N_("a wildcard needs at least %(count)s letters before * or ?, e.g. organi*",
+                                      count=MIN_WILDCARD_PREFIX))
     return query
 
 
@@ -169,16 +169,16 @@ def parse(text: str) -> Query:
         try:
             reading = reader.parse(checked)
         except Exception:  # whoosh's parser fails with IndexError or AssertionError on operator soup
-            raise InvalidQuery("the query could not be read: put AND, OR and NOT between words, "
-                               "e.g. strike NOT hotel") from None
+            raise InvalidQuery(N_("the query could not be read: put AND, OR and NOT between words, "
+                                  "e.g. strike NOT hotel")) from None
         if not (reading is NullQuery or isinstance(reading, type(NullQuery))):
             readings.append(reading)  # (a reading of nothing but its language's stop words has none)
     if not readings:
-        raise InvalidQuery("the query has no words to search for")
+        raise InvalidQuery(N_("the query has no words to search for"))
     query = readings[0] if len(readings) == 1 else EitherLanguage(readings)
     for node in _nodes(query):
         if isinstance(node, TermRange | NumericRange) and node.field() not in RANGE_FIELDS:
-            raise InvalidQuery("a range (from TO to) works only on the interview year, e.g. year:[2015 TO 2019]")
+            raise InvalidQuery(N_("a range (from TO to) works only on the interview year, e.g. year:[2015 TO 2019]"))
     return exact_phrases(_tags_phrases(query))
 
 
@@ -206,11 +206,11 @@ def _check_expansion(query: Query, reader: IndexReader) -> None:
         if isinstance(node, MultiTerm):
             words.update(islice(node.expanded_terms(reader), MAX_EXPANSION + 1))
             if len(words) > MAX_EXPANSION:
-                raise QueryTooBroad(f"the wildcards or fuzzy words match more than {MAX_EXPANSION} words: "
-                                    "make them longer")
+                raise QueryTooBroad(N_("the wildcards or fuzzy words match more than %(limit)s words: "
+                                       "make them longer", limit=MAX_EXPANSION))
 
 
-TOO_SLOW = "the query is too broad to answer in time: add words or use a phrase"
+TOO_SLOW = N_("the query is too broad to answer in time: add words or use a phrase")
 
 
 class _Deadline(WrappingCollector):  # type: ignore[misc]

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from archive import audit
 from archive.errors import Conflict, InvalidInput, KeyProblem, NotFound
+from archive.messages import N_
 from archive.release import audio
 from archive.services import reading
 from archive.services.context import Archive
@@ -59,7 +60,7 @@ def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]
             audit.record(archive.session, ring.audit_key, actor.email, "recording.attach_refused", story.id,
                          reason=refusal[0])
     recordings.discard(written)
-    raise InvalidInput(f"{refusal[1]}: nothing was kept", field="recording")
+    raise InvalidInput(N_("%(reason)s: nothing was kept", reason=refusal[1]), field="recording")
 
 
 def write(archive: Archive, story_id: str, draft: Draft, pieces: Iterable[bytes]) -> recordings.Written:
@@ -72,7 +73,7 @@ def write(archive: Archive, story_id: str, draft: Draft, pieces: Iterable[bytes]
     refusal = audio.refusal_to_attach(draft, written.sound)
     if refusal is not None:
         recordings.discard(written)
-        raise InvalidInput(f"{refusal[1]}: nothing was kept", field="recording")
+        raise InvalidInput(N_("%(reason)s: nothing was kept", reason=refusal[1]), field="recording")
     return written
 
 
@@ -101,9 +102,10 @@ def _attachable(archive: Archive, actor: User, story_id: str, locked: bool = Fal
     if locked:
         archive.session.refresh(story, with_for_update=True)
         if story.status == "withdrawn" or story.wrapped_key is None:
-            raise Conflict(f"story {story.id} was withdrawn while the recording arrived: nothing was kept")
+            raise Conflict(N_("story %(id)s was withdrawn while the recording arrived: nothing was kept",
+                              id=story.id))
     if story.status == "withdrawn":
-        raise Conflict(f"story {story.id} is withdrawn: nothing can be added to it")
+        raise Conflict(N_("story %(id)s is withdrawn: nothing can be added to it", id=story.id))
     return story
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 
 from archive import audit, users
 from archive.errors import InvalidInput, Throttled
+from archive.messages import N_
 from archive.services.context import Archive
 from archive.times import utcnow
 from archive.users import SignInFailure, User
@@ -37,7 +38,7 @@ ADDRESS = Window(30, timedelta(minutes=10))  # one address, any email
 ACCOUNT = Window(50, timedelta(hours=1))  # one email, from anywhere
 LONGEST = max(w.span for w in (PAIR, ADDRESS, ACCOUNT))
 AUDIT_EVERY = timedelta(minutes=1)  # one audit entry per address per minute of failures
-TOO_MANY = "Too many failed sign-ins in a short time. Wait a little and try again."
+TOO_MANY = N_("Too many failed sign-ins in a short time. Wait a little and try again.")
 
 
 @cache
@@ -82,7 +83,7 @@ def confirm(archive: Archive, user: User, password: str, address: str) -> None:
         return
     with archive.transaction():
         failed(archive, account, address, now, email=account)
-    raise InvalidInput("that is not your password", field="password")
+    raise InvalidInput(N_("that is not your password"), field="password")
 
 
 def _failures(archive: Archive, now: datetime, window: Window, **match: str) -> tuple[int, datetime | None]:

@@ -9,8 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, request
-from flask_babel import gettext
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response

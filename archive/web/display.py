@@ -13,6 +13,7 @@ from flask import request
 from flask_babel import gettext
 from markupsafe import Markup, escape
 
+from archive.messages import LEVEL_NAMES, RECORDING_NAMES, ROLE_NAMES, STATUS_NAMES  # noqa: F401 (re-exported)
 from archive.web.i18n import moment
 
 
@@ -42,5 +43,9 @@ def when(instant: datetime | None, empty: str | None = None) -> Markup:
 
 
 def sentence(message: str) -> str:
-    """A service's message as a sentence for a page: capitalised."""
+    """A service's message as a sentence for a page: capitalised, and ended by a full stop unless
+    it ends with its own (never two: "agreed..")."""
+    message = message.strip()
+    if message and message[-1] not in ".?!…":
+        message += "."
     return message[:1].upper() + message[1:]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale
 from babel.dates import format_skeleton, get_datetime_format
 from flask import Flask, request, session, url_for
 from flask_babel import Babel, format_decimal, get_locale, gettext, ngettext
