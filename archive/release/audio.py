@@ -160,10 +160,10 @@ def refusal_to_attach(draft: Draft, sound: Sound) -> tuple[str, str] | None:
     what the release gate would otherwise refuse, known now. A key of REFUSALS (for the audit
     log) and a sentence for whoever attaches it, neither telling anything of the story."""
     if draft.recording_release == "muted" and not muting.fits(sound.frames, sound.channels, sound.subtype):
-        hours = sound.frames / sound.rate / 3600
+        hours = "%.1f" % (sound.frames / sound.rate / 3600)  # noqa: UP031 - a value for the message
         return "too_long", N_("the recording is too long to release muted (%(hours)s hours): its muted copy "
                               "would be larger than the 4 GiB a WAV file can hold; choose to release no "
-                              "recording, or split the interview", hours=f"{hours:.1f}")
+                              "recording, or split the interview", hours=hours)
     try:
         cues = timing.parse(draft.captions) if draft.captions else []
     except timing.TimingError:

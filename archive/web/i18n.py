@@ -23,7 +23,7 @@ from flask import Flask, request, session, url_for
 from flask_babel import Babel, format_decimal, get_locale, gettext, ngettext
 from werkzeug.wrappers import Response
 
-from archive.messages import Message
+from archive.messages import LEVEL_NAMES, RECORDING_NAMES, ROLE_NAMES, STATUS_NAMES, Message
 from archive.paths import TRANSLATIONS
 
 LANGUAGES = ("en", "es")  # the interface's languages; the first is the default
@@ -35,12 +35,15 @@ def init_app(app: Flask) -> None:
     """Wire the catalogue, the language choice and the Jinja helpers into the app."""
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     babel.init_app(app, default_locale=LANGUAGES[0], locale_selector=language)
+    app.jinja_env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts {% trans %} blocks
     app.before_request(_keep_choice)
     app.after_request(_vary)
     app.jinja_env.filters["language_name"] = language_name
     app.jinja_env.filters["number"] = number
     app.jinja_env.globals.update(interface_language=interface_language, switch_url=switch_url,
-                                 languages=LANGUAGES, translated=translated)
+                                 languages=LANGUAGES, translated=translated, named=named,
+                                 status_names=STATUS_NAMES, level_names=LEVEL_NAMES, role_names=ROLE_NAMES,
+                                 recording_names=RECORDING_NAMES)
 
 
 def _asked() -> str | None:
@@ -53,7 +56,13 @@ def language() -> str:
     chosen = _asked() or session.get(CHOSEN)
     if chosen in LANGUAGES:
         return str(chosen)
-    return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]
+    # By weight, a regional tag counting for its language (es-MX;q=0.9 before en;q=0.5: werkzeug's
+    # best_match prefers any exact match, however light, to a regional one).
+    for tag, quality in request.accept_languages:  # heaviest first
+        primary = tag.split("-")[0].split("_")[0].lower()
+        if quality > 0 and primary in LANGUAGES:
+            return primary
+    return LANGUAGES[0]
 
 
 def interface_language() -> str:
@@ -84,10 +93,11 @@ def _vary(response: Response) -> Response:
     return response
 
 
-def switch_url(lang: str) -> str:
+def switch_url(lang: str, stay: bool = True) -> str:
     """This page in another language: the same address with `lang`, for a page a GET shows;
-    after a form's POST, the reading room (the form's answer cannot be asked for again)."""
-    if request.method != "GET" or request.endpoint is None or request.endpoint == "static":
+    after a form's POST, and on an error page (`stay` false: a sealed story's 404 is the same,
+    byte for byte, as an unknown id's), the reading room."""
+    if not stay or request.method != "GET" or request.endpoint is None or request.endpoint == "static":
         return url_for("reading.search", lang=lang)
     args = {**request.view_args, **request.args.to_dict(), CHOSEN: lang}
     return url_for(request.endpoint, **args)
@@ -106,6 +116,12 @@ def language_name(code: str | None) -> str:
     if region:
         name = f"{name} ({here.territories.get(region.upper(), region)})"
     return name
+
+
+def named(names: dict[str, str], code: str) -> str:
+    """One of the archive's codes (a status, a level, a role) by its name in the interface's
+    language; an unknown code as it is."""
+    return gettext(names[code]) if code in names else code
 
 
 def number(value: int | float) -> str:

@@ -105,7 +105,7 @@ def _harden(response: Response) -> Response:
 def error_page(status: int, message: str | None = None) -> tuple[str, int]:
     """The one generic page for an error status."""
     title = gettext(TITLES.get(status, N_("Error")))
-    body = render_template("error.html", status=status, title=title,
+    body = render_template("error.html", status=status, title=title, stay=False,
                            message=message or (gettext(MESSAGES[status]) if status in MESSAGES else title))
     return body, status
 
