@@ -521,3 +521,39 @@ def test_an_embargo_extended_while_muted_copies_are_made_holds(home: Path, tmp_p
     assert one(home, "SELECT count(*) FROM released_stories") == 0
     assert one(home, "SELECT count(*) FROM recordings WHERE rendition = 'muted'") == 0
     assert not list(home.glob("media/.*.partial"))  # the copy made ahead was not kept
+
+
+HIGH_RESOLUTION = [("WAV", "PCM_24", 2, "wav"), ("WAV", "FLOAT", 2, "wav"), ("FLAC", "PCM_24", 2, "flac"),
+                   ("WAV", "PCM_16", 6, "wav"), ("WAV", "PCM_32", 1, "wav")]
+
+
+@pytest.mark.parametrize("kind, subtype, channels, suffix", HIGH_RESOLUTION,
+                         ids=[f"{k}-{s}-{c}ch" for k, s, c, _ in HIGH_RESOLUTION])
+def test_archival_masters_of_any_depth_and_channel_count_are_released_muted(
+        home: Path, tmp_path: Path, kind: str, subtype: str, channels: int, suffix: str) -> None:
+    """24-bit, 32-bit and float masters, and more than two channels, are muted into a WAV with the
+    extensible header (WAVEX), which the vault takes like any WAV: the muted copy is released, and
+    the story's text with it. (The vault refused its own muted copy's header, and the story's
+    text stayed sealed past its date on every run.)"""
+    story_id = _sealed_story(home, tmp_path, redaction_level="redacted", recording_release="muted")
+    t = np.arange(5 * RATE) / RATE
+    signal = np.stack([0.5 * np.sin(2 * np.pi * (440 + 110 * c) * t) for c in range(channels)], axis=1)
+    soundfile.write(tmp_path / f"master.{suffix}", signal, RATE, format=kind, subtype=subtype)
+    attached = escrow(home, "stories", "attach", story_id, str(tmp_path / f"master.{suffix}"), "--as", ORG)
+    assert attached.exit_code == 0, attached.output
+
+    published = escrow(home, "publish-due")
+
+    assert published.exit_code == 0 and published.output.startswith("released 1,"), published.output
+    assert "Canaryname7" not in one(home, "SELECT transcript FROM released_stories")
+    released = str(one(home, "SELECT recording_id FROM released_stories"))
+    assert one(home, "SELECT rendition FROM recordings WHERE id = :id", id=released) == "muted"
+    data = _opened(home, released)
+    info = soundfile.info(io.BytesIO(data))
+    assert (info.channels, info.subtype) == (channels, "PCM_16" if subtype == "PCM_16" else "PCM_24")
+    muted = soundfile.read(io.BytesIO(data), dtype="int16", always_2d=True)[0]
+    for channel in range(channels):
+        assert _dbfs(muted[1 * RATE : 2 * RATE, channel]) < -60  # the cue that names Rosa, every channel
+        assert _dbfs(muted[int(3.2 * RATE) : int(3.8 * RATE), channel]) > -20  # the plain cue is heard
+    assert sql(home, "SELECT count(*) FROM audit_log WHERE action = 'recording.release_refused'") == [(0,)]
+    assert escrow(home, "index", "verify").exit_code == 0

@@ -141,6 +141,8 @@ def test_a_story_that_once_crashed_redaction_releases_and_others_follow(home: Pa
     ("[[person:Maria Lopez|Maria]] said", "line 1, column 1: the stand-in repeats a name"),
     ("a NUL \x00 here", "control character"),
     ("a lone \ud800 surrogate", "control character or an invalid one at line 1, column 8"),
+    ("Gar\ufffecia and Gar\U0010ffffcia", "transcript has a control character or an invalid one at line 1, column 4"),
+    ("a\nRo\ufdefsa", "transcript has a control character or an invalid one at line 2, column 3"),
 ])
 def test_what_the_gate_could_not_redact_is_refused_at_import(home: Path, tmp_path: Path, transcript: str,
                                                             message: str) -> None:

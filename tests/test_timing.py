@@ -115,13 +115,38 @@ def test_a_timed_transcript_is_released_redacted_with_its_times(archive_home: Pa
         return
     cues = timing.parse(captions)
     assert [(c.start, c.end) for c in cues] == [(1000, 3000), (3500, 6000)]
-    assert "&lt;b&gt;night&lt;/b&gt;" in captions
+    assert "the night shift" in captions and "b&gt;" not in captions  # WebVTT's bold, rendered
     if level == "full":
         assert f"Rosa {hidden}" in captions and f"Rosa {hidden}" in transcript
     else:
         assert hidden not in captions and narrator not in captions
         assert "[redacted]" in captions or "Person A" in captions
         assert_no_canary(archive_home, hidden, narrator)
+
+
+@pytest.mark.parametrize("cue, rendered", [
+    ("Gar<00:00:01.500>cia left", "Garcia left"),  # an inline timestamp inside a name
+    ("Garc&#105;a and Gar&#x63;ia", "Garcia and Garcia"),  # character references
+    ("<v Maria Lopez>We struck</v>", "We struck"),  # a voice's name is an annotation, not shown
+    ("<c.loud>Ro</c><i>sa</i> &amp; <b>Ana</b>", "Rosa & Ana"),
+    ("<ruby>Ana<rt>Garcia</rt></ruby> came", "Ana came"),  # ruby text is not read into the line
+    ("Gar&#xFFFE;cia and Ro&#12;sa", "Garcia and Rosa"),  # what the archive refuses, dropped
+    ("<lang es>Rosa</lang> &lt;3", "Rosa <3"),
+])
+def test_cue_text_is_read_as_a_player_renders_it(cue: str, rendered: str) -> None:
+    [parsed] = timing.parse(f"WEBVTT\n\n00:01.000 --> 00:02.000\n{cue}\n")
+    assert parsed.text == rendered
+    assert timing.parse(timing.render([parsed])) == [parsed]  # released as it renders
+
+
+@pytest.mark.parametrize("cue, column", [("a < b", 3), ("a <span>b</span>", 3), ("ok\nthen <i", 6)])
+def test_a_lone_or_unknown_tag_in_cue_text_is_refused_at_submission_and_read_as_a_player_would_later(
+        cue: str, column: int) -> None:
+    text = f"WEBVTT\n\n00:01.000 --> 00:02.000\n{cue}\n"
+    with pytest.raises(TimingError) as refused:
+        timing.parse(text)
+    assert refused.value.column == column and "write &lt;" in refused.value.reason
+    assert timing.parse(text, strict=False)[0].text in ("a ", "a b", "ok\nthen ")
 
 
 def test_a_transcript_that_differs_from_the_captions_or_bad_captions_are_refused(archive_home: Path,

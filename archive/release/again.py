@@ -10,18 +10,21 @@ document; at the end the index is brought in step with the table and the old tex
 its files and from the database's free pages. The publisher lock is held for one batch of
 replacements at a time, so a takedown waits for a batch, not for the whole run.
 
-A replacement may only hide more. Field by field, every word the new copy has where the old
-one had something else must be one of the redaction's own (a label, a stand-in, a label's
-ordinal): otherwise the new copy would release what was hidden until now, whatever the rule
-that changed, and it is not written; the story is named.
+A replacement may only hide more. Field by field, the words the new copy shows, less the
+redaction's own (its labels and stand-ins, and the ordinal a label writes after itself), must
+be words the old copy showed, in the same order: otherwise the new copy would release what was
+hidden until now, whatever the rule that changed, and it is not written; the story is named.
+Words are compared as redaction compares names (`names.key`: every spelling, look-alike and
+invisible character folded the same way), and the check is one pass over each field.
 """
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -123,22 +126,37 @@ def _changed(session: Session, keyring: Keyring, ids: Sequence[str], done: Redon
 
 
 def hides_at_least_as_much(old: ReleasedStory, new: ReleasedStory) -> bool:
-    """Whether, field by field, every word the new copy has where the old copy had something
-    else is the redaction's own: a label or stand-in word, or a label's ordinal (``Person C``,
-    ``Place 3``). Words only removed, or kept where they were, are fine."""
+    """Whether, field by field, every word the new copy shows that is not the redaction's own
+    (a label or stand-in word, or the ordinal a label writes, as in ``Person C``, ``Place 3``) is
+    one the old copy showed, in order: the new copy may drop words (hide more), never add or
+    move one. Linear in the fields' length (a greedy subsequence walk)."""
     own = redaction.own_words()
-    labels = redaction.label_words()
     for name in _FIELDS:
-        before, after = names.key(getattr(old, name) or ""), names.key(getattr(new, name) or "")
-        matcher = SequenceMatcher(None, before, after, autojunk=False)
-        for tag, _, _, start, end in matcher.get_opcodes():
-            if tag in ("replace", "insert"):
-                for at in range(start, end):
-                    word = after[at]
-                    ordinal = at > 0 and after[at - 1] in labels and (word.isdigit() or len(word) <= 2)
-                    if word not in own and not ordinal:
-                        return False
+        before = _shown(str(getattr(old, name) or ""), own)
+        after = _shown(str(getattr(new, name) or ""), own)
+        remaining = iter(before)
+        if not all(word in remaining for word in after):  # `in` advances the iterator: a subsequence test
+            return False
     return True
+
+
+def _shown(text: str, own: frozenset[str]) -> list[str]:
+    """A field's words as names.key folds them, less the redaction's own: its labels and stand-ins,
+    and each label's ordinal as `redaction` writes it (a capital letter repeated after Person,
+    digits after Employer or Place), read from the text as written, so that ``Person Li`` keeps
+    ``Li``."""
+    words = names.words(text)
+    labels = redaction.ordinals()
+    kept: list[str] = []
+    ordinal: re.Pattern[str] | None = None
+    for word, written in words:
+        if ordinal is not None and ordinal.fullmatch(written):
+            ordinal = None
+            continue
+        ordinal = labels.get(word)
+        if word not in own:
+            kept.append(word)
+    return kept
 
 
 def _replace(session: Session, keyring: Keyring, changed: dict[str, ReleasedText], media_root: Path,

@@ -165,7 +165,7 @@ def refusal_to_attach(draft: Draft, sound: Sound) -> tuple[str, str] | None:
                               "would be larger than the 4 GiB a WAV file can hold; choose to release no "
                               "recording, or split the interview", hours=hours)
     try:
-        cues = timing.parse(draft.captions) if draft.captions else []
+        cues = timing.parse(draft.captions, strict=False) if draft.captions else []
     except timing.TimingError:
         return None  # checked when the story was sealed; the gate releases no timed audio for it
     last = max((cue.end for cue in cues), default=0)

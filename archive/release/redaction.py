@@ -24,6 +24,7 @@ use as given (a chosen stand-in that repeats a hidden name) it replaces by a saf
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -69,10 +70,15 @@ def stand_ins(language: str) -> StandIns:
     return STAND_INS.get(language.replace("_", "-").split("-")[0].strip().lower(), STAND_INS["en"])
 
 
-def label_words() -> frozenset[str]:
-    """The labels' words that an ordinal follows (``Person A``, ``Employer 2``, ``Lugar 1``), in every language."""
-    return frozenset(word for words in STAND_INS.values() for label in words.labels.values()
-                     for word in names.key(label))
+# What `_ordinal` writes after each label: a capital letter repeated, or a number.
+_ORDINALS = {"person": re.compile(r"([A-Z])\1*"), "org": re.compile(r"\d+"), "place": re.compile(r"\d+")}
+
+
+def ordinals() -> dict[str, re.Pattern[str]]:
+    """Each label's word (in every language's stand-ins) as names.key cuts it, and the ordinal
+    written after it, as written."""
+    return {names.key(label)[0]: _ORDINALS[kind]
+            for words in STAND_INS.values() for kind, label in words.labels.items()}
 
 
 def own_words() -> frozenset[str]:
@@ -108,19 +114,55 @@ class ReleasedText:
 
 def redact(draft: Draft) -> ReleasedText:
     """The released copy of a story at its own redaction level."""
+    return _redaction(draft)[0]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What one level would release of a draft, for its organizer: each released field in
+    pieces (every hidden word with what was written there), the tags kept and dropped, whether
+    the captions go out and how many cues a muted recording silences, and the name parts hidden
+    only where they are written as a name (short, or common words)."""
+
+    copy: ReleasedText
+    fields: dict[str, list[Piece]]
+    tags_dropped: tuple[str, ...]
+    cues: int
+    in_context: tuple[str, ...]
+
+
+def preview(draft: Draft) -> Preview:
+    """The preview of a draft at its own redaction level (it holds sealed text: its organizer's only)."""
+    copy, fields, people = _redaction(draft)
+    shown = [(name, pieces) for name, pieces in fields.items() if name != "transcript" or copy.transcript is not None]
+    in_context = sorted({part for person in (people.everyone if people else []) for forms in person.names
+                         for part in forms.contextual if len(part) > 1})
+    return Preview(copy, dict(shown), tuple(t for t in draft.tags if t not in copy.tags),
+                   len(_cues(draft.captions)), tuple(in_context))
+
+
+def _redaction(draft: Draft) -> tuple[ReleasedText, dict[str, list[Piece]], _People | None]:
+    """The released copy, its marked fields in pieces, and the story's people (None at full)."""
     level = draft.redaction_level
-    parsed = {name: _segments(getattr(draft, name)) for name in MARKED_FIELDS}
     cues = _cues(draft.captions)
+    if cues:  # the captions' text, as a player renders it, is the transcript (a story sealed
+        # before cue text was read as WebVTT holds its tags in its stored transcript)
+        draft = draft.changed(transcript=timing.plain(cues))
+    parsed = {name: _segments(getattr(draft, name)) for name in MARKED_FIELDS}
     if level == "full":
         shown = {name: _names_only(segments) for name, segments in parsed.items()}
-        return ReleasedText(shown["title"], draft.narrator, shown["transcript"], shown["summary"],
+        copy = ReleasedText(shown["title"], draft.narrator, shown["transcript"], shown["summary"],
                             draft.interviewer, draft.interview_date, draft.place, draft.language,
                             draft.tags, level, _timed(cues, lambda text: _names_only(_segments(text))))
+        return copy, {name: [Piece(text)] for name, text in shown.items()}, None
     spans = [s for segments in parsed.values() for s in segments if isinstance(s, Span)]
     people = _People(draft, spans, level)
     scrubber = people.scrubber()
-    shown = {name: _scrub(segments, people, scrubber) for name, segments in parsed.items()}
-    return ReleasedText(
+    # At level summary the transcript is not released: not scrubbed either.
+    pieces = {name: _pieces(segments, people, scrubber) if name != "transcript" or level != "summary" else []
+              for name, segments in parsed.items()}
+    shown = {name: "".join(piece.text for piece in found) for name, found in pieces.items()}
+    copy = ReleasedText(
         title=shown["title"], narrator=people.words.narrator_by_level[level],
         transcript=None if level == "summary" else shown["transcript"],
         summary=shown["summary"], interviewer="", interview_date=draft.interview_date[:4],
@@ -128,6 +170,7 @@ def redact(draft: Draft) -> ReleasedText:
         redaction_level=level,
         **_timed_release(cues, shown["transcript"], level, people, scrubber),
     )
+    return copy, pieces, people
 
 
 def _timed_release(cues: list[timing.Cue], transcript: str, level: str, people: _People,
@@ -154,7 +197,7 @@ def _cues(captions: str) -> list[timing.Cue]:
     vault checked it at submission; the gate never stops on a story, and the transcript is
     released as it is)."""
     try:
-        return timing.parse(captions) if captions else []
+        return timing.parse(captions, strict=False) if captions else []
     except timing.TimingError:
         return []
 
@@ -179,22 +222,49 @@ def _names_only(segments: list[markup.Segment]) -> str:
     return "".join(s if isinstance(s, str) else s.text for s in segments)
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A piece of a released field, for the preview: text as released and, where the piece is a
+    stand-in, what was written there (the organizer's own text, never released)."""
+
+    text: str
+    hidden: str | None = None
+
+
 def _scrub(segments: list[markup.Segment], people: _People, scrubber: names.Matcher) -> str:
+    return "".join(piece.text for piece in _pieces(segments, people, scrubber))
+
+
+def _pieces(segments: list[markup.Segment], people: _People, scrubber: names.Matcher) -> list[Piece]:
     """Spans become their person's stand-in; the text between them is scrubbed in one pass,
     with a barrier where each span stood so that no match reaches across a span."""
     runs: list[list[str]] = [[]]
-    stand_ins = []
+    spans = []
     for segment in segments:
         if isinstance(segment, Span):
-            stand_ins.append(people.stand_in_of(segment))
+            spans.append(segment)
             runs.append([])
         else:
             runs[-1].append(segment.replace(_BARRIER, ""))
-    pieces = scrubber.replace(_BARRIER.join("".join(run) for run in runs)).split(_BARRIER)
-    out = [pieces[0]]
-    for stand_in, piece in zip(stand_ins, pieces[1:], strict=True):
-        out += (stand_in, piece)
-    return "".join(out)
+    joined = _BARRIER.join("".join(run) for run in runs)
+    found: list[Piece] = []
+    last = 0
+    for match in scrubber.find(joined):
+        found += (Piece(joined[last : match.start]), Piece(match.value, joined[match.start : match.end]))
+        last = match.end
+    found.append(Piece(joined[last:]))
+    marked = iter(spans)
+    out: list[Piece] = []
+    for piece in found:
+        if piece.hidden is not None or _BARRIER not in piece.text:
+            out.append(piece)
+            continue
+        first, *rest = piece.text.split(_BARRIER)
+        out.append(Piece(first))
+        for text in rest:
+            span = next(marked)
+            out += (Piece(people.stand_in_of(span), span.text), Piece(text))
+    return [piece for piece in out if piece.text or piece.hidden is not None]
 
 
 @dataclass(eq=False)
@@ -203,19 +273,13 @@ class _Person:
     hidden (each whole name, and the parts and run-together forms that go with them)."""
 
     stand_in: str
-    wholes: set[names.Key] = field(default_factory=set)
-    parts: set[names.Key] = field(default_factory=set)
+    names: list[names.Forms] = field(default_factory=list)
 
     def known_as(self, name: str, kind: str) -> None:
         """Add one of the names this person goes by (kind: person, org or place)."""
-        found = names.patterns(name, kind)
-        if found:
-            self.wholes.add(found[0])
-            self.parts.update(found[1:])
-
-    def hidden(self) -> set[names.Key]:
-        """Everything of this person that is scrubbed."""
-        return self.wholes | self.parts
+        found = names.forms(name, kind)
+        if found.wholes:
+            self.names.append(found)
 
 
 class _People:
@@ -273,7 +337,8 @@ class _People:
     def _make_stand_ins_safe(self) -> None:
         """A stand-in that itself holds a hidden name (chosen carelessly, or a label that
         happens to be someone's name) would release that name: it becomes [redacted]."""
-        hidden = names.Matcher((pattern, "") for person in self.everyone for pattern in person.hidden())
+        hidden = names.Matcher(names.Entry(forms, "", id(person)) for person in self.everyone
+                               for forms in person.names)
         for person in self.everyone:
             if hidden.finds(person.stand_in):
                 person.stand_in = self.words.redacted
@@ -283,19 +348,11 @@ class _People:
         return self._by_span[(span.kind, span.text)].stand_in
 
     def scrubber(self) -> names.Matcher:
-        """Every hidden name and part, each to its person's stand-in: a whole name to the
-        person it names; a part shared by people with different stand-ins to [redacted]."""
-        whole: dict[names.Key, set[str]] = {}
-        partial: dict[names.Key, set[str]] = {}
-        for person in self.everyone:
-            for pattern in person.wholes:
-                whole.setdefault(pattern, set()).add(person.stand_in)
-            for pattern in person.parts:
-                partial.setdefault(pattern, set()).add(person.stand_in)
-        redacted = self.words.redacted
-        table = {pattern: _one_or_redacted(stand_ins, redacted) for pattern, stand_ins in partial.items()}
-        table.update((pattern, _one_or_redacted(stand_ins, redacted)) for pattern, stand_ins in whole.items())
-        return names.Matcher(table)
+        """Every hidden name, whole or in part, each to its person's stand-in: a whole name to the
+        person it names; a part shared by people with different stand-ins to [redacted]. The
+        narrator's parts that are also common words are hidden wherever they are capitalised."""
+        return names.Matcher((names.Entry(forms, person.stand_in, id(person), strict=person is self.narrator)
+                              for person in self.everyone for forms in person.names), conflict=self.words.redacted)
 
     def holds_name(self, tag: str, scrubber: names.Matcher) -> bool:
         """Whether a tag holds a hidden name or part as a word, or run together with other
@@ -307,7 +364,8 @@ class _People:
 
     def _glued(self) -> set[str]:
         """Every hidden whole name run together and every identifying part, three letters or more."""
-        joined = {"".join(p) for person in self.everyone for p in person.hidden()}
+        joined = {"".join(w) for person in self.everyone for forms in person.names for w in forms.wholes}
+        joined |= {p for person in self.everyone for forms in person.names for p in forms.parts}
         return {g for g in joined if len(g) >= names.MIN_PART and g not in names.FUNCTION_WORDS}
 
 
@@ -318,8 +376,8 @@ def _is_narrator(span_key: names.Key, narrator_key: names.Key) -> bool:
     return len(span_key) == 1 and names.is_identifying(span_key[0]) and span_key[0] in narrator_key
 
 
-def _one_or_redacted(stand_ins: set[str], redacted: str = REDACTED) -> str:
-    return next(iter(stand_ins)) if len(stand_ins) == 1 else redacted
+def _one_or_redacted(stand_ins: set[str]) -> str:
+    return next(iter(stand_ins)) if len(stand_ins) == 1 else REDACTED
 
 
 def _ordinal(kind: str, n: int) -> str:

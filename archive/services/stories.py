@@ -12,7 +12,7 @@ from sqlalchemy import select
 from archive.errors import Forbidden, InvalidInput, NotFound
 from archive.reading_room.models import ReleasedStory
 from archive.release import gate
-from archive.release.redaction import ReleasedText, redact
+from archive.release.redaction import Preview, preview
 from archive.services import recordings
 from archive.services.context import Archive
 from archive.users import User
@@ -31,9 +31,10 @@ def parse(data: dict[str, object]) -> Draft:
     return drafts.parse(data)
 
 
-def previews(draft: Draft) -> dict[str, ReleasedText]:
-    """What each redaction level would release of a draft (shown to its organizer only)."""
-    return {level: redact(draft.changed(redaction_level=level)) for level in LEVELS}
+def previews(draft: Draft) -> dict[str, Preview]:
+    """What each redaction level would release of a draft, every hidden word marked (shown to its
+    organizer only)."""
+    return {level: preview(draft.changed(redaction_level=level)) for level in LEVELS}
 
 
 def submit(archive: Archive, actor: User, draft: Draft, recording: Iterable[bytes] | None = None,

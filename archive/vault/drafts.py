@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from archive import markup, names, timing
+from archive import characters, markup, names, timing
 from archive.errors import InvalidInput
 from archive.messages import N_
 from archive.times import parse_instant
@@ -38,9 +38,6 @@ FIELD_NAMES = {"title": N_("title"), "narrator": N_("narrator"), "transcript": N
                "summary": N_("summary"), "interviewer": N_("interviewer"), "place": N_("place"),
                "notes": N_("notes"), "captions": N_("captions"), "tags": N_("tags"),
                "a token's name": N_("a token's name")}
-# Control characters other than tab and newline, and lone surrogates (not text; PostgreSQL
-# and UTF-8 refuse them), are refused in every field; Windows line ends become newlines.
-_UNACCEPTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
@@ -197,12 +194,12 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str:
 
 
 def clean_text(value: str, name: str) -> str:
-    """Line ends made plain; control characters and lone surrogates refused (by position only)."""
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    bad = _UNACCEPTED.search(value)
-    if bad:
-        line = value.count("\n", 0, bad.start()) + 1
-        column = bad.start() - (value.rfind("\n", 0, bad.start()) + 1) + 1
+    """Line ends made newlines; what the archive's character policy refuses (control characters,
+    lone surrogates, noncharacters: `archive.characters`) refused by its position only."""
+    value, bad = characters.clean(value)
+    if bad is not None:
+        line = value.count("\n", 0, bad) + 1
+        column = bad - (value.rfind("\n", 0, bad) + 1) + 1
         raise InvalidInput(N_("%(field)s has a control character or an invalid one at line %(line)s, column "
                               "%(column)s; only text, tabs and line breaks are accepted",
                               field=FIELD_NAMES.get(name, name), line=str(line), column=str(column)))

@@ -34,8 +34,11 @@ from archive.vault.keys import Keyring
 from archive.vault.models import Recording, Story
 from archive.vault.stories import new_id
 
-# libsndfile's names for the containers the archive takes, and their media types.
-FORMATS = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg", "MP3": "audio/mpeg"}
+# libsndfile's names for the containers the archive takes, and their media types. WAVEX is a
+# WAV file with the extensible header that more than two channels or 16 bits need (archival
+# masters are usually 24-bit), and the header the release gate writes on such a muted copy.
+FORMATS = {"WAV": "audio/wav", "WAVEX": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg",
+           "MP3": "audio/mpeg"}
 SUFFIX = ".sealed"
 PARTIAL = ".partial"
 # How long a file no committed row accounts for may be something still on its way: an upload

@@ -116,6 +116,10 @@ def test_a_markup_error_is_shown_at_the_field_with_line_and_column_and_nothing_i
     ({"transcript": "[[person:A]] " * 2_001}, "transcript", "at most 2,000 are allowed"),
     ({"transcript": "[[person:Maria Lopez|Maria]]"}, "transcript", "the stand-in repeats a name the story hides"),
     ({"title": "Break\x0broom"}, "title", "Title has a control character"),
+    # Noncharacters: XML's writer drops U+FFFE, so "Gar\ufffecia" was matched in pieces and released whole.
+    ({"transcript": "We met Gar\ufffecia."}, "transcript", "Transcript has a control character or an invalid one at "
+                                                            "line 1, column 11"),
+    ({"summary": "Ro\ufdd0sa"}, "summary", "Summary has a control character or an invalid one"),
 ])
 def test_bad_fields_are_refused_at_the_field_and_nothing_is_stored(web_app: Flask, client: FlaskClient,
                                                                   world: World, change: dict[str, str],
@@ -139,11 +143,32 @@ def test_the_preview_shows_each_level_and_stores_nothing(web_app: Flask, client:
     page = client.post("/submit", data={**STORY, **_form(client, "/submit"), "preview": "1"}).get_data(as_text=True)
 
     assert "What the reading room would show" in page
-    assert "We met Person A at Employer 1." in page  # pseudonymized, the chosen level
-    assert "We met [redacted] at [redacted]." in page
+    hidden = '<mark class="hidden-word"><span class="visually-hidden">hidden: </span><del>{}</del> <ins>{}</ins></mark>'
+    assert (f"We met {hidden.format('Maria Lopez', 'Person A')} at {hidden.format('Harbor Hotel', 'Employer 1')}."
+            in page)  # pseudonymized, the chosen level
+    assert f"We met {hidden.format('Maria Lopez', '[redacted]')} at" in page
     assert "We met Maria Lopez at Harbor Hotel." in page  # full
-    assert "Summary only: Meetings." in page
+    assert "Not released at this level: the transcript stays sealed." in page  # summary
+    assert page.count("<dd>Meetings.</dd>") == 4  # the summary, at every level
     assert _stories(web_app) == before and len(_actions(web_app)) == entries
+
+
+def test_the_preview_shows_every_released_field_with_over_redaction_and_dropped_tags(
+        client: FlaskClient, world: World) -> None:
+    """A word that only carries a name (Rosalind, for Rosa) is hidden, and the organizer sees which
+    word went, in the title and summary as in the transcript; a tag holding a name is shown dropped;
+    a part hidden only in context is named."""
+    sign_in(client, world.user_ids["organizer"])
+    fields = {**STORY, "narrator": "Rosa Das", "title": "Rosalind and the night shift",
+              "summary": "Mx. Das on Rosalind.", "tags": "rosadas, strike", "redaction_level": "redacted"}
+
+    page = client.post("/submit", data={**fields, **_form(client, "/submit"), "preview": "1"}).get_data(as_text=True)
+
+    hidden = '<mark class="hidden-word"><span class="visually-hidden">hidden: </span><del>{}</del> <ins>{}</ins></mark>'
+    assert f"<dd>{hidden.format('Rosalind', '[redacted]')} and the night shift</dd>" in page
+    assert f"<dd>Mx. {hidden.format('Das', '[redacted]')} on {hidden.format('Rosalind', '[redacted]')}.</dd>" in page
+    assert "dropped because they hold a hidden name: <del>rosadas</del>" in page
+    assert "beside the rest of the name): das." in page
 
 
 def test_my_stories_lists_only_ones_own(client: FlaskClient, world: World) -> None:
