@@ -99,8 +99,10 @@ def switch_url(lang: str, stay: bool = True) -> str:
     byte for byte, as an unknown id's), the reading room."""
     if not stay or request.method != "GET" or request.endpoint is None or request.endpoint == "static":
         return url_for("reading.search", lang=lang)
-    args = {**request.view_args, **request.args.to_dict(), CHOSEN: lang}
-    return url_for(request.endpoint, **args)
+    # Never a query argument url_for would read as its own (_scheme=javascript, _external: an
+    # address of the visitor's choosing in a link on the page).
+    asked = {k: v for k, v in request.args.items() if not k.startswith("_")}
+    return url_for(request.endpoint, **{**asked, **(request.view_args or {}), CHOSEN: lang})
 
 
 def language_name(code: str | None) -> str:

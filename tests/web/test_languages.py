@@ -269,3 +269,14 @@ def test_a_preview_shows_each_level_with_the_story_s_stand_ins_whatever_the_inte
         assert "<ins>Persona A</ins>" not in english
         assert 'class="transcript released-text" lang="es">Vi a' in spanish
         assert 'class="transcript released-text" lang="en">Vi a' in english
+
+
+def test_the_switch_links_to_this_page_and_no_address_a_visitor_chose(client: FlaskClient, world: World) -> None:
+    page = client.get(f"/stories/{world.released_id}?_scheme=javascript&_external=1&_anchor=x&q=a%22b").get_data(
+        as_text=True)
+    links = re.findall(r'<a href="([^"]*)" lang="(en|es)" hreflang', page)
+
+    assert [lang for _, lang in links] == ["en", "es"]
+    for href, lang in links:
+        assert href.startswith(f"/stories/{world.released_id}?") and f"lang={lang}" in href
+        assert "javascript" not in href and "_external" not in href and "#" not in href and '"' not in href
