@@ -513,3 +513,5 @@ def test_the_audit_page_verifies_what_was_added_since_it_last_looked(client: Fla
     page = client.get("/admin/audit").get_data(as_text=True)
 
     assert "The audit log does not verify: audit entry 7 does not verify" in page
+    spanish = client.get("/admin/audit?lang=es").get_data(as_text=True)
+    assert "El registro de auditoría no se verifica: la entrada de auditoría 7 no se verifica" in spanish
