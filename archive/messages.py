@@ -52,11 +52,10 @@ def Nn_(singular: str, plural: str, count: int, **values: Any) -> Message:  # no
     return Message(singular, plural, count, {"count": count, **values})
 
 
-# The archive's codes as a page names them (a story's status, a redaction level, a role, what
-# is released of a recording), English until a door translates them.
+# The archive's codes as a page names them (a story's status, a redaction level, a role),
+# English until a door translates them.
 STATUS_NAMES = {"sealed": N_("sealed"), "due_for_review": N_("due for review"), "released": N_("released"),
                 "withdrawn": N_("withdrawn")}
 LEVEL_NAMES = {"full": N_("full"), "pseudonymized": N_("pseudonymized"), "redacted": N_("redacted"),
                "summary": N_("summary")}
 ROLE_NAMES = {"organizer": N_("organizer"), "researcher": N_("researcher"), "admin": N_("admin")}
-RECORDING_NAMES = {"none": N_("none"), "muted": N_("muted"), "full": N_("full")}

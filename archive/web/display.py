@@ -13,7 +13,6 @@ from flask import request
 from flask_babel import gettext
 from markupsafe import Markup, escape
 
-from archive.messages import LEVEL_NAMES, RECORDING_NAMES, ROLE_NAMES, STATUS_NAMES  # noqa: F401 (re-exported)
 from archive.web.i18n import moment
 
 

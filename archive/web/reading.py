@@ -13,12 +13,12 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from archive.errors import InvalidInput, NotFound
-from archive.messages import N_
+from archive.messages import LEVEL_NAMES, N_
 from archive.services import exports, reading, recordings
 from archive.services.reading import Filters, IndexMissing, ReleasedStory
 from archive.web import context, streaming
 from archive.web.auth import login_manager
-from archive.web.display import LEVEL_NAMES, sentence
+from archive.web.display import sentence
 from archive.web.i18n import said
 
 bp = Blueprint("reading", __name__)
