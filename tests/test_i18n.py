@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -83,6 +84,17 @@ def test_the_wheel_holds_the_spanish_catalogue_compiled(wheel: Path) -> None:
 
     assert compiled.get("Reading room") is not None and compiled.get("Reading room").string == "Sala de lectura"
     assert len([m for m in compiled if m.id]) == len([m for m in _catalog(SPANISH) if m.id])
+
+
+def test_the_source_distribution_holds_the_catalogues_source_and_what_compiles_it(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "hatchling", "build", "-t", "sdist", "-d", str(tmp_path)], cwd=ROOT,
+                   check=True, capture_output=True)
+    with tarfile.open(next(tmp_path.glob("escrow_archive-*.tar.gz"))) as sdist:
+        names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
+
+    assert {"archive/translations/es/LC_MESSAGES/messages.po", "archive/translations/messages.pot",
+            "babel.cfg", "hatch_build.py"} <= names
+    assert not any(name.endswith(".mo") for name in names)  # built from the .po, by the wheel's hook
 
 
 def test_an_installed_wheel_serves_spanish_with_no_further_step(wheel: Path, tmp_path: Path) -> None:

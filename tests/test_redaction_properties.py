@@ -38,7 +38,7 @@ ALPHABETS = {
 }
 FILLER = ("and then we went to the meeting after our shift because nobody else would talk about "
           "pay or the schedule so I said it out loud").split()
-CHOSEN = ("the cook", "the steward", "a coworker", "the tall one", "la cocinera")
+CHOSEN = ("the cook", "the steward", "a coworker", "the tall one")
 SEPARATORS = (" ", "-", "\u2013", "\u2014", "'", "\u2019")
 LEVELS = ("pseudonymized", "redacted", "summary")
 LANGUAGES = ("en", "es")  # each with its own stand-ins (redaction.STAND_INS), chosen by the story's language
