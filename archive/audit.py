@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.db import Base, UTCDateTime
 from archive.errors import InvalidInput, TamperDetected
+from archive.messages import N_
 from archive.times import utcnow
 
 GENESIS = "0" * 64
@@ -180,13 +181,15 @@ def verify_since(session: Session, key: bytes, seq: int, mac: str) -> tuple[int,
     query = select(AuditEntry).where(AuditEntry.seq > seq).order_by(AuditEntry.seq)
     for entry in session.scalars(query.execution_options(yield_per=1000)):
         if entry.seq != prev_seq + 1:
-            raise TamperDetected(f"audit entry {prev_seq + 1} is missing (entry {entry.seq} follows entry {prev_seq})")
+            raise TamperDetected(N_("audit entry %(missing)s is missing (entry %(entry)s follows entry %(previous)s)",
+                                    missing=str(prev_seq + 1), entry=str(entry.seq), previous=str(prev_seq)))
         if entry.prev_hash != prev_hash or not hmac.compare_digest(entry.hash, _mac(key, entry)):
-            raise TamperDetected(f"audit entry {entry.seq} does not verify: it was edited, moved or replaced")
+            raise TamperDetected(N_("audit entry %(entry)s does not verify: it was edited, moved or replaced",
+                                    entry=str(entry.seq)))
         prev_seq, prev_hash = entry.seq, entry.hash
     head = session.get(AuditHead, 1)
     if head is None or head.seq != prev_seq or head.hash != prev_hash:
-        raise TamperDetected("the audit log's head does not match its last entry: entries were cut or added")
+        raise TamperDetected(N_("the audit log's head does not match its last entry: entries were cut or added"))
     return prev_seq, prev_hash
 
 

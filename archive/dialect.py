@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from archive.errors import IncompleteShred
+from archive.messages import N_
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -129,10 +130,10 @@ def _vacuum_full(conn: Connection, tables: Sequence[str]) -> None:
             except DBAPIError as error:
                 if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
                     raise
-                raise IncompleteShred(
-                    f"the change is saved, but the files of table {table} still hold an old copy of what it "
+                raise IncompleteShred(N_(
+                    "the change is saved, but the files of table %(table)s still hold an old copy of what it "
                     "removed because another transaction has the table open: when it has ended, run "
-                    f"VACUUM (FULL) {table} on the database") from None
+                    "VACUUM (FULL) %(table)s on the database", table=table)) from None
     finally:
         conn.exec_driver_sql("RESET lock_timeout")
 
@@ -151,10 +152,10 @@ def _truncate_wal(session: Session, url: str) -> None:
         if busy == 0:
             return
         if time.monotonic() >= deadline:
-            raise IncompleteShred(
-                f"the change is saved, but the write-ahead log of {sqlite_file(url)} still holds an old "
-                "copy of what it removed because another process has the database open: stop every "
-                "reader (server, backup, shell) and run PRAGMA wal_checkpoint(TRUNCATE) on it")
+            raise IncompleteShred(N_(
+                "the change is saved, but the write-ahead log of %(file)s still holds an old copy of what it "
+                "removed because another process has the database open: stop every reader (server, backup, "
+                "shell) and run PRAGMA wal_checkpoint(TRUNCATE) on it", file=sqlite_file(url)))
         time.sleep(WAL_POLL_SECONDS)  # a pause between polls, not synchronisation
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archive.errors import InvalidInput
+from archive.messages import N_
 
 KINDS = ("person", "org", "place")
 OPEN, CLOSE = "[[", "]]"
@@ -18,7 +19,8 @@ class MarkupError(InvalidInput):
     """Span markup that cannot be parsed; carries where it went wrong."""
 
     def __init__(self, line: int, column: int, reason: str) -> None:
-        super().__init__(f"line {line}, column {column}: {reason}")
+        super().__init__(N_("line %(line)s, column %(column)s: %(reason)s", line=str(line), column=str(column),
+                            reason=reason))
         self.line = line
         self.column = column
         self.reason = reason
@@ -81,17 +83,17 @@ def _parse_line(line: str, line_no: int, segments: list[str | Span]) -> None:
         start = line.find(OPEN, pos)
         stray = line.find(CLOSE, pos)
         if stray != -1 and (start == -1 or stray < start):
-            raise MarkupError(line_no, stray + 1, "']]' closes a span that was never opened with '[['")
+            raise MarkupError(line_no, stray + 1, N_("']]' closes a span that was never opened with '[['"))
         if start == -1:
             segments.append(line[pos:])
             return
         segments.append(line[pos:start])
         end = line.find(CLOSE, start + 2)
         if end == -1:
-            raise MarkupError(line_no, start + 1, "unclosed '[[': a span must end with ']]' on the same line")
+            raise MarkupError(line_no, start + 1, N_("unclosed '[[': a span must end with ']]' on the same line"))
         inner = line[start + 2 : end]
         if OPEN in inner:
-            raise MarkupError(line_no, start + 3 + inner.index(OPEN), "'[[' inside a span: spans cannot nest")
+            raise MarkupError(line_no, start + 3 + inner.index(OPEN), N_("'[[' inside a span: spans cannot nest"))
         segments.append(_span(inner, line_no, start + 1))
         pos = end + 2
 
@@ -100,14 +102,14 @@ def _span(inner: str, line_no: int, column: int) -> Span:
     kind, colon, rest = inner.partition(":")
     kind = kind.strip()
     if not colon:
-        raise MarkupError(line_no, column, "a span needs a kind: [[person:Name]], [[org:Name]] or [[place:Name]]")
+        raise MarkupError(line_no, column, N_("a span needs a kind: [[person:Name]], [[org:Name]] or [[place:Name]]"))
     if kind not in KINDS:
         # The kind is not echoed: what was typed there may be a name.
-        raise MarkupError(line_no, column, "unknown span kind: use person, org or place")
+        raise MarkupError(line_no, column, N_("unknown span kind: use person, org or place"))
     name, bar, stand_in = rest.partition("|")
     name, stand_in = name.strip(), stand_in.strip()
     if not name:
-        raise MarkupError(line_no, column, f"empty {kind} span: write the name after '{kind}:'")
+        raise MarkupError(line_no, column, N_("empty %(kind)s span: write the name after '%(kind)s:'", kind=kind))
     if bar and not stand_in:
-        raise MarkupError(line_no, column, "empty stand-in after '|': write one or drop the '|'")
+        raise MarkupError(line_no, column, N_("empty stand-in after '|': write one or drop the '|'"))
     return Span(kind, name, stand_in or None, line_no, column)

@@ -1,4 +1,5 @@
-"""Where the templates and migrations are: inside the wheel, or at the top of a checkout."""
+"""Where the templates and migrations are (inside the wheel, or at the top of a checkout), and the
+translation catalogues (inside the package: the wheel holds them compiled)."""
 
 from __future__ import annotations
 
@@ -14,3 +15,4 @@ def _resource(name: str) -> Path:
 
 TEMPLATES = _resource("templates")
 MIGRATIONS = _resource("migrations")
+TRANSLATIONS = _PACKAGE / "translations"

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 from archive.errors import InvalidInput
+from archive.messages import N_
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DURATION = re.compile(r"^(\d{1,6})([smhd])$")
@@ -29,7 +30,7 @@ def parse_instant(text: str) -> datetime:
     """
     value = text.strip()
     if not value:
-        raise InvalidInput("empty date: give an ISO 8601 date (2031-01-01) or instant (2031-01-01T09:00:00Z)")
+        raise InvalidInput(N_("empty date: give an ISO 8601 date (2031-01-01) or instant (2031-01-01T09:00:00Z)"))
     # Messages never repeat what was typed: it may have been pasted from somewhere sealed.
     try:
         if _DATE.match(value):
@@ -39,16 +40,16 @@ def parse_instant(text: str) -> datetime:
             parsed = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
-            "malformed date: give an ISO 8601 date (2031-01-01) or instant with offset (2031-01-01T09:00:00Z)"
+            N_("malformed date: give an ISO 8601 date (2031-01-01) or instant with offset (2031-01-01T09:00:00Z)")
         ) from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise InvalidInput("a date-time without an offset: add Z or +HH:MM so the instant is unambiguous")
+        raise InvalidInput(N_("a date-time without an offset: add Z or +HH:MM so the instant is unambiguous"))
     try:
         instant = parsed.astimezone(UTC)
     except OverflowError:
         instant = None
     if instant is None or not EARLIEST <= instant <= LATEST:
-        raise InvalidInput("a date out of range: give one between the years 1900 and 9998")
+        raise InvalidInput(N_("a date out of range: give one between the years 1900 and 9998"))
     return instant
 
 

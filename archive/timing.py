@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from archive import characters, markup
 from archive.markup import MarkupError
+from archive.messages import N_
 
 ARROW = "-->"
 MAX_CUES = 20_000
@@ -64,7 +65,7 @@ def parse(text: str, *, strict: bool = True) -> list[Cue]:
     tag is read as a player reads it (a tag to the next ``>``) instead of refused."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if not _HEADER.match(lines[0].lstrip("\ufeff")):
-        raise TimingError(1, 1, "a timed transcript starts with the line WEBVTT")
+        raise TimingError(1, 1, N_("a timed transcript starts with the line WEBVTT"))
     cues: list[Cue] = []
     number = 1
     while number < len(lines):
@@ -78,9 +79,10 @@ def parse(text: str, *, strict: bool = True) -> list[Cue]:
         if cue is not None:
             cues.append(cue)
             if len(cues) > MAX_CUES:
-                raise TimingError(block_start + 1, 1, f"more than {MAX_CUES:,} cues: split the interview")
+                raise TimingError(block_start + 1, 1, N_("more than %(limit)s cues: split the interview",
+                                                         limit=MAX_CUES))
     if not cues:
-        raise TimingError(len(lines), 1, "the timed transcript has no cue")
+        raise TimingError(len(lines), 1, N_("the timed transcript has no cue"))
     return cues
 
 
@@ -89,23 +91,24 @@ def _block(block: list[str], first_line: int, previous_start: int, strict: bool)
         return None  # comments and styling: not part of the transcript
     timing = 0 if ARROW in block[0] else 1
     if timing >= len(block) or ARROW not in block[timing]:
-        raise TimingError(first_line, 1, "a cue needs a timing line like 00:01.000 --> 00:04.000 (after an "
-                                         "optional identifier line)")
+        raise TimingError(first_line, 1, N_("a cue needs a timing line like 00:01.000 --> 00:04.000 (after an "
+                                            "optional identifier line)"))
     line_no = first_line + timing
     start_text, _, rest = block[timing].partition(ARROW)
     end_text = rest.split(maxsplit=1)[0] if rest.strip() else ""
     start = _milliseconds(start_text.strip(), line_no, 1)
     end = _milliseconds(end_text, line_no, len(start_text) + len(ARROW) + 2)
     if end <= start:
-        raise TimingError(line_no, 1, "a cue must end after it starts")
+        raise TimingError(line_no, 1, N_("a cue must end after it starts"))
     if start < previous_start:
-        raise TimingError(line_no, 1, "cues must be in order of their start times")
+        raise TimingError(line_no, 1, N_("cues must be in order of their start times"))
     text_lines = block[timing + 1:]
     if not text_lines:
-        raise TimingError(line_no, 1, "a cue needs its text on the lines after its timing")
+        raise TimingError(line_no, 1, N_("a cue needs its text on the lines after its timing"))
     for offset, line in enumerate(text_lines, start=1):
         if ARROW in line:
-            raise TimingError(line_no + offset, line.index(ARROW) + 1, f"cue text cannot hold {ARROW!r}")
+            raise TimingError(line_no + offset, line.index(ARROW) + 1,
+                              N_("cue text cannot hold %(arrow)s", arrow=repr(ARROW)))
     text = cue_text("\n".join(text_lines), line_no + 1, strict)
     try:
         markup.parse(text)
@@ -131,8 +134,8 @@ def cue_text(text: str, first_line: int = 1, strict: bool = False) -> str:
         if strict and (not closed or not known or "\n" in inside):
             line = first_line + text.count("\n", 0, tag.start())
             column = tag.start() - (text.rfind("\n", 0, tag.start()) + 1) + 1
-            raise TimingError(line, column, "'<' starts a WebVTT tag (such as <i> or <v Name>): write &lt; "
-                                            "for a '<' in the text")
+            raise TimingError(line, column, N_("'<' starts a WebVTT tag (such as <i> or <v Name>): write &lt; "
+                                               "for a '<' in the text"))
         if name == "rt":
             ruby_text = not inside.startswith("/")
         elif name == "ruby" and inside.startswith("/"):
@@ -155,7 +158,7 @@ def _decoded(text: str) -> str:
 def _milliseconds(text: str, line: int, column: int) -> int:
     found = _TIME.match(text)
     if not found:
-        raise TimingError(line, column, "a time is written like 00:01.000 or 01:02:03.000")
+        raise TimingError(line, column, N_("a time is written like 00:01.000 or 01:02:03.000"))
     hours, minutes, seconds, millis = found.groups()
     return ((int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + int(millis)
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from archive import tokens
 from archive.db import Base, UTCDateTime
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
+from archive.messages import N_
 from archive.times import utcnow
 
 ROLES = ("organizer", "researcher", "admin")
@@ -88,7 +89,7 @@ def normalise_email(email: str) -> str:
     """An email as stored: trimmed and lower-cased; refuse what is not an address."""
     value = email.strip().lower()
     if not _EMAIL.match(value) or len(value) > 254:
-        raise InvalidInput(f"not an email address: {email.strip()[:80]!r}")
+        raise InvalidInput(N_("not an email address: %(email)s", email=repr(email.strip()[:80])))
     return value
 
 
@@ -96,13 +97,13 @@ def add(session: Session, email: str, role: str, password: str, *, active: bool 
     """Create an account (an inactive one waits for approval); the caller commits."""
     address = normalise_email(email)
     if role not in ROLES:
-        raise InvalidInput(f"unknown role {role[:40]!r}: use organizer, researcher or admin")
+        raise InvalidInput(N_("unknown role %(role)s: use organizer, researcher or admin", role=repr(role[:40])))
     if not password.strip():
-        raise InvalidInput("empty password: give a password")
+        raise InvalidInput(N_("empty password: give a password"))
     if len(password) > MAX_PASSWORD:
-        raise InvalidInput(f"password longer than {MAX_PASSWORD} characters")
+        raise InvalidInput(N_("password longer than %(limit)s characters", limit=MAX_PASSWORD))
     if session.scalar(select(User.id).where(User.email == address)) is not None:
-        raise Conflict(f"a user with email {address} already exists")
+        raise Conflict(N_("a user with email %(email)s already exists", email=address))
     now = utcnow()
     user = User(email=address, role=role, password_hash=hash_password(password), active=active,
                 created_at=now, admin_since=now if role == "admin" and active else None,
@@ -153,12 +154,12 @@ def set_active(session: Session, actor: User, user_id: int, active: bool) -> Use
     which sets `admin_since`; this function never does.
     """
     if actor.role != "admin":
-        raise Forbidden("only an admin may manage accounts")
+        raise Forbidden(N_("only an admin may manage accounts"))
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
     if user.id == actor.id:
-        raise Conflict("you cannot disable your own account: ask another admin")
+        raise Conflict(N_("you cannot disable your own account: ask another admin"))
     user.active = active
     if not active:
         end_sessions(user)
@@ -188,7 +189,7 @@ def set_password(session: Session, audit_key: bytes, user: User, password: str, 
     audited as done by `actor`), since what the old password opened must not outlive it. The
     caller commits, with the change."""
     if not password.strip():
-        raise InvalidInput("empty password: give a password")
+        raise InvalidInput(N_("empty password: give a password"))
     user.password_hash = hash_password(password)
     end_sessions(user)
     tokens.revoke_all(session, audit_key, user.id, actor, "password changed")
@@ -222,11 +223,11 @@ class AdminGrant(Base):
 def may_approve(actor: User, requested_at: datetime, requested_by_id: int) -> None:
     """The second-admin checks: an active admin since before the request, not its maker."""
     if actor.role != "admin" or not actor.active:
-        raise Forbidden("only an admin may approve this")
+        raise Forbidden(N_("only an admin may approve this"))
     if actor.id == requested_by_id:
-        raise Forbidden("you made this request: another admin must approve it")
+        raise Forbidden(N_("you made this request: another admin must approve it"))
     if actor.admin_since is None or actor.admin_since > requested_at:
-        raise Forbidden("your admin role is newer than this request: an admin of longer standing approves it")
+        raise Forbidden(N_("your admin role is newer than this request: an admin of longer standing approves it"))
 
 
 

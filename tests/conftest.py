@@ -34,6 +34,19 @@ settings.register_profile("escrow", deadline=None)
 settings.load_profile("escrow")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The pages read the compiled catalogues: compile again any whose .po changed since the
+    editable install (or the last `pybabel compile`) did, so the suite tests the .po as it is."""
+    from archive.paths import TRANSLATIONS
+    from hatch_build import compile_catalogs
+
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            compile_catalogs(TRANSLATIONS, TRANSLATIONS)
+            return
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server | None]:
     """The PostgreSQL server the suite runs on, or None on SQLite."""

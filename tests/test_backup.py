@@ -110,7 +110,7 @@ def test_a_backup_restores_into_a_fresh_instance_with_the_key_supplied_apart(
     assert "it holds no master key" in made.output
     assert backup.stat().st_mode & 0o077 == 0
     assert restored.exit_code == 0, restored.output
-    assert "index rebuilt with 1 released stories" in restored.output
+    assert "index rebuilt with 1 released story;" in restored.output
     assert "2 stories" in fresh("stories", "list").output
     assert "Released picket" in fresh("search", "picket").output
     assert fresh("index", "verify").exit_code == 0
@@ -272,12 +272,12 @@ def test_sealed_recordings_go_with_a_backup_and_open_after_a_restore(home: Path,
     fresh.with_key_of(home)
     restored = fresh("backup", "restore", str(backup))
 
-    assert "1 sealed recordings in" in made.output
+    assert "1 sealed recording in" in made.output
     copied = backup.with_name("escrow.backup.media") / f"{recording_id}.sealed"
     assert copied.read_bytes() == (home / "media" / f"{recording_id}.sealed").read_bytes()
     assert copied.stat().st_mode & 0o077 == 0 and b"RIFF" not in copied.read_bytes()
     assert again.exit_code == 1 and "already exists" in again.output
-    assert restored.exit_code == 0 and "1 sealed recordings" in restored.output, restored.output
+    assert restored.exit_code == 0 and "1 sealed recording:" in restored.output, restored.output
     config = Config.for_home(fresh.folder, database_url=fresh.url, testing=True)
     [row] = fresh.sql("SELECT id, story_id, rendition, media_type, size, dek_id, wrapped_key, kek_version, "
                       "created_at FROM recordings")

@@ -47,7 +47,7 @@ def test_list_filters_by_status_and_refuses_an_unknown_one(home: Path, tmp_path:
     escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", story())),
            "--as", "org@example.org")
 
-    assert "1 stories" in escrow(home, "stories", "list", "--status", "sealed").output
+    assert "1 story\n" in escrow(home, "stories", "list", "--status", "sealed").output
     assert "0 stories" in escrow(home, "stories", "list", "--status", "due-for-review").output
     bad = escrow(home, "stories", "list", "--status", "lost")
     assert bad.exit_code == 1

@@ -16,9 +16,10 @@ import archive
 
 PACKAGE = Path(archive.__file__).parent
 DOORS = sorted([*(PACKAGE / "web").glob("*.py"), *(PACKAGE / "cli").glob("*.py")])
-# What a door may import of the archive: the operations, and the plain words they speak.
+# What a door may import of the archive: the operations, and the plain words they speak (their
+# messages, and where the catalogues of their translations are).
 ALLOWED = ("archive.services", "archive.errors", "archive.times", "archive.users", "archive.config",
-           "archive.app", "archive.web", "archive.cli")
+           "archive.app", "archive.web", "archive.cli", "archive.messages", "archive.paths")
 ALLOWED_NAMES = {"archive": {"services", "db"}}
 # The command line's frame closes connections and checks an instance exists, no more.
 DATABASE_FRAME = {"base.py"}

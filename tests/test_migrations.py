@@ -31,7 +31,7 @@ def test_every_migration_goes_down_and_up_again(app: Flask, archive_home: Path,
                   "--password-stdin", input="a long enough password\n").exit_code == 0
     assert escrow(archive_home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", story())),
                   "--as", "org@example.org").exit_code == 0
-    assert "1 stories" in escrow(archive_home, "stories", "list").output
+    assert "1 story" in escrow(archive_home, "stories", "list").output
 
     downgrade(directory=str(MIGRATIONS), revision="base")
     assert set(inspect(db.db.engine).get_table_names()) <= {"alembic_version"}

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from archive import names
 from archive.reading_room.index import Index, document
 from archive.reading_room.models import ReleasedStory
-from archive.release.redaction import ReleasedText, redact
+from archive.release.redaction import STAND_INS, ReleasedText, redact
 from archive.vault import drafts
 from archive.vault.drafts import Draft
 from tests import test_redaction_captions as captions
@@ -40,12 +40,15 @@ ALPHABETS = {
 }
 FILLER = ("and then we went to the meeting after our shift because nobody else would talk about "
           "pay or the schedule so I said it out loud").split()
-STAND_INS = ("the cook", "the steward", "a coworker", "the tall one")
+CHOSEN = ("the cook", "the steward", "a coworker", "the tall one")
 SEPARATORS = (" ", "-", "\u2013", "\u2014", "'", "\u2019")
 LEVELS = ("pseudonymized", "redacted", "summary")
-# Words the released copy writes itself (stand-ins, labels): a generated name may not be one.
-OWN_WORDS = {w for phrase in (*STAND_INS, "Person Employer Place narrator interviewer redacted "
-                              "Pseudonymous Anonymous") for w in phrase.lower().split()}
+LANGUAGES = ("en", "es")  # each with its own stand-ins (redaction.STAND_INS), chosen by the story's language
+# Words the released copy writes itself (stand-ins, labels, in every language): a generated
+# name may not be one.
+OWN_WORDS = {w for phrase in (*CHOSEN, *(p for words in STAND_INS.values() for p in (
+    words.redacted.strip("[]"), words.narrator, words.interviewer, *words.narrator_by_level.values(),
+    *words.labels.values()))) for w in phrase.lower().split()}
 
 
 # Cyrillic letters drawn like Latin ones, as a writer switching keyboard layouts mixes them in.
@@ -140,7 +143,7 @@ def stories(draw: st.DrawFn) -> tuple[Draft, dict[str, list[str]]]:
     joined = [draw(st.sampled_from(SEPARATORS[:2])).join(p) for p in people]
     words: list[str] = []
     for i in range(len(marked)):
-        stand_in = draw(st.sampled_from(["", *STAND_INS])) if kinds[i] == "person" else ""
+        stand_in = draw(st.sampled_from(["", *CHOSEN])) if kinds[i] == "person" else ""
         words.append(f"[[{kinds[i]}:{joined[3 + i]}{'|' + stand_in if stand_in else ''}]]")
     for parts in people:
         for _ in range(draw(st.integers(1, 3))):
@@ -155,7 +158,7 @@ def stories(draw: st.DrawFn) -> tuple[Draft, dict[str, list[str]]]:
         summary = f"{summary} With [[person:{joined[0]}]]."
     tags = [draw(st.sampled_from(["", "#"])) + "".join(draw(st.sampled_from(people))).title(), "strike"]
     data = story(narrator=joined[0], interviewer=joined[1], place=joined[2], title=title[:300],
-                 summary=summary, transcript=transcript, tags=tags)
+                 summary=summary, transcript=transcript, tags=tags, language=draw(st.sampled_from(LANGUAGES)))
     hidden = {"person": [joined[0], joined[1]], "place": [joined[2]], "org": []}
     for i, kind in enumerate(kinds):
         hidden[kind].append(joined[3 + i])
@@ -200,23 +203,25 @@ def test_no_part_of_a_hidden_name_is_released_in_any_spelling(case: tuple[Draft,
 
 
 @settings(max_examples=150)
-@given(st.data(), name_parts(), st.sampled_from(["", *STAND_INS]))
+@given(st.data(), name_parts(), st.sampled_from(["", *CHOSEN]), st.sampled_from(LANGUAGES))
 def test_a_marked_person_keeps_one_stand_in_for_every_mention(data: st.DataObject, parts: list[str],
-                                                            chosen: str) -> None:
-    """The narrator marked as a span is "the narrator" everywhere; a marked person with a chosen
-    stand-in keeps it for every later mention, marked or not, whole or in part."""
+                                                            chosen: str, language: str) -> None:
+    """The narrator marked as a span is "the narrator" ("la persona narradora") everywhere; a
+    marked person with a chosen stand-in keeps it for every later mention, marked or not,
+    whole or in part."""
     as_narrator = not chosen
     name = " ".join(parts)
     mentions = data.draw(st.lists(mention(parts), min_size=1, max_size=6))
     marked = f"[[person:{data.draw(spelled(name))}{'|' + chosen if chosen else ''}]]"
     transcript = " ".join([marked, "said", *(f"{m} and" for m in mentions)])
     draft = drafts.parse(story(narrator=name if as_narrator else "Rosa Example", transcript=transcript,
-                               title=f"{mentions[0]} at work", redaction_level="pseudonymized"))
+                               title=f"{mentions[0]} at work", redaction_level="pseudonymized", language=language))
     copy = redact(draft)
-    expected = "the narrator" if as_narrator else chosen
+    words = STAND_INS[language]
+    expected = words.narrator if as_narrator else chosen
     assert copy.transcript is not None
     assert copy.transcript.count(expected) == len(mentions) + 1
-    assert "Person" not in copy.transcript and "[redacted]" not in copy.transcript
+    assert words.labels["person"] not in copy.transcript and words.redacted not in copy.transcript
     assert copy.title.startswith(expected) and copy.title.endswith(" at work")
 
 
@@ -236,7 +241,7 @@ def test_no_part_of_a_hidden_name_reaches_the_index_stored_fields_or_term_dictio
                 for field, value in stored.items():
                     if field != "content_hash":  # hexadecimal: its runs of a-f are no one's name
                         assert not (_words(str(value)) & parts), field
-            for field in ("title", "body", "summary", "tags"):
+            for field in ("title", "body", "summary", "tags", "title_es", "body_es", "summary_es"):
                 terms = {_norm(t.decode("utf-8")) for t in searcher.lexicon(field)}
                 stems = {_norm(tok.text) for p in parts for tok in searcher.schema[field].analyzer(p)}
                 assert not (terms & (parts | stems)), field

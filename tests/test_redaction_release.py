@@ -155,3 +155,32 @@ def test_what_the_gate_could_not_redact_is_refused_at_import(home: Path, tmp_pat
     assert result.exit_code == 1 and message in result.output, result.output
     assert "Maria" not in result.output
     assert sql(home, "SELECT COUNT(*) FROM stories") == before
+
+
+SPANISH_STORY = dict(
+    language="es-MX", narrator="Rosa Example", interviewer="Ana Pérez", place="Tijuana", embargo_until=PAST,
+    title="[[person:Rosa Example]] en el hotel", summary="Cómo [[org:Harbor Hotel]] despidió a Rosa.",
+    transcript="Trabajé en [[org:Harbor Hotel]] con [[person:Maria Lopez]] en [[place:Harbor City]]. "
+               "Rosa habló con Ana en Tijuana.")
+SPANISH_COPIES = {
+    "pseudonymized": ("Persona narradora con seudónimo", "la persona narradora en el hotel",
+                      "Trabajé en Empleador 1 con Persona A en Lugar 1. la persona narradora habló con "
+                      "la persona entrevistadora en Lugar 2."),
+    "redacted": ("Persona narradora anónima", "[suprimido] en el hotel",
+                 "Trabajé en [suprimido] con [suprimido] en [suprimido]. [suprimido] habló con [suprimido] "
+                 "en [suprimido]."),
+    "summary": ("Persona narradora anónima", "[suprimido] en el hotel", None),
+}
+
+
+@pytest.mark.parametrize("level", sorted(SPANISH_COPIES))
+def test_a_spanish_story_is_released_with_spanish_stand_ins_whatever_the_reader_speaks(
+        home: Path, tmp_path: Path, reader: FlaskClient, level: str) -> None:
+    [story_id] = _release(home, tmp_path, [story(**{**SPANISH_STORY, "redaction_level": level})])
+
+    narrator, title, transcript = SPANISH_COPIES[level]
+    assert sql(home, "SELECT narrator, title, transcript FROM released_stories") == [(narrator, title, transcript)]
+    for language in ("en", "es"):
+        page = reader.get(f"/stories/{story_id}?lang={language}").get_data(as_text=True)
+        assert narrator in page and "Person A" not in page and "[redacted]" not in page
+        assert "the narrator" not in page and "Rosa" not in page and "Harbor" not in page

@@ -161,7 +161,7 @@ def test_search_without_an_index_says_how_to_rebuild_it(home: Path, tmp_path: Pa
     rebuilt = escrow(home, "index", "rebuild")
 
     assert missing.exit_code == 1 and "escrow index rebuild" in missing.output
-    assert rebuilt.output.strip() == "index rebuilt: 1 released stories"
+    assert rebuilt.output.strip() == "index rebuilt: 1 released story"
     assert len(_search(home, "shift")) == 1
 
 

@@ -373,7 +373,7 @@ def test_check_fails_on_an_overdue_story_and_passes_once_it_is_released(home: Pa
     stricter = escrow(home, "publish-due", "--check", "--grace", "30m", "--now", "2026-01-01T00:30:00Z")
 
     assert within.exit_code == 0 and within.output.startswith("ok: no story overdue by more than 2h")
-    _fails(late, f"1 stories overdue by more than 2h; the oldest, {story_id}, was due 2026-01-01T00:00:00Z")
+    _fails(late, f"1 story overdue by more than 2h; the oldest, {story_id}, was due 2026-01-01T00:00:00Z")
     _fails(stricter, "overdue by more than 30m")
     assert one(home, "SELECT status FROM stories WHERE id = :id", id=story_id) == "sealed"  # --check releases nothing
     assert escrow(home, "publish-due", "--now", "2026-01-01T02:00:00Z").exit_code == 0

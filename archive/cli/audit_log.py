@@ -25,7 +25,7 @@ def audit_verify(anchor_text: str | None) -> None:
     """Check every entry of the chain, its head and its anchors; exit 1 naming the first broken entry."""
     kept = Anchor.parse(anchor_text) if anchor_text else None
     count, last = records.verify(base.archive(), kept)
-    click.echo(f"audit log intact: {count} entries"
+    click.echo(f"audit log intact: {base.counted(count, 'entry', 'entries')}"
                + (f", anchored at entry {last.seq}" if last else ", never anchored (run 'escrow audit anchor')"))
 
 
@@ -57,4 +57,4 @@ def audit_show(story_id: str | None, since_text: str | None, as_json: bool) -> N
         detail = " ".join(f"{k}={v}" for k, v in row["detail"].items())
         click.echo(f"{row['seq']:>6}  {row['at']}  {row['actor']:<24}  {row['action']:<20}  "
                    f"{row['story'] or '-':<16}  {detail}")
-    click.echo(f"{len(rows)} entries")
+    click.echo(base.counted(len(rows), "entry", "entries"))

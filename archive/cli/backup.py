@@ -23,7 +23,8 @@ def backup_create(path: Path) -> None:
     and the sealed recordings (still sealed) to the folder PATH.media beside it."""
     config = base.config()
     made = setup.create_backup(base.archive(), path)
-    media = f"; {made.recordings} sealed recordings in {backup.media_folder(made.path)}" if made.recordings else ""
+    media = (f"; {base.counted(made.recordings, 'sealed recording', 'sealed recordings')} in "
+             f"{backup.media_folder(made.path)}") if made.recordings else ""
     click.echo(f"backup written: {made.path} ({made.size:,} bytes{media}); it holds no master key: "
                f"keep {'ESCROW_MASTER_KEY' if config.master_key else config.key_file} apart from it")
 
@@ -34,6 +35,8 @@ def backup_restore(path: Path) -> None:
     """Restore PATH into a fresh instance (no database yet); the master key must be at hand."""
     base.close_on_exit()
     restored, count = setup.restore_backup(base.fresh_archive(), path)
-    media = f", {restored.recordings} sealed recordings" if restored.recordings else ""
-    click.echo(f"restored {restored.path.name}{media}: index rebuilt with {count} released stories; "
+    media = f", {base.counted(restored.recordings, 'sealed recording', 'sealed recordings')}" \
+        if restored.recordings else ""
+    rebuilt = base.counted(count, "released story", "released stories")
+    click.echo(f"restored {restored.path.name}{media}: index rebuilt with {rebuilt}; "
                "run 'escrow audit verify' to check the restored log")

@@ -26,6 +26,12 @@ from archive.users import User
 REASON_HELP = "Why; it goes into the audit log, sealed with the story. Do not name people in it."
 
 
+def counted(count: int, singular: str, plural: str) -> str:
+    """A count with its noun, singular for one ("1 story", "2 stories"). The command line is the
+    operator's door and stays in English (the web archive is translated; see archive/web/i18n.py)."""
+    return f"{count} {singular if count == 1 else plural}"
+
+
 class Failure(click.ClickException):
     """A one-line failure with exit status 1."""
 

@@ -101,7 +101,7 @@ def requests(as_json: bool) -> None:
         click.echo(f"{row['id']}  {row['story']}  until {row['until']:<20}  (now {row['current']})  "
                    f"by {row['requested_by']}  "
                    f"expires {row['expires']}  reason: {row['reason']}")
-    click.echo(f"{len(rows)} pending requests")
+    click.echo(f"{base.counted(len(rows), 'pending request', 'pending requests')}")
 
 
 @embargo_group.command("upcoming")
@@ -121,4 +121,4 @@ def upcoming(days: int, as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['id']}  {row['embargo_until']}  {row['level']:<13}  {row['then']}"
                    + ("  OVERDUE" if row["overdue"] else ""))
-    click.echo(f"{len(rows)} stories due within {days} days")
+    click.echo(f"{base.counted(len(rows), 'story', 'stories')} due within {base.counted(days, 'day', 'days')}")

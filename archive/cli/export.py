@@ -26,4 +26,4 @@ def export_bag(path: Path, since: str | None) -> None:
     """Write a BagIt bag of released stories to PATH, a new or empty folder (Archivematica reads it)."""
     after = parse_instant(since) if since is not None else None
     made = exports.bag(base.archive(), path, since=after, root_url=base.config().base_url)
-    click.echo(f"bag written: {made.path} ({made.count} released {'story' if made.count == 1 else 'stories'})")
+    click.echo(f"bag written: {made.path} ({base.counted(made.count, 'released story', 'released stories')})")

@@ -57,7 +57,8 @@ def publish_due_command(now_text: str | None, dry_run: bool, check: bool, grace_
         for item in summary.stuck:
             click.echo(f"escrow: {item.story_id} stays sealed: its release failed ({item.cause}); "
                        "see 'escrow audit show --story ID'", err=True)
-        raise base.Failure(f"{summary.failed} due stories could not be released; every other one was")
+        raise base.Failure(f"{base.counted(summary.failed, 'due story', 'due stories')} could not be released; "
+                           "every other one was")
 
 
 @cli.command("redact-again")
@@ -107,12 +108,14 @@ def _check(archive: Archive, grace: timedelta, grace_text: str, now: datetime | 
     _kept_sealed(health.recordings_refused)
     if health.stuck:
         named = "; ".join(f"{i} failed to release ({cause})" for i, cause in list(health.stuck.items())[:10])
-        raise base.Failure(f"{len(health.overdue)} stories overdue by more than {grace_text}: {named}: "
+        raise base.Failure(f"{base.counted(len(health.overdue), 'story', 'stories')} overdue by more than "
+                           f"{grace_text}: {named}: "
                            "fix or withdraw them; 'escrow audit show --story ID' has the failure")
     if health.overdue:
         oldest = health.overdue[0]
         raise base.Failure(
-            f"{len(health.overdue)} stories overdue by more than {grace_text}; the oldest, {oldest.id}, was due "
+            f"{base.counted(len(health.overdue), 'story', 'stories')} overdue by more than {grace_text}; the oldest, "
+            f"{oldest.id}, was due "
             f"{format_instant(oldest.embargo_until)}: is the publish-due timer running?")
     waiting = health.waiting_review
     click.echo(f"ok: no story overdue by more than {grace_text}"
@@ -150,7 +153,7 @@ def index_group() -> None:
 def index_rebuild() -> None:
     """Recreate the index from the reading-room table."""
     count = node_index.rebuild(base.archive())
-    click.echo(f"index rebuilt: {count} released stories")
+    click.echo(f"index rebuilt: {base.counted(count, 'released story', 'released stories')}")
 
 
 @index_group.command("sync")
@@ -180,5 +183,6 @@ def keys_rotate() -> None:
     """Re-wrap every data key under a new master key (payloads are not re-encrypted)."""
     result = keyring.rotate(base.archive())
     verb = "finished rotating" if result.resumed else "rotated"
-    click.echo(f"{verb} to master key version {result.version}: {result.rewrapped} data keys re-wrapped; "
+    rewrapped = base.counted(result.rewrapped, "data key", "data keys")
+    click.echo(f"{verb} to master key version {result.version}: {rewrapped} re-wrapped; "
                "every web session has ended (people sign in again)")

@@ -31,7 +31,8 @@ def demo_command(host: str, port: int, workers: int, no_serve: bool) -> None:
     base.close_on_exit()
     setup.init(config)
     made = setup.seed_demo(base.archive())
-    click.echo(f"demo archive at {config.home}: {made.seeded} sample stories added; {made.summary.line()}")
+    seeded = base.counted(made.seeded, "sample story", "sample stories")
+    click.echo(f"demo archive at {config.home}: {seeded} added; {made.summary.line()}")
     click.echo("demo logins (email / password / role):")
     for email, password, role in made.logins:
         click.echo(f"  {email:<28} {password:<16} {role}")

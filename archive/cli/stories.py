@@ -26,7 +26,7 @@ def stories_import(file: Path, as_email: str) -> None:
     """Seal every story of a JSON Lines file, or none if any line is bad."""
     archive = base.archive()
     sealed = stories.import_file(archive, base.actor(archive, as_email), file)
-    click.echo(f"sealed {len(sealed)} stories")
+    click.echo(f"sealed {base.counted(len(sealed), 'story', 'stories')}")
 
 
 @stories_group.command("list")
@@ -39,7 +39,7 @@ def stories_list(status: str | None) -> None:
         click.echo(f"{story.id:<16}  {story.status.replace('_', '-'):<14}  "
                    f"{format_instant(story.embargo_until):<20}  {story.redaction_level:<13}  "
                    f"{'yes' if story.release_review else 'no'}")
-    click.echo(f"{len(rows)} stories")
+    click.echo(base.counted(len(rows), "story", "stories"))
 
 
 @stories_group.command("attach")

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from whoosh import index as whoosh_index
-from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
 from whoosh.index import LockError
 from whoosh.searching import Searcher
 
 from archive.errors import Conflict, EscrowError
+from archive.messages import N_
+from archive.reading_room import languages
 from archive.reading_room.segments import rewrite
 
 if TYPE_CHECKING:  # the model, not the database layer: the purge's child process imports this module
@@ -58,16 +59,39 @@ class IndexMissing(EscrowError):
     """The index folder is gone or was never built."""
 
 
+TEXT_FIELDS = ("title", "body", "summary")
+SPANISH = "_es"  # the suffix of the fields a Spanish story's words are indexed in
+
+
+def spanish(field: str) -> str:
+    """The field that holds a Spanish story's words of this text field (title -> title_es)."""
+    return field + SPANISH
+
+
+def stored_as(field: str) -> str:
+    """The field whose stored text an indexed text field's character offsets point into."""
+    return field.removesuffix(SPANISH)
+
+
 def schema() -> Schema:
-    """Fields of an index document; only released, redacted text goes in."""
-    text = StemmingAnalyzer()
+    """Fields of an index document; only released, redacted text goes in.
+
+    Each text field is stored once, under its own name, and indexed with its story's
+    language's rules (languages.py): English (and every language but Spanish) in the field
+    itself, Spanish in its twin (`body_es`), which stores nothing (its offsets point into
+    `body`'s stored text). A query reads its words with both rules, one for each field.
+    """
+    english, spanish_words = languages.english(), languages.spanish()
     # chars=True: each posting keeps its character offsets, so a snippet is cut around the
     # matches without analysing the stored text again on every search.
     return Schema(
         id=ID(stored=True, unique=True),
-        title=TEXT(stored=True, analyzer=text, field_boost=2.0, chars=True),
-        body=TEXT(stored=True, analyzer=text, chars=True),
-        summary=TEXT(stored=True, analyzer=text, chars=True),
+        title=TEXT(stored=True, analyzer=english, field_boost=2.0, chars=True),
+        body=TEXT(stored=True, analyzer=english, chars=True),
+        summary=TEXT(stored=True, analyzer=english, chars=True),
+        title_es=TEXT(analyzer=spanish_words, field_boost=2.0, chars=True),
+        body_es=TEXT(analyzer=spanish_words, chars=True),
+        summary_es=TEXT(analyzer=spanish_words, chars=True),
         tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
         language=ID(stored=True),
         year=NUMERIC(stored=True),
@@ -86,6 +110,19 @@ def document(story: ReleasedStory) -> dict[str, Any]:
     if story.interview_year is not None:
         doc["year"] = story.interview_year
     return doc
+
+
+def _indexed(doc: dict[str, Any]) -> dict[str, Any]:
+    """A document as whoosh takes it: a Spanish story's text stored in its field and indexed in
+    the field's Spanish twin (the English field indexes nothing of it)."""
+    if languages.analysis_of(doc.get("language")) != languages.SPANISH:
+        return doc
+    fields = dict(doc)
+    for name in TEXT_FIELDS:
+        text = fields.get(name)
+        if text is not None:
+            fields[name], fields[f"_stored_{name}"], fields[spanish(name)] = "", text, text
+    return fields
 
 
 class Index:
@@ -130,8 +167,12 @@ class Index:
         return self.write(add=documents, delete=())
 
     def outdated(self) -> bool:
-        """Whether the index was built with an older schema (no character offsets): rebuild it."""
-        return self.exists() and not self._open().schema["body"].supports("characters")
+        """Whether the index was built with an older schema (no character offsets, or every
+        story read as English): rebuild it."""
+        if not self.exists():
+            return False
+        built = self._open().schema
+        return not built["body"].supports("characters") or spanish("body") not in built
 
     def write(self, *, add: Iterable[dict[str, Any]], delete: Iterable[str]) -> int:
         """Delete, then add, documents: the deletions and the first batch of additions in one
@@ -154,7 +195,7 @@ class Index:
         try:
             self._delete(writer, delete)
             for doc in add:
-                writer.add_document(**doc)
+                writer.add_document(**_indexed(doc))
         except BaseException:
             writer.cancel()
             raise
@@ -218,7 +259,7 @@ class Index:
         try:
             return self._open().writer(timeout=WRITER_TIMEOUT, limitmb=128)
         except LockError:
-            raise Conflict("the search index is locked by another writer; try again shortly") from None
+            raise Conflict(N_("the search index is locked by another writer; try again shortly")) from None
 
     def documents(self) -> dict[str, str]:
         """Every document's id and content hash, as the index holds them now."""

@@ -3,7 +3,8 @@
 Whoosh matches a query posting by posting, through a tree of matcher objects with several
 method calls per posting and field; a word that nearly every story holds costs about 150 ms
 of that at 10,000 stories, and a page that slow holds up every request queued behind it.
-Most queries are plain: words, AND, OR, exact phrases. For those, each word's postings are
+Most queries are plain: words, AND, OR, exact phrases, read in each language (the better
+reading's score, languages.EitherLanguage). For those, each word's postings are
 read a block at a time (postings.py), scored with whoosh's BM25F formula and statistics (the
 index-wide idf and average field length, each document's field length) with array
 operations, a segment at a time: AND keeps the documents every part holds, OR all of them,
@@ -28,6 +29,7 @@ from whoosh.reading import SegmentReader
 from whoosh.scoring import BM25F
 from whoosh.util import make_binary_tree
 
+from archive.reading_room.languages import EitherLanguage
 from archive.reading_room.phrases import Adjacent
 from archive.reading_room.postings import POSITION_BITS, deleted, lengths, positions, weights
 
@@ -65,7 +67,7 @@ def plain(query: Query, schema: Schema) -> bool:
         return query.fieldname not in schema or schema[query.fieldname].format.supports("positions")
     if type(query) is Term:
         return True
-    if type(query) is And or (type(query) is Or and not query.scale):
+    if type(query) is And or (type(query) is Or and not query.scale) or type(query) is EitherLanguage:
         return all(plain(sub, schema) for sub in query.subqueries)
     return False
 
@@ -155,6 +157,11 @@ class _Segment:
             mask, score = self._postings(query.fieldname, words[0], within) if words else self._none()
         elif isinstance(query, And):
             mask, score = self._all(query.subqueries, within)
+        elif isinstance(query, EitherLanguage):  # the best reading's score (scores are positive)
+            mask, score = self._none()
+            for part_mask, part_score in (self.run(sub, within) for sub in query.subqueries):
+                mask |= part_mask
+                score = np.maximum(score, part_score)
         else:
             parts = [self.run(sub, within) for sub in query.subqueries]
             mask, score = self._none()

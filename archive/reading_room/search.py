@@ -24,14 +24,16 @@ from typing import Any
 from whoosh import collectors, highlight
 from whoosh.analysis import Token
 from whoosh.collectors import WrappingCollector
-from whoosh.qparser import AndGroup, MultifieldParser
+from whoosh.qparser import AndGroup, FieldAliasPlugin, MultifieldPlugin, QueryParser
 from whoosh.query import And, NullQuery, NumericRange, Phrase, Query, Term, TermRange
 from whoosh.query.terms import MultiTerm
 from whoosh.reading import IndexReader
 
 from archive.errors import InvalidInput
+from archive.messages import N_
 from archive.reading_room import postings, scoring
-from archive.reading_room.index import Index, schema
+from archive.reading_room.index import TEXT_FIELDS, Index, schema, spanish, stored_as
+from archive.reading_room.languages import EitherLanguage, fold
 from archive.reading_room.phrases import exact_phrases
 
 MAX_QUERY = 256
@@ -62,13 +64,15 @@ class Snippet:
 
 @dataclass(frozen=True)
 class Hit:
-    """One result: the story's id, its released title, a highlighted snippet (HTML-safe) and the
-    same snippet as plain text with match offsets (`excerpt`)."""
+    """One result: the story's id, its released title, a highlighted snippet (HTML-safe), the
+    same snippet as plain text with match offsets (`excerpt`), and the story's language (its
+    title and snippet are in it)."""
 
     id: str
     title: str
     snippet: str
     excerpt: Snippet = Snippet("")
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,52 +94,91 @@ class Filters:
     level: str | None = None
 
 
+class _Parser(QueryParser):  # type: ignore[misc]
+    """Whoosh's parser over one language's fields (`words`: the field whose rules say what is a
+    stop word). A stop word asks nothing, not even of the tags (which are not analysed: `the
+    strike` asked for a tag `the`). A wildcard's letters are folded as the index folds words
+    (languages.fold), not stemmed: a stemmer would cut `organizació*` to `organizaci*`, a
+    beginning no indexed word has."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__(None, _SCHEMA, group=AndGroup)
+        self.words = _SCHEMA[words]
+
+    def term_query(self, fieldname: str, text: str, termclass: Any, boost: float = 1.0, tokenize: bool = True,
+                   removestops: bool = True) -> Query:
+        if termclass is not Term and not tokenize and fieldname in _FOLDED:
+            return termclass(fieldname, fold(text), boost=boost)
+        if termclass is Term and fieldname not in _FOLDED and removestops \
+                and not any(True for _ in self.words.process_text(text, mode="query")):
+            return None
+        return super().term_query(fieldname, text, termclass, boost, tokenize, removestops)
+
+
+def _reader(fields: list[str], aliases: dict[str, list[str]]) -> _Parser:
+    parser = _Parser(fields[SEARCH_FIELDS.index("body")])
+    parser.add_plugin(MultifieldPlugin(fields))  # what whoosh's MultifieldParser is
+    if aliases:  # title:huelga asks the Spanish reading's own title field
+        parser.add_plugin(FieldAliasPlugin(aliases))
+    return parser
+
+
 _SCHEMA = schema()
-_parser = MultifieldParser(list(SEARCH_FIELDS), _SCHEMA, group=AndGroup)
+_FOLDED = frozenset(name for name in _SCHEMA.names() if stored_as(name) in TEXT_FIELDS)
+# The query read twice, once with each language's rules over that language's fields (tags,
+# which are not analysed, in both): each story is matched by the reading of its own language.
+_READINGS = (_reader(list(SEARCH_FIELDS), {}),
+             _reader([spanish(f) if f in TEXT_FIELDS else f for f in SEARCH_FIELDS],
+                     {spanish(f): [f] for f in TEXT_FIELDS}))
 
 
 def check(text: str) -> str:
     """The query, trimmed, or InvalidQuery saying what to change."""
     query = text.strip()
     if not query:
-        raise InvalidQuery("type a word or phrase to search for")
+        raise InvalidQuery(N_("type a word or phrase to search for"))
     if len(query) > MAX_QUERY:
-        raise InvalidQuery(f"a query may be at most {MAX_QUERY} characters")
+        raise InvalidQuery(N_("a query may be at most %(limit)s characters", limit=MAX_QUERY))
     if query.count('"') % 2:
-        raise InvalidQuery('a quotation mark is not closed: add the closing "')
+        raise InvalidQuery(N_('a quotation mark is not closed: add the closing "'))
     depth = 0
     for char in query:
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth < 0:
             break
     if depth != 0:
-        raise InvalidQuery("parentheses do not match: check each ( has its )")
+        raise InvalidQuery(N_("parentheses do not match: check each ( has its )"))
     if _FIELD_WITHOUT_VALUE.search(query):
-        raise InvalidQuery("a field needs a value after the colon, e.g. title:strike")
+        raise InvalidQuery(N_("a field needs a value after the colon, e.g. title:strike"))
     for token in _TOKEN.findall(query):
         wild = re.search(r"[*?]", token)
         if wild:
             prefix = token[: wild.start()].split(":")[-1]
             if sum(c.isalnum() for c in prefix) < MIN_WILDCARD_PREFIX:
-                raise InvalidQuery(
-                    f"a wildcard needs at least {MIN_WILDCARD_PREFIX} letters before * or ?, e.g. organi*"
-                )
+                raise InvalidQuery(N_("a wildcard needs at least %(count)s letters before * or ?, e.g. organi*",
+                                      count=MIN_WILDCARD_PREFIX))
     return query
 
 
 def parse(text: str) -> Query:
-    """A checked query parsed for the index."""
+    """A checked query parsed for the index: read with English rules and with Spanish rules
+    (languages.py), a story matching either reading, scored by the better one."""
     checked = check(text)
-    try:
-        query = _parser.parse(checked)
-    except Exception:  # whoosh's parser fails with IndexError or AssertionError on operator soup
-        raise InvalidQuery("the query could not be read: put AND, OR and NOT between words, "
-                           "e.g. strike NOT hotel") from None
-    if query is NullQuery or isinstance(query, type(NullQuery)):
-        raise InvalidQuery("the query has no words to search for")
+    readings = []
+    for reader in _READINGS:
+        try:
+            reading = reader.parse(checked)
+        except Exception:  # whoosh's parser fails with IndexError or AssertionError on operator soup
+            raise InvalidQuery(N_("the query could not be read: put AND, OR and NOT between words, "
+                                  "e.g. strike NOT hotel")) from None
+        if not (reading is NullQuery or isinstance(reading, type(NullQuery))):
+            readings.append(reading)  # (a reading of nothing but its language's stop words has none)
+    if not readings:
+        raise InvalidQuery(N_("the query has no words to search for"))
+    query = readings[0] if len(readings) == 1 else EitherLanguage(readings)
     for node in _nodes(query):
         if isinstance(node, TermRange | NumericRange) and node.field() not in RANGE_FIELDS:
-            raise InvalidQuery("a range (from TO to) works only on the interview year, e.g. year:[2015 TO 2019]")
+            raise InvalidQuery(N_("a range (from TO to) works only on the interview year, e.g. year:[2015 TO 2019]"))
     return exact_phrases(_tags_phrases(query))
 
 
@@ -158,16 +201,16 @@ def _nodes(query: Query) -> Iterator[Query]:
 def _check_expansion(query: Query, reader: IndexReader) -> None:
     """The prefixes, wildcards and fuzzy words of a query stand for at most MAX_EXPANSION index
     words together (so forty wildcards of 200 words each cannot open 8,000 posting lists)."""
-    left = MAX_EXPANSION
+    words: set[tuple[str, bytes]] = set()  # a word counted once, though both readings ask it (tags)
     for node in _nodes(query):
         if isinstance(node, MultiTerm):
-            left -= sum(1 for _ in islice(node.expanded_terms(reader), left + 1))
-            if left < 0:
-                raise QueryTooBroad(f"the wildcards or fuzzy words match more than {MAX_EXPANSION} words: "
-                                    "make them longer")
+            words.update(islice(node.expanded_terms(reader), MAX_EXPANSION + 1))
+            if len(words) > MAX_EXPANSION:
+                raise QueryTooBroad(N_("the wildcards or fuzzy words match more than %(limit)s words: "
+                                       "make them longer", limit=MAX_EXPANSION))
 
 
-TOO_SLOW = "the query is too broad to answer in time: add words or use a phrase"
+TOO_SLOW = N_("the query is too broad to answer in time: add words or use a phrase")
 
 
 class _Deadline(WrappingCollector):  # type: ignore[misc]
@@ -248,7 +291,8 @@ def search(index: Index, text: str, *, page: int = 1, per_page: int = 10,
         for docnum in docnums:
             stored = searcher.stored_fields(docnum)
             hits.append(Hit(stored["id"], stored["title"],
-                            *_snippet(places, docnum, stored, matched(docnum), asked, seen)))
+                            *_snippet(places, docnum, stored, matched(docnum), asked, seen),
+                            language=stored.get("language", "")))
         return Results(total=total, page=shown, hits=hits)
 
 
@@ -355,7 +399,10 @@ def _asked(query: Query) -> dict[str, _Asked]:
 def _snippet(places: _Offsets, docnum: int, stored: dict[str, Any], matched: Collection[tuple[str, bytes]],
              asked: dict[str, _Asked], seen: dict[str, int]) -> tuple[str, Snippet]:
     for name in ("body", "summary", "title"):
-        matches = _matches(places, docnum, matched, name, asked.get(name) or _Asked())
+        # A story's words are in the field or in its Spanish twin (index.py), never in both;
+        # the offsets of either point into the field's stored text.
+        matches = [token for indexed in (name, spanish(name))
+                   for token in _matches(places, docnum, matched, indexed, asked.get(indexed) or _Asked())]
         if matches:
             fragments = _FRAGMENTER.fragment_matches(stored[name], matches)
             best = highlight.top_fragments(fragments, SNIPPET_FRAGMENTS, _SCORER, highlight.FIRST)

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import audit, timing
+from archive.messages import N_
 from archive.reading_room.models import ReleasedStory
 from archive.release import muting
 from archive.release.redaction import ReleasedText
@@ -159,10 +160,10 @@ def refusal_to_attach(draft: Draft, sound: Sound) -> tuple[str, str] | None:
     what the release gate would otherwise refuse, known now. A key of REFUSALS (for the audit
     log) and a sentence for whoever attaches it, neither telling anything of the story."""
     if draft.recording_release == "muted" and not muting.fits(sound.frames, sound.channels, sound.subtype):
-        hours = sound.frames / sound.rate / 3600
-        return "too_long", (f"the recording is too long to release muted ({hours:.1f} hours): its muted copy "
-                            "would be larger than the 4 GiB a WAV file can hold; choose to release no "
-                            "recording, or split the interview")
+        hours = "%.1f" % (sound.frames / sound.rate / 3600)  # noqa: UP031 - a value for the message
+        return "too_long", N_("the recording is too long to release muted (%(hours)s hours): its muted copy "
+                              "would be larger than the 4 GiB a WAV file can hold; choose to release no "
+                              "recording, or split the interview", hours=hours)
     try:
         cues = timing.parse(draft.captions, strict=False) if draft.captions else []
     except timing.TimingError:
@@ -171,9 +172,9 @@ def refusal_to_attach(draft: Draft, sound: Sound) -> tuple[str, str] | None:
     if last * sound.rate > sound.frames * 1000:
         # The recording's length is the uploader's own file's; the cue's time is the story's, which
         # an admin attaching a recording may not read: it is left out.
-        return "cue_past_end", (f"the timed transcript's last cue ends after the recording ends (it lasts "
-                                f"{timing.clock(round(sound.milliseconds))}): were the captions timed for "
-                                "another edit?")
+        return "cue_past_end", N_("the timed transcript's last cue ends after the recording ends (it lasts "
+                                  "%(length)s): were the captions timed for another edit?",
+                                  length=timing.clock(round(sound.milliseconds)))
     return None
 
 

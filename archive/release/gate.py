@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archive import audit, db
 from archive.errors import Conflict, Forbidden
+from archive.messages import N_, STATUS_NAMES
 from archive.reading_room import room
 from archive.reading_room.index import Index, document
 from archive.reading_room.models import ReleasedStory, RoomRecord
@@ -298,7 +299,8 @@ def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: Us
     _require_admin(actor)
     story = stories.get_for(session, actor, story_id)
     if story.status != "due_for_review":
-        raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not due for review")
+        raise Conflict(N_("story %(id)s is %(status)s, not due for review", id=story.id,
+                          status=STATUS_NAMES[story.status]))
     doc, _ = write_release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
                            now=utcnow(), media_root=media_root)
     _stamp_last(session, story.id)
@@ -313,9 +315,10 @@ def _taken(session: Session, actor: User, story_id: str, reason: str, *statuses:
     reason = reasons.clean(reason)
     story = stories.get_for(session, actor, story_id)
     if story.status == "withdrawn":
-        raise Conflict(f"story {story.id} is already withdrawn")
+        raise Conflict(N_("story %(id)s is already withdrawn", id=story.id))
     if story.status not in statuses:
-        raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not {' or '.join(statuses)}")
+        raise Conflict(N_("story %(id)s is %(status)s, not %(wanted)s", id=story.id, status=STATUS_NAMES[story.status],
+                          wanted=" / ".join(STATUS_NAMES[s] for s in statuses)))
     return story, reason
 
 
@@ -387,7 +390,7 @@ def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, stor
 
 def _require_admin(actor: User) -> None:
     if actor.role != "admin":
-        raise Forbidden("only an admin may do this")
+        raise Forbidden(N_("only an admin may do this"))
 
 
 def released_count(session: Session) -> int:

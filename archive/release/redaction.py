@@ -6,6 +6,9 @@
 | redacted | every span as [redacted]; narrator anonymous |
 | summary | title, summary and non-identifying metadata; no transcript |
 
+Stand-ins are in the story's own language, never the reader's: "Persona A", "Empleador 1",
+"Lugar 1", "[suprimido]" and "la persona narradora" in a Spanish story (STAND_INS).
+
 Spans may be marked in the title and summary as in the transcript. Beyond the marked
 spans, every hidden name (the narrator's, every marked name, and the
 interviewer and place fields, which are not released) is scrubbed from every released
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,19 +40,53 @@ INTERVIEWER_PSEUDONYM = "the interviewer"
 NARRATOR_BY_LEVEL = {"pseudonymized": "Pseudonymous narrator",
                      "redacted": "Anonymous narrator", "summary": "Anonymous narrator"}
 _LABELS = {"person": "Person", "org": "Employer", "place": "Place"}
+
+
+@dataclass(frozen=True)
+class StandIns:
+    """The words a released copy writes itself, in one language: the story's, never the reader's
+    (the reading room shows the same copy to everyone)."""
+
+    redacted: str
+    narrator: str
+    interviewer: str
+    narrator_by_level: Mapping[str, str]
+    labels: Mapping[str, str]  # person, org, place: followed by a letter or a number
+
+
+# Spanish stand-ins are gender-neutral: "la persona narradora" names no one's gender.
+STAND_INS = {
+    "en": StandIns(REDACTED, NARRATOR_PSEUDONYM, INTERVIEWER_PSEUDONYM, NARRATOR_BY_LEVEL, _LABELS),
+    "es": StandIns("[suprimido]", "la persona narradora", "la persona entrevistadora",
+                   {"pseudonymized": "Persona narradora con seudónimo", "redacted": "Persona narradora anónima",
+                    "summary": "Persona narradora anónima"},
+                   {"person": "Persona", "org": "Empleador", "place": "Lugar"}),
+}
+
+
+def stand_ins(language: str) -> StandIns:
+    """The stand-ins of a story in this language (its code's first part: es, es-MX...); English
+    for a language that has none of its own."""
+    return STAND_INS.get(language.replace("_", "-").split("-")[0].strip().lower(), STAND_INS["en"])
+
+
 # What `_ordinal` writes after each label: a capital letter repeated, or a number.
 _ORDINALS = {"person": re.compile(r"([A-Z])\1*"), "org": re.compile(r"\d+"), "place": re.compile(r"\d+")}
 
 
 def ordinals() -> dict[str, re.Pattern[str]]:
-    """Each label's word as names.key cuts it, and the ordinal written after it, as written."""
-    return {names.key(label)[0]: _ORDINALS[kind] for kind, label in _LABELS.items()}
+    """Each label's word (in every language's stand-ins) as names.key cuts it, and the ordinal
+    written after it, as written."""
+    return {names.key(label)[0]: _ORDINALS[kind]
+            for words in STAND_INS.values() for kind, label in words.labels.items()}
 
 
 def own_words() -> frozenset[str]:
     """The words a released copy writes itself (labels, stand-ins for the narrator and the
-    interviewer), as names.key cuts them; never a word of the story's own."""
-    phrases = [REDACTED, NARRATOR_PSEUDONYM, INTERVIEWER_PSEUDONYM, *NARRATOR_BY_LEVEL.values(), *_LABELS.values()]
+    interviewer) in every language, as names.key cuts them; never a word of the story's own."""
+    phrases = [phrase for words in STAND_INS.values()
+               for phrase in (words.redacted, words.narrator, words.interviewer, *words.narrator_by_level.values(),
+                              *words.labels.values())]
     return frozenset(word for phrase in phrases for word in names.key(phrase))
 
 
@@ -126,7 +163,7 @@ def _redaction(draft: Draft) -> tuple[ReleasedText, dict[str, list[Piece]], _Peo
               for name, segments in parsed.items()}
     shown = {name: "".join(piece.text for piece in found) for name, found in pieces.items()}
     copy = ReleasedText(
-        title=shown["title"], narrator=NARRATOR_BY_LEVEL[level],
+        title=shown["title"], narrator=people.words.narrator_by_level[level],
         transcript=None if level == "summary" else shown["transcript"],
         summary=shown["summary"], interviewer="", interview_date=draft.interview_date[:4],
         place="", language=draft.language, tags=tuple(t for t in draft.tags if not people.holds_name(t, scrubber)),
@@ -252,7 +289,8 @@ class _People:
         """Group names into people: the narrator first, then each distinct marked name, then the
         interviewer and the place unless a span already names them."""
         pseudo = level == "pseudonymized"
-        self.narrator = _Person(NARRATOR_PSEUDONYM if pseudo else REDACTED)
+        self.words = words = stand_ins(draft.language)
+        self.narrator = _Person(words.narrator if pseudo else words.redacted)
         self.narrator.known_as(draft.narrator, "person")
         narrator_key = names.key(draft.narrator)
         keys = {text: names.key(text) for text in {s.text for s in spans}}
@@ -268,12 +306,12 @@ class _People:
                 if span.kind == "person" and _is_narrator(ident[1], narrator_key):
                     by_ident[ident] = self.narrator
                 elif not pseudo:
-                    by_ident[ident] = _Person(REDACTED)
+                    by_ident[ident] = _Person(words.redacted)
                 elif chosen[ident]:
                     by_ident[ident] = _Person(chosen[ident])
                 else:
                     counters[span.kind] += 1
-                    by_ident[ident] = _Person(f"{_LABELS[span.kind]} {_ordinal(span.kind, counters[span.kind])}")
+                    by_ident[ident] = _Person(f"{words.labels[span.kind]} {_ordinal(span.kind, counters[span.kind])}")
             if (span.kind, span.text) not in self._by_span:
                 self._by_span[(span.kind, span.text)] = by_ident[ident]
                 by_ident[ident].known_as(span.text, span.kind)
@@ -282,12 +320,12 @@ class _People:
             person = by_ident.get(("person", names.key(draft.interviewer)))
             if names.key(draft.interviewer) == narrator_key:
                 person = self.narrator
-            self._also(person or _Person(INTERVIEWER_PSEUDONYM if pseudo else REDACTED), draft.interviewer, "person")
+            self._also(person or _Person(words.interviewer if pseudo else words.redacted), draft.interviewer, "person")
         if draft.place:
             person = by_ident.get(("place", names.key(draft.place)))
             if person is None:
                 counters["place"] += 1
-                person = _Person(f"Place {counters['place']}" if pseudo else REDACTED)
+                person = _Person(f"{words.labels['place']} {counters['place']}" if pseudo else words.redacted)
             self._also(person, draft.place, "place")
         self._make_stand_ins_safe()
 
@@ -303,7 +341,7 @@ class _People:
                                for forms in person.names)
         for person in self.everyone:
             if hidden.finds(person.stand_in):
-                person.stand_in = REDACTED
+                person.stand_in = self.words.redacted
 
     def stand_in_of(self, span: Span) -> str:
         """The stand-in of a marked span."""
@@ -314,7 +352,7 @@ class _People:
         person it names; a part shared by people with different stand-ins to [redacted]. The
         narrator's parts that are also common words are hidden wherever they are capitalised."""
         return names.Matcher((names.Entry(forms, person.stand_in, id(person), strict=person is self.narrator)
-                              for person in self.everyone for forms in person.names), conflict=REDACTED)
+                              for person in self.everyone for forms in person.names), conflict=self.words.redacted)
 
     def holds_name(self, tag: str, scrubber: names.Matcher) -> bool:
         """Whether a tag holds a hidden name or part as a word, or run together with other

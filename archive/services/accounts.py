@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 from archive import audit, users
 from archive import tokens as api_tokens
 from archive.errors import Conflict, Forbidden, NotFound
+from archive.messages import N_
 from archive.services.context import Archive
 from archive.times import utcnow
 from archive.users import AdminGrant, User
@@ -27,7 +28,7 @@ def add(archive: Archive, actor: User | None, email: str, role: str, password: s
     with archive.transaction():
         waits = actor is not None and role == "admin"
         if actor is not None and actor.role != "admin":
-            raise Forbidden("only an admin may add accounts")
+            raise Forbidden(N_("only an admin may add accounts"))
         added = users.add(archive.session, email, role, password, active=not waits)
         audit.record(archive.session, archive.keyring.audit_key, _name(actor), "user.add", None,
                      email=added.email, role=added.role, **({"waits_for_second_admin": True} if waits else {}))
@@ -61,7 +62,7 @@ def _grant(archive: Archive, actor: User, target: User) -> AdminGrant:
     waiting = archive.session.scalar(select(AdminGrant).where(
         AdminGrant.user_id == target.id, AdminGrant.state == "pending"))
     if waiting is not None:
-        raise Conflict(f"{target.email} already waits for a second admin's approval")
+        raise Conflict(N_("%(email)s already waits for a second admin's approval", email=target.email))
     grant = AdminGrant(user_id=target.id, requested_by_id=actor.id, state="pending", created_at=utcnow())
     archive.session.add(grant)
     archive.session.flush()
@@ -102,11 +103,11 @@ def decide_grant(archive: Archive, actor: User, grant_id: int, approve: bool) ->
         if approve:
             users.may_approve(actor, grant.created_at, grant.requested_by_id)
             if actor.id == target.id:
-                raise Forbidden("no one approves their own admin role")
+                raise Forbidden(N_("no one approves their own admin role"))
             target.active, target.admin_since = True, utcnow()
             users.end_sessions(target)
         elif actor.role != "admin":
-            raise Forbidden("only an admin may deny this")
+            raise Forbidden(N_("only an admin may deny this"))
         grant.state, grant.decided_by_id, grant.decided_at = ("approved" if approve else "denied"), actor.id, utcnow()
         audit.record(archive.session, archive.keyring.audit_key, actor.email,
                      "admin.grant_approve" if approve else "admin.grant_deny", email=target.email, grant=grant.id)

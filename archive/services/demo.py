@@ -37,11 +37,24 @@ _TRANSCRIPT = (
 )
 
 
+_TRANSCRIPCION = (
+    "Empecé en la lavandería de [[org:Hotel Bahía|el hotel]]. Fue [[person:Lucía Fernández]] quien me "
+    "habló primero de la organización, en el cuarto de descanso.\n"
+    "Nos reuníamos los jueves en el salón de una parroquia de [[place:Fair Haven]]. "
+    "[[person:Tomás Reyes]] guardaba las hojas de firmas en su casa para que los gerentes no las vieran.\n"
+    "Cuando [[org:Hotel Bahía]] se enteró, nos cambiaron los turnos a todas. Entonces vino la huelga."
+)
+
+
 def _samples() -> list[dict[str, object]]:
     now = utcnow()
     base = {"narrator": "Ana Duarte", "transcript": _TRANSCRIPT, "interviewer": "J. Kim",
             "interview_date": "2019-05-01", "place": "New Haven, CT", "language": "en",
             "summary": "A laundry worker remembers the first months of a hotel organizing drive."}
+    spanish = {"narrator": "Rosa Martínez", "transcript": _TRANSCRIPCION, "interviewer": "Carmen Ruiz",
+               "interview_date": "2021-03-12", "place": "New Haven, CT", "language": "es",
+               "summary": "Una trabajadora de lavandería recuerda los primeros meses de la organización sindical "
+                          "en un hotel."}
     due = format_instant(now - timedelta(days=1))
     return [
         {**base, "title": "The laundry room drive", "redaction_level": "full",
@@ -58,6 +71,17 @@ def _samples() -> list[dict[str, object]]:
          "embargo_until": None, "tags": ["campaign"]},
         {**base, "title": "A story held for review", "redaction_level": "pseudonymized",
          "embargo_until": due, "release_review": True, "tags": ["review"]},
+        # In Spanish: searched with Spanish rules, released with Spanish stand-ins.
+        {**spanish, "title": "La organización empezó en la lavandería", "redaction_level": "full",
+         "embargo_until": due, "tags": ["hotel", "lavandería"]},
+        {**spanish, "title": "Las hojas de firmas", "redaction_level": "pseudonymized",
+         "embargo_until": due, "tags": ["hotel", "huelga"]},
+        {**spanish, "title": "Nos cambiaron los turnos", "redaction_level": "redacted",
+         "embargo_until": due, "tags": ["represalias"]},
+        {**spanish, "title": "Los jueves en la parroquia", "redaction_level": "summary",
+         "embargo_until": due, "tags": ["reuniones"]},
+        {**spanish, "title": "Antes de la votación", "redaction_level": "pseudonymized",
+         "embargo_until": format_instant(now + timedelta(days=400)), "tags": ["votación"]},
     ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from archive.errors import InvalidInput
+from archive.messages import N_
 from archive.services.context import Archive
 from archive.times import utcnow
 from archive.users import User
@@ -65,5 +66,5 @@ def future_only(until: datetime | None) -> None:
     """Refuse a new story's embargo end that has already passed (a web form's date typed in
     the past would otherwise be released by the next run without a word)."""
     if until is not None and until <= utcnow():
-        raise InvalidInput("that date has passed: a new story's embargo must end in the future; "
-                           "to release it sooner, seal it and request an early release", field="embargo_until")
+        raise InvalidInput(N_("that date has passed: a new story's embargo must end in the future; "
+                              "to release it sooner, seal it and request an early release"), field="embargo_until")

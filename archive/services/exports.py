@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from archive import audit
 from archive.errors import InvalidInput, NotFound
+from archive.messages import N_
 from archive.reading_room import exports
 from archive.reading_room.models import ReleasedStory, RoomRecord
 from archive.services import harvest, reading
@@ -81,8 +82,8 @@ FORMATS = {f.name: f for f in (
     Format("csl-json", "CSL-JSON", "application/vnd.citationstyles.csl+json; charset=utf-8", "json",
            exports.csl_json),
     Format("ohms", "OHMS XML", "application/xml; charset=utf-8", "ohms.xml", exports.ohms),
-    Format("txt", "Transcript (plain text)", "text/plain; charset=utf-8", "txt", _transcript),
-    Format("vtt", "Timed transcript (WebVTT)", "text/vtt; charset=utf-8", "vtt", _captions),
+    Format("txt", N_("Transcript (plain text)"), "text/plain; charset=utf-8", "txt", _transcript),
+    Format("vtt", N_("Timed transcript (WebVTT)"), "text/vtt; charset=utf-8", "vtt", _captions),
 )}
 
 

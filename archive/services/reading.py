@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
 from archive.errors import InvalidInput, NotFound
+from archive.messages import N_
 from archive.reading_room import room
 from archive.reading_room import search as room_search
 from archive.reading_room.index import IndexMissing
@@ -38,10 +39,10 @@ def filters(*, tag: str | None = None, language: str | None = None, year: str | 
     year_text = (year or "").strip()
     # isascii: str.isdigit() also accepts '²' and other digits int() refuses or reads otherwise.
     if year_text and not (year_text.isascii() and year_text.isdigit() and len(year_text) == 4):
-        raise InvalidInput("the interview year must be four digits, like 2019", field="year")
+        raise InvalidInput(N_("the interview year must be four digits, like 2019"), field="year")
     level_text = (level or "").strip() or None
     if level_text and level_text not in LEVELS:
-        raise InvalidInput("choose a redaction level from the list", field="level")
+        raise InvalidInput(N_("choose a redaction level from the list"), field="level")
     return Filters(tag=(tag or "").strip()[:MAX_TAG] or None, language=(language or "").strip()[:MAX_LANGUAGE] or None,
                    year=int(year_text) if year_text else None, level=level_text)
 
@@ -57,7 +58,9 @@ def _whole(text: str | None, name: str, low: int, high: int, default: int) -> in
     if not value:
         return default
     if not (value.isascii() and value.isdigit() and len(value) <= 6 and low <= int(value) <= high):
-        raise InvalidInput(f"{name} must be a whole number from {low} to {high}", field=name)
+        raise InvalidInput(N_("%(name)s must be a whole number from %(low)s to %(high)s", name=name, low=low,
+                              high=high),
+                           field=name)
     return int(value)
 
 
@@ -86,7 +89,8 @@ def find(archive: Archive, query: str, *, page: int = 1, per_page: int = PER_PAG
     for the page) and a plain-text snippet. A hit whose copy left the table since this node's
     index last synced is left out: the table is the truth."""
     if not (1 <= page <= MAX_PAGE and 1 <= per_page <= MAX_PER_PAGE):
-        raise InvalidInput(f"page must be 1 to {MAX_PAGE} and per_page 1 to {MAX_PER_PAGE}")
+        raise InvalidInput(N_("page must be 1 to %(pages)s and per_page 1 to %(size)s", pages=MAX_PAGE,
+                              size=MAX_PER_PAGE))
     if not _in_step(archive):
         room_search.parse(query)  # a bad query is refused the same way before the first release
         return Listing(total=0, page=page, per_page=per_page)

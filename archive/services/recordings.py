@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from archive import audit, users
 from archive.errors import Conflict, InvalidInput, KeyProblem, NoRoom, NotFound, Throttled
+from archive.messages import N_
 from archive.release import audio, locks
 from archive.services import reading
 from archive.services.context import Archive
@@ -72,7 +73,7 @@ def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]
                 audit.record(archive.session, ring.audit_key, actor.email, "recording.attach_refused", story.id,
                              reason=refusal[0])
         recordings.discard(written)
-    raise InvalidInput(f"{refusal[1]}: nothing was kept", field="recording")
+    raise InvalidInput(N_("%(reason)s: nothing was kept", reason=refusal[1]), field="recording")
 
 
 @contextmanager
@@ -81,8 +82,8 @@ def sending(archive: Archive, actor: User) -> Iterator[None]:
     Throttled, before anything is read, when all are taken."""
     with locks.upload_slot(archive.config.home, archive.engine, actor.id, AT_ONCE) as slot:
         if slot is None:
-            raise Throttled(f"you are already sending {AT_ONCE} recordings: wait for one to finish, then "
-                            "try again; nothing was kept", retry_after=60)
+            raise Throttled(N_("you are already sending %(count)s recordings: wait for one to finish, then "
+                               "try again; nothing was kept", count=AT_ONCE), retry_after=60)
         yield
 
 
@@ -98,15 +99,15 @@ def room(archive: Archive, owner_id: int, story_id: str | None, size: int, *, lo
     if story_id is not None:
         count = session.scalar(select(func.count(Recording.id)).where(Recording.story_id == story_id, *kept)) or 0
         if count >= PER_STORY:
-            raise NoRoom(f"this story already holds {PER_STORY} recordings, as many as a story may: "
-                         "nothing was kept", field="recording")
+            raise NoRoom(N_("this story already holds %(count)s recordings, as many as a story may: "
+                            "nothing was kept", count=PER_STORY), field="recording")
     used = session.scalar(select(func.coalesce(func.sum(Recording.size), 0)).join(Story, Story.id == Recording.story_id)
                           .where(Story.owner_id == owner_id, *kept)) or 0
     share = archive.config.account_recordings
     if used + size > share:
-        raise NoRoom(f"the recordings of this account's stories would pass the {share // 2**20:,} MiB an "
-                     f"account may keep ({used // 2**20:,} MiB are kept already): nothing was kept; "
-                     "an admin can make room", field="recording")
+        raise NoRoom(N_("the recordings of this account's stories would pass the %(share)s MiB an account may "
+                        "keep (%(used)s MiB are kept already): nothing was kept; an admin can make room",
+                        share=share // 2**20, used=used // 2**20), field="recording")
 
 
 def write(archive: Archive, story_id: str, draft: Draft, pieces: Iterable[bytes],
@@ -122,7 +123,7 @@ def write(archive: Archive, story_id: str, draft: Draft, pieces: Iterable[bytes]
     refusal = audio.refusal_to_attach(draft, written.sound)
     if refusal is not None:
         recordings.discard(written)
-        raise InvalidInput(f"{refusal[1]}: nothing was kept", field="recording")
+        raise InvalidInput(N_("%(reason)s: nothing was kept", reason=refusal[1]), field="recording")
     return written
 
 
@@ -153,9 +154,10 @@ def _attachable(archive: Archive, actor: User, story_id: str, locked: bool = Fal
     if locked:
         archive.session.refresh(story, with_for_update=True)
         if story.status == "withdrawn" or story.wrapped_key is None:
-            raise Conflict(f"story {story.id} was withdrawn while the recording arrived: nothing was kept")
+            raise Conflict(N_("story %(id)s was withdrawn while the recording arrived: nothing was kept",
+                              id=story.id))
     if story.status == "withdrawn":
-        raise Conflict(f"story {story.id} is withdrawn: nothing can be added to it")
+        raise Conflict(N_("story %(id)s is withdrawn: nothing can be added to it", id=story.id))
     return story
 
 

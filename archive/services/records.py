@@ -72,7 +72,7 @@ def status(archive: Archive) -> tuple[int | None, str | None, Anchor | None]:
         verified, problem = _verified[where][0], None
     except TamperDetected as error:
         _verified.pop(where, None)
-        verified, problem = None, str(error)
+        verified, problem = None, error.args[0]  # a message the page shows in its language
     return verified, problem, audit.last_anchor(archive.session)
 
 

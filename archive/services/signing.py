@@ -48,6 +48,7 @@ from sqlalchemy import delete, func, select
 
 from archive import audit, dialect, users
 from archive.errors import InvalidInput, Throttled
+from archive.messages import N_
 from archive.services.context import Archive
 from archive.times import utcnow
 from archive.users import SignInFailure, User
@@ -80,7 +81,7 @@ GUESSED = 10  # other addresses' failures on an email within GUESSED_SPAN that m
 GUESSED_SPAN = timedelta(hours=1)
 LONGEST = max(PAIR.span, ADDRESS.span, TOKENS.span, GUESSED_SPAN)
 AUDIT_EVERY = timedelta(minutes=1)  # one audit entry per address per minute of failures
-TOO_MANY = "Too many failed sign-ins in a short time. Wait a little and try again."
+TOO_MANY = N_("Too many failed sign-ins in a short time. Wait a little and try again.")
 FAILED_TOKEN = "(api token)"  # the account failed API tokens are counted under: no email has a space
 
 
@@ -145,7 +146,7 @@ def confirm(archive: Archive, user: User, password: str, address: str) -> None:
         return
     with archive.transaction():
         failed(archive, account, address, now, email=account, claimed=attempt)
-    raise InvalidInput("that is not your password", field="password")
+    raise InvalidInput(N_("that is not your password"), field="password")
 
 
 def _claim(archive: Archive, account: str, address: str, now: datetime) -> int:

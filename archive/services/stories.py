@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import select
 
@@ -115,12 +116,19 @@ def managed(archive: Archive, actor: User, story_id: str) -> Story:
     return stories.get_for(archive.session, actor, story_id)
 
 
-def mine(archive: Archive, actor: User) -> tuple[list[Story], dict[str, str]]:
-    """The actor's stories, and the released title of each released one."""
+class Titled(NamedTuple):
+    """A released story's title and the language it is written in."""
+
+    title: str
+    language: str
+
+
+def mine(archive: Archive, actor: User) -> tuple[list[Story], dict[str, Titled]]:
+    """The actor's stories, and the released title (with its language) of each released one."""
     found = stories.listing(archive.session, owner=actor)
     released = [s.id for s in found if s.status == "released"]
-    titles = {row.id: row.title for row in archive.session.execute(
-        select(ReleasedStory.id, ReleasedStory.title).where(ReleasedStory.id.in_(released)))}
+    titles = {row.id: Titled(row.title, row.language) for row in archive.session.execute(
+        select(ReleasedStory.id, ReleasedStory.title, ReleasedStory.language).where(ReleasedStory.id.in_(released)))}
     return found, titles
 
 

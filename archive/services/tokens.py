@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 
 from archive import audit
 from archive.errors import Conflict, InvalidInput, NotFound
+from archive.messages import N_
 from archive.services import signing
 from archive.services.signing import FAILED_TOKEN
 from archive.services.context import Archive
@@ -62,15 +63,16 @@ def create(archive: Archive, actor: User, name: str, password: str, address: str
     again (a token outlives the session that made it); audited without the token."""
     label = drafts.clean_text(" ".join(name.split()), "a token's name")  # no NUL, which PostgreSQL refuses
     if not label:
-        raise InvalidInput("give the token a name, e.g. what it is for", field="name")
+        raise InvalidInput(N_("give the token a name, e.g. what it is for"), field="name")
     if len(label) > MAX_NAME:
-        raise InvalidInput(f"a token's name may be at most {MAX_NAME} characters", field="name")
+        raise InvalidInput(N_("a token's name may be at most %(limit)s characters", limit=MAX_NAME), field="name")
     signing.confirm(archive, actor, password, address)
     with archive.transaction():
         held = archive.session.scalar(select(func.count(ApiToken.id)).where(
             ApiToken.user_id == actor.id, ApiToken.revoked_at.is_(None)))
         if held is not None and held >= MAX_ACTIVE:
-            raise Conflict(f"an account may hold at most {MAX_ACTIVE} tokens: revoke one you no longer use")
+            raise Conflict(N_("an account may hold at most %(limit)s tokens: revoke one you no longer use",
+                              limit=MAX_ACTIVE))
         secret = PREFIX + secrets.token_urlsafe(32)
         token = ApiToken(user_id=actor.id, name=label, prefix=secret[:SHOWN], digest=digest(secret),
                          created_at=utcnow())
@@ -87,9 +89,9 @@ def revoke(archive: Archive, actor: User, token_id: int) -> ApiToken:
     with archive.transaction():
         token = archive.session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
         if token is None or token.user_id != actor.id:
-            raise NotFound("there is no such token on your account")
+            raise NotFound(N_("there is no such token on your account"))
         if token.revoked_at is not None:
-            raise Conflict("that token is already revoked")
+            raise Conflict(N_("that token is already revoked"))
         token.revoked_at = utcnow()
         audit.record(archive.session, archive.keyring.audit_key, actor.email, "token.revoke",
                      token=token.id, prefix=token.prefix)

@@ -14,6 +14,7 @@ from typing import Any
 
 from archive import characters, markup, names, timing
 from archive.errors import InvalidInput
+from archive.messages import N_
 from archive.times import parse_instant
 from archive.vault.models import LEVELS, RECORDING_RELEASES
 
@@ -31,6 +32,12 @@ LIMITS = {"title": 300, "narrator": 200, "summary": 20_000, "interviewer": 200, 
           "notes": 50_000, "transcript": 1_000_000, "captions": 2_000_000}
 MAX_TAGS, MAX_TAG = 50, 60
 MAX_SPANS = 2_000
+# How a message names a field: its key in the story format (what an import line and the
+# command line say), in the reader's language on the web.
+FIELD_NAMES = {"title": N_("title"), "narrator": N_("narrator"), "transcript": N_("transcript"),
+               "summary": N_("summary"), "interviewer": N_("interviewer"), "place": N_("place"),
+               "notes": N_("notes"), "captions": N_("captions"), "tags": N_("tags"),
+               "a token's name": N_("a token's name")}
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
@@ -97,13 +104,13 @@ def parse(data: Mapping[str, Any], *, allow: tuple[str, ...] = ()) -> Draft:
         values["redaction_level"] = _level(data["redaction_level"])
     review = data.get("release_review", False)
     if not isinstance(review, bool):
-        raise InvalidInput("release_review must be true or false", field="release_review")
+        raise InvalidInput(N_("release_review must be true or false"), field="release_review")
     values["release_review"] = review
     with _about("recording_release"):
         values["recording_release"] = _recording_release(data.get("recording_release"), values["redaction_level"])
 
     if values["redaction_level"] == "summary" and not values["summary"]:
-        raise InvalidInput("a story released at level 'summary' needs a summary", field="summary")
+        raise InvalidInput(N_("a story released at level 'summary' needs a summary"), field="summary")
     draft = Draft(**values)
     _check_spans(draft)
     return draft
@@ -114,13 +121,14 @@ def _timed(captions: str, transcript: str) -> str:
     try:
         cues = timing.parse(captions)
     except timing.TimingError as error:
-        raise InvalidInput(f"captions, {error}", field="captions") from None
+        raise InvalidInput(N_("%(field)s, %(reason)s", field=FIELD_NAMES["captions"], reason=error.args[0]),
+                           field="captions") from None
     derived = timing.plain(cues)
     if transcript and transcript != derived:
-        raise InvalidInput("give the transcript or the timed transcript (captions), not two different texts: "
-                           "the captions' text is the transcript", field="transcript")
+        raise InvalidInput(N_("give the transcript or the timed transcript (captions), not two different texts: "
+                              "the captions' text is the transcript"), field="transcript")
     if len(derived) > LIMITS["transcript"]:
-        raise InvalidInput(f"the captions' text is longer than {LIMITS['transcript']:,} characters",
+        raise InvalidInput(N_("the captions' text is longer than %(limit)s characters", limit=LIMITS["transcript"]),
                            field="captions")
     return derived
 
@@ -134,10 +142,12 @@ def _check_spans(draft: Draft) -> None:
         try:
             spans += [(name, span) for span in markup.spans(getattr(draft, name))]
         except markup.MarkupError as error:
-            raise InvalidInput(f"{name}, {error}", field=name) from None
+            raise InvalidInput(N_("%(field)s, %(reason)s", field=FIELD_NAMES[name], reason=error.args[0]),
+                               field=name) from None
     if len(spans) > MAX_SPANS:
-        raise InvalidInput(f"the story marks {len(spans):,} spans; at most {MAX_SPANS:,} are allowed "
-                           "(split the interview into parts)", field=spans[-1][0])
+        raise InvalidInput(N_("the story marks %(count)s spans; at most %(limit)s are allowed "
+                              "(split the interview into parts)", count=len(spans), limit=MAX_SPANS),
+                           field=spans[-1][0])
     chosen = [(name, span) for name, span in spans if span.stand_in]
     if not chosen:
         return
@@ -145,8 +155,9 @@ def _check_spans(draft: Draft) -> None:
                              *((s.text, s.kind) for _, s in spans)])
     for name, span in chosen:
         if hidden.finds(span.stand_in or ""):
-            raise InvalidInput(f"{name}, line {span.line}, column {span.column}: the stand-in repeats "
-                               "a name the story hides; choose words that name no one", field=name)
+            raise InvalidInput(N_("%(field)s, line %(line)s, column %(column)s: the stand-in repeats a name the "
+                                  "story hides; choose words that name no one", field=FIELD_NAMES[name],
+                                  line=str(span.line), column=str(span.column)), field=name)
 
 
 @contextmanager
@@ -172,12 +183,13 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be text")
+        raise InvalidInput(N_("%(field)s must be text", field=FIELD_NAMES[name]))
     value = clean_text(value, name).strip()
     if required and not value:
-        raise InvalidInput(f"{name} is empty")
+        raise InvalidInput(N_("%(field)s is empty", field=FIELD_NAMES[name]))
     if len(value) > LIMITS[name]:
-        raise InvalidInput(f"{name} is longer than {LIMITS[name]:,} characters")
+        raise InvalidInput(N_("%(field)s is longer than %(limit)s characters", field=FIELD_NAMES[name],
+                              limit=LIMITS[name]))
     return value
 
 
@@ -186,28 +198,25 @@ def clean_text(value: str, name: str) -> str:
     lone surrogates, noncharacters: `archive.characters`) refused by its position only."""
     value, bad = characters.clean(value)
     if bad is not None:
-        where = _line_column(value, bad)
-        raise InvalidInput(f"{name} has a control character or an invalid one at {where}; "
-                           "only text, tabs and line breaks are accepted")
+        line = value.count("\n", 0, bad) + 1
+        column = bad - (value.rfind("\n", 0, bad) + 1) + 1
+        raise InvalidInput(N_("%(field)s has a control character or an invalid one at line %(line)s, column "
+                              "%(column)s; only text, tabs and line breaks are accepted",
+                              field=FIELD_NAMES.get(name, name), line=str(line), column=str(column)))
     return value
-
-
-def _line_column(text: str, offset: int) -> str:
-    line = text.count("\n", 0, offset) + 1
-    return f"line {line}, column {offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
 
 
 def _interview_date(value: Any) -> str:
     if value is None or value == "":
         return ""
     if not isinstance(value, str) or not _PARTIAL_DATE.match(value.strip()):
-        raise InvalidInput("interview_date must be YYYY, YYYY-MM or YYYY-MM-DD")
+        raise InvalidInput(N_("interview_date must be YYYY, YYYY-MM or YYYY-MM-DD"))
     text = value.strip()
     padded = text + "-01" * (2 - text.count("-"))
     try:
         datetime.strptime(padded, "%Y-%m-%d")
     except ValueError:
-        raise InvalidInput("interview_date is not a real date") from None
+        raise InvalidInput(N_("interview_date is not a real date")) from None
     return text
 
 
@@ -215,7 +224,7 @@ def _language(value: Any) -> str:
     if value is None or value == "":
         return "en"
     if not isinstance(value, str) or not _LANGUAGE.match(value.strip()):
-        raise InvalidInput("language must be a language code such as 'en', 'es' or 'pt-BR'")
+        raise InvalidInput(N_("language must be a language code such as 'en', 'es' or 'pt-BR'"))
     return value.strip()
 
 
@@ -223,13 +232,14 @@ def _tags(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise InvalidInput("tags must be a list of text")
+        raise InvalidInput(N_("tags must be a list of text"))
     tags = tuple(dict.fromkeys(clean_text(t, "tags").strip().lower() for t in value if t.strip()))
     if any("," in t for t in tags):
         # A comma separates tags on the form and in the search index: one tag cannot hold one.
-        raise InvalidInput("a tag may not contain a comma: give each tag as its own item")
+        raise InvalidInput(N_("a tag may not contain a comma: give each tag as its own item"))
     if len(tags) > MAX_TAGS or any(len(t) > MAX_TAG for t in tags):
-        raise InvalidInput(f"at most {MAX_TAGS} tags of at most {MAX_TAG} characters each")
+        raise InvalidInput(N_("at most %(count)s tags of at most %(limit)s characters each", count=MAX_TAGS,
+                              limit=MAX_TAG))
     return tags
 
 
@@ -237,11 +247,11 @@ def _embargo(value: Any) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInput("embargo_until must be an ISO 8601 date or instant, or null")
+        raise InvalidInput(N_("embargo_until must be an ISO 8601 date or instant, or null"))
     try:
         return parse_instant(value)
     except InvalidInput as error:
-        raise InvalidInput(f"embargo_until: {error}") from None
+        raise InvalidInput(N_("embargo_until: %(reason)s", reason=error.args[0])) from None
 
 
 def _recording_release(value: Any, level: str) -> str:
@@ -251,16 +261,17 @@ def _recording_release(value: Any, level: str) -> str:
     or `full` (only with the story released in full)."""
     choice = "none" if value is None or value == "" else value
     if choice not in RECORDING_RELEASES:
-        raise InvalidInput(f"unknown recording_release: use {', '.join(RECORDING_RELEASES)}")
+        raise InvalidInput(N_("unknown recording_release: use %(choices)s", choices=", ".join(RECORDING_RELEASES)))
     if choice == "full" and level != "full":
-        raise InvalidInput("recording_release: a recording is released in full only with a story released in full; "
-                           "choose 'muted' or 'none'")
+        raise InvalidInput(N_("recording_release: a recording is released in full only with a story released in "
+                              "full; choose 'muted' or 'none'"))
     if choice == "muted" and level == "summary":
-        raise InvalidInput("recording_release: a story released as a summary releases no recording: choose 'none'")
+        raise InvalidInput(N_("recording_release: a story released as a summary releases no recording: "
+                              "choose 'none'"))
     return str(choice)
 
 
 def _level(value: Any) -> str:
     if value not in LEVELS:
-        raise InvalidInput(f"unknown redaction level: use {', '.join(LEVELS)}")
+        raise InvalidInput(N_("unknown redaction level: use %(choices)s", choices=", ".join(LEVELS)))
     return value

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from archive import audit, users
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
+from archive.messages import N_, STATUS_NAMES
 from archive.times import format_instant
 from archive.users import User
 from archive.vault import reasons, stories
@@ -24,11 +25,11 @@ DEFAULT_REQUEST_TTL = timedelta(days=7)
 
 
 def _status(story: Story) -> str:
-    return story.status.replace("_", " ")
+    return STATUS_NAMES[story.status]
 
 
 def _ends(moment: datetime | None) -> str:
-    return "is indefinite" if moment is None else f"ends {format_instant(moment)}"
+    return N_("is indefinite") if moment is None else N_("ends %(when)s", when=format_instant(moment))
 
 
 def _later(until: datetime | None, than: datetime | None) -> bool:
@@ -50,16 +51,17 @@ def extend(session: Session, keyring: Keyring, actor: User, story_id: str, until
     # extension must then see it released, not write a new date onto a released story.
     session.refresh(story, with_for_update=True)
     if story.status == "released":
-        raise Conflict(f"story {story.id} is already released: an admin can take it down "
-                       "('escrow stories takedown'), which seals it again")
+        raise Conflict(N_("story %(id)s is already released: an admin can take it down "
+                          "('escrow stories takedown'), which seals it again", id=story.id))
     if story.status == "withdrawn":
-        raise Conflict(f"story {story.id} is withdrawn: its content no longer exists")
+        raise Conflict(N_("story %(id)s is withdrawn: its content no longer exists", id=story.id))
     if until is not None and until <= now:
-        raise InvalidInput(f"{format_instant(until)} is not in the future: an extension must end later than now")
+        raise InvalidInput(N_("%(when)s is not in the future: an extension must end later than now",
+                              when=format_instant(until)))
     if story.status == "sealed" and not _later(until, story.embargo_until):
-        raise InvalidInput(
-            f"the embargo of {story.id} {_ends(story.embargo_until)}; "
-            f"{format_instant(until)} is not later: to shorten it, request it ('escrow embargo request')")
+        raise InvalidInput(N_("the embargo of %(id)s %(ends)s; %(when)s is not later: to shorten it, request it "
+                              "('escrow embargo request')", id=story.id, ends=_ends(story.embargo_until),
+                              when=format_instant(until)))
     before = story.embargo_until
     story.embargo_until, story.status, story.updated_at, story.embargo_changed_at = until, "sealed", now, now
     audit.record(session, keyring.audit_key, actor.email, "embargo.extend", story.id,
@@ -75,18 +77,22 @@ def request(session: Session, keyring: Keyring, actor: User, story_id: str, unti
     reason = reasons.clean(reason)
     story = stories.get_for(session, actor, story_id)
     if story.status != "sealed":
-        hint = " ('escrow stories release')" if story.status == "due_for_review" else ""
-        raise Conflict(f"story {story.id} is {_status(story)}, not sealed: nothing to release early{hint}")
+        if story.status == "due_for_review":
+            raise Conflict(N_("story %(id)s is %(status)s, not sealed: nothing to release early ('escrow stories "
+                              "release')", id=story.id, status=_status(story)))
+        raise Conflict(N_("story %(id)s is %(status)s, not sealed: nothing to release early", id=story.id,
+                          status=_status(story)))
     if until is not None and until <= now:
-        raise InvalidInput(f"{format_instant(until)} is not in the future: use --until now to release at approval")
+        raise InvalidInput(N_("%(when)s is not in the future: use --until now to release at approval",
+                              when=format_instant(until)))
     if until is not None and not _later(story.embargo_until, until):
-        raise InvalidInput(
-            f"the embargo of {story.id} already {_ends(story.embargo_until)}; "
-            f"{format_instant(until)} is not earlier: to move it later, extend it ('escrow embargo extend')")
+        raise InvalidInput(N_("the embargo of %(id)s already %(ends)s; %(when)s is not earlier: to move it later, "
+                              "extend it ('escrow embargo extend')", id=story.id, ends=_ends(story.embargo_until),
+                              when=format_instant(until)))
     waiting = _pending_for(session, story.id, now)
     if waiting is not None:
-        raise Conflict(f"story {story.id} already has a pending request {waiting.id}: "
-                       "an admin approves or denies it first")
+        raise Conflict(N_("story %(id)s already has a pending request %(request)s: an admin approves or denies "
+                          "it first", id=story.id, request=waiting.id))
     sealed = reasons.seal(keyring, story, reason)
     item = EmbargoRequest(id=stories.new_id(), story_id=story.id, requested_by_id=actor.id, until=until,
                           reason_sealed=sealed, state="pending", created_at=now, expires_at=now + ttl)
@@ -102,19 +108,21 @@ def approve(session: Session, keyring: Keyring, actor: User, request_id: str, *,
     """A second admin applies a pending request; the requester never approves their own."""
     item = _decidable(session, actor, request_id, now)
     if item.requested_by_id == actor.id:
-        raise Forbidden(f"you made request {item.id}: another admin must approve it")
+        raise Forbidden(N_("you made request %(request)s: another admin must approve it", request=item.id))
     users.may_approve(actor, item.created_at, item.requested_by_id)
     story = session.get(Story, item.story_id)
     assert story is not None  # a foreign key
     if story.status != "sealed":
-        raise Conflict(f"story {story.id} is {_status(story)} now, not sealed: deny request {item.id}")
+        raise Conflict(N_("story %(id)s is %(status)s now, not sealed: deny request %(request)s", id=story.id,
+                          status=_status(story), request=item.id))
     if story.embargo_changed_at is not None and story.embargo_changed_at > item.created_at:
-        raise Conflict(f"story {story.id}'s embargo changed after request {item.id} was made "
-                       f"(it now {_ends(story.embargo_until)}): deny it; the organizer may ask again")
+        raise Conflict(N_("story %(id)s's embargo changed after request %(request)s was made (it now %(ends)s): "
+                          "deny it; the organizer may ask again", id=story.id, request=item.id,
+                          ends=_ends(story.embargo_until)))
     before, after = story.embargo_until, item.until or now
     if not _later(before, after):
-        raise Conflict(f"story {story.id}'s embargo already ends {format_instant(before)}, no later than "
-                       f"the request asks: deny request {item.id}")
+        raise Conflict(N_("story %(id)s's embargo already ends %(when)s, no later than the request asks: deny "
+                          "request %(request)s", id=story.id, when=format_instant(before), request=item.id))
     story.embargo_until, story.updated_at, story.embargo_changed_at = after, now, now
     item.state, item.decided_by_id, item.decided_at = "approved", actor.id, now
     audit.record(session, keyring.audit_key, actor.email, "embargo.approve", story.id, request=item.id,
@@ -166,12 +174,12 @@ def _decidable(session: Session, actor: User, request_id: str, now: datetime, *,
     item = session.get(EmbargoRequest, request_id) if request_id else None
     mine = item is not None and item.requested_by_id == actor.id
     if actor.role != "admin" and not (own_ok and mine):
-        raise Forbidden("only an admin may decide an embargo request")
+        raise Forbidden(N_("only an admin may decide an embargo request"))
     if item is None or item.state != "pending":
         raise NotFound(f"no pending request {request_id[:40]}")
     if not expired_ok and now >= item.expires_at:
-        raise Conflict(f"request {item.id} expired {format_instant(item.expires_at)}: "
-                       "it cannot be approved; make a new request")
+        raise Conflict(N_("request %(request)s expired %(when)s: it cannot be approved; make a new request",
+                          request=item.id, when=format_instant(item.expires_at)))
     return item
 
 

@@ -13,6 +13,7 @@ import base64
 import binascii
 
 from archive.errors import EscrowError, InvalidInput
+from archive.messages import N_
 from archive.vault import crypto
 from archive.vault.keys import Keyring
 from archive.vault.models import Story
@@ -27,10 +28,10 @@ def clean(text: str) -> str:
     """A reason as it is kept: whitespace collapsed, present, not too long."""
     reason = " ".join(text.split())
     if not reason:
-        raise InvalidInput("give a reason (--reason): it goes into the audit log, sealed with the story",
+        raise InvalidInput(N_("give a reason (--reason): it goes into the audit log, sealed with the story"),
                            field="reason")
     if len(reason) > MAX_REASON:
-        raise InvalidInput(f"a reason may be at most {MAX_REASON} characters", field="reason")
+        raise InvalidInput(N_("a reason may be at most %(limit)s characters", limit=MAX_REASON), field="reason")
     return reason
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from archive.errors import InvalidInput, NoRoom
+from archive.messages import N_
 from archive.times import utcnow
 from archive.vault import crypto, media
 from archive.vault.keys import Keyring
@@ -45,7 +46,7 @@ PARTIAL = ".partial"
 # arriving (its .partial written as it comes), or a file registered in a sealing transaction
 # that has not committed yet (an import of many recordings, a long publish-due).
 STALE = timedelta(days=1)
-NOT_AUDIO = "the file is not a recording in WAV, FLAC, Ogg (Vorbis, Opus) or MP3"
+NOT_AUDIO = N_("the file is not a recording in WAV, FLAC, Ogg (Vorbis, Opus) or MP3: nothing was kept")
 _REGISTERED = "escrow.recordings_registered"  # Session.info: the files `register` moved, per open block
 
 
@@ -66,8 +67,8 @@ def _limited(pieces: Iterable[bytes], limit: int | None) -> Iterator[bytes]:
     for piece in pieces:
         total += len(piece)
         if total > limit:
-            raise InvalidInput(f"the recording is larger than the archive accepts ({limit // 2**20:,} MiB): "
-                               "nothing was kept")
+            raise InvalidInput(N_("the recording is larger than the archive accepts (%(size)s MiB): nothing was kept",
+                                  size=limit // 2**20))
         yield piece
 
 
@@ -130,8 +131,6 @@ def write(story_id: str, pieces: Iterable[bytes], root: Path, limit: int | None,
     return written
 
 
-DISK_FULL = ("the archive's disk has too little room for this recording (it keeps {free:,} MiB free for "
-             "its work): nothing was kept; tell an admin")
 WATCH_EVERY = 16 * 2**20  # bytes between two looks at the disk's free space while a recording arrives
 
 
@@ -142,7 +141,8 @@ def free_space(root: Path) -> int:
 
 
 def _no_room(keep_free: int) -> NoRoom:
-    return NoRoom(DISK_FULL.format(free=keep_free // 2**20), field="recording")
+    return NoRoom(N_("the archive's disk has too little room for this recording (it keeps %(free)s MiB free for "
+                     "its work): nothing was kept; tell an admin", free=keep_free // 2**20), field="recording")
 
 
 def _reserve(fd: int, root: Path, expected: int | None, keep_free: int) -> None:
@@ -251,16 +251,16 @@ def _media_type(reader: Reader) -> tuple[str, Sound]:
     try:
         info = soundfile.info(reader)
     except (RuntimeError, soundfile.LibsndfileError, ValueError):
-        raise InvalidInput(NOT_AUDIO + ": nothing was kept") from None
+        raise InvalidInput(NOT_AUDIO) from None
     if info.format not in FORMATS or info.samplerate < 1 or info.channels < 1 or info.frames < 0:
-        raise InvalidInput(NOT_AUDIO + ": nothing was kept")
+        raise InvalidInput(NOT_AUDIO)
     return FORMATS[info.format], Sound(info.frames, info.samplerate, info.channels, info.subtype)
 
 
 def data_key(keyring: Keyring, recording: Recording) -> bytes:
     """The recording's data key; KeyProblem if it is destroyed or the master key is wrong."""
     if recording.wrapped_key is None or recording.kek_version is None:
-        raise InvalidInput("this recording's key was destroyed when its story was withdrawn")
+        raise InvalidInput(N_("this recording's key was destroyed when its story was withdrawn"))
     return crypto.unwrap(keyring.kek(recording.kek_version), recording.wrapped_key,
                          crypto.recording_wrap_aad(recording.id, recording.dek_id, recording.kek_version))
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from archive import audit
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
+from archive.messages import N_, ROLE_NAMES, STATUS_NAMES
 from archive.times import utcnow
 from archive.users import User
 from archive.vault import crypto, drafts
@@ -61,9 +62,10 @@ def submit_many(session: Session, keyring: Keyring, actor: User,
     _require_submitter(actor)
     for item in submissions:
         if item.owner.id != actor.id and actor.role != "admin":
-            raise Forbidden("only an admin may submit stories for another organizer")
+            raise Forbidden(N_("only an admin may submit stories for another organizer"))
         if item.owner.role not in SUBMITTERS:
-            raise InvalidInput(f"{item.owner.email} is a {item.owner.role} and cannot own stories")
+            raise InvalidInput(N_("%(email)s is a %(role)s and cannot own stories", email=item.owner.email,
+                                  role=ROLE_NAMES.get(item.owner.role, item.owner.role)))
     now = utcnow()
     stories = []
     for item in submissions:
@@ -131,7 +133,7 @@ def open_sealed(session: Session, keyring: Keyring, actor: User, story_id: str) 
     """The organizer reads their own story's sealed content; the read is audited."""
     story = get_for(session, actor, story_id)
     if story.owner_id != actor.id:
-        raise Forbidden("only the story's own organizer may open its sealed content")
+        raise Forbidden(N_("only the story's own organizer may open its sealed content"))
     draft = decrypt(keyring, story)
     audit.record(session, keyring.audit_key, actor.email, "story.read", story.id)
     return draft
@@ -141,12 +143,13 @@ def edit(session: Session, keyring: Keyring, actor: User, story_id: str,
          changes: Mapping[str, Any]) -> Story:
     """Write a new encrypted version of the organizer's own sealed story."""
     if "embargo_until" in changes:
-        raise InvalidInput("the embargo is not edited here: extend it, or request an earlier release")
+        raise InvalidInput(N_("the embargo is not edited here: extend it, or request an earlier release"))
     story = get_for(session, actor, story_id)
     if story.owner_id != actor.id:
-        raise Forbidden("only the story's own organizer may edit it")
+        raise Forbidden(N_("only the story's own organizer may edit it"))
     if story.status not in EDITABLE:
-        raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')} and can no longer be edited")
+        raise Conflict(N_("story %(id)s is %(status)s and can no longer be edited", id=story.id,
+                          status=STATUS_NAMES[story.status]))
     current = decrypt(keyring, story)
     merged = {**current.content(), "embargo_until": None, "redaction_level": current.redaction_level,
               "release_review": current.release_review, "recording_release": current.recording_release,
@@ -180,7 +183,7 @@ def listing(session: Session, status: str | None = None, *, owner: User | None =
 
 def _require_submitter(actor: User) -> None:
     if actor.role not in SUBMITTERS:
-        raise Forbidden(f"a {actor.role} cannot submit stories")
+        raise Forbidden(N_("a %(role)s cannot submit stories", role=ROLE_NAMES.get(actor.role, actor.role)))
 
 
 def shred(story: Story) -> None:

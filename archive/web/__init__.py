@@ -10,11 +10,13 @@ from typing import Any
 
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from archive.web import admin, api, auth, hosts, oai, organizer, reading, security
+from archive.messages import N_
+from archive.web import admin, api, auth, hosts, i18n, oai, organizer, reading, security
 from archive.web.display import when
 from archive.web.forms import ActionForm
 
@@ -40,10 +42,12 @@ def init_app(app: Flask, *, proxy_hops: int = 0) -> None:
     if proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops)  # type: ignore[method-assign]
     app.wsgi_app = hosts.OnlyOurHosts(app.wsgi_app, app.config["ESCROW_HOSTS"])  # type: ignore[method-assign]
+    i18n.init_app(app)
     csrf.init_app(app)
     auth.login_manager.init_app(app)
     auth.login_manager.login_view = "auth.login"
-    auth.login_manager.login_message = "Please sign in to see that page."
+    auth.login_manager.login_message = N_("Please sign in to see that page.")
+    auth.login_manager.localize_callback = gettext  # flashed in the language of the page that redirects
     for blueprint in (auth.bp, reading.bp, organizer.bp, admin.bp, api.bp, oai.bp):
         app.register_blueprint(blueprint)
     # Neither changes anything a forged form could abuse: OAI-PMH takes POST only as a
@@ -64,10 +68,10 @@ def _initialised() -> Response | tuple[str, int] | None:
 
     if not current_app.secret_key and not request.path.startswith("/static/"):
         if security.is_api():
-            return security.json_error(503, "The archive is not set up yet.")
+            return security.json_error(503, gettext("The archive is not set up yet."))
         if security.is_oai():
-            return security.text_error(503, "The archive is not set up yet.")
-        return security.error_page(503, "The archive is not set up yet: run 'escrow init'.")
+            return security.text_error(503, gettext("The archive is not set up yet."))
+        return security.error_page(503, gettext("The archive is not set up yet: run 'escrow init'."))
     return None
 
 

@@ -11,9 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from archive.errors import EscrowError, IncompleteShred, InvalidInput
+from archive.messages import N_, ROLE_NAMES
 from archive.services import accounts, embargoes, records, stories
 from archive.services.stories import Story
 from archive.times import parse_instant, utcnow
@@ -21,6 +23,7 @@ from archive.web import context
 from archive.web.auth import roles
 from archive.web.display import sentence
 from archive.web.forms import ActionForm, EarlyReleaseForm, ExtendForm, ReasonForm, UserForm
+from archive.web.i18n import said
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 UPCOMING_DAYS = 30
@@ -45,12 +48,12 @@ def _act(work: Callable[[], Any], done: str, back: str, *, form: Any = None, **b
         abort(400)
     try:
         work()
-        flash(done, "info")
+        flash(gettext(done), "info")
     except IncompleteShred as error:  # the change is committed; an old copy is left to clear
-        flash(done, "info")
-        flash(f"Not finished: {error}.", "error")
+        flash(gettext(done), "info")
+        flash(gettext("Not finished: %(reason)s.", reason=said(error)), "error")
     except EscrowError as error:
-        flash(f"Nothing was changed: {error}.", "error")
+        flash(gettext("Nothing was changed: %(reason)s.", reason=said(error)), "error")
     return redirect(url_for(back, **back_args))
 
 
@@ -58,7 +61,7 @@ def _act(work: Callable[[], Any], done: str, back: str, *, form: Any = None, **b
 @roles("admin")
 def approve(request_id: str) -> Response:
     return _act(lambda: embargoes.approve(context.archive(), context.user(), request_id),
-                "Approved: the new embargo is in force; a story due now is released by the next run.",
+                N_("Approved: the new embargo is in force; a story due now is released by the next run."),
                 "admin.dashboard")
 
 
@@ -67,7 +70,7 @@ def approve(request_id: str) -> Response:
 def deny(request_id: str) -> Response:
     form = ReasonForm(prefix="deny")
     return _act(lambda: embargoes.deny(context.archive(), context.user(), request_id, form.reason.data or ""),
-                "Denied.", "admin.dashboard", form=form)
+                N_("Denied."), "admin.dashboard", form=form)
 
 
 def _story(story_id: str) -> Story:
@@ -92,15 +95,15 @@ def request_release(story_id: str) -> Response:
     form = EarlyReleaseForm(prefix="early")
     return _act(lambda: embargoes.request(context.archive(), context.user(), story_id, form.release_at(),
                                           form.reason.data or ""),
-                "Asked: a second admin approves it on the admin home page, and the next release run then "
-                "releases the story.", "admin.story", form=form, story_id=_story(story_id).id)
+                N_("Asked: a second admin approves it on the admin home page, and the next release run then "
+                   "releases the story."), "admin.story", form=form, story_id=_story(story_id).id)
 
 
 @bp.route("/stories/<story_id>/release", methods=["POST"])
 @roles("admin")
 def release(story_id: str) -> Response:
     return _act(lambda: stories.release_reviewed(context.archive(), context.user(), story_id),
-                "Released to the reading room.", "admin.story", story_id=_story(story_id).id)
+                N_("Released to the reading room."), "admin.story", story_id=_story(story_id).id)
 
 
 @bp.route("/stories/<story_id>/extend", methods=["POST"])
@@ -109,7 +112,7 @@ def extend(story_id: str) -> Response:
     form = ExtendForm(prefix="extend")
     return _act(lambda: embargoes.extend(context.archive(), context.user(), story_id, form.new_embargo(),
                                          form.reason.data or ""),
-                "The embargo is extended.", "admin.story", form=form, story_id=_story(story_id).id)
+                N_("The embargo is extended."), "admin.story", form=form, story_id=_story(story_id).id)
 
 
 def _take_back(story_id: str, action: Callable[..., Any], prefix: str, done: str) -> Response:
@@ -122,14 +125,14 @@ def _take_back(story_id: str, action: Callable[..., Any], prefix: str, done: str
 @roles("admin")
 def takedown(story_id: str) -> Response:
     return _take_back(story_id, stories.takedown, "takedown",
-                      "Taken down: gone from the reading room and sealed indefinitely.")
+                      N_("Taken down: gone from the reading room and sealed indefinitely."))
 
 
 @bp.route("/stories/<story_id>/withdraw", methods=["POST"])
 @roles("admin")
 def withdraw(story_id: str) -> Response:
     return _take_back(story_id, stories.withdraw, "withdraw",
-                      "Withdrawn: the data key is destroyed and the story can never be read again.")
+                      N_("Withdrawn: the data key is destroyed and the story can never be read again."))
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -144,10 +147,12 @@ def users_page() -> Response | str | tuple[str, int]:
             added = accounts.add(archive, context.user(), form.email.data or "", form.role.data or "",
                                  form.password.data or "")
         except EscrowError as error:
-            form.form_errors.append(f"Not added: {error}.")
+            form.form_errors.append(gettext("Not added: %(reason)s.", reason=said(error)))
             return _users_page(form, 400)
-        flash(f"Added {added.role} {added.email}." if added.active else
-              f"Added {added.email}, disabled until a second admin approves the admin role.", "info")
+        flash(gettext("Added %(role)s %(email)s.", role=gettext(ROLE_NAMES[added.role]), email=added.email)
+              if added.active else
+              gettext("Added %(email)s, disabled until a second admin approves the admin role.", email=added.email),
+              "info")
         return redirect(url_for("admin.users_page"))
     return _users_page(form)
 
@@ -163,9 +168,10 @@ def _set_active(user_id: int, active: bool) -> Response:
     def work() -> None:
         changed = accounts.set_active(context.archive(), context.user(), user_id, active)
         if active and not changed.active:
-            flash(f"{changed.email} is an admin: enabling it waits for a second admin's approval.", "info")
+            flash(gettext("%(email)s is an admin: enabling it waits for a second admin's approval.",
+                          email=changed.email), "info")
 
-    done = "Done." if active else "Account disabled: its sessions have ended and its API tokens are revoked."
+    done = N_("Done.") if active else N_("Account disabled: its sessions have ended and its API tokens are revoked.")
     return _act(work, done, "admin.users_page")
 
 
@@ -185,14 +191,14 @@ def enable(user_id: int) -> Response:
 @roles("admin")
 def approve_grant(grant_id: int) -> Response:
     return _act(lambda: accounts.decide_grant(context.archive(), context.user(), grant_id, True),
-                "Approved: the account is an admin now.", "admin.users_page")
+                N_("Approved: the account is an admin now."), "admin.users_page")
 
 
 @bp.route("/grants/<int:grant_id>/deny", methods=["POST"])
 @roles("admin")
 def deny_grant(grant_id: int) -> Response:
     return _act(lambda: accounts.decide_grant(context.archive(), context.user(), grant_id, False),
-                "Denied: the account stays disabled.", "admin.users_page")
+                N_("Denied: the account stays disabled."), "admin.users_page")
 
 
 @bp.route("/audit")
@@ -203,7 +209,7 @@ def audit_log() -> Any:
         where = _audit_filter()
     except InvalidInput as error:
         return render_template("admin/audit.html", entries=[], verified=None, problem=None, anchor=None,
-                               where=records.Filter(), args={}, older=None, bad=sentence(str(error)) + "."), 400
+                               where=records.Filter(), args={}, older=None, bad=sentence(said(error))), 400
     verified, problem, anchor = records.status(archive)
     shown = records.show(archive, context.user().email, limit=AUDIT_PAGE, where=where)
     entries = [(s.entry, s.detail) for s in shown]
@@ -222,7 +228,7 @@ def _audit_filter() -> records.Filter:
 
     since, until, before = text("since", 40), text("until", 40), text("before", 12)
     if before is not None and not before.isdigit():
-        raise InvalidInput("the page to show is an entry number")
+        raise InvalidInput(N_("the page to show is an entry number"))
     end = parse_instant(until) if until else None
     if end is not None and until is not None and len(until) == len("2031-01-01"):
         end += timedelta(days=1)  # "to" a day: through its end

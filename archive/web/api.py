@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -40,11 +41,12 @@ def _access() -> Response | None:
     secret = context.bearer()
     if secret is not None:
         if not secret:
-            return json_error(401, "Send a personal API token as 'Authorization: Bearer <token>'.",
+            return json_error(401, gettext("Send a personal API token as 'Authorization: Bearer <token>'."),
                               {"WWW-Authenticate": 'Bearer error="invalid_request"'})
         # (The address is the proxy's unless ESCROW_PROXY_HOPS says how many to trust.)
         if tokens.authenticate(archive, secret, request.remote_addr or "unknown") is None:
-            return json_error(401, "That token opens nothing: it is revoked, mistyped, or its account is disabled.",
+            return json_error(401, gettext("That token opens nothing: it is revoked, mistyped, or its account is "
+                                           "disabled."),
                               {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return None
     if archive.config.reading_room == "signed-in" and not current_user.is_authenticated:
@@ -62,7 +64,7 @@ def search() -> Response:
         listing = reading.find(context.archive(), args.get("q") or "", page=page, per_page=per_page,
                                filters=filters)
     except IndexMissing:
-        return json_error(503, "Search is being rebuilt. Try again in a few minutes.")
+        return json_error(503, gettext("Search is being rebuilt. Try again in a few minutes."))
     root = _root()
     return _json({"total": listing.total, "page": listing.page, "per_page": listing.per_page,
                   "hits": [_hit(found.story, found.snippet, root) for found in listing.found]})

@@ -12,19 +12,22 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from archive.errors import Conflict, InvalidInput, NotFound, Throttled
+from archive.messages import N_
 from archive.services import signing, tokens
 from archive.users import User
-from archive.web import context
+from archive.web import context, i18n
 from archive.web.display import sentence
 from archive.web.forms import ActionForm, LoginForm, TokenForm
+from archive.web.i18n import said
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-FAILED = "That email and password do not match an account."
+FAILED = N_("That email and password do not match an account.")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,7 +67,7 @@ def _load(user_id: str) -> User | None:
 
 def start_session(user: User) -> None:
     """A fresh session for a signed-in account: nothing from before sign-in carries over."""
-    session.clear()
+    i18n.clear_session()
     login_user(user)
     session.permanent = True
     now = round(time.time(), 3)
@@ -95,12 +98,12 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
                                    request.remote_addr or "unknown")
         except Throttled as error:
             # (The address is the proxy's unless ESCROW_PROXY_HOPS says how many to trust.)
-            flash(str(error), "error")
+            flash(said(error), "error")
             return render_template("login.html", form=form), 429, {"Retry-After": str(error.retry_after)}
         if user is not None:
             start_session(user)
             return redirect(_next_page() or url_for(_home(user)))
-        flash(FAILED, "error")
+        flash(gettext(FAILED), "error")
     return render_template("login.html", form=form)
 
 
@@ -144,7 +147,7 @@ def create_token() -> Response | str | tuple[str, int]:
                                 request.remote_addr or "unknown")
         except (InvalidInput, Conflict) as error:
             wrong = form.password if getattr(error, "field", None) == "password" else form.name
-            wrong.errors = [*wrong.errors, sentence(str(error)) + "."]
+            wrong.errors = [*wrong.errors, sentence(said(error))]
         else:
             return _account_page(TokenForm(prefix="token", formdata=None), new)
     return _account_page(form), 400
@@ -161,9 +164,9 @@ def revoke_token(token_id: int) -> Response:
         abort(400)
     try:
         revoked = tokens.revoke(context.archive(), context.user(), token_id)
-        flash(f"Revoked {revoked.prefix}…: it no longer opens the API.", "info")
+        flash(gettext("Revoked %(prefix)s…: it no longer opens the API.", prefix=revoked.prefix), "info")
     except (NotFound, Conflict) as error:
-        flash(f"Nothing was changed: {error}.", "error")
+        flash(gettext("Nothing was changed: %(reason)s.", reason=said(error)), "error")
     return redirect(url_for("auth.account"))
 
 
@@ -172,6 +175,6 @@ def logout() -> Response:
     if current_user.is_authenticated:
         signing.sign_out(context.archive(), current_user._get_current_object())
     logout_user()
-    session.clear()
-    flash("You are signed out.", "info")
+    i18n.clear_session()
+    flash(gettext("You are signed out."), "info")
     return redirect(url_for("reading.search"))

@@ -10,7 +10,10 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import request
+from flask_babel import gettext
 from markupsafe import Markup, escape
+
+from archive.web.i18n import moment
 
 
 def viewer_zone() -> ZoneInfo | None:
@@ -24,19 +27,24 @@ def viewer_zone() -> ZoneInfo | None:
         return None
 
 
-def when(moment: datetime | None, empty: str = "indefinitely") -> Markup:
-    """A <time> element: local time and zone, then UTC."""
-    if moment is None:
-        return Markup(escape(empty))
-    utc = moment.astimezone(UTC)
-    text = f"{utc:%Y-%m-%d %H:%M} UTC"
+def when(instant: datetime | None, empty: str | None = None) -> Markup:
+    """A <time> element: local time and zone, then UTC, written as the interface's language
+    writes dates; `empty` (by default "indefinitely") for no instant."""
+    if instant is None:
+        return Markup(escape(gettext("indefinitely") if empty is None else empty))
+    utc = instant.astimezone(UTC)
+    text = f"{moment(utc)} UTC"
     zone = viewer_zone()
     if zone is not None:
         local = utc.astimezone(zone)
-        text = f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({text})"
+        text = f"{moment(local, zone)} {local.tzname()} ({moment(utc)} UTC)"
     return Markup('<time datetime="{}">{}</time>').format(utc.strftime("%Y-%m-%dT%H:%M:%SZ"), text)
 
 
 def sentence(message: str) -> str:
-    """A service's message as a sentence for a page: capitalised."""
+    """A service's message as a sentence for a page: capitalised, and ended by a full stop unless
+    it ends with its own (never two: "agreed..")."""
+    message = message.strip()
+    if message and message[-1] not in ".?!…":
+        message += "."
     return message[:1].upper() + message[1:]

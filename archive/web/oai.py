@@ -32,16 +32,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
+from flask_babel import gettext
 from flask_login import current_user
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.timed import TimestampSigner
 from lxml import etree
 
 from archive.errors import NotFound
+from archive.messages import N_
 from archive.services import exports, harvest, tokens
 from archive.services.harvest import Entry, ReleasedStory
 from archive.times import utcnow
 from archive.web import context
+from archive.web.i18n import translated
 
 bp = Blueprint("oai", __name__)
 
@@ -104,7 +107,7 @@ def endpoint() -> Response:
     if archive.config.reading_room == "signed-in" and not (current_user.is_authenticated or _token_opens()):
         # An archive with access agreements is harvested by accounts only: a harvester sends
         # a personal API token (Authorization: Bearer), as the API takes it.
-        return Response("Sign in, or send a personal API token, to harvest this archive.\n", 401,
+        return Response(gettext("Sign in, or send a personal API token, to harvest this archive.") + "\n", 401,
                         mimetype="text/plain", headers={"WWW-Authenticate": "Bearer"})
     now = _now()
     try:
@@ -112,7 +115,7 @@ def endpoint() -> Response:
         response_date, echo, content = HANDLERS[verb](arguments, now)
     except _Problem as problem:
         error = etree.Element(f"{{{OAI}}}error", code=problem.code)
-        error.text = problem.message
+        error.text = translated(problem.message)  # for a person reading the harvest's log (Accept-Language)
         return _reply(problem.response_date or _second(now), problem.echo, [error])
     return _reply(response_date, echo, [content])
 
@@ -126,7 +129,7 @@ def _arguments() -> tuple[str, dict[str, str]]:
         items += list(request.form.items(multi=True)) + [(name, "") for name in request.files]
     verbs = [value for name, value in items if name == "verb"]
     if len(verbs) != 1 or verbs[0] not in VERBS:
-        raise _Problem("badVerb", "The verb argument is missing, repeated or not an OAI-PMH verb.")
+        raise _Problem("badVerb", N_("The verb argument is missing, repeated or not an OAI-PMH verb."))
     verb = verbs[0]
     takes, requires = VERBS[verb]
     arguments: dict[str, str] = {}
@@ -134,23 +137,23 @@ def _arguments() -> tuple[str, dict[str, str]]:
         if name == "verb":
             continue
         if name not in takes:
-            raise _Problem("badArgument", f"{verb} does not take one of the arguments given.")
+            raise _Problem("badArgument", N_("%(verb)s does not take one of the arguments given.", verb=verb))
         if name in arguments:
-            raise _Problem("badArgument", "An argument is repeated.")
+            raise _Problem("badArgument", N_("An argument is repeated."))
         if not value:
-            raise _Problem("badArgument", "An argument is empty.")
+            raise _Problem("badArgument", N_("An argument is empty."))
         arguments[name] = value
     if "resumptionToken" in arguments:
         if len(arguments) > 1:
-            raise _Problem("badArgument", "resumptionToken is an exclusive argument: give it alone.")
+            raise _Problem("badArgument", N_("resumptionToken is an exclusive argument: give it alone."))
     elif not requires <= arguments.keys():
-        raise _Problem("badArgument", f"{verb} is missing a required argument.")
+        raise _Problem("badArgument", N_("%(verb)s is missing a required argument.", verb=verb))
     return verb, arguments
 
 
 def _format(arguments: dict[str, str], echo: dict[str, str]) -> None:
     if arguments["metadataPrefix"] != PREFIX:
-        raise _Problem("cannotDisseminateFormat", "The only metadata format here is oai_dc.", echo)
+        raise _Problem("cannotDisseminateFormat", N_("The only metadata format here is oai_dc."), echo)
 
 
 def _entry(identifier: str, echo: dict[str, str]) -> Entry:
@@ -162,7 +165,7 @@ def _entry(identifier: str, echo: dict[str, str]) -> Entry:
             raise NotFound("not an identifier of this repository")
         return harvest.record(context.archive(), story_id)
     except NotFound:
-        raise _Problem("idDoesNotExist", "No record has this identifier.", echo) from None
+        raise _Problem("idDoesNotExist", N_("No record has this identifier."), echo) from None
 
 
 def _dates(arguments: dict[str, str]) -> tuple[datetime | None, datetime | None]:
@@ -179,7 +182,7 @@ def _dates(arguments: dict[str, str]) -> tuple[datetime | None, datetime | None]
                 raise ValueError(text)
             moment = datetime.strptime(text, "%Y-%m-%d" if kind == "day" else "%Y-%m-%dT%H:%M:%SZ")
         except ValueError:
-            raise _Problem("badArgument", "Dates are YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ.") from None
+            raise _Problem("badArgument", N_("Dates are YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ.")) from None
         kinds.add(kind)
         moment = moment.replace(tzinfo=UTC)
         if name == "from":
@@ -188,9 +191,9 @@ def _dates(arguments: dict[str, str]) -> tuple[datetime | None, datetime | None]
             step = timedelta(days=1) if kind == "day" else timedelta(seconds=1)
             until = moment + step if moment <= LATEST - step else LATEST
     if len(kinds) > 1:
-        raise _Problem("badArgument", "from and until must have the same granularity.")
+        raise _Problem("badArgument", N_("from and until must have the same granularity."))
     if since is not None and until is not None and since >= until:
-        raise _Problem("badArgument", "from is later than until.")
+        raise _Problem("badArgument", N_("from is later than until."))
     return since, until
 
 
@@ -217,7 +220,7 @@ def _list_metadata_formats(arguments: dict[str, str], now: datetime) -> Answer:
         echo["identifier"] = arguments["identifier"]
         if entry.deleted:
             # A deleted record keeps its header, and nothing more: no format disseminates it.
-            raise _Problem("noMetadataFormats", "This record is deleted: no metadata is available for it.", echo)
+            raise _Problem("noMetadataFormats", N_("This record is deleted: no metadata is available for it."), echo)
     formats = etree.Element(f"{{{OAI}}}ListMetadataFormats")
     one = _sub(formats, "metadataFormat")
     for name, value in (("metadataPrefix", PREFIX), ("schema", OAI_DC_SCHEMA), ("metadataNamespace", OAI_DC)):
@@ -228,8 +231,8 @@ def _list_metadata_formats(arguments: dict[str, str], now: datetime) -> Answer:
 def _list_sets(arguments: dict[str, str], now: datetime) -> Answer:
     echo = {"verb": "ListSets"}
     if "resumptionToken" in arguments:
-        raise _Problem("badResumptionToken", "This repository issues no resumption tokens for sets.", echo)
-    raise _Problem("noSetHierarchy", "This repository does not support sets.", echo)
+        raise _Problem("badResumptionToken", N_("This repository issues no resumption tokens for sets."), echo)
+    raise _Problem("noSetHierarchy", N_("This repository does not support sets."), echo)
 
 
 def _get_record(arguments: dict[str, str], now: datetime) -> Answer:
@@ -253,7 +256,7 @@ def _list(verb: str, arguments: dict[str, str], now: datetime) -> Answer:
         _format(arguments, {"verb": verb, **dates})
         echo = {"verb": verb, "metadataPrefix": PREFIX, **dates}
         if "set" in arguments:
-            raise _Problem("noSetHierarchy", "This repository does not support sets.", echo)
+            raise _Problem("noSetHierarchy", N_("This repository does not support sets."), echo)
         pinned = _second(now) - SETTLE
         window = _Window(since, min(until, pinned) if until is not None else pinned, pinned)
     size = _page_size()
@@ -268,12 +271,13 @@ def _list(verb: str, arguments: dict[str, str], now: datetime) -> Answer:
         # protocol requires; the harvester is told to start over from this harvest's bound,
         # where it finds them with their new datestamps (records, or deleted headers).
         raise _Problem("badResumptionToken",
-                       "This list changed after the harvest began: the records left to send were taken down "
-                       "or released again since, and now carry later datestamps. Harvest again with "
-                       f"from={_stamp(window.pinned)} (this harvest's responseDate) to receive them.",
+                       N_("This list changed after the harvest began: the records left to send were taken down "
+                          "or released again since, and now carry later datestamps. Harvest again with "
+                          "from=%(since)s (this harvest's responseDate) to receive them.",
+                          since=_stamp(window.pinned)),
                        {"verb": verb}, response_date=window.pinned)
     if not entries:
-        raise _Problem("noRecordsMatch", "No records match these arguments.", echo, response_date=window.pinned)
+        raise _Problem("noRecordsMatch", N_("No records match these arguments."), echo, response_date=window.pinned)
     more, entries = len(entries) > size, entries[:size]
     listing = etree.Element(f"{{{OAI}}}{verb}")
     for entry in entries:
@@ -347,10 +351,10 @@ def _load(verb: str, token: str) -> _Window:
         return _Window(since, _instant(data["b"]), _instant(data["r"]), (_instant(data["d"]), story_id),
                        cursor, size)
     except SignatureExpired:
-        raise _Problem("badResumptionToken", "This resumption token has expired: start the list again.",
+        raise _Problem("badResumptionToken", N_("This resumption token has expired: start the list again."),
                        echo) from None
     except (BadData, KeyError, TypeError, ValueError, OverflowError):
-        raise _Problem("badResumptionToken", "This resumption token is not valid here.", echo) from None
+        raise _Problem("badResumptionToken", N_("This resumption token is not valid here."), echo) from None
 
 
 def _instant(text: Any) -> datetime:

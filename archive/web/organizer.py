@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_wtf.csrf import validate_csrf
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
@@ -23,6 +24,7 @@ from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
 from archive.errors import EscrowError, InvalidInput, NoRoom, Throttled
+from archive.messages import N_
 from archive.services import embargoes, recordings, stories
 from archive.services.stories import Draft, Story
 from archive.times import parse_instant
@@ -30,6 +32,7 @@ from archive.web import context, streaming, worker
 from archive.web.auth import roles
 from archive.web.display import sentence
 from archive.web.forms import ActionForm, EarlyReleaseForm, ExtendForm, StoryForm
+from archive.web.i18n import number, said, translated
 
 bp = Blueprint("organizer", __name__)
 SUBMITTERS = ("organizer", "admin")
@@ -65,7 +68,7 @@ def submit() -> Any:
     except worker.BodyTooSlow:
         return _unread("The form arrived too slowly: nothing was kept. Try again.", 408)
     except (BadRequest, ValueError):  # a body cut short, or not multipart framing
-        return _unread("The form could not be read: nothing was kept. Try again.", 400)
+        return _unread(gettext("The form could not be read: nothing was kept. Try again."), 400)
     if recording is None:
         return _submitted(StoryForm(formdata=fields), fields, None)
     return _submitted(StoryForm(formdata=fields), fields, _data(parts), lambda: _seal_asked(parts))
@@ -76,7 +79,7 @@ def _seal_asked(parts: Iterator[Field | File | Data]) -> bool:
     preview. Another file is refused."""
     after, another = _fields(parts)
     if another is not None:
-        raise _Refused("The form could not be read: nothing was kept.")
+        raise _Refused(gettext("The form could not be read: nothing was kept."))
     return "preview" not in after
 
 
@@ -88,8 +91,9 @@ def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None,
         _drain()
         if "csrf_token" in form.errors:  # (CSRFProtect, which says this for every other form, is off here)
             # An empty form: what came from elsewhere is not put before the organizer to seal.
-            return _unsealed(StoryForm(formdata=None), "The form had expired or came from elsewhere: the story "
-                                                       "was not sealed. Reload the page and try again.", 400)
+            return _unsealed(StoryForm(formdata=None), gettext("The form had expired or came from elsewhere: the "
+                                                               "story was not sealed. Reload the page and try "
+                                                               "again."), 400)
         return _unsealed(form, None, 400)
     try:
         draft = stories.parse(_story_data(form))
@@ -116,16 +120,17 @@ def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None,
             return _recording_refused(form, _too_large(limit), 413)
         return _recording_refused(form, _said(error), 400)
     except worker.BodyTooSlow:
-        return _recording_refused(form, SLOW, 408)
+        return _recording_refused(form, translated(SLOW), 408)
     except (BadRequest, ValueError):  # a body cut short, or not multipart framing
-        return _recording_refused(form, "The upload could not be read: nothing was kept. Try again.", 400)
+        return _recording_refused(form, gettext("The upload could not be read: nothing was kept. Try again."), 400)
     if sealed is None:  # a preview asked for after the file: the recording was not kept
         return render_template("submit.html", form=form, previews=stories.previews(draft),
                                chosen=draft.redaction_level, form_error=None)
     if recording is None:
-        flash(f"Sealed. Story {sealed.id} is encrypted and waits for its date.", "info")
+        flash(gettext("Sealed. Story %(id)s is encrypted and waits for its date.", id=sealed.id), "info")
     else:
-        flash(f"Sealed. Story {sealed.id} and its recording are encrypted and wait for the story's date.", "info")
+        flash(gettext("Sealed. Story %(id)s and its recording are encrypted and wait for the story's date.",
+                      id=sealed.id), "info")
     return redirect(url_for("organizer.my_story", story_id=sealed.id))
 
 
@@ -137,8 +142,8 @@ def _unread(message: str, status: int) -> Any:
 def _recording_refused(form: StoryForm, message: str, status: int, retry: int | None = None) -> Any:
     _drain()
     form.recording.errors = [message]
-    return _unsealed(form, "The story was not sealed: its recording was refused (see below). "
-                           "Choose the recording again.", status, retry)
+    return _unsealed(form, gettext("The story was not sealed: its recording was refused (see below). "
+                                   "Choose the recording again."), status, retry)
 
 
 def _unsealed(form: StoryForm, form_error: str | None, status: int, retry: int | None = None) -> Any:
@@ -146,11 +151,12 @@ def _unsealed(form: StoryForm, form_error: str | None, status: int, retry: int |
     return (body, status) if retry is None else (body, status, {"Retry-After": str(retry)})
 
 
-SLOW = "The recording arrived too slowly (the archive needs 64 KiB every few seconds): nothing was kept. Try again."
+SLOW = N_("The recording arrived too slowly (the archive needs 64 KiB every few seconds): nothing was kept. "
+          "Try again.")
 
 
 def _said(error: EscrowError) -> str:
-    return f"{sentence(str(error).rstrip('.'))}."
+    return sentence(said(error))
 
 
 def _status(error: EscrowError) -> int:
@@ -167,7 +173,7 @@ def _story_data(form: StoryForm) -> dict[str, Any]:
     if form.indefinite.data:
         until = None
     elif not date:
-        raise InvalidInput("give the date the story may be released, or choose indefinitely",
+        raise InvalidInput(N_("give the date the story may be released, or choose indefinitely"),
                            field="embargo_until")
     else:
         # A date already past would be released by the next run without a word: refused here.
@@ -194,12 +200,12 @@ def _story_data(form: StoryForm) -> dict[str, Any]:
 def _refill(form: StoryForm, error: InvalidInput) -> tuple[str, int]:
     name = FORM_FIELD.get(error.field or "", error.field or "")
     field = getattr(form, name, None)
-    message = str(error)
+    message = said(error)
     if field is not None:
         field.errors = [*field.errors, sentence(message)]
-        form_error = "The story was not sealed: correct the field marked below."
+        form_error = gettext("The story was not sealed: correct the field marked below.")
     else:
-        form_error = f"The story was not sealed: {message}."
+        form_error = gettext("The story was not sealed: %(reason)s.", reason=message)
     _drain()  # a recording sent with a story that is refused is not read, and not kept
     return _unsealed(form, form_error, 400)
 
@@ -247,7 +253,7 @@ def open_story(story_id: str) -> Any:
     try:
         content = stories.open_sealed(context.archive(), context.user(), story.id)
     except EscrowError as error:
-        flash(f"The story could not be opened: {error}.", "error")
+        flash(gettext("The story could not be opened: %(reason)s.", reason=said(error)), "error")
         return redirect(url_for("organizer.my_story", story_id=story.id))
     return _story_page(story, content=content)
 
@@ -260,7 +266,7 @@ def extend(story_id: str) -> Any:
     form = ExtendForm(prefix="extend")
     return _change(story, form, lambda: embargoes.extend(
         context.archive(), context.user(), story.id, form.new_embargo(), form.reason.data or ""),
-        "The embargo is extended.", extend=form)
+        N_("The embargo is extended."), extend=form)
 
 
 @bp.route("/my/stories/<story_id>/request", methods=["POST"])
@@ -270,7 +276,7 @@ def request_release(story_id: str) -> Any:
     form = EarlyReleaseForm(prefix="early")
     return _change(story, form, lambda: embargoes.request(
         context.archive(), context.user(), story.id, form.release_at(), form.reason.data or ""),
-        "Your request is waiting for an admin's approval.", early=form)
+        N_("Your request is waiting for an admin's approval."), early=form)
 
 
 @bp.route("/my/stories/<story_id>/requests/<request_id>/cancel", methods=["POST"])
@@ -278,7 +284,7 @@ def request_release(story_id: str) -> Any:
 def cancel_request(story_id: str, request_id: str) -> Any:
     story = _own(story_id)
     return _change(story, ActionForm(), lambda: embargoes.cancel(context.archive(), context.user(), request_id),
-                   "Your request is taken back; the embargo stays as it was.")
+                   N_("Your request is taken back; the embargo stays as it was."))
 
 
 def _change(story: Story, form: Any, work: Any, done: str, **forms: Any) -> Any:
@@ -288,9 +294,9 @@ def _change(story: Story, form: Any, work: Any, done: str, **forms: Any) -> Any:
     try:
         work()
     except EscrowError as error:
-        form.form_errors.append(sentence(str(error)) + ".")
+        form.form_errors.append(sentence(said(error)))
         return _story_page(story, status=400, **forms)
-    flash(done, "info")
+    flash(gettext(done), "info")
     return redirect(url_for("organizer.my_story", story_id=story.id))
 
 
@@ -338,7 +344,7 @@ def attach_recording(story_id: str) -> Any:
     counted: _Counted | None = None
     try:
         if story.status == "withdrawn":
-            raise _Refused("The story is withdrawn: nothing can be added to it, and nothing was kept.")
+            raise _Refused(gettext("The story is withdrawn: nothing can be added to it, and nothing was kept."))
         # The token is checked as the service begins to read, once it has found room for the
         # recording (an account's uploads at once, its share, the disk): a refusal for room is
         # answered at once, not after the first MiB of the body arrives.
@@ -356,16 +362,17 @@ def attach_recording(story_id: str) -> Any:
             return _upload_refused(story, _too_large(limit), 413)
         return _upload_refused(story, _said(error), 400)
     except worker.BodyTooSlow:
-        return _upload_refused(story, SLOW, 408)
+        return _upload_refused(story, translated(SLOW), 408)
     except (BadRequest, ValueError):  # a body cut short, or not multipart framing
-        return _upload_refused(story, "The upload could not be read: nothing was kept. Try again.", 400)
-    flash(f"Recording {recording.id} ({recording.media_type}, {recording.size:,} bytes) is sealed "
-          "to this story.", "info")
+        return _upload_refused(story, gettext("The upload could not be read: nothing was kept. Try again."), 400)
+    flash(gettext("Recording %(id)s (%(type)s, %(size)s bytes) is sealed to this story.", id=recording.id,
+                  type=recording.media_type, size=number(recording.size)), "info")
     return redirect(url_for("organizer.my_story", story_id=story.id))
 
 
 def _too_large(limit: int) -> str:
-    return f"The recording is larger than the archive accepts ({limit // 2**20:,} MiB): nothing was kept."
+    return gettext("The recording is larger than the archive accepts (%(size)s MiB): nothing was kept.",
+                   size=number(limit // 2**20))
 
 
 def _upload_refused(story: Story, message: str, status: int, retry: int | None = None) -> Any:
@@ -377,7 +384,7 @@ def _parts(max_parts: int = MAX_PARTS) -> Iterator[Field | File | Data]:
     """The multipart body's events, decoded from the request stream a block at a time."""
     boundary = request.mimetype_params.get("boundary", "") if request.mimetype == "multipart/form-data" else ""
     if not boundary:
-        raise _Refused("Choose a recording with the form on this page: nothing was kept.")
+        raise _Refused(gettext("Choose a recording with the form on this page: nothing was kept."))
     stream = request.stream  # raises RequestEntityTooLarge now if the declared length is over the limit
     # The decoder's buffer holds at most one block and a boundary's worth: headers without end,
     # or more parts than the form has, are refused rather than buffered.
@@ -395,31 +402,32 @@ def _fields(parts: Iterator[Field | File | Data]) -> tuple[MultiDict[str, str], 
     for part in parts:
         if isinstance(part, File):
             if part.name != FILE:
-                raise _Refused("The form could not be read: nothing was kept.")
+                raise _Refused(gettext("The form could not be read: nothing was kept."))
             if part.filename:
                 return fields, part
             for event in parts:  # no file chosen: its part holds nothing
                 if not isinstance(event, Data) or event.data:
-                    raise _Refused("The form could not be read: nothing was kept.")
+                    raise _Refused(gettext("The form could not be read: nothing was kept."))
                 if not event.more_data:
                     break
             continue
         if not isinstance(part, Field):
-            raise _Refused("The form could not be read: nothing was kept.")
+            raise _Refused(gettext("The form could not be read: nothing was kept."))
         value = bytearray()
         for event in parts:
             if not isinstance(event, Data):
-                raise _Refused("The form could not be read: nothing was kept.")
+                raise _Refused(gettext("The form could not be read: nothing was kept."))
             value += event.data
             size += len(event.data)
             if size > FORM_BYTES:
-                raise _Refused("The story's text is longer than the form accepts (2 MiB): nothing was kept.", 413)
+                raise _Refused(gettext("The story's text is longer than the form accepts (2 MiB): nothing was kept."),
+                               413)
             if not event.more_data:
                 break
         try:
             fields.add(part.name, value.decode("utf-8"))
         except UnicodeDecodeError:
-            raise _Refused("The form could not be read (its text was not UTF-8): nothing was kept.") from None
+            raise _Refused(gettext("The form could not be read (its text was not UTF-8): nothing was kept.")) from None
     return fields, None
 
 
@@ -452,15 +460,15 @@ def _check_token(parts: Iterator[Field | File | Data]) -> None:
     """The first part must be the CSRF token, valid for this session (else refused, nothing read further)."""
     first = next(parts, None)
     if not (isinstance(first, Field) and first.name == TOKEN):
-        raise _Refused("The form had expired or came from elsewhere (its token must come before the file): "
-                       "nothing was kept. Reload the page and try again.")
+        raise _Refused(gettext("The form had expired or came from elsewhere (its token must come before the "
+                               "file): nothing was kept. Reload the page and try again."))
     token = b""
     for event in parts:
         if not isinstance(event, Data):
-            raise _Refused("The form could not be read: nothing was kept.")
+            raise _Refused(gettext("The form could not be read: nothing was kept."))
         token += event.data
         if len(token) > MAX_TOKEN:
-            raise _Refused("The form could not be read: nothing was kept.")
+            raise _Refused(gettext("The form could not be read: nothing was kept."))
         if not event.more_data:
             break
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
@@ -468,8 +476,8 @@ def _check_token(parts: Iterator[Field | File | Data]) -> None:
     try:
         validate_csrf(token.decode("ascii", "replace"))
     except ValidationError:
-        raise _Refused("The form had expired or came from elsewhere: nothing was kept. "
-                       "Reload the page and try again.") from None
+        raise _Refused(gettext("The form had expired or came from elsewhere: nothing was kept. "
+                               "Reload the page and try again.")) from None
 
 
 def _token_then_file(parts: Iterator[Field | File | Data]) -> Iterator[bytes]:
@@ -482,9 +490,9 @@ def _file(parts: Iterator[Field | File | Data]) -> Iterator[bytes]:
     """The file part's bytes as they arrive; refused if the next part is not the file."""
     part = next(parts, None)
     if not (isinstance(part, File) and part.name == FILE):
-        raise _Refused("Choose a recording to attach: nothing was kept.")
+        raise _Refused(gettext("Choose a recording to attach: nothing was kept."))
     if not part.filename:
-        raise _Refused("Choose a recording to attach: no file was chosen, nothing was kept.")
+        raise _Refused(gettext("Choose a recording to attach: no file was chosen, nothing was kept."))
     return _data(parts)
 
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
+from flask_babel import gettext
 from flask_login import current_user
 
 from archive.errors import InvalidInput, NotFound
+from archive.messages import LEVEL_NAMES, N_
 from archive.services import exports, reading, recordings
 from archive.services.reading import Filters, IndexMissing, ReleasedStory
 from archive.web import context, streaming
 from archive.web.auth import login_manager
 from archive.web.display import sentence
+from archive.web.i18n import said
 
 bp = Blueprint("reading", __name__)
 
@@ -56,9 +59,9 @@ def search() -> str | tuple[str, int]:
         try:
             results = reading.search(archive, query, page=page_number, per_page=PER_PAGE, filters=filters)
         except IndexMissing:
-            problem, status = "Search is being rebuilt. Please try again in a few minutes.", 503
+            problem, status = gettext("Search is being rebuilt. Please try again in a few minutes."), 503
         except InvalidInput as error:
-            problem, status = sentence(str(error)) + ".", 400
+            problem, status = sentence(said(error)), 400
     recent = [] if query or results is not None else reading.recent(archive, RECENT)
     body = render_template("search.html", query=query, filters=filters, results=results, problem=problem,
                            facets=reading.facets(archive), recent=recent, per_page=PER_PAGE,
@@ -72,7 +75,7 @@ def _filters() -> tuple[Filters, str | None]:
         return reading.filters(tag=args.get("tag"), language=args.get("language"), year=args.get("year"),
                                level=args.get("level")), None
     except InvalidInput as error:
-        return Filters(), sentence(str(error)) + "."
+        return Filters(), sentence(said(error))
 
 
 
@@ -95,7 +98,7 @@ def captions(story_id: str) -> Response:
     """The released timed transcript, for the player's captions track."""
     released = reading.released(context.archive(), story_id)
     if released.captions is None:
-        raise NotFound("no such story in the reading room")
+        raise NotFound(N_("no such story in the reading room"))
     return Response(released.captions, content_type="text/vtt; charset=utf-8")
 
 
@@ -113,12 +116,17 @@ def export(story_id: str, fmt: str) -> Response:
 
 
 def citation(story: ReleasedStory) -> str:
-    """A ready-to-copy citation of the released copy."""
-    year = story.interview_date[:4] or "n.d."
-    by = f", interviewed by {story.interviewer}" if story.interviewer else ""
-    url = exports.story_url(_root_url(), story.id)
-    return (f"{story.narrator}, \u201c{story.title}\u201d ({year}){by}. Escrow oral-history archive, "
-            f"released {story.released_at:%Y-%m-%d}, {story.redaction_level} copy. {url}")
+    """A ready-to-copy citation of the released copy, its words in the interface's language (the
+    title and narrator as released)."""
+    values = {"narrator": story.narrator, "title": story.title, "year": story.interview_date[:4] or gettext("n.d."),
+              "interviewer": story.interviewer, "released": f"{story.released_at:%Y-%m-%d}",
+              "level": gettext(LEVEL_NAMES.get(story.redaction_level, story.redaction_level)),
+              "url": exports.story_url(_root_url(), story.id)}
+    if story.interviewer:
+        return gettext("%(narrator)s, \u201c%(title)s\u201d (%(year)s), interviewed by %(interviewer)s. Escrow "
+                       "oral-history archive, released %(released)s, %(level)s copy. %(url)s", **values)
+    return gettext("%(narrator)s, \u201c%(title)s\u201d (%(year)s). Escrow oral-history archive, released "
+                   "%(released)s, %(level)s copy. %(url)s", **values)
 
 
 def _root_url() -> str:

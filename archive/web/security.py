@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
@@ -27,7 +28,9 @@ from archive.errors import (
     NotInitialised,
     Throttled,
 )
+from archive.messages import N_
 from archive.web.display import sentence
+from archive.web.i18n import said
 
 log = logging.getLogger("escrow.web")
 
@@ -41,31 +44,31 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
-TITLES = {400: "That request could not be read", 401: "Please sign in", 403: "Not allowed",
-          404: "Not found", 405: "Not allowed here", 408: "Too slow", 413: "Too large", 429: "Too many attempts",
-          500: "Something went wrong", 503: "Not available"}
+TITLES = {400: N_("That request could not be read"), 401: N_("Please sign in"), 403: N_("Not allowed"),
+          404: N_("Not found"), 405: N_("Not allowed here"), 408: N_("Too slow"), 413: N_("Too large"),
+          429: N_("Too many attempts"), 500: N_("Something went wrong"), 503: N_("Not available")}
 MESSAGES = {
-    400: "The form could not be read. Go back, reload the page and try again.",
-    403: "Your account may not do this.",
-    404: "There is no page here.",
-    405: "This page does not take that kind of request.",
-    408: "What you sent arrived too slowly: nothing of it was kept. Try again.",
-    413: "What you sent is larger than the archive accepts. Shorten it and try again.",
-    429: "Too many attempts in a short time. Wait a minute and try again.",
-    500: "The archive could not finish this request. Nothing was changed. Try again later.",
-    503: "The archive is not set up yet.",
+    400: N_("The form could not be read. Go back, reload the page and try again."),
+    403: N_("Your account may not do this."),
+    404: N_("There is no page here."),
+    405: N_("This page does not take that kind of request."),
+    408: N_("What you sent arrived too slowly: nothing of it was kept. Try again."),
+    413: N_("What you sent is larger than the archive accepts. Shorten it and try again."),
+    429: N_("Too many attempts in a short time. Wait a minute and try again."),
+    500: N_("The archive could not finish this request. Nothing was changed. Try again later."),
+    503: N_("The archive is not set up yet."),
 }
 API_MESSAGES = {
-    400: "The request could not be read.",
-    401: "Sign in, or send a personal API token as 'Authorization: Bearer <token>'.",
-    403: "Your account may not do this.",
-    404: "There is no such story or endpoint here.",
-    405: "This endpoint does not take that method.",
-    408: "The request arrived too slowly.",
-    413: "The request is larger than the archive accepts.",
-    429: "Too many attempts in a short time. Wait a minute and try again.",
-    500: "The archive could not finish this request. Try again later.",
-    503: "The archive cannot answer right now. Try again later.",
+    400: N_("The request could not be read."),
+    401: N_("Sign in, or send a personal API token as 'Authorization: Bearer <token>'."),
+    403: N_("Your account may not do this."),
+    404: N_("There is no such story or endpoint here."),
+    405: N_("This endpoint does not take that method."),
+    408: N_("The request arrived too slowly."),
+    413: N_("The request is larger than the archive accepts."),
+    429: N_("Too many attempts in a short time. Wait a minute and try again."),
+    500: N_("The archive could not finish this request. Try again later."),
+    503: N_("The archive cannot answer right now. Try again later."),
 }
 
 
@@ -103,8 +106,9 @@ def _harden(response: Response) -> Response:
 
 def error_page(status: int, message: str | None = None) -> tuple[str, int]:
     """The one generic page for an error status."""
-    body = render_template("error.html", status=status, title=TITLES.get(status, "Error"),
-                           message=message or MESSAGES.get(status, TITLES.get(status, "Error")))
+    title = gettext(TITLES.get(status, N_("Error")))
+    body = render_template("error.html", status=status, title=title, stay=False,
+                           message=message or (gettext(MESSAGES[status]) if status in MESSAGES else title))
     return body, status
 
 
@@ -122,13 +126,14 @@ def is_oai() -> bool:
 
 def text_error(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Response:
     """A one-line plain-text error (the OAI-PMH provider's HTTP-level refusals)."""
-    text = message or API_MESSAGES.get(status, TITLES.get(status, "Error") + ".")
+    text = message or (gettext(API_MESSAGES[status]) if status in API_MESSAGES
+                       else gettext(TITLES.get(status, N_("Error"))) + ".")
     return Response(text + "\n", status, mimetype="text/plain", headers=headers)
 
 
 def json_error(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Response:
     """The API's one error shape; 401 says how to authenticate (RFC 6750)."""
-    response = jsonify(error={"status": status, "message": message or API_MESSAGES.get(status, "Error.")})
+    response = jsonify(error={"status": status, "message": message or gettext(API_MESSAGES.get(status, N_("Error.")))})
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
@@ -139,14 +144,14 @@ def json_error(status: int, message: str | None = None, headers: dict[str, str] 
 def _csrf_error(error: CSRFError) -> Response | tuple[str, int]:
     if is_api():
         return json_error(400)
-    return error_page(400, "The form had expired or came from elsewhere. Reload the page and try again.")
+    return error_page(400, gettext("The form had expired or came from elsewhere. Reload the page and try again."))
 
 
 def _http_error(error: HTTPException) -> Response | tuple[str, int]:
     if isinstance(error, SecurityError):
         # A Host header Werkzeug cannot read (web/hosts.py refuses other hosts before): no page can be built
         # for a site it is not, and nothing of what the visitor sent is repeated.
-        return Response("This archive does not answer to that host name.\n", 400, mimetype="text/plain")
+        return Response(gettext("This archive does not answer to that host name.") + "\n", 400, mimetype="text/plain")
     status = error.code or 500
     if status < 400:  # a routing redirect (a missing trailing slash) is not an error
         return error.get_response()
@@ -172,7 +177,7 @@ def domain_error(error: EscrowError) -> Response | tuple[str, int] | tuple[str, 
     status = next((code for kind, code in STATUS if isinstance(error, kind)), 500)
     if (is_api() or is_oai()) and status not in (500, 503):
         retry = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else {}
-        message = None if status == 404 else sentence(str(error).rstrip(".")) + "."
+        message = None if status == 404 else sentence(said(error))
         return json_error(status, message, retry) if is_api() else text_error(status, message, retry)
     if status == 404:
         return error_page(404)
@@ -182,13 +187,13 @@ def domain_error(error: EscrowError) -> Response | tuple[str, int] | tuple[str, 
             return json_error(503)
         if is_oai():
             return text_error(503)
-        return error_page(503, "The archive cannot open its vault right now. An operator has to look at it.")
+        return error_page(503, gettext("The archive cannot open its vault right now. An operator has to look at it."))
     if status == 500:
         return _unexpected(error)
     if isinstance(error, Throttled):
         body, _ = error_page(429)
         return body, 429, {"Retry-After": str(error.retry_after)}
-    return error_page(status, sentence(str(error)) + ".")
+    return error_page(status, sentence(said(error)))
 
 
 def _to_login() -> Response:

@@ -149,7 +149,7 @@ def test_the_preview_shows_each_level_and_stores_nothing(web_app: Flask, client:
     assert f"We met {hidden.format('Maria Lopez', '[redacted]')} at" in page
     assert "We met Maria Lopez at Harbor Hotel." in page  # full
     assert "Not released at this level: the transcript stays sealed." in page  # summary
-    assert page.count("<dd>Meetings.</dd>") == 4  # the summary, at every level
+    assert page.count('<dd><span lang="en">Meetings.</span></dd>') == 4  # the summary, at every level, in its language
     assert _stories(web_app) == before and len(_actions(web_app)) == entries
 
 
@@ -165,9 +165,11 @@ def test_the_preview_shows_every_released_field_with_over_redaction_and_dropped_
     page = client.post("/submit", data={**fields, **_form(client, "/submit"), "preview": "1"}).get_data(as_text=True)
 
     hidden = '<mark class="hidden-word"><span class="visually-hidden">hidden: </span><del>{}</del> <ins>{}</ins></mark>'
-    assert f"<dd>{hidden.format('Rosalind', '[redacted]')} and the night shift</dd>" in page
-    assert f"<dd>Mx. {hidden.format('Das', '[redacted]')} on {hidden.format('Rosalind', '[redacted]')}.</dd>" in page
-    assert "dropped because they hold a hidden name: <del>rosadas</del>" in page
+    # The story's own words carry its language (the title, the summary, a dropped tag).
+    assert f"<dd lang=\"en\">{hidden.format('Rosalind', '[redacted]')} and the night shift</dd>" in page
+    assert (f"<dd><span lang=\"en\">Mx. {hidden.format('Das', '[redacted]')} on "
+            f"{hidden.format('Rosalind', '[redacted]')}.</span></dd>") in page
+    assert "dropped because they hold a hidden name: <del lang=\"en\">rosadas</del>" in page
     assert "beside the rest of the name): das." in page
 
 
@@ -212,7 +214,7 @@ def test_an_extension_ends_the_pending_request_shown_with_the_current_embargo(
     dashboard = client.get("/admin").get_data(as_text=True)
     assert world.sealed_id in dashboard
     assert re.search(r"Its embargo now: until <time[^>]*>2090-01-01 00:00 UTC</time>", dashboard)
-    assert "Reason: narrator agreed" in dashboard  # unsealed for the admin
+    assert "Reason: “narrator agreed” Expires" in dashboard  # unsealed for the admin, quoted (never "agreed..")
 
     sign_in(client, world.user_ids["organizer"])
     path = f"/my/stories/{world.sealed_id}"
@@ -576,3 +578,5 @@ def test_the_audit_page_verifies_what_was_added_since_it_last_looked(client: Fla
     page = client.get("/admin/audit").get_data(as_text=True)
 
     assert "The audit log does not verify: audit entry 7 does not verify" in page
+    spanish = client.get("/admin/audit?lang=es").get_data(as_text=True)
+    assert "El registro de auditoría no se verifica: la entrada de auditoría 7 no se verifica" in spanish
