@@ -173,8 +173,8 @@ def parse(text: str) -> Query:
                                   "e.g. strike NOT hotel")) from None
         if not (reading is NullQuery or isinstance(reading, type(NullQuery))):
             readings.append(reading)  # (a reading of nothing but its language's stop words has none)
-    if not readings:
-        raise InvalidQuery(N_("the query has no words to search for"))
+    if not readings:  # only stop words ("a", "de la"): a search that finds nothing, as the API promises
+        return NullQuery
     query = readings[0] if len(readings) == 1 else EitherLanguage(readings)
     for node in _nodes(query):
         if isinstance(node, TermRange | NumericRange) and node.field() not in RANGE_FIELDS:
