@@ -44,11 +44,11 @@ CHOSEN = ("the cook", "the steward", "a coworker", "the tall one")
 SEPARATORS = (" ", "-", "\u2013", "\u2014", "'", "\u2019")
 LEVELS = ("pseudonymized", "redacted", "summary")
 LANGUAGES = ("en", "es")  # each with its own stand-ins (redaction.STAND_INS), chosen by the story's language
-# Words the released copy writes itself (stand-ins, labels, in every language): a generated
-# name may not be one.
+# Words the released copy writes itself (stand-ins, labels, in every language; the redaction
+# level's code, which the index stores): a generated name may not be one.
 OWN_WORDS = {w for phrase in (*CHOSEN, *(p for words in STAND_INS.values() for p in (
     words.redacted.strip("[]"), words.narrator, words.interviewer, *words.narrator_by_level.values(),
-    *words.labels.values()))) for w in phrase.lower().split()}
+    *words.labels.values()))) for w in phrase.lower().split()} | {"full", *LEVELS}  # and the level's code, stored
 
 
 # Cyrillic letters drawn like Latin ones, as a writer switching keyboard layouts mixes them in.
