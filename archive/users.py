@@ -143,8 +143,7 @@ def set_active(session: Session, actor: User, user_id: int, active: bool) -> Use
     Making an admin active again is a grant a second admin approves (services.accounts),
     which sets `admin_since`; this function never does.
     """
-    if actor.role != "admin":
-        raise Forbidden("only an admin may manage accounts")
+    require_admin(actor, "manage accounts")
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
@@ -202,10 +201,18 @@ class AdminGrant(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+def require_admin(actor: User, action: str = "do this") -> None:
+    """Forbidden unless the actor is an admin: the archive's one spelling of "admin only"
+    ("only an admin may <action>")."""
+    if actor.role != "admin":
+        raise Forbidden(f"only an admin may {action}")
+
+
 def may_approve(actor: User, requested_at: datetime, requested_by_id: int) -> None:
     """The second-admin checks: an active admin since before the request, not its maker."""
-    if actor.role != "admin" or not actor.active:
-        raise Forbidden("only an admin may approve this")
+    require_admin(actor, "approve this")
+    if not actor.active:
+        raise Forbidden("a disabled account approves nothing")
     if actor.id == requested_by_id:
         raise Forbidden("you made this request: another admin must approve it")
     if actor.admin_since is None or actor.admin_since > requested_at:

@@ -29,7 +29,7 @@ from archive.services.reading import Facets
 from archive.users import User
 from archive.vault import drafts, stories
 from archive.vault.keys import Keyring
-from tests.helpers import assert_no_canary, canaries, database_url, escrow, story, write_lines
+from tests.helpers import assert_no_canary, canaries, database_url, escrow, story, unit, write_lines
 from tests.processes import node
 
 ADMIN, ORGANIZER = "admin@example.org", "org@example.org"
@@ -151,9 +151,15 @@ def test_a_bad_sync_interval_is_one_line(nodes: tuple[Path, Path]) -> None:
 
 @pytest.fixture
 def statements(app: Flask) -> list[str]:
-    """Every SQL statement the app's engine runs from now on."""
+    """Every SQL query the app's engine runs from now on (not SQLite's BEGIN: the begin of the
+    transaction a query runs in, which PostgreSQL's driver sends unseen)."""
     seen: list[str] = []
-    event.listen(db.db.engine, "before_cursor_execute", lambda _c, _cur, statement, *_: seen.append(statement))
+
+    def query(_c: object, _cur: object, statement: str, *_: object) -> None:
+        if not statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    event.listen(db.db.engine, "before_cursor_execute", query)
     return seen
 
 
@@ -161,7 +167,8 @@ def _release_elsewhere(session: Session, keyring: Keyring, organizer: User, else
     """Release a story as another node would: the reading-room table changes, this node's index does not."""
     sealed = stories.submit(session, keyring, organizer, drafts.parse(story(embargo_until="2020-01-01")))
     session.commit()
-    gate.publish_due(session, keyring, elsewhere, now=datetime.now(UTC), media_root=elsewhere.path.parent / "media")
+    with unit(index=elsewhere, media_root=elsewhere.path.parent / "media") as publishing:
+        gate.publish_due(publishing, now=datetime.now(UTC))
     return sealed.id
 
 
@@ -193,7 +200,7 @@ def test_a_changed_table_is_synced_and_a_busy_node_is_left_for_the_next_search(
 
     assert report == room.SyncReport(added=1, removed=0)
     assert index.documents().keys() == {story_id}
-    assert gate.verify(session, index, config.media_root) == []
+    assert gate.verify(unit(index=index)) == []
 
 
 def test_the_filter_vocabularies_lose_a_story_taken_down_on_another_node(
@@ -206,7 +213,8 @@ def test_the_filter_vocabularies_lose_a_story_taken_down_on_another_node(
     story_id = _release_elsewhere(session, keyring, organizer, Index(tmp_path / "elsewhere"))
     assert "strike" in reading.facets(archive).tags  # brought in step: found here too
 
-    gate.takedown(session, keyring, Index(tmp_path / "elsewhere"), admin, story_id, "legal hold", config.media_root)
+    with unit(index=Index(tmp_path / "elsewhere")) as taking:
+        gate.takedown(taking, admin, story_id, "legal hold")
 
     assert reading.facets(archive) == Facets([], [], [], [])
     assert reading_room.index().documents() == {}

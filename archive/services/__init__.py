@@ -6,6 +6,6 @@ forget any of that. Doors parse, call and render; they do not import the vault's
 the key ring or the locks (tests/test_layers.py reads their imports to keep it so).
 """
 
-from archive.services.context import Archive, current
+from archive.services.context import Archive, current, finish
 
-__all__ = ["Archive", "current"]
+__all__ = ["Archive", "current", "finish"]

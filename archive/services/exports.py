@@ -25,6 +25,7 @@ import bagit
 from sqlalchemy import select
 
 from archive import audit
+from archive.audit import Action
 from archive.errors import InvalidInput, NotFound
 from archive.reading_room import exports
 from archive.reading_room.models import ReleasedStory, RoomRecord
@@ -145,7 +146,6 @@ def bag(archive: Archive, path: Path, *, since: datetime | None = None, root_url
         partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     except OSError:
         raise InvalidInput(f"cannot write in {target.parent}: nothing was written") from None
-    placed = False
     # The instant the bag is taken from, read before the stories are: every takedown or release
     # stamped before it is in the bag, so a partner applies the OAI-PMH records stamped at or
     # after it (from=Escrow-Taken-At), deletions included, and misses none.
@@ -163,14 +163,14 @@ def bag(archive: Archive, path: Path, *, since: datetime | None = None, root_url
         if since is not None:
             info["Released-Since"] = format_instant(since)
         bagit.make_bag(str(partial), info, processes=1, checksums=["sha256", "sha512"])
-        with archive.transaction():
-            audit.record(archive.session, archive.keyring.audit_key, audit.SYSTEM, "export.bag", None,
+        with archive.unit() as unit:
+            audit.record(unit.session, unit.keyring.audit_key, audit.SYSTEM, Action.EXPORT_BAG, None,
                          count=count, taken_at=format_instant(taken),
                          **({"since": format_instant(since)} if since is not None else {}))
             _place(partial, target)
-            placed = True
+            unit.on_rollback(lambda: shutil.rmtree(target, ignore_errors=True))  # placed, but not recorded
     except BaseException:
-        shutil.rmtree(target if placed else partial, ignore_errors=True)
+        shutil.rmtree(partial, ignore_errors=True)  # (moved away once placed)
         raise
     return BagReport(target, count)
 

@@ -10,5 +10,5 @@ from archive.vault.rotation import Rotation
 
 def rotate(archive: Archive) -> Rotation:
     """Re-wrap every data key under a new master key; the old key leaves only when unused."""
-    with archive.publishing(), archive.transaction():
-        return rotation.rotate(archive.session, archive.config, audit.SYSTEM, archive.ring_change)
+    with archive.unit() as unit, unit.publishing():
+        return rotation.rotate(unit, archive.config, audit.SYSTEM)

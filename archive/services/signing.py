@@ -18,6 +18,7 @@ from functools import cache
 from sqlalchemy import delete, func, select
 
 from archive import audit, users
+from archive.audit import Action
 from archive.errors import InvalidInput, Throttled
 from archive.services.context import Archive
 from archive.times import utcnow
@@ -65,7 +66,7 @@ def sign_in(archive: Archive, email: str, password: str, address: str) -> User |
                 users.rehash(user, password)
             archive.session.execute(delete(SignInFailure).where(
                 SignInFailure.account == account, SignInFailure.address == address))
-            audit.record(archive.session, archive.keyring.audit_key, user.email, "user.login")
+            audit.record(archive.session, archive.keyring.audit_key, user.email, Action.USER_LOGIN)
         else:
             failed(archive, account, address, now, email=account)
     return user if ok else None
@@ -107,7 +108,7 @@ def check(archive: Archive, account: str, address: str, now: datetime, *, everyw
             raise Throttled(TOO_MANY, retry_after=max(1, int(wait.total_seconds()) + 1))
 
 
-def failed(archive: Archive, account: str, address: str, now: datetime, action: str = "user.login_failed",
+def failed(archive: Archive, account: str, address: str, now: datetime, action: Action = Action.USER_LOGIN_FAILED,
            **detail: str) -> None:
     """Count one failure (in the caller's transaction), and audit it unless this address
     already failed within the last minute: repeated failures make one entry a minute."""
@@ -122,7 +123,7 @@ def sign_out(archive: Archive, user: User) -> None:
     """Sign out: every session of the account ends, on every device (a captured cookie too)."""
     with archive.transaction():
         users.end_sessions(user)
-        audit.record(archive.session, archive.keyring.audit_key, user.email, "user.logout")
+        audit.record(archive.session, archive.keyring.audit_key, user.email, Action.USER_LOGOUT)
 
 
 def active(archive: Archive, user_id: int, epoch: object) -> User | None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from archive.errors import Forbidden, InvalidInput, NotFound
+from archive import users
+from archive.errors import InvalidInput, NotFound
 from archive.reading_room.models import ReleasedStory
 from archive.release import gate
 from archive.release.redaction import ReleasedText, redact
@@ -47,50 +48,45 @@ def submit(archive: Archive, actor: User, draft: Draft, recording: Iterable[byte
         with archive.sealing() as ring:
             return stories.submit(archive.session, ring, actor, draft)
     story_id = stories.new_id()
-    written = recordings.write(archive, story_id, draft, recording)
-    with recordings.forgotten_unless_committed(archive, written):
+    with archive.unit() as unit:
+        written = recordings.write(archive, unit, story_id, draft, recording)  # goes at the end unless registered
         if not still_wanted():
-            vault_recordings.discard(written)
             return None
         with archive.sealing() as ring:
-            story = stories.submit(archive.session, ring, actor, draft, story_id=story_id)
-            recordings.register(archive, ring, actor, story, written)
+            story = stories.submit(unit.session, ring, actor, draft, story_id=story_id)
+            recordings.register(unit, actor, story, written)
             return story
 
 
 def import_file(archive: Archive, actor: User, path: Path) -> list[Story]:
     """Seal every story of a JSON Lines file, or none: every line is checked first."""
     lines = imports.read_lines(path, limit=MAX_IMPORT_BYTES)
-    with archive.transaction():  # (it reads accounts: no transaction stays open while recordings are read)
-        submissions = imports.parse_lines(archive.session, actor, lines, str(path), path.parent)
-    # Recordings are read and sealed first, outside any transaction (each under its story's id,
-    # known in advance), so no lock is held while they are read; then stories and recordings
-    # are added in one sealing transaction.
-    written: list[vault_recordings.Written] = []
-    try:
+    with archive.unit() as unit:
+        with unit.reading():  # (it reads accounts: no transaction stays open while recordings are read)
+            submissions = imports.parse_lines(unit.session, actor, lines, str(path), path.parent)
+        # Recordings are read and sealed first, outside any transaction (each under its story's
+        # id, known in advance), so no lock is held while they are read; then stories and
+        # recordings are added in one sealing transaction. A file not registered by it goes.
+        written: list[vault_recordings.Written] = []
         for number, item in enumerate(submissions, start=1):
             if item.recording is not None:
                 try:
-                    written.append(recordings.write(archive, item.id, item.draft,
+                    written.append(recordings.write(archive, unit, item.id, item.draft,
                                                     recordings.read_file(item.recording)))
                 except InvalidInput as error:
                     raise InvalidInput(f"{path}: the recording of story {number}: {error}") from None
-        with vault_recordings.removed_unless_committed(archive.session), archive.sealing() as ring:
-            made = stories.submit_many(archive.session, ring, actor, submissions)
+        with archive.sealing() as ring:
+            made = stories.submit_many(unit.session, ring, actor, submissions)
             by_id = {story.id: story for story in made}
             for one in written:
-                recordings.register(archive, ring, actor, by_id[one.recording.story_id], one)
+                recordings.register(unit, actor, by_id[one.recording.story_id], one)
             return made
-    except BaseException:
-        for one in written:  # files never registered (a registered one's went with its block)
-            vault_recordings.discard(one)
-        raise
 
 
 def open_sealed(archive: Archive, actor: User, story_id: str) -> Draft:
     """The organizer reads their own sealed story; the read is audited."""
-    with archive.transaction():
-        return stories.open_sealed(archive.session, archive.keyring, actor, story_id)
+    with archive.unit() as unit:
+        return stories.open_sealed(unit.session, unit.keyring, actor, story_id)
 
 
 def own(archive: Archive, actor: User, story_id: str) -> Story:
@@ -103,8 +99,7 @@ def own(archive: Archive, actor: User, story_id: str) -> Story:
 
 def managed(archive: Archive, actor: User, story_id: str) -> Story:
     """A story an admin manages (control columns only)."""
-    if actor.role != "admin":
-        raise Forbidden("only an admin may do this")
+    users.require_admin(actor)
     return stories.get_for(archive.session, actor, story_id)
 
 
@@ -125,23 +120,20 @@ def listing(archive: Archive, status: str | None = None) -> list[Story]:
 def release_reviewed(archive: Archive, actor: User, story_id: str) -> Story:
     """An admin releases a story that waits for review."""
     # A muted recording's new key: see releases.publish_due. Its file goes if the release fails.
-    with vault_recordings.removed_unless_committed(archive.session), archive.publishing(), archive.sealing():
-        return gate.release_reviewed(archive.session, archive.keyring, archive.index, actor, story_id,
-                                     archive.config.media_root)
+    with archive.unit() as unit, unit.publishing(), unit.sealing():
+        return gate.release_reviewed(unit, actor, story_id)
 
 
 def takedown(archive: Archive, actor: User, story_id: str, reason: str) -> Story:
     """Take a released story back into the vault (sealed, indefinite), out of search at once."""
-    with archive.publishing(), archive.transaction():
-        return gate.takedown(archive.session, archive.keyring, archive.index, actor, story_id, reason,
-                             archive.config.media_root)
+    with archive.unit() as unit, unit.publishing():
+        return gate.takedown(unit, actor, story_id, reason)
 
 
 def withdraw(archive: Archive, actor: User, story_id: str, reason: str) -> Story:
     """Consent withdrawn: any released copy removed, the data key destroyed."""
-    with archive.publishing(), archive.transaction():
-        return gate.withdraw(archive.session, archive.keyring, archive.index, actor, story_id, reason,
-                             archive.config.media_root)
+    with archive.unit() as unit, unit.publishing():
+        return gate.withdraw(unit, actor, story_id, reason)
 
 
 def due_for_review(archive: Archive) -> Sequence[Story]:
