@@ -430,11 +430,6 @@ def withdraw(unit: Unit, actor: User, story_id: str, reason: str) -> Story:
     return story
 
 
-def released_count(session: Session) -> int:
-    """How many released copies the reading room holds."""
-    return session.scalar(select(func.count()).select_from(ReleasedStory)) or 0
-
-
 def released_any(session: Session) -> bool:
     """Whether any story is released or sits in the reading room."""
     # Two probes that stop at the first row, not counts: the search page asks on every view.

@@ -38,6 +38,9 @@ class Archive:
     # Whether an operation of this request or command has committed a change (a door that
     # reports a failure says "nothing was changed" only when nothing was).
     changed: bool = False
+    # Whether this node's index exists, once brought in step with the reading room (None: not
+    # looked at yet): a request or command looks once, however many searches it makes.
+    index_in_step: bool | None = None
     _unit: Unit | None = field(default=None, repr=False)
 
     @property

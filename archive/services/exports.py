@@ -16,19 +16,18 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import bagit
-from sqlalchemy import select
 
 from archive import audit
 from archive.audit import Action
 from archive.errors import InvalidInput, NotFound
-from archive.reading_room import exports
-from archive.reading_room.models import ReleasedStory, RoomRecord
+from archive.reading_room import copies, exports
+from archive.reading_room.models import ReleasedStory
 from archive.services import harvest, reading
 from archive.services.context import Archive
 from archive.times import format_instant, utcnow
@@ -191,21 +190,13 @@ def _place(partial: Path, target: Path) -> None:
         raise InvalidInput(f"{target} was filled while the bag was written: nothing was written") from None
 
 
-def _released(archive: Archive, since: datetime | None) -> Iterator[ReleasedStory]:
-    # Since WHEN: released, or its released copy replaced (redact-again), at or after it, as an
-    # OAI-PMH harvest from WHEN would list it: a partner's older copy is then replaced too.
-    query = (select(ReleasedStory).join(RoomRecord, RoomRecord.story_id == ReleasedStory.id)
-             .order_by(RoomRecord.datestamp, ReleasedStory.id))
-    if since is not None:
-        query = query.where(RoomRecord.datestamp >= since)
-    return iter(archive.session.scalars(query.execution_options(yield_per=500)))
-
-
 def _write_payload(archive: Archive, folder: Path, since: datetime | None, root_url: str | None) -> int:
     (folder / STORIES).mkdir()
     (folder / "metadata").mkdir()
     rows: list[tuple[str, dict[str, list[str]]]] = []
-    for story in _released(archive, since):
+    # Since WHEN: released, or its released copy replaced, at or after it, as an OAI-PMH harvest
+    # from WHEN would list it: a partner's older copy is then replaced too.
+    for story in copies.since(archive.session, since):
         url = story_url(root_url, story.id) if root_url else None
         name = f"{STORIES}/{story.id}.json"
         (folder / name).write_text(json.dumps(_record(story, url), ensure_ascii=False, indent=2) + "\n",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.errors import InvalidInput
+from archive.reading_room import copies
 from archive.release import again, audio, gate
 from archive.release.gate import Progress, Summary
 from archive.services.context import Archive
@@ -55,7 +56,7 @@ REVEALS = again.REVEALS
 
 def released_count(archive: Archive) -> int:
     """How many stories the reading room holds (what redact_again reads)."""
-    return gate.released_count(archive.session)
+    return copies.count(archive.session)
 
 
 def due(archive: Archive, now: datetime | None = None) -> list[Story]:

@@ -6,14 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from sqlalchemy import select
-
 from archive import users
 from archive.errors import InvalidInput, NotFound
-from archive.reading_room.models import ReleasedStory
 from archive.release import gate
 from archive.release.redaction import ReleasedText, redact
-from archive.services import recordings
+from archive.services import reading, recordings
 from archive.services.context import Archive
 from archive.users import User
 from archive.vault import drafts, imports, stories
@@ -106,10 +103,7 @@ def managed(archive: Archive, actor: User, story_id: str) -> Story:
 def mine(archive: Archive, actor: User) -> tuple[list[Story], dict[str, str]]:
     """The actor's stories, and the released title of each released one."""
     found = stories.listing(archive.session, owner=actor)
-    released = [s.id for s in found if s.status == "released"]
-    titles = {row.id: row.title for row in archive.session.execute(
-        select(ReleasedStory.id, ReleasedStory.title).where(ReleasedStory.id.in_(released)))}
-    return found, titles
+    return found, reading.titles(archive, [s.id for s in found if s.status == "released"])
 
 
 def listing(archive: Archive, status: str | None = None) -> list[Story]:
