@@ -26,7 +26,10 @@ def at(point: str) -> None:
         return
     fifo = Path(folder) / point
     try:
-        if not stat.S_ISFIFO(fifo.lstat().st_mode):
+        # Only a folder of this user's that no one else may write in, and a FIFO in it: no one
+        # else can hold a process here.
+        owner = Path(folder).stat()
+        if owner.st_uid != os.getuid() or owner.st_mode & 0o022 or not stat.S_ISFIFO(fifo.lstat().st_mode):
             return
     except FileNotFoundError:
         return

@@ -256,10 +256,13 @@ class Unit:
         self._wrote = self._begun = False
         frames, self._frames = self._frames, [_Frame()]
         undo = reversed([effect for frame in frames for effect in frame.undo])
-        if quiet:
-            _run_quietly(undo)
-        else:
-            _run(undo)
+        try:
+            if quiet:
+                _run_quietly(undo)
+            else:
+                _run(undo)
+        finally:
+            self.session.rollback()  # whatever an effect read to decide (a file's row) holds nothing after
 
     def _flushed(self, session: Session, context: Any) -> None:
         self._wrote = True

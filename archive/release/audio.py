@@ -18,7 +18,7 @@ wrong key) are the operator's to fix and leave the story stuck, to be tried agai
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +53,7 @@ REFUSALS = {
 class Premade:
     """A story's muted copy made ahead of the release gate's transaction (its file written and
     sealed, its key only in memory): the gate registers it if the story still releases that
-    copy of that original, and `discard` removes whatever was not registered."""
+    copy of that original; the unit of work removes its file at the transaction's end if not."""
 
     original: str  # the original recording's id
     silences: tuple[tuple[int, int], ...]
@@ -80,13 +80,6 @@ def plan(unit: Unit, story: Story, text: ReleasedText) -> Callable[[], Premade |
             return None
 
     return make
-
-
-def discard(premade: Iterable[Premade]) -> None:
-    """Remove the files of copies made ahead that were not registered (a registered one's file
-    has moved to its place)."""
-    for made in premade:
-        recordings.discard(made.written)
 
 
 def release(unit: Unit, story: Story, text: ReleasedText, actor: str,

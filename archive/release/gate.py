@@ -326,7 +326,7 @@ def write_release(unit: Unit, story: Story, text: ReleasedText, actor: str, *, n
     # The clock the release went by: the real one, or an operator's --now in the past.
     audit.record(session, unit.keyring.audit_key, actor, action, story.id,
                  level=story.redaction_level, clock=format_instant(now))
-    embargo.end_requests(session, unit.keyring, story, "the story was released", actor, now=now)
+    embargo.end_requests(unit, story, "the story was released", actor, now=now)
     return document(row), released_recording if isinstance(released_recording, str) else None
 
 
@@ -346,6 +346,7 @@ def release_reviewed(unit: Unit, actor: User, story_id: str) -> Story:
     """An admin releases a story that waits for review."""
     users.require_admin(actor)
     story = stories.get_for(unit.session, actor, story_id)
+    unit.session.refresh(story, with_for_update=True)  # the status decided on is the one written over
     if story.status != "due_for_review":
         raise Conflict(f"story {story.id} is {story.status.replace('_', ' ')}, not due for review")
     doc, _ = write_release(unit, story, redact(stories.decrypt(unit.keyring, story)), actor.email, now=unit.now())
@@ -359,6 +360,7 @@ def _taken(session: Session, actor: User, story_id: str, reason: str, *statuses:
     users.require_admin(actor)
     reason = reasons.clean(reason)
     story = stories.get_for(session, actor, story_id)
+    session.refresh(story, with_for_update=True)  # the status decided on is the one written over
     if story.status == "withdrawn":
         raise Conflict(f"story {story.id} is already withdrawn")
     if story.status not in statuses:
@@ -374,7 +376,7 @@ def _take_back(unit: Unit, actor: User, story: Story, reason: str, why: str) -> 
     later withdrawal from nothing."""
     session, keyring, index = unit.session, unit.keyring, unit.index
     sealed = reasons.seal(keyring, story, reason)
-    embargo.end_requests(session, keyring, story, why, actor.email, now=unit.now())
+    embargo.end_requests(unit, story, why, actor.email, now=unit.now())
     # The index first, so no search can find it from here on.
     index.ensure()
     index.write(add=(), delete=[story.id])

@@ -27,8 +27,8 @@ def add(archive: Archive, actor: User | None, email: str, role: str, password: s
     """
     with archive.transaction():
         waits = actor is not None and role == "admin"
-        if actor is not None and actor.role != "admin":
-            raise Forbidden("only an admin may add accounts")
+        if actor is not None:
+            users.require_admin(actor, "add accounts")
         added = users.add(archive.session, email, role, password, active=not waits)
         audit.record(archive.session, archive.keyring.audit_key, _name(actor), Action.USER_ADD, None,
                      email=added.email, role=added.role, **({"waits_for_second_admin": True} if waits else {}))
@@ -106,8 +106,8 @@ def decide_grant(archive: Archive, actor: User, grant_id: int, approve: bool) ->
                 raise Forbidden("no one approves their own admin role")
             target.active, target.admin_since = True, utcnow()
             users.end_sessions(target)
-        elif actor.role != "admin":
-            raise Forbidden("only an admin may deny this")
+        else:
+            users.require_admin(actor, "deny this")
         grant.state, grant.decided_by_id, grant.decided_at = ("approved" if approve else "denied"), actor.id, utcnow()
         audit.record(archive.session, archive.keyring.audit_key, actor.email,
                      Action.ADMIN_GRANT_APPROVE if approve else Action.ADMIN_GRANT_DENY, email=target.email,

@@ -69,7 +69,7 @@ def extend(unit: Unit, actor: User, story_id: str, until: datetime | None, reaso
     audit.record(session, keyring.audit_key, actor.email, Action.EMBARGO_EXTEND, story.id,
                  reason_sealed=reasons.seal(keyring, story, reason),
                  embargo_from=format_instant(before), embargo_to=format_instant(until))
-    end_requests(session, keyring, story, "the embargo was extended", actor.email, now=now)
+    end_requests(unit, story, "the embargo was extended", actor.email, now=now)
     return story
 
 
@@ -156,18 +156,19 @@ def cancel(unit: Unit, actor: User, request_id: str) -> EmbargoRequest:
     return item
 
 
-def end_requests(session: Session, keyring: Keyring, story: Story, why: str, actor: str, *,
-                 now: datetime) -> int:
+def end_requests(unit: Unit, story: Story, why: str, actor: str, *, now: datetime) -> int:
     """Cancel every pending request of a story whose embargo or status just changed.
 
     A request is about the embargo it was made against; approved after a takedown, an
     extension or a release it would undo that change. Each cancellation is audited.
     """
+    session = unit.session
     waiting = list(session.scalars(select(EmbargoRequest).where(
         EmbargoRequest.story_id == story.id, EmbargoRequest.state == "pending")))
     for item in waiting:
         item.state, item.decided_at = "cancelled", now
-        audit.record(session, keyring.audit_key, actor, Action.EMBARGO_CANCEL, story.id, request=item.id, why=why)
+        audit.record(session, unit.keyring.audit_key, actor, Action.EMBARGO_CANCEL, story.id, request=item.id,
+                     why=why)
     return len(waiting)
 
 def _locked(session: Session, request_id: str) -> EmbargoRequest | None:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive import audit
+from archive import audit, users
 from archive.audit import Action
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.times import utcnow
@@ -61,8 +61,8 @@ def submit_many(session: Session, keyring: Keyring, actor: User,
     """Seal many stories in the caller's transaction (all or nothing when it commits)."""
     _require_submitter(actor)
     for item in submissions:
-        if item.owner.id != actor.id and actor.role != "admin":
-            raise Forbidden("only an admin may submit stories for another organizer")
+        if item.owner.id != actor.id:
+            users.require_admin(actor, "submit stories for another organizer")
         if item.owner.role not in SUBMITTERS:
             raise InvalidInput(f"{item.owner.email} is a {item.owner.role} and cannot own stories")
     now = utcnow()
