@@ -55,8 +55,9 @@ from archive.vault import embargo, reasons, recordings, stories
 from archive.vault.models import EmbargoRequest, Recording, Story
 
 # Stories per transaction. On SQLite a batch's transaction holds the database's write lock
-# from its claim to its commit, so a sign-in or an extension meanwhile waits for the batch:
-# about a second for a batch of interview-length stories, well inside SQLite's busy timeout.
+# from its claim to its commit, so a sign-in or an extension meanwhile waits for the batch's
+# writes (its stories are decrypted and redacted before it begins): well inside SQLite's
+# busy timeout, and a waiting writer gets in between two batches.
 BATCH = 100
 Progress = Callable[[int], None]
 
