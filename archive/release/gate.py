@@ -305,10 +305,13 @@ def _claim(ids: Sequence[str], now: datetime) -> Select[Story]:
     even for a path that skipped it: a second claimant waits, then sees the story released
     and leaves it out. They wait rather than skip (SKIP LOCKED), so a row still locked by a
     publisher that just died is released by this run, not left for the next one.
+
+    The ciphertext is not read again: a story decrypted ahead and unchanged since (its version,
+    level and review flag, read here) is released from what was made then; only one that
+    changed loads its versions, to be made again.
     """
     return (select(Story).where(Story.id.in_(ids), _due(now)).order_by(Story.id)
-            .options(selectinload(Story.versions)).with_for_update(of=Story)
-            .execution_options(populate_existing=True))
+            .with_for_update(of=Story).execution_options(populate_existing=True))
 
 
 def write_release(unit: Unit, story: Story, text: ReleasedText, actor: str, *, now: datetime,

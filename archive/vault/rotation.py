@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from archive import audit
@@ -69,11 +69,16 @@ def _rewrap(unit: Unit, keyring: Keyring, version: int) -> int:
                 dek = crypto.unwrap(keyring.kek(old), wrapped, aad(row_id, dek_id, old))
                 rewrapped.append((row_id, old, wrapped, crypto.wrap(keyring.kek(version), dek,
                                                                    aad(row_id, dek_id, version))))
-            for row_id, old, wrapped, new in rewrapped:
-                done = session.execute(update(model).where(
-                    model.id == row_id, model.kek_version == old, model.wrapped_key == wrapped)
-                    .values(wrapped_key=new, kek_version=version).execution_options(synchronize_session=False))
-                moved += cast(CursorResult[Any], done).rowcount
+            if rewrapped:
+                table = cast(Table, model.__table__)
+                session.execute(update(table).where(
+                    table.c.id == bindparam("row_id"), table.c.kek_version == bindparam("old"),
+                    table.c.wrapped_key == bindparam("wrapped")).values(wrapped_key=bindparam("new"),
+                                                                        kek_version=version),
+                    [{"row_id": r, "old": o, "wrapped": w, "new": n} for r, o, w, n in rewrapped])
+                # (Only this run moves keys to `version`: the publisher lock keeps rotations apart.)
+                moved += session.scalar(select(func.count()).select_from(model).where(
+                    model.id.in_([r for r, *_ in rewrapped]), model.kek_version == version)) or 0
             unit.checkpoint()
     return moved
 
