@@ -11,12 +11,13 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, select
+from sqlalchemy import Integer, Select, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.db import Base, UTCDateTime
@@ -26,6 +27,51 @@ from archive.times import utcnow
 
 GENESIS = "0" * 64
 SYSTEM = "system"
+
+
+class Action(StrEnum):
+    """Every action the audit log records: the one list of their names (stored as these strings)."""
+
+    ARCHIVE_INIT = "archive.init"
+    ARCHIVE_RESTORE = "archive.restore"
+    AUDIT_ANCHOR = "audit.anchor"
+    AUDIT_SHOW = "audit.show"
+    KEYS_ROTATE = "keys.rotate"
+    EXPORT_BAG = "export.bag"
+    USER_ADD = "user.add"
+    USER_ENABLE = "user.enable"
+    USER_DISABLE = "user.disable"
+    USER_LOGIN = "user.login"
+    USER_LOGIN_FAILED = "user.login_failed"
+    USER_LOGOUT = "user.logout"
+    USER_SESSIONS_END_ALL = "user.sessions_end_all"
+    ADMIN_GRANT_REQUEST = "admin.grant_request"
+    ADMIN_GRANT_APPROVE = "admin.grant_approve"
+    ADMIN_GRANT_DENY = "admin.grant_deny"
+    TOKEN_CREATE = "token.create"
+    TOKEN_REVOKE = "token.revoke"
+    TOKEN_REFUSED = "token.refused"
+    STORY_SUBMIT = "story.submit"
+    STORY_IMPORT = "story.import"
+    STORY_READ = "story.read"
+    STORY_EDIT = "story.edit"
+    STORY_RELEASE = "story.release"
+    STORY_RELEASE_FAILED = "story.release_failed"
+    STORY_DUE_FOR_REVIEW = "story.due_for_review"
+    STORY_REDACT_AGAIN = "story.redact_again"
+    STORY_TAKEDOWN = "story.takedown"
+    STORY_WITHDRAW = "story.withdraw"
+    ROOM_REDACT_AGAIN = "room.redact_again"
+    EMBARGO_EXTEND = "embargo.extend"
+    EMBARGO_REQUEST = "embargo.request"
+    EMBARGO_APPROVE = "embargo.approve"
+    EMBARGO_DENY = "embargo.deny"
+    EMBARGO_CANCEL = "embargo.cancel"
+    RECORDING_ATTACH = "recording.attach"
+    RECORDING_ATTACH_REFUSED = "recording.attach_refused"
+    RECORDING_OPEN = "recording.open"
+    RECORDING_RELEASE = "recording.release"
+    RECORDING_RELEASE_REFUSED = "recording.release_refused"
 
 
 class AuditEntry(Base):
@@ -41,6 +87,11 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+    def details(self) -> dict[str, Any]:
+        """The entry's detail fields (what `record` was given besides actor, action and story)."""
+        found = json.loads(self.detail)
+        return found if isinstance(found, dict) else {}
 
 
 class AuditHead(Base):
@@ -105,11 +156,11 @@ def _head(session: Session) -> AuditHead:
     return head
 
 
-def record(session: Session, key: bytes, actor: str, action: str,
+def record(session: Session, key: bytes, actor: str, action: Action,
            story_id: str | None = None, **detail: Any) -> AuditEntry:
     """Append an entry; the caller commits it with the change it records."""
     head = _head(session)
-    entry = AuditEntry(seq=head.seq + 1, at=utcnow(), actor=actor, action=action,
+    entry = AuditEntry(seq=head.seq + 1, at=utcnow(), actor=actor, action=str(Action(action)),
                        story_id=story_id, detail=json.dumps(detail, sort_keys=True),
                        prev_hash=head.hash)
     entry.hash = _mac(key, entry)
@@ -129,9 +180,44 @@ def entries(session: Session, *, story_id: str | None = None,
     return iter(session.scalars(query.execution_options(yield_per=1000)))
 
 
+def last_detail(session: Session, action: Action, name: str, *, story_ids: Sequence[str] | None = None,
+                within: Select[Any] | None = None, cleared_by: Action | None = None) -> dict[str, str]:
+    """For each story with an `action` entry (among `story_ids`, or the ids `within` selects),
+    the `name` field of its latest one ("unknown" if it has none); a later `cleared_by` entry of
+    the story forgets it (a refusal made before a takedown, say)."""
+    actions = [action] if cleared_by is None else [action, cleared_by]
+    query = select(AuditEntry).where(AuditEntry.action.in_([str(a) for a in actions]))
+    if story_ids is not None:
+        query = query.where(AuditEntry.story_id.in_(list(story_ids)))
+    if within is not None:
+        query = query.where(AuditEntry.story_id.in_(within))
+    found: dict[str, str] = {}
+    for entry in session.scalars(query.order_by(AuditEntry.seq)):
+        if entry.story_id is None:
+            continue
+        if entry.action == action:
+            found[entry.story_id] = str(entry.details().get(name, "unknown"))
+        else:
+            found.pop(entry.story_id, None)
+    return found
+
+
+def recorded_since(session: Session, action: Action, *, actor: str, story_id: str, since: datetime,
+                   **detail: str) -> bool:
+    """Whether `actor` has an `action` entry on the story since `since` whose detail holds these
+    fields (a read folded into one entry a minute)."""
+    query = select(AuditEntry.detail).where(AuditEntry.action == str(action), AuditEntry.actor == actor,
+                                            AuditEntry.story_id == story_id, AuditEntry.at >= since)
+    for text in session.scalars(query):
+        fields = json.loads(text)
+        if isinstance(fields, dict) and all(fields.get(k) == v for k, v in detail.items()):
+            return True
+    return False
+
+
 def anchor(session: Session, key: bytes, actor: str) -> Anchor:
     """Record an anchoring entry and anchor the head that includes it (the caller commits)."""
-    entry = record(session, key, actor, "audit.anchor")
+    entry = record(session, key, actor, Action.AUDIT_ANCHOR)
     session.add(AuditAnchor(seq=entry.seq, hash=entry.hash, anchored_at=entry.at))
     return Anchor(entry.seq, entry.hash)
 

@@ -1,7 +1,8 @@
 """What differs between SQLite and PostgreSQL, kept in one place.
 
-SQLite: connection pragmas (secure_delete, WAL, foreign keys), the database file's mode,
-scrubbing the write-ahead log after data is destroyed. PostgreSQL: rewriting a table so a
+SQLite: transactions that begin when SQLAlchemy begins them (BEGIN IMMEDIATE for a unit of
+work that writes), connection pragmas (secure_delete, WAL, foreign keys), the database file's
+mode, scrubbing the write-ahead log after data is destroyed. PostgreSQL: rewriting a table so a
 destroyed key leaves no old row version in its files, the advisory lock that every machine
 on one database sees, and the server-side cursor of streamed queries. Everything else in
 the archive speaks SQLAlchemy and runs unchanged on both.
@@ -13,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +35,50 @@ _KEEPALIVES = ("SET tcp_keepalives_idle = 30", "SET tcp_keepalives_interval = 10
                "SET tcp_keepalives_count = 3")
 
 
+# Whether the transactions begun in this context write: a unit of work that writes sets it
+# (units.py), and SQLite's transactions then begin with BEGIN IMMEDIATE.
+_WRITING: ContextVar[bool] = ContextVar("escrow_writing", default=False)
+
+
 def harden(engine: Engine) -> None:
-    """Set the engine's connections up: SQLite's pragmas; PostgreSQL's cursor for streamed queries."""
+    """Set the engine's connections up: SQLite's pragmas and transactions; PostgreSQL's cursor
+    for streamed queries."""
     if engine.dialect.name == SQLITE:
         event.listen(engine, "connect", _harden_sqlite)
+        event.listen(engine, "begin", _begin_sqlite)
     elif engine.dialect.name == POSTGRESQL:
         event.listen(engine, "connect", _use_stream_cursors)
+
+
+@contextmanager
+def writing(writes: bool) -> Iterator[None]:
+    """Whether transactions begun inside the block write (SQLite: they take the write lock at BEGIN)."""
+    token = _WRITING.set(writes)
+    try:
+        yield
+    finally:
+        _WRITING.reset(token)
+
+
+def _begin_sqlite(conn: Connection) -> None:
+    """Begin SQLite's transaction when SQLAlchemy begins one, as SQLAlchemy's documentation for
+    pysqlite says (Serializable isolation / Savepoints / Transactional DDL). pysqlite's own
+    handling sends BEGIN only before a data change: reads ran outside any transaction, a
+    savepoint was its own commit, and a batch held nothing between its stories. A transaction
+    that writes begins IMMEDIATE: it takes the write lock before its first read, so what it
+    decides on cannot change before it writes (a deferred one would fail at its first write if
+    another had written since its first read)."""
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if _WRITING.get() else "BEGIN")
 
 
 def _harden_sqlite(connection: Any, _record: Any) -> None:
     # secure_delete overwrites freed pages, so a shredded key or an old version
     # does not linger in the file; WAL lets readers run beside the publisher.
     if isinstance(connection, sqlite3.Connection):
+        # pysqlite's own BEGIN off: _begin_sqlite sends it (see there).
+        connection.isolation_level = None
         cursor = connection.cursor()
         cursor.execute("PRAGMA secure_delete = ON")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -105,8 +139,8 @@ def scrub(session: Session, tables: Sequence[str]) -> None:
     """
     bind = session.get_bind()
     if bind.dialect.name == SQLITE:
-        session.commit()
-        _truncate_wal(session, url=str(bind.engine.url))
+        session.commit()  # a checkpoint waits for every reader, ours included
+        _truncate_wal(bind if isinstance(bind, Engine) else bind.engine)
     elif bind.dialect.name == POSTGRESQL:
         session.commit()  # VACUUM waits for every transaction on the table, ours included
         engine = bind if isinstance(bind, Engine) else bind.engine
@@ -138,17 +172,25 @@ def _vacuum_full(conn: Connection, tables: Sequence[str]) -> None:
         conn.exec_driver_sql("RESET lock_timeout")
 
 
-def _truncate_wal(session: Session, url: str) -> None:
+def _truncate_wal(engine: Engine) -> None:
     """Checkpoint and truncate the write-ahead log, waiting a bounded time for open readers.
 
     A reader (a request in flight, a backup) pins the log's old frames; a TRUNCATE
     checkpoint then reports busy and leaves them, and with them the destroyed key, on
     disk. The result is checked, never assumed: the operator must know a shred is not done.
+    The checkpoint runs outside any transaction (inside one, SQLite refuses it): on the
+    driver's connection, which SQLAlchemy's begin event never sees.
     """
+    url = str(engine.url)
     deadline = time.monotonic() + SHRED_WAIT_SECONDS
     while True:
-        busy = session.connection().exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
-        session.commit()
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            cursor.close()
+        finally:
+            raw.close()
         if busy == 0:
             return
         if time.monotonic() >= deadline:

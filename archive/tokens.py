@@ -18,6 +18,7 @@ from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive import audit
+from archive.audit import Action
 from archive.db import Base, UTCDateTime
 from archive.times import utcnow
 
@@ -46,6 +47,6 @@ def revoke_all(session: Session, audit_key: bytes, user_id: int, actor: str, why
     count = 0
     for token in held:
         token.revoked_at = now
-        audit.record(session, audit_key, actor, "token.revoke", token=token.id, prefix=token.prefix, why=why)
+        audit.record(session, audit_key, actor, Action.TOKEN_REVOKE, token=token.id, prefix=token.prefix, why=why)
         count += 1
     return count

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from archive import tokens
 from archive.db import Base, UTCDateTime
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
-from archive.messages import N_
+from archive.messages import N_, Message
 from archive.times import utcnow
 
 ROLES = ("organizer", "researcher", "admin")
@@ -153,8 +153,7 @@ def set_active(session: Session, actor: User, user_id: int, active: bool) -> Use
     Making an admin active again is a grant a second admin approves (services.accounts),
     which sets `admin_since`; this function never does.
     """
-    if actor.role != "admin":
-        raise Forbidden(N_("only an admin may manage accounts"))
+    require_admin(actor, N_("only an admin may manage accounts"))
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
@@ -220,10 +219,19 @@ class AdminGrant(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+def require_admin(actor: User, refusal: Message | None = None) -> None:
+    """Forbidden unless the actor is an admin: the archive's one spelling of "admin only".
+    `refusal` is the whole sentence a refused actor reads ("only an admin may ..."), marked
+    for translation where it is written."""
+    if actor.role != "admin":
+        raise Forbidden(refusal or N_("only an admin may do this"))
+
+
 def may_approve(actor: User, requested_at: datetime, requested_by_id: int) -> None:
     """The second-admin checks: an active admin since before the request, not its maker."""
-    if actor.role != "admin" or not actor.active:
-        raise Forbidden(N_("only an admin may approve this"))
+    require_admin(actor, N_("only an admin may approve this"))
+    if not actor.active:
+        raise Forbidden(N_("a disabled account approves nothing"))
     if actor.id == requested_by_id:
         raise Forbidden(N_("you made this request: another admin must approve it"))
     if actor.admin_since is None or actor.admin_since > requested_at:

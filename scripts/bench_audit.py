@@ -38,7 +38,7 @@ def fill(home: Path, count: int) -> int:
         ring = keys.unlock(session, config)
         admin = users.add(session, "admin@example.org", "admin", "a long enough password")
         for n in range(count - 2):
-            audit.record(session, ring.audit_key, "org@example.org", "story.read", f"story{n % 5000:011d}")
+            audit.record(session, ring.audit_key, "org@example.org", audit.Action.STORY_READ, f"story{n % 5000:011d}")
             if n % 10_000 == 9_999:
                 session.commit()
         session.commit()

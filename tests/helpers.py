@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,13 @@ from flask import Flask
 from sqlalchemy import Connection, MetaData, create_engine, select, text
 from sqlalchemy.pool import NullPool
 
-from archive import create_app, db
+from archive import create_app, db, services
 from archive.cli import cli
 from archive.config import Config
 from archive.errors import EscrowError
+from archive.reading_room.index import Index
+from archive.times import utcnow
+from archive.units import Unit
 from archive.vault import keys, stories
 from archive.vault.models import Story
 
@@ -221,3 +225,11 @@ def every_story_opens(config: Config) -> int:
     opened, failed = opening(config)
     assert not failed, f"stories that no longer open: {failed}"
     return opened
+
+
+def unit(at: datetime | None = None, *, index: Index | None = None, media_root: Path | None = None) -> Unit:
+    """A unit of work on the app context's session, for a test that calls a room itself and
+    commits (or not) when it chooses: a handle, not entered. `at` fixes its clock."""
+    archive = services.current()
+    return Unit(archive.session, archive.guards(), index=index or archive.index,
+                media_root=media_root or archive.config.media_root, clock=(lambda: at) if at else utcnow)

@@ -8,6 +8,7 @@ leaves it running.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from archive import pauses
 from tests.helpers import FAST_PASSWORDS, escrow, story, write_lines
 
 ESCROW = Path(sys.executable).parent / "escrow"
@@ -75,10 +77,12 @@ def poll(what: str, done: Callable[[], object], *, alive: subprocess.Popen[str] 
 
 
 @contextmanager
-def started(home: Path, *args: str, database_url: str | None = None) -> Iterator[subprocess.Popen[str]]:
-    """Start `escrow ARGS` as its own process; kill it (by its pid) if the test leaves it running."""
-    proc = subprocess.Popen([str(ESCROW), *args], env=process_env(home, database_url), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def started(home: Path, *args: str, database_url: str | None = None,
+            env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+    """Start `escrow ARGS` as its own process (with `env` added to its environment); kill it (by
+    its pid) if the test leaves it running."""
+    proc = subprocess.Popen([str(ESCROW), *args], env={**process_env(home, database_url), **(env or {})},
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         yield proc
     finally:
@@ -116,3 +120,44 @@ def serving(home: Path, workers: int = 2, env: dict[str, str] | None = None) -> 
     finally:
         server.terminate()
         server.communicate(timeout=30)
+
+
+class Pauses:
+    """Points where processes started with `env` stop until the test lets them go on
+    (archive/pauses.py): a FIFO in a folder of the test's, one per point held."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(mode=0o700)
+        self.folder = folder
+        self.env = {pauses.ENV: str(folder)}
+        self._ends: dict[str, int] = {}
+
+    def hold(self, *points: str) -> None:
+        """The next process to reach each point stops there."""
+        for point in points:
+            os.mkfifo(self.folder / point, 0o600)
+
+    def reached(self, point: str, alive: subprocess.Popen[str] | None = None) -> None:
+        """Wait until a process stops at the point (it has opened the FIFO: ours opens now)."""
+        path = self.folder / point
+
+        def there() -> bool:
+            try:
+                self._ends[point] = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as error:
+                if error.errno == errno.ENXIO:  # no reader yet: nobody is at the point
+                    return False
+                raise
+            return True
+
+        poll(f"a process to reach {point}", there, alive=alive)
+
+    def release(self, point: str) -> None:
+        """Let the process at the point go on; the point no longer stops anyone."""
+        (self.folder / point).unlink()
+        os.close(self._ends.pop(point))
+
+    def close(self) -> None:
+        """Let every process still held go on."""
+        for point in list(self._ends):
+            self.release(point)

@@ -12,6 +12,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -19,7 +20,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from archive import db, reading_room
+from archive import create_app, db, reading_room
 from archive.config import Config
 from archive.reading_room import room
 from archive.reading_room.index import Index
@@ -29,7 +30,7 @@ from archive.services.reading import Facets
 from archive.users import User
 from archive.vault import drafts, stories
 from archive.vault.keys import Keyring
-from tests.helpers import assert_no_canary, canaries, database_url, escrow, story, write_lines
+from tests.helpers import assert_no_canary, canaries, database_url, escrow, story, unit, write_lines
 from tests.processes import node
 
 ADMIN, ORGANIZER = "admin@example.org", "org@example.org"
@@ -116,8 +117,12 @@ def test_a_node_checks_the_table_before_a_search_once_its_interval_has_passed(
 
     assert found(a, b, words[1], env=EVERY_SEARCH) == [story_id]  # no `index sync`: the search checked
     on(a, a, "stories", "withdraw", story_id, "--reason", "consent withdrawn", "--as", ADMIN)
-    assert found(a, b, words[1], env=NEVER_BY_ITSELF) == [story_id]  # within the interval: not yet
-    assert found(a, b, words[1], env=EVERY_SEARCH) == []  # past it: gone
+    # Within the interval the node does not look: its index still holds the story, but a hit
+    # whose copy left the table is never shown (the table is the truth).
+    assert found(a, b, words[1], env=NEVER_BY_ITSELF) == []
+    assert story_id in Index(b / "index").documents()
+    assert found(a, b, words[1], env=EVERY_SEARCH) == []  # past it: gone from the index too
+    assert story_id not in Index(b / "index").documents()
     assert_no_canary(b, *words)
 
 
@@ -151,9 +156,15 @@ def test_a_bad_sync_interval_is_one_line(nodes: tuple[Path, Path]) -> None:
 
 @pytest.fixture
 def statements(app: Flask) -> list[str]:
-    """Every SQL statement the app's engine runs from now on."""
+    """Every SQL query the app's engine runs from now on (not SQLite's BEGIN: the begin of the
+    transaction a query runs in, which PostgreSQL's driver sends unseen)."""
     seen: list[str] = []
-    event.listen(db.db.engine, "before_cursor_execute", lambda _c, _cur, statement, *_: seen.append(statement))
+
+    def query(_c: object, _cur: object, statement: str, *_: object) -> None:
+        if not statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    event.listen(db.db.engine, "before_cursor_execute", query)
     return seen
 
 
@@ -161,7 +172,8 @@ def _release_elsewhere(session: Session, keyring: Keyring, organizer: User, else
     """Release a story as another node would: the reading-room table changes, this node's index does not."""
     sealed = stories.submit(session, keyring, organizer, drafts.parse(story(embargo_until="2020-01-01")))
     session.commit()
-    gate.publish_due(session, keyring, elsewhere, now=datetime.now(UTC), media_root=elsewhere.path.parent / "media")
+    with unit(index=elsewhere, media_root=elsewhere.path.parent / "media") as publishing:
+        gate.publish_due(publishing, now=datetime.now(UTC))
     return sealed.id
 
 
@@ -193,23 +205,54 @@ def test_a_changed_table_is_synced_and_a_busy_node_is_left_for_the_next_search(
 
     assert report == room.SyncReport(added=1, removed=0)
     assert index.documents().keys() == {story_id}
-    assert gate.verify(session, index, config.media_root) == []
+    assert gate.verify(unit(index=index)) == []
 
 
 def test_the_filter_vocabularies_lose_a_story_taken_down_on_another_node(
         session: Session, keyring: Keyring, organizer: User, admin: User, config: Config, tmp_path: Path) -> None:
     """Facets are read from this node's index: they are brought in step first, like a search,
     or a story's tags, language and year would stay listed here after its takedown elsewhere."""
-    archive = Archive(config=dataclasses.replace(config, index_sync_seconds=0), session=session,
-                      engine=db.db.engine)
+    def view() -> Archive:  # a page's (one per request: it brings the index in step once)
+        return Archive(config=dataclasses.replace(config, index_sync_seconds=0), session=session,
+                       engine=db.db.engine)
+
     room.sync(session, reading_room.index())
     story_id = _release_elsewhere(session, keyring, organizer, Index(tmp_path / "elsewhere"))
-    assert "strike" in reading.facets(archive).tags  # brought in step: found here too
+    assert "strike" in reading.facets(view()).tags  # brought in step: found here too
 
-    gate.takedown(session, keyring, Index(tmp_path / "elsewhere"), admin, story_id, "legal hold", config.media_root)
+    with unit(index=Index(tmp_path / "elsewhere")) as taking:
+        gate.takedown(taking, admin, story_id, "legal hold")
 
-    assert reading.facets(archive) == Facets([], [], [], [])
+    assert reading.facets(view()) == Facets([], [], [], [])
     assert reading_room.index().documents() == {}
+
+
+def test_the_search_page_brings_the_index_in_step_once_per_view(
+        config: Config, session: Session, keyring: Keyring, organizer: User, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page that searches and lists the filters brings this node's index in step once, not once
+    for each (with ESCROW_INDEX_SYNC_SECONDS=0 every view looks)."""
+    room.sync(session, reading_room.index())
+    _release_elsewhere(session, keyring, organizer, Index(tmp_path / "elsewhere"))
+    looked: list[float] = []
+    real = room.sync_if_stale
+
+    def counted(session: Session, index: Index, interval: float, guard: Any) -> room.SyncReport | None:
+        looked.append(interval)
+        return real(session, index, interval, guard)
+
+    monkeypatch.setattr(room, "sync_if_stale", counted)
+    app = create_app(dataclasses.replace(config, index_sync_seconds=0))
+    client = app.test_client()
+
+    page = client.get("/search", query_string={"q": "strike"})
+
+    assert page.status_code == 200 and "1 story found" in page.get_data(as_text=True)
+    assert looked == [0]
+    assert client.get("/search").status_code == 200 and looked == [0, 0]  # the filters alone: once too
+    with app.app_context():
+        db.db.engine.dispose()
+    app.extensions["escrow.index"].close()
 
 
 def test_a_missing_index_is_left_for_rebuild(session: Session, config: Config, tmp_path: Path) -> None:

@@ -55,11 +55,11 @@ def test_a_phrase_is_marked_whole_where_it_stands_and_nowhere_else(
     assert [hit.id for hit in found] == whoosh_found  # the same stories, ranked the same
     words = [t.text for t in StemmingAnalyzer()(" ".join(phrase))]
     for hit in found:
-        for start, end in hit.excerpt.matches:
+        for start, end in hit.snippet.matches:
             # A mark is the whole phrase, or overlapping places of it joined ("picket picket
             # picket" for "picket picket"): it starts with the phrase, and each two words next
             # to each other in it stand next to each other in the phrase.
-            marked = [t.text for t in StemmingAnalyzer()(hit.excerpt.text[start:end])]
+            marked = [t.text for t in StemmingAnalyzer()(hit.snippet.text[start:end])]
             assert marked[: len(words)] == words, (marked, words)
             assert set(pairwise(marked)) <= set(pairwise(words)), (marked, words)
 

@@ -233,11 +233,11 @@ def test_a_takedown_waits_for_a_batch_of_replacements_not_for_the_run(
     taken: list[tuple[int, str]] = []
     real = again._changed
 
-    def checking(session: Any, keyring: Any, batch: Any, done: Any) -> Any:
+    def checking(unit: Any, batch: Any, done: Any) -> Any:
         if batch[0] == ids[1]:  # the second batch: one replacement is behind the run already
             with started(home, "stories", "takedown", down, "--reason", "asked", "--as", ADMIN) as admin:
                 taken.append(finish(admin))
-        return real(session, keyring, batch, done)
+        return real(unit, batch, done)
 
     with archive_app(home) as app, monkeypatch.context() as patched, app.app_context():
         patched.setattr(again, "BATCH", 1)

@@ -129,8 +129,9 @@ def test_search_json_gives_id_title_and_a_highlighted_snippet_of_the_released_co
     [hit] = _search(home, "picket")
 
     assert set(hit) == {"id", "title", "snippet"}
-    assert "<mark" in hit["snippet"] and "picket" in hit["snippet"]
-    assert "[redacted]" in hit["snippet"] and "Harbor" not in hit["snippet"]
+    text, matches = hit["snippet"]["text"], hit["snippet"]["matches"]  # the API's shape: text and match offsets
+    assert [text[start:end] for start, end in matches] == ["picket"]
+    assert "[redacted]" in text and "Harbor" not in text
     assert _search(home, "Harbor") == []
 
 

@@ -19,6 +19,7 @@ from archive.reading_room import postings
 from archive.reading_room import search as room_search
 from archive.reading_room.index import Index
 from archive.reading_room.search import InvalidQuery, QueryTooBroad, search
+from archive.web.display import marked
 from tests.helpers import escrow
 
 WORDS = ["picket", "strike", "steward", "contract", "overtime", "laundry", "union", "shift", "hotel", "vote"]
@@ -84,16 +85,21 @@ def test_snippets_come_from_stored_offsets_and_are_escaped(tmp_path: Path) -> No
     index.write(add=[_doc(1, text)], delete=())
 
     [hit] = search(index, '"picket line"').hits
+    [page] = marked([hit.snippet])  # as the search page renders the reading room's snippet
 
     # The phrase is marked where it stands (stop words and punctuation between its words are
     # skipped, as the search skips them), and its words elsewhere are not.
-    assert '<mark class="match term0">picket line</mark>' in hit.snippet
-    assert '">Picket, at the lines</mark>' in hit.snippet
-    assert "picket again" not in hit.excerpt.text
-    assert "&lt;b&gt;bold&lt;/b&gt; &amp;" in hit.snippet and "<b>" not in hit.snippet
+    assert [hit.snippet.text[start:end] for start, end in hit.snippet.matches] == ["picket line",
+                                                                                   "Picket, at the lines"]
+    assert '<mark class="match term0">picket line</mark>' in page
+    assert '">Picket, at the lines</mark>' in page
+    assert "picket again" not in hit.snippet.text
+    assert "<b>bold</b> &" in hit.snippet.text  # data: the text as released
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp;" in page and "<b>" not in page  # the page escapes it
     [both] = search(index, 'strike "picket line"').hits  # a word and a phrase: two of the three places
-    marked = [both.excerpt.text[start:end] for start, end in both.excerpt.matches]
-    assert len(marked) == 2 and set(marked) <= {"picket line", "Picket, at the lines", "strike"}, marked
+    marked_words = [both.snippet.text[start:end] for start, end in both.snippet.matches]
+    assert len(marked_words) == 2 and set(marked_words) <= {"picket line", "Picket, at the lines", "strike"}, \
+        marked_words
     index.close()
 
 

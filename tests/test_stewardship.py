@@ -20,7 +20,7 @@ from archive.users import User
 from archive.vault import drafts, embargo, stories
 from archive.vault.keys import Keyring
 from archive.vault.models import Story
-from tests.helpers import add_users, escrow, one, reading, sql, story, write_lines
+from tests.helpers import add_users, escrow, one, reading, sql, story, unit, write_lines
 
 ORG, OTHER, ADMIN, ADMIN2, READER = (
     "org@example.org", "other@example.org", "admin@example.org", "admin2@example.org", "reader@example.org")
@@ -168,8 +168,7 @@ def test_an_extension_may_come_at_the_last_second_before_release(
     story = _sealed(session, keyring, organizer)
     last_second = datetime(2030, 12, 31, 23, 59, 59, tzinfo=UTC)
 
-    embargo.extend(session, keyring, organizer, story.id, datetime(2032, 1, 1, tzinfo=UTC), "not yet",
-                   now=last_second)
+    embargo.extend(unit(last_second), organizer, story.id, datetime(2032, 1, 1, tzinfo=UTC), "not yet")
     session.commit()
 
     assert session.get(Story, story.id).embargo_until == datetime(2032, 1, 1, tzinfo=UTC)  # type: ignore[union-attr]
@@ -264,16 +263,16 @@ def test_an_expired_request_cannot_be_approved(session: Session, keyring: Keyrin
                                                admin: User) -> None:
     story = _sealed(session, keyring, organizer)
     asked = datetime(2030, 1, 1, tzinfo=UTC)
-    item = embargo.request(session, keyring, organizer, story.id, None, "narrator agreed", now=asked)
+    item = embargo.request(unit(asked), organizer, story.id, None, "narrator agreed")
     session.commit()
 
     with pytest.raises(Conflict, match="expired 2030-01-08T00:00:00Z"):
-        embargo.approve(session, keyring, admin, item.id, now=asked + timedelta(days=7))
+        embargo.approve(unit(asked + timedelta(days=7)), admin, item.id)
     session.rollback()
 
     assert session.get(Story, story.id).embargo_until == datetime(2031, 1, 1, tzinfo=UTC)  # type: ignore[union-attr]
     assert embargo.pending(session, keyring, now=asked + timedelta(days=7)) == []
-    approved = embargo.approve(session, keyring, admin, item.id, now=asked + timedelta(days=7, seconds=-1))
+    approved = embargo.approve(unit(asked + timedelta(days=7, seconds=-1)), admin, item.id)
     assert approved.embargo_until == asked + timedelta(days=7, seconds=-1)
 
 
@@ -294,12 +293,12 @@ def test_approval_is_refused_once_the_story_was_released_meanwhile(
         session: Session, keyring: Keyring, organizer: User, admin: User) -> None:
     story = _sealed(session, keyring, organizer)
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    item = embargo.request(session, keyring, organizer, story.id, None, "ok", now=now)
+    item = embargo.request(unit(now), organizer, story.id, None, "ok")
     story.status = "withdrawn"
     session.commit()
 
     with pytest.raises(Conflict, match="is withdrawn now, not sealed"):
-        embargo.approve(session, keyring, admin, item.id, now=now)
+        embargo.approve(unit(now), admin, item.id)
 
 
 def test_service_errors_are_typed(session: Session, keyring: Keyring, organizer: User,
@@ -307,12 +306,12 @@ def test_service_errors_are_typed(session: Session, keyring: Keyring, organizer:
     story = _sealed(session, keyring, organizer)
     now = datetime(2030, 1, 1, tzinfo=UTC)
     with pytest.raises(NotFound):
-        embargo.extend(session, keyring, other_organizer, story.id, None, "x", now=now)
+        embargo.extend(unit(now), other_organizer, story.id, None, "x")
     with pytest.raises(InvalidInput):
-        embargo.request(session, keyring, organizer, story.id, datetime(2032, 1, 1, tzinfo=UTC), "x", now=now)
-    item = embargo.request(session, keyring, organizer, story.id, None, "x", now=now)
+        embargo.request(unit(now), organizer, story.id, datetime(2032, 1, 1, tzinfo=UTC), "x")
+    item = embargo.request(unit(now), organizer, story.id, None, "x")
     with pytest.raises(Forbidden):
-        embargo.approve(session, keyring, organizer, item.id, now=now)
+        embargo.approve(unit(now), organizer, item.id)
 
 
 # -- release review ----------------------------------------------------------

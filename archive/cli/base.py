@@ -51,7 +51,7 @@ class EscrowGroup(FlaskGroup):
             raise Failure(str(error)) from None
         except SQLAlchemyError as error:
             # The driver's message can quote SQL parameters; show only its class.
-            raise Failure(f"database error ({type(error).__name__}); nothing was changed") from None
+            raise Failure(f"database error ({type(error).__name__}); {_what_changed(ctx)}") from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as error:
@@ -59,7 +59,7 @@ class EscrowGroup(FlaskGroup):
             # ESCROW_TRACEBACK=1 re-raises it for a developer at a terminal.
             if os.environ.get("ESCROW_TRACEBACK") == "1":
                 raise
-            raise Failure(f"internal error ({type(error).__name__}); nothing was changed") from None
+            raise Failure(f"internal error ({type(error).__name__}); {_what_changed(ctx)}") from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         try:
@@ -67,6 +67,18 @@ class EscrowGroup(FlaskGroup):
         except EscrowError as error:  # pragma: no cover - only on a broken instance
             click.echo(f"escrow: {error}", err=True)
             return sorted(self.commands)
+
+
+_ARCHIVE = "escrow.archive"  # the command's Archive, in click's context (shared by nested contexts)
+
+
+def _what_changed(ctx: click.Context) -> str:
+    """What a command that failed had done: nothing, unless one of its units of work committed
+    (a publish-due that released batches before it stopped: they stay released)."""
+    archive = ctx.meta.get(_ARCHIVE)
+    if archive is not None and archive.changed:
+        return "what the command had saved before the error is kept; run it again to finish"
+    return "nothing was changed"
 
 
 cli = EscrowGroup(
@@ -89,12 +101,17 @@ def archive() -> Archive:
     """The archive a command works on, initialised; its connections closed when the command ends."""
     close_on_exit()
     db.require_initialised(config().database_url)
-    return services.current()
+    return _remembered(services.current())
 
 
 def fresh_archive() -> Archive:
     """The archive of a command that may find no database yet (restore)."""
-    return services.current()
+    return _remembered(services.current())
+
+
+def _remembered(archive: Archive) -> Archive:
+    click.get_current_context().meta[_ARCHIVE] = archive
+    return archive
 
 
 def dispose() -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import sys
 from datetime import datetime, timedelta
 
@@ -124,24 +122,31 @@ def _check(archive: Archive, grace: timedelta, grace_text: str, now: datetime | 
 
 @cli.command("search")
 @click.argument("query")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {id, title, snippet}.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list of {id, title, snippet: {text, matches}}, matches as [start, end] offsets.")
 @click.option("--page", default=1, type=click.IntRange(1, 10_000))
 def search_command(query: str, as_json: bool, page: int) -> None:
     """Search the reading room as a researcher would (after bringing this node's index in step)."""
-    results = reading.search(base.archive(), query, page=page)
+    listing = reading.search(base.archive(), query, page=page)
     if as_json:
-        click.echo(json.dumps([{"id": h.id, "title": h.title, "snippet": h.snippet}
-                               for h in results.hits], ensure_ascii=False))
+        click.echo(json.dumps([{"id": found.story.id, "title": found.story.title,
+                                "snippet": {"text": found.snippet.text,
+                                            "matches": [list(m) for m in found.snippet.matches]}}
+                               for found in listing.found], ensure_ascii=False))
         return
-    for hit in results.hits:
-        click.echo(f"{hit.id}  {hit.title}\n    {_plain(hit.snippet)}")
-    click.echo(f"{results.total} results")
+    for found in listing.found:
+        click.echo(f"{found.story.id}  {found.story.title}\n    {_starred(found.snippet)}")
+    click.echo(f"{listing.total} results")
 
 
-def _plain(snippet: str) -> str:
-    """A highlighted HTML snippet as terminal text, matches in *stars*."""
-    text = re.sub(r"<mark[^>]*>(.*?)</mark>", r"*\1*", snippet)
-    return html.unescape(re.sub(r"\s+", " ", text))
+def _starred(snippet: reading.Snippet) -> str:
+    """A snippet as terminal text: each match in *stars*, the text on one line."""
+    text, index, out = snippet.text, 0, []
+    for start, end in snippet.matches:
+        out += [text[index:start], "*", text[start:end], "*"]
+        index = end
+    out.append(text[index:])
+    return " ".join("".join(out).split())
 
 
 @cli.group("index")

@@ -7,8 +7,9 @@ for at most MAX_EXPANSION words of the index; matching stops after TIME_LIMIT se
 internal error. Plain queries (words, exact phrases, AND, OR: most of them) are matched and
 scored a block of postings at a time (scoring.py); the rest by whoosh's matchers. Snippets
 are cut around the matches from the character offsets stored in the index, without analysing
-the stored text again, in one highlighting pass that gives both the page's HTML and the
-API's plain text with match offsets.
+the stored text again, and returned as data: plain text with each match's offsets, which each
+door renders its own way (the page as HTML marks, the API as offsets, the command line as
+plain text).
 """
 
 from __future__ import annotations
@@ -64,14 +65,12 @@ class Snippet:
 
 @dataclass(frozen=True)
 class Hit:
-    """One result: the story's id, its released title, a highlighted snippet (HTML-safe), the
-    same snippet as plain text with match offsets (`excerpt`), and the story's language (its
-    title and snippet are in it)."""
+    """One result: the story's id, its released title, a snippet (plain text, match offsets),
+    and the story's language (its title and snippet are in it)."""
 
     id: str
     title: str
-    snippet: str
-    excerpt: Snippet = Snippet("")
+    snippet: Snippet = Snippet("")
     language: str = ""
 
 
@@ -283,15 +282,13 @@ def search(index: Index, text: str, *, page: int = 1, per_page: int = 10,
         shown = min(max(1, math.ceil(total / per_page)), page)
         if not clamp_page and shown != page:
             return Results(total=total, page=page)
-        seen: dict[str, int] = {}  # a term's CSS class number, shared by every hit of the page
         asked = _asked(query)
         hits = []
         docnums = ranked[(shown - 1) * per_page:shown * per_page]
         places = _Offsets(searcher, docnums)
         for docnum in docnums:
             stored = searcher.stored_fields(docnum)
-            hits.append(Hit(stored["id"], stored["title"],
-                            *_snippet(places, docnum, stored, matched(docnum), asked, seen),
+            hits.append(Hit(stored["id"], stored["title"], _snippet(places, docnum, stored, matched(docnum), asked),
                             language=stored.get("language", "")))
         return Results(total=total, page=shown, hits=hits)
 
@@ -318,15 +315,12 @@ def _ranked(searcher: Any, query: Query, limit: int, query_filter: Query | None
 
 
 BETWEEN = " … "  # between two fragments of one snippet
-MARK = '<mark class="match term{}">{}</mark>'
-TERM_CLASSES = 5  # as whoosh's HtmlFormatter: term0 to term4, reused in turn
 
 
 class _Pieces(highlight.Formatter):  # type: ignore[misc]
-    """Formats the highlighter's fragments as a Snippet (plain text and match offsets), from
-    which the HTML is rendered: one highlighting pass serves the page and the API alike. The
-    walk over each fragment's matches is whoosh's Formatter.format_fragment's, so the HTML is
-    the same as its HtmlFormatter's."""
+    """Formats the highlighter's fragments as a Snippet (plain text and match offsets). The walk
+    over each fragment's matches is whoosh's Formatter.format_fragment's, so the marks a door
+    renders from the offsets are where whoosh's HtmlFormatter would put them."""
 
     between = BETWEEN
 
@@ -354,18 +348,6 @@ class _Pieces(highlight.Formatter):  # type: ignore[misc]
                 index = token.endchar
             add(text[index:fragment.endchar])
         return Snippet("".join(parts), tuple(matches))
-
-
-def _html(snippet: Snippet, seen: dict[str, int]) -> str:
-    """The snippet as HTML: text escaped, each match in a <mark> with its term's class."""
-    out, index = [], 0
-    for start, end in snippet.matches:
-        out.append(highlight.htmlescape(snippet.text[index:start], quote=False))
-        word = highlight.htmlescape(snippet.text[start:end], quote=False)
-        out.append(MARK.format(seen.setdefault(word, len(seen) % TERM_CLASSES), word))
-        index = end
-    out.append(highlight.htmlescape(snippet.text[index:], quote=False))
-    return "".join(out)
 
 
 _FRAGMENTER = highlight.PinpointFragmenter(maxchars=240, surround=60, autotrim=True)
@@ -397,7 +379,7 @@ def _asked(query: Query) -> dict[str, _Asked]:
 
 
 def _snippet(places: _Offsets, docnum: int, stored: dict[str, Any], matched: Collection[tuple[str, bytes]],
-             asked: dict[str, _Asked], seen: dict[str, int]) -> tuple[str, Snippet]:
+             asked: dict[str, _Asked]) -> Snippet:
     for name in ("body", "summary", "title"):
         # A story's words are in the field or in its Spanish twin (index.py), never in both;
         # the offsets of either point into the field's stored text.
@@ -408,9 +390,8 @@ def _snippet(places: _Offsets, docnum: int, stored: dict[str, Any], matched: Col
             best = highlight.top_fragments(fragments, SNIPPET_FRAGMENTS, _SCORER, highlight.FIRST)
             snippet = _Pieces().format(best)
             if snippet.text:
-                return _html(snippet, seen), snippet
-    summary = stored.get("summary", "")[:240]
-    return highlight.htmlescape(summary), Snippet(summary)
+                return snippet
+    return Snippet(stored.get("summary", "")[:240])
 
 
 class _Offsets:

@@ -21,27 +21,25 @@ invisible character folded the same way), and the check is one pass over each fi
 from __future__ import annotations
 
 import re
-
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from archive import audit, db, names
+from archive.audit import Action
 from archive.reading_room import room
-from archive.reading_room.index import Index, document
+from archive.reading_room.index import document
 from archive.reading_room.models import ReleasedStory
 from archive.release import audio, gate, redaction
 from archive.release.gate import BATCH, Progress, Stuck
 from archive.release.redaction import ReleasedText, redact
-from archive.times import format_instant, utcnow
+from archive.times import format_instant
+from archive.units import Unit
 from archive.vault import recordings, stories
-from archive.vault.keys import Keyring
-from archive.vault.models import Recording, Story
+from archive.vault.models import Story
 
 # A released copy's fields, compared word by word between the old copy and the new.
 _FIELDS = ("title", "narrator", "transcript", "summary", "interviewer", "interview_date", "place", "language",
@@ -59,51 +57,63 @@ class Redone:
     replaced: int = 0
 
 
-def redact_again(session: Session, index: Index, *, media_root: Path, apply: bool,
-                 held: Callable[[], AbstractContextManager[Keyring]], audit_key: bytes, keyring: Keyring,
-                 progress: Progress | None = None) -> Redone:
+def redact_again(unit: Unit, *, apply: bool, progress: Progress | None = None) -> Redone:
     """Redact every released story again; replace each copy that comes out different and
-    hides at least as much when `apply`, one batch at a time under `held()` (the publisher
-    lock and the key ring, which it yields, re-read). Every story is read in the open
-    (decrypted), so the run is audited (`room.redact_again`, with its counts and whether it
-    was a dry run); each replacement too (`story.redact_again`), and when applying, each story
-    it could not redact or would not replace (`story.release_failed`, its error's class or
-    REVEALS)."""
+    hides at least as much when `apply`, one batch at a time under the publisher lock and the
+    key ring's shared lock (a replaced copy's muted recording gets a new data key). Every story
+    is read in the open (decrypted), so the run is audited (`room.redact_again`, with its
+    counts and whether it was a dry run); each replacement too (`story.redact_again`), and
+    when applying, each story it could not redact or would not replace (`story.release_failed`,
+    its error's class or REVEALS)."""
     done = Redone()
-    ids = list(session.scalars(select(ReleasedStory.id).order_by(ReleasedStory.id)))
-    session.commit()
+    with unit.reading():
+        ids = list(unit.session.scalars(select(ReleasedStory.id).order_by(ReleasedStory.id)))
     try:
         for start in range(0, len(ids), BATCH):
             batch = ids[start : start + BATCH]
-            changed = _changed(session, keyring, batch, done)
-            session.commit()
+            with unit.reading():
+                changed = _changed(unit, batch, done)
             if apply and changed:
-                with held() as ring:
-                    docs = _replace(session, ring, changed, media_root, done)
+                with unit.publishing(), unit.sealing():
+                    docs = _replace(unit, changed, done)
                     if docs:
-                        index.ensure()
-                        index.write(add=docs, delete=[doc["id"] for doc in docs])
+                        unit.after_commit(partial(_indexed, unit, docs))
             if progress:
                 progress(len(batch))
-    finally:
-        # What was replaced stays replaced (each story committed on its own): audited, and the
-        # index brought in step with the table (its old text purged) even when a step failed.
-        if apply:
-            for item in done.stuck:
-                audit.record(session, audit_key, audit.SYSTEM, "story.release_failed", item.story_id,
-                             cause=item.cause, clock=format_instant(utcnow()))
-        audit.record(session, audit_key, audit.SYSTEM, "room.redact_again", None, dry_run=not apply,
-                     checked=done.checked, changed=len(done.changed), replaced=done.replaced if apply else 0)
-        session.commit()
-        if apply and done.replaced:
-            db.scrub_journal(session)
-            with held():
-                room.sync(session, index)
+    except BaseException:
+        unit.undo()  # what was replaced stays replaced (each story committed on its own): audited below
+        _finish(unit, done, apply)
+        raise
+    _finish(unit, done, apply)
     return done
 
 
-def _changed(session: Session, keyring: Keyring, ids: Sequence[str], done: Redone) -> dict[str, ReleasedText]:
+def _indexed(unit: Unit, docs: list[dict[str, Any]]) -> None:
+    unit.index.ensure()
+    unit.index.write(add=docs, delete=[doc["id"] for doc in docs])
+
+
+def _finish(unit: Unit, done: Redone, apply: bool) -> None:
+    """The run's audit entries, and once copies were replaced, their old text gone from the
+    database's free pages and from the index's files (the index brought in step with the table)."""
+    session, audit_key = unit.session, unit.keyring.audit_key
+    if apply:
+        for item in done.stuck:
+            audit.record(session, audit_key, audit.SYSTEM, Action.STORY_RELEASE_FAILED, item.story_id,
+                         cause=item.cause, clock=format_instant(unit.now()))
+    audit.record(session, audit_key, audit.SYSTEM, Action.ROOM_REDACT_AGAIN, None, dry_run=not apply,
+                 checked=done.checked, changed=len(done.changed), replaced=done.replaced if apply else 0)
+    if apply and done.replaced:
+        unit.after_commit(lambda: db.scrub_journal(session))
+    unit.checkpoint()
+    if apply and done.replaced:
+        with unit.publishing(), unit.reading():
+            room.sync(session, unit.index)
+
+
+def _changed(unit: Unit, ids: Sequence[str], done: Redone) -> dict[str, ReleasedText]:
     """The batch's stories whose copy comes out different and reveals nothing new, redacted."""
+    session, keyring = unit.session, unit.keyring
     found: dict[str, ReleasedText] = {}
     for story in list(session.scalars(select(Story).where(Story.id.in_(ids), Story.status == "released")
                                       .order_by(Story.id))):
@@ -159,56 +169,52 @@ def _shown(text: str, own: frozenset[str]) -> list[str]:
     return kept
 
 
-def _replace(session: Session, keyring: Keyring, changed: dict[str, ReleasedText], media_root: Path,
-             done: Redone) -> list[dict[str, Any]]:
+def _replace(unit: Unit, changed: dict[str, ReleasedText], done: Redone) -> list[dict[str, Any]]:
     """Replace each changed copy in a transaction of its own; the new index documents."""
-    made = gate.premade(session, keyring, list(changed), media_root, released=True)
+    made = gate.premade(unit, changed, released=True)
+    for copy in made.values():
+        unit.when_closed(partial(recordings.discard, copy.written))  # unless registered
     docs = []
-    try:
-        for story_id, text in changed.items():
-            doc, old = _replace_one(session, keyring, story_id, text, media_root, made.get(story_id), done)
-            recordings.remove(media_root, old)  # the replaced muted copy's file, once nothing refers to it
-            if doc is not None:
-                docs.append(doc)
-                done.replaced += 1
-    finally:
-        audio.discard(made.values())  # the copies made ahead that were not registered
+    for story_id, text in changed.items():
+        doc = _replace_one(unit, story_id, text, made.get(story_id), done)
+        if doc is not None:
+            docs.append(doc)
+            done.replaced += 1
     return docs
 
 
-def _replace_one(session: Session, keyring: Keyring, story_id: str, text: ReleasedText, media_root: Path,
-                 premade: audio.Premade | None, done: Redone) -> tuple[dict[str, Any] | None, list[Recording]]:
+def _replace_one(unit: Unit, story_id: str, text: ReleasedText, premade: audio.Premade | None,
+                 done: Redone) -> dict[str, Any] | None:
+    """One story's replacement, committed on its own (a checkpoint); its new index document."""
     try:
-        # Rolled back inside the block, so that it asks a database that no longer holds the
-        # new muted copy's row before it removes that file.
-        with recordings.removed_unless_committed(session):
-            try:
-                return _replaced(session, keyring, story_id, text, media_root, premade)
-            except BaseException:
-                session.rollback()
-                raise
+        # A savepoint, so that a failure rolls back what the story wrote (and removes the new
+        # muted copy's file, asking a database that no longer holds its row) before the next.
+        with unit.savepoint():
+            doc = _replaced(unit, story_id, text, premade)
+        unit.checkpoint()
     except Exception as error:  # noqa: BLE001 - one story must not stop the others
         done.stuck.append(Stuck(story_id, type(error).__name__))
-        return None, []
+        return None
+    return doc
 
 
-def _replaced(session: Session, keyring: Keyring, story_id: str, text: ReleasedText, media_root: Path,
-              premade: audio.Premade | None) -> tuple[dict[str, Any] | None, list[Recording]]:
+def _replaced(unit: Unit, story_id: str, text: ReleasedText, premade: audio.Premade | None) -> dict[str, Any] | None:
+    session = unit.session
     story = session.get(Story, story_id)
     row = session.get(ReleasedStory, story_id)
     if story is None or story.status != "released" or row is None:
-        return None, []  # taken back meanwhile: nothing to replace
+        return None  # taken back meanwhile: nothing to replace
     first = row.released_at
     old = audio.take_back(session, story)
     session.delete(row)
     session.flush()
-    gate.write_release(session, keyring, story, text, audit.SYSTEM, now=utcnow(), media_root=media_root,
-                       premade=premade, action="story.redact_again")
+    gate.write_release(unit, story, text, audit.SYSTEM, now=unit.now(), premade=premade,
+                       action=Action.STORY_REDACT_AGAIN)
     new = session.get(ReleasedStory, story_id)
     assert new is not None
     new.released_at = first  # the copy changed; the story was released when it was
     session.flush()
-    gate.stamp_records(session, [story_id], utcnow())  # last, just before the commit
-    doc = document(new)
-    session.commit()
-    return doc, old
+    gate.stamp_records(session, [story_id], unit.now())  # last, just before the commit
+    root = unit.media_root
+    unit.after_commit(lambda: recordings.remove(root, old))  # the replaced muted copy's file, once nothing needs it
+    return document(new)

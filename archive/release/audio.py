@@ -18,8 +18,7 @@ wrong key) are the operator's to fix and leave the story stuck, to be tried agai
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,17 +26,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import audit, timing
+from archive.audit import Action
 from archive.messages import N_
 from archive.reading_room.models import ReleasedStory
 from archive.release import muting
 from archive.release.redaction import ReleasedText
+from archive.units import Unit
 from archive.vault import media, recordings
 from archive.vault.drafts import Draft
-from archive.vault.keys import Keyring
 from archive.vault.models import Recording, Story
 from archive.vault.recordings import Sound
 
-REFUSED = "recording.release_refused"
 # Why a recording stays sealed although its narrator chose to release it: the audit entry's word,
 # and the sentence an admin reads. Neither holds anything of the story or the recording.
 REFUSALS = {
@@ -55,24 +54,24 @@ REFUSALS = {
 class Premade:
     """A story's muted copy made ahead of the release gate's transaction (its file written and
     sealed, its key only in memory): the gate registers it if the story still releases that
-    copy of that original, and `discard` removes whatever was not registered."""
+    copy of that original; the unit of work removes its file at the transaction's end if not."""
 
     original: str  # the original recording's id
     silences: tuple[tuple[int, int], ...]
     written: recordings.Written
 
 
-def plan(session: Session, keyring: Keyring, story: Story, text: ReleasedText, root: Path
-         ) -> Callable[[], Premade | None] | None:
-    """What making the story's muted copy ahead needs, read now (in the caller's transaction),
+def plan(unit: Unit, story: Story, text: ReleasedText) -> Callable[[], Premade | None] | None:
+    """What making the story's muted copy ahead needs, read now (in the unit's transaction),
     as a function that makes it later, outside any transaction; None when there is no muted
     copy to make. The function answers None when the copy would be refused: the gate refuses
     it again in its transaction, and audits that."""
-    originals = [r for r in recordings.of(session, story) if r.rendition == "original"]
+    originals = [r for r in recordings.of(unit.session, story) if r.rendition == "original"]
     if story.recording_release != "muted" or text.captions is None or len(originals) != 1:
         return None
     [original] = originals
-    key, binding = recordings.data_key(keyring, original), _binding(original)
+    root = unit.media_root
+    key, binding = recordings.data_key(unit.keyring, original), _binding(original)
     file, silences = recordings.path(root, original), tuple(text.silences)
 
     def make() -> Premade | None:
@@ -84,29 +83,24 @@ def plan(session: Session, keyring: Keyring, story: Story, text: ReleasedText, r
     return make
 
 
-def discard(premade: Iterable[Premade]) -> None:
-    """Remove the files of copies made ahead that were not registered (a registered one's file
-    has moved to its place)."""
-    for made in premade:
-        recordings.discard(made.written)
-
-
-def release(session: Session, keyring: Keyring, story: Story, text: ReleasedText, root: Path,
-            actor: str, premade: Premade | None = None) -> Recording | str | None:
+def release(unit: Unit, story: Story, text: ReleasedText, actor: str,
+            premade: Premade | None = None) -> Recording | str | None:
     """The rendition of the story's recording to release now (made, if muted, unless `premade`
     is that copy); or, when the narrator's choice cannot be honoured safely, the reason it
     stays sealed (a key of REFUSALS, audited); or None when nothing is to be released."""
     choice = story.recording_release
-    originals = [r for r in recordings.of(session, story) if r.rendition == "original"]
+    originals = [r for r in recordings.of(unit.session, story) if r.rendition == "original"]
     if choice == "none" or not originals:
         return None
+    audit_key = unit.keyring.audit_key
     try:
-        chosen = _chosen(session, keyring, story, originals, text, root, premade)
+        chosen = _chosen(unit, story, originals, text, premade)
     except muting.Refused as refused:
         # The muted copy's file was removed as it failed, and no row was added for it.
-        audit.record(session, keyring.audit_key, actor, REFUSED, story.id, reason=refused.reason)
+        audit.record(unit.session, audit_key, actor, Action.RECORDING_RELEASE_REFUSED, story.id,
+                     reason=refused.reason)
         return refused.reason
-    audit.record(session, keyring.audit_key, actor, "recording.release", story.id, recording=chosen.id,
+    audit.record(unit.session, audit_key, actor, Action.RECORDING_RELEASE, story.id, recording=chosen.id,
                  rendition=chosen.rendition, silenced=len(text.silences) if chosen.rendition == "muted" else 0)
     return chosen
 
@@ -117,8 +111,8 @@ class _Refusal(muting.Refused):
         self.reason = reason
 
 
-def _chosen(session: Session, keyring: Keyring, story: Story, originals: list[Recording], text: ReleasedText,
-            root: Path, premade: Premade | None) -> Recording:
+def _chosen(unit: Unit, story: Story, originals: list[Recording], text: ReleasedText,
+            premade: Premade | None) -> Recording:
     if len(originals) != 1:
         # Parts, or a re-take: which one the timed transcript times, or the narrator agreed to
         # release, is not known here.
@@ -132,10 +126,11 @@ def _chosen(session: Session, keyring: Keyring, story: Story, originals: list[Re
         raise _Refusal("no_captions")
     silences = tuple(text.silences)
     if premade is not None and premade.original == original.id and premade.silences == silences:
-        return recordings.register(session, keyring, premade.written)
-    written = _made(recordings.data_key(keyring, original), _binding(original), recordings.path(root, original),
+        return recordings.register(unit, premade.written)
+    root = unit.media_root
+    written = _made(recordings.data_key(unit.keyring, original), _binding(original), recordings.path(root, original),
                     silences, root)
-    return recordings.register(session, keyring, written)
+    return recordings.register(unit, written)
 
 
 def _binding(recording: Recording) -> media.Binding:
@@ -182,16 +177,8 @@ def refused(session: Session) -> dict[str, str]:
     """Released stories whose recording stayed sealed although their narrator chose to release
     it, and why (a key of REFUSALS): a refusal since the story was last taken down."""
     without = select(ReleasedStory.id).where(ReleasedStory.recording_id.is_(None))
-    found: dict[str, str] = {}
-    for entry in session.scalars(select(audit.AuditEntry).where(
-            audit.AuditEntry.action.in_((REFUSED, "story.takedown")), audit.AuditEntry.story_id.in_(without))
-            .order_by(audit.AuditEntry.seq)):
-        assert entry.story_id is not None
-        if entry.action == REFUSED:
-            found[entry.story_id] = json.loads(entry.detail).get("reason", "unknown")
-        else:
-            found.pop(entry.story_id, None)
-    return found
+    return audit.last_detail(session, Action.RECORDING_RELEASE_REFUSED, "reason", within=without,
+                             cleared_by=Action.STORY_TAKEDOWN)
 
 
 def take_back(session: Session, story: Story) -> list[Recording]:

@@ -1,42 +1,65 @@
 """Releasing due stories, and taking released ones back: the only path out of the vault.
 
+Every function here works in its caller's unit of work (archive/units.py) and never commits:
+what must follow a commit is registered on the unit, which runs it once the commit is done.
+
 Order of writes, so that a crash at any moment is safe and the promise holds:
-releasing commits the vault status and the reading-room row in one transaction, then
-writes the index (which a later run repairs from the table); taking back deletes the
-index document first (a commit of its own: gone from search at once), then the row and
-the status in one transaction (gone from the story page), then purges the segment that
-held it so its text leaves the index files (bounded by one segment's size; a crash before
-it leaves the purge to `index sync`, and `index verify` reports it meanwhile).
+
+- Releasing commits the vault status, the reading-room row, its room record and the audit
+  entries in one transaction per batch (`unit.checkpoint()`); the index documents are written
+  after the commit (`unit.after_commit`), and a later run (or `index sync`) repairs the index
+  from the table if a crash comes between the two. A muted recording is made ahead, outside
+  any transaction, and registered in the batch's transaction; a copy the batch did not take
+  is removed when the transaction ends, and one it took goes if it rolls back.
+- Taking back deletes the index document first (a commit of Whoosh's own, before the
+  database's: gone from search at once), then commits the row's deletion and the status in
+  one transaction (gone from the story page); after that commit, in this order: the
+  database's journal is scrubbed of the destroyed key, the files of the recordings it
+  released or destroyed are removed, and the segment that held the text is purged from the
+  index files (bounded by one segment's size; a crash before it leaves the purge to
+  `index sync`, and `index verify` reports it meanwhile).
+
 Unreleased text is therefore never in the index, not even for an instant.
+
+On SQLite each batch's transaction holds the database's write lock from its claim to its
+commit (BEGIN IMMEDIATE); on PostgreSQL its claim locks the batch's rows. Either way an
+embargo extension confirmed before a batch's claim is seen by it, and one that comes after
+waits for the batch's commit and then finds the story released.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from archive import audit, db
-from archive.errors import Conflict, Forbidden
+from archive import audit, db, pauses, users
+from archive.audit import Action
+from archive.errors import Conflict
 from archive.messages import N_, STATUS_NAMES
 from archive.reading_room import room
-from archive.reading_room.index import Index, document
+from archive.reading_room.index import document
 from archive.reading_room.models import ReleasedStory, RoomRecord
 from archive.release import audio
 from archive.release.redaction import ReleasedText, redact
 from archive.times import format_instant, utcnow
+from archive.units import Unit
 from archive.users import User
 from archive.vault import embargo, reasons, recordings, stories
-from archive.vault.keys import Keyring
 from archive.vault.models import EmbargoRequest, Recording, Story
 
-BATCH = 500
+# Stories per transaction. On SQLite a batch's transaction holds the database's write lock
+# from its claim to its commit, so a sign-in or an extension meanwhile waits for the batch's
+# writes (its stories are decrypted and redacted before it begins): well inside SQLite's
+# busy timeout, and a waiting writer gets in between two batches.
+BATCH = 100
 Progress = Callable[[int], None]
 
 
@@ -97,87 +120,121 @@ def _already(session: Session, now: datetime) -> int:
         Story.status == "released", Story.embargo_until <= now)) or 0
 
 
-def publish_due(session: Session, keyring: Keyring, index: Index, *, now: datetime, media_root: Path,
-                progress: Progress | None = None) -> Summary:
-    """Release every due story once (the caller holds the publisher lock).
+def publish_due(unit: Unit, *, now: datetime, progress: Progress | None = None) -> Summary:
+    """Release every due story once (the unit holds the publisher lock).
 
     Each story is released in a savepoint of its own: one that fails (its key, its
     redaction, a value the database refuses) stays sealed with an audit entry naming the
     failure's class, and every other due story is released all the same.
+
+    A batch's stories are decrypted and redacted ahead (`_prepared`), and their muted copies
+    made (`premade`), outside its transaction; the transaction claims them (re-reading each),
+    writes what was made ahead for a story that has not changed since, and commits. So it
+    holds the database (SQLite's write lock) for the writes alone, and a sign-in or an
+    extension waiting meanwhile gets in between two batches.
     """
     summary = Summary()
-    report = room.sync(session, index)
-    summary.repaired = report.added + report.removed
-    candidates = list(session.scalars(select(Story.id).where(_due(now))
-                                      .order_by(Story.embargo_until, Story.id)))
-    summary.already = _already(session, now)
+    session = unit.session
+    with unit.reading():  # listed outside the write lock: each batch's claim reads its stories again
+        report = room.sync(session, unit.index)
+        summary.repaired = report.added + report.removed
+        candidates = list(session.scalars(select(Story.id).where(_due(now)).order_by(Story.embargo_until, Story.id)))
+        summary.already = _already(session, now)
+    pauses.at("publish.listed")
     for start in range(0, len(candidates), BATCH):
         batch = candidates[start : start + BATCH]
-        made = premade(session, keyring, batch, media_root)
-        try:
-            with recordings.removed_unless_committed(session):
-                # Index documents are built before the commit expires the rows they come from.
-                released_rows = _release_batch(session, keyring, batch, summary, now, media_root, made)
-                session.commit()
-        finally:
-            audio.discard(made.values())  # what the batch did not register
+        prepared = _prepared(unit, batch)
+        made = premade(unit, {story_id: ready.text for story_id, ready in prepared.items() if ready.text})
+        pauses.at("publish.premade")
+        # Index documents are built before the commit expires the rows they come from.
+        released_rows = _release_batch(unit, batch, summary, now, prepared, made)
+        pauses.at("publish.claimed")
         # Each batch is searchable as soon as it is committed: this node's searches leave the
         # index to the run while it holds the publisher lock, and a run killed later has lost
         # at most its last batch's documents (every node's next search adds them back).
         if released_rows:
-            index.write(add=released_rows, delete=())
+            unit.after_commit(lambda rows=released_rows: unit.index.write(add=rows, delete=()))  # type: ignore[misc]
+        unit.checkpoint()
+        pauses.at("publish.committed")
         if progress:
             progress(len(batch))
     return summary
 
 
-def premade(session: Session, keyring: Keyring, ids: Sequence[str], media_root: Path, *,
-            released: bool = False) -> dict[str, audio.Premade]:
-    """The muted copies of the batch's stories (due ones; or, `released`, released ones being
-    redacted again), made ahead, outside any transaction: a copy takes seconds for an hour of
-    audio, and the batch's transaction holds its stories' rows (on SQLite, the database's write
-    lock) from its claim to its commit. Any failure here is left for the batch, which meets it
-    again in the story's savepoint and records it."""
-    plans = {}
-    which = Story.status == "released" if released else and_(Story.status == "sealed",
-                                                             Story.release_review.is_(False))
-    for story in session.scalars(select(Story).where(
-            Story.id.in_(ids), which, Story.recording_release == "muted").options(selectinload(Story.versions))):
-        try:
-            plan = audio.plan(session, keyring, story, redact(stories.decrypt(keyring, story)), media_root)
-        except Exception:  # noqa: BLE001, S112 - the batch records it (its class only)
-            continue
-        if plan is not None:
-            plans[story.id] = plan
-    session.commit()  # nothing is held while the copies are made
-    found: dict[str, audio.Premade] = {}
-    try:
-        for story_id, make in plans.items():
+@dataclass(frozen=True)
+class _Ready:
+    """A due story decrypted and redacted ahead of its claim, and what that was made from."""
+
+    made_from: tuple[int, str, bool]  # the story's version, redaction level and review flag
+    text: ReleasedText | None  # None for a story that waits for review
+
+
+def _made_from(story: Story) -> tuple[int, str, bool]:
+    return story.version, story.redaction_level, story.release_review
+
+
+def _prepared(unit: Unit, ids: Sequence[str]) -> dict[str, _Ready]:
+    """The batch's sealed stories decrypted and redacted, outside the write lock (a second of work
+    for a hundred interviews). A story this fails for is left for its claim, which meets the
+    failure again in the story's savepoint and records it; a story changed before its claim is
+    made again there."""
+    found: dict[str, _Ready] = {}
+    with unit.reading():
+        for story in unit.session.scalars(select(Story).where(Story.id.in_(ids), Story.status == "sealed")
+                                          .options(selectinload(Story.versions))):
             try:
-                made = make()
-            except Exception:  # noqa: BLE001, S112 - likewise
+                draft = stories.decrypt(unit.keyring, story)
+                found[story.id] = _Ready(_made_from(story), None if story.release_review else redact(draft))
+            except Exception:  # noqa: BLE001, S112 - the claim records it (its class only)
                 continue
-            if made is not None:
-                found[story_id] = made
-    except BaseException:
-        audio.discard(found.values())
-        raise
     return found
 
 
-def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str], summary: Summary, now: datetime,
-                   media_root: Path, premade: dict[str, audio.Premade]) -> list[dict[str, Any]]:
+def premade(unit: Unit, texts: Mapping[str, ReleasedText], *, released: bool = False) -> dict[str, audio.Premade]:
+    """The muted copies of these stories' recordings, from their redacted `texts` (due stories;
+    or, `released`, released ones being redacted again), made ahead, outside any transaction: a
+    copy takes seconds for an hour of audio, and the batch's transaction holds its stories'
+    rows (on SQLite, the database's write lock) from its claim to its commit. Any failure here
+    is left for the batch, which meets it again in the story's savepoint and records it. Each
+    copy's file goes when the unit's next transaction ends, unless that transaction took it."""
+    plans = {}
+    which = Story.status == "released" if released else and_(Story.status == "sealed",
+                                                             Story.release_review.is_(False))
+    with unit.reading():  # nothing is held while the copies are made
+        for story in unit.session.scalars(select(Story).where(
+                Story.id.in_(list(texts)), which, Story.recording_release == "muted")):
+            try:
+                plan = audio.plan(unit, story, texts[story.id])
+            except Exception:  # noqa: BLE001, S112 - the batch records it (its class only)
+                continue
+            if plan is not None:
+                plans[story.id] = plan
+    found: dict[str, audio.Premade] = {}
+    for story_id, make in plans.items():
+        try:
+            made = make()
+        except Exception:  # noqa: BLE001, S112 - likewise
+            continue
+        if made is not None:
+            found[story_id] = made
+            unit.at_end(partial(recordings.discard, made.written))
+    return found
+
+
+def _release_batch(unit: Unit, ids: Sequence[str], summary: Summary, now: datetime, prepared: dict[str, _Ready],
+                   premade: dict[str, audio.Premade]) -> list[dict[str, Any]]:
+    session = unit.session
     rows = []
     for story in list(session.scalars(_claim(ids, now))):
         try:
-            with recordings.removed_unless_committed(session), session.begin_nested():
-                doc = _release_one(session, keyring, story, summary, now, media_root, premade.get(story.id))
+            with unit.savepoint():
+                doc = _release_one(unit, story, summary, now, prepared.get(story.id), premade.get(story.id))
                 session.flush()  # inside the savepoint: a value the database refuses fails here
         except Exception as error:  # noqa: BLE001 - any failure of one story must not stop the others
             # Only the class: a message may quote the story's text or a SQL parameter.
             cause = type(error).__name__
             summary.stuck.append(Stuck(story.id, cause))
-            audit.record(session, keyring.audit_key, audit.SYSTEM, "story.release_failed", story.id,
+            audit.record(session, unit.keyring.audit_key, audit.SYSTEM, Action.STORY_RELEASE_FAILED, story.id,
                          cause=cause, clock=format_instant(now))
             continue
         if doc is not None:
@@ -186,7 +243,7 @@ def _release_batch(session: Session, keyring: Keyring, ids: Sequence[str], summa
         # One release instant for the batch, taken just before its commit: a harvester that
         # asks for "everything since" an instant must not miss a story stamped earlier than
         # a harvest that ran while this batch was still being written.
-        _stamp(session, [doc["id"] for doc in rows], utcnow())
+        _stamp(session, [doc["id"] for doc in rows], unit.now())
     return rows
 
 
@@ -200,13 +257,13 @@ def stamp_records(session: Session, ids: Sequence[str], at: datetime) -> None:
     session.execute(update(RoomRecord).where(RoomRecord.story_id.in_(ids)).values(datestamp=at))
 
 
-def _stamp_last(session: Session, story_id: str) -> None:
+def _stamp_last(unit: Unit, story_id: str) -> None:
     """Stamp a single release or departure once every write of its transaction is flushed (the
     database's write lock and the audit head are held from there to the commit): a stamp taken
     earlier could wait behind another writer for longer than harvesters allow for
     (oai.SETTLE), and an incremental harvest would miss the change for good."""
-    session.flush()
-    _stamp(session, [story_id], utcnow())
+    unit.session.flush()
+    _stamp(unit.session, [story_id], unit.now())
 
 
 def _record(session: Session, story_id: str, present: bool, at: datetime) -> None:
@@ -218,17 +275,18 @@ def _record(session: Session, story_id: str, present: bool, at: datetime) -> Non
         record.present, record.datestamp = present, at
 
 
-def _release_one(session: Session, keyring: Keyring, story: Story, summary: Summary,
-                 now: datetime, media_root: Path, premade: audio.Premade | None) -> dict[str, Any] | None:
-    draft = stories.decrypt(keyring, story)
-    if story.release_review:
+def _release_one(unit: Unit, story: Story, summary: Summary, now: datetime, ready: _Ready | None,
+                 premade: audio.Premade | None) -> dict[str, Any] | None:
+    if ready is None or ready.made_from != _made_from(story):  # failed ahead, or changed since
+        draft = stories.decrypt(unit.keyring, story)
+        ready = _Ready(_made_from(story), None if story.release_review else redact(draft))
+    if ready.text is None:
         story.status = "due_for_review"
-        audit.record(session, keyring.audit_key, audit.SYSTEM, "story.due_for_review", story.id,
+        audit.record(unit.session, unit.keyring.audit_key, audit.SYSTEM, Action.STORY_DUE_FOR_REVIEW, story.id,
                      clock=format_instant(now))
         summary.review += 1
         return None
-    doc, refusal = write_release(session, keyring, story, redact(draft), audit.SYSTEM, now=now,
-                                 media_root=media_root, premade=premade)
+    doc, refusal = write_release(unit, story, ready.text, audit.SYSTEM, now=now, premade=premade)
     summary.released += 1
     if refusal is not None:
         summary.recordings_refused.append(Stuck(story.id, refusal))
@@ -237,13 +295,7 @@ def _release_one(session: Session, keyring: Keyring, story: Story, summary: Summ
 
 def stuck(session: Session, ids: Sequence[str]) -> dict[str, str]:
     """Why each of these stories last failed to release (its error's class), if it did."""
-    found: dict[str, str] = {}
-    for entry in session.scalars(select(audit.AuditEntry).where(
-            audit.AuditEntry.action == "story.release_failed", audit.AuditEntry.story_id.in_(ids))
-            .order_by(audit.AuditEntry.seq)):
-        assert entry.story_id is not None
-        found[entry.story_id] = json.loads(entry.detail).get("cause", "unknown")
-    return found
+    return audit.last_detail(session, Action.STORY_RELEASE_FAILED, "cause", story_ids=ids)
 
 
 def _claim(ids: Sequence[str], now: datetime) -> Select[Story]:
@@ -256,28 +308,32 @@ def _claim(ids: Sequence[str], now: datetime) -> Select[Story]:
     even for a path that skipped it: a second claimant waits, then sees the story released
     and leaves it out. They wait rather than skip (SKIP LOCKED), so a row still locked by a
     publisher that just died is released by this run, not left for the next one.
+
+    The ciphertext is not read again: a story decrypted ahead and unchanged since (its version,
+    level and review flag, read here) is released from what was made then; only one that
+    changed loads its versions, to be made again.
     """
     return (select(Story).where(Story.id.in_(ids), _due(now)).order_by(Story.id)
-            .options(selectinload(Story.versions)).with_for_update(of=Story)
-            .execution_options(populate_existing=True))
+            .with_for_update(of=Story).execution_options(populate_existing=True))
 
 
-def write_release(session: Session, keyring: Keyring, story: Story, text: ReleasedText, actor: str, *,
-                  now: datetime, media_root: Path, premade: audio.Premade | None = None,
-                  action: str = "story.release") -> tuple[dict[str, Any], str | None]:
+def write_release(unit: Unit, story: Story, text: ReleasedText, actor: str, *, now: datetime,
+                  premade: audio.Premade | None = None,
+                  action: Action = Action.STORY_RELEASE) -> tuple[dict[str, Any], str | None]:
     """Write the released copy and flip the status (uncommitted); return its index document, and
     why its recording stays sealed if the narrator's choice could not be honoured."""
+    session = unit.session
     row = released_row(story.id, text)
-    released_recording = audio.release(session, keyring, story, text, media_root, actor, premade)
+    released_recording = audio.release(unit, story, text, actor, premade)
     row.recording_id = released_recording.id if isinstance(released_recording, Recording) else None
     session.add(row)
     _record(session, story.id, True, row.released_at)
     story.status = "released"
-    story.updated_at = utcnow()
+    story.updated_at = unit.now()
     # The clock the release went by: the real one, or an operator's --now in the past.
-    audit.record(session, keyring.audit_key, actor, action, story.id,
+    audit.record(session, unit.keyring.audit_key, actor, action, story.id,
                  level=story.redaction_level, clock=format_instant(now))
-    embargo.end_requests(session, keyring, story, "the story was released", actor, now=now)
+    embargo.end_requests(unit, story, "the story was released", actor, now=now)
     return document(row), released_recording if isinstance(released_recording, str) else None
 
 
@@ -293,27 +349,26 @@ def released_row(story_id: str, text: ReleasedText) -> ReleasedStory:
     return row
 
 
-def release_reviewed(session: Session, keyring: Keyring, index: Index, actor: User,
-                     story_id: str, media_root: Path) -> Story:
+def release_reviewed(unit: Unit, actor: User, story_id: str) -> Story:
     """An admin releases a story that waits for review."""
-    _require_admin(actor)
-    story = stories.get_for(session, actor, story_id)
+    users.require_admin(actor)
+    story = stories.get_for(unit.session, actor, story_id)
+    unit.session.refresh(story, with_for_update=True)  # the status decided on is the one written over
     if story.status != "due_for_review":
         raise Conflict(N_("story %(id)s is %(status)s, not due for review", id=story.id,
                           status=STATUS_NAMES[story.status]))
-    doc, _ = write_release(session, keyring, story, redact(stories.decrypt(keyring, story)), actor.email,
-                           now=utcnow(), media_root=media_root)
-    _stamp_last(session, story.id)
-    session.commit()
-    index.write(add=[doc], delete=())
+    doc, _ = write_release(unit, story, redact(stories.decrypt(unit.keyring, story)), actor.email, now=unit.now())
+    _stamp_last(unit, story.id)
+    unit.after_commit(lambda: unit.index.write(add=[doc], delete=()))
     return story
 
 
 def _taken(session: Session, actor: User, story_id: str, reason: str, *statuses: str) -> tuple[Story, str]:
     """The story an admin takes back, if its status allows it, and the reason given."""
-    _require_admin(actor)
+    users.require_admin(actor)
     reason = reasons.clean(reason)
     story = stories.get_for(session, actor, story_id)
+    session.refresh(story, with_for_update=True)  # the status decided on is the one written over
     if story.status == "withdrawn":
         raise Conflict(N_("story %(id)s is already withdrawn", id=story.id))
     if story.status not in statuses:
@@ -322,80 +377,68 @@ def _taken(session: Session, actor: User, story_id: str, reason: str, *statuses:
     return story, reason
 
 
-def _take_back(session: Session, keyring: Keyring, index: Index, actor: User, story: Story,
-               reason: str, why: str) -> tuple[str, list[Recording], bool]:
+def _take_back(unit: Unit, actor: User, story: Story, reason: str, why: str) -> tuple[str, list[Recording], bool]:
     """The story out of search and the reading room, its requests ended, its muted recording
-    deleted (its file is the caller's to remove after the commit); its reason, sealed; and
-    whether it left the room now (the caller then stamps it, last). A story that was not in
-    it (never released, or taken down before) keeps its record as it was, so a harvester
-    cannot tell a later withdrawal from nothing."""
+    deleted (its file is removed once that is committed); its reason, sealed; and whether it
+    left the room now (the caller then stamps it, last). A story that was not in it (never
+    released, or taken down before) keeps its record as it was, so a harvester cannot tell a
+    later withdrawal from nothing."""
+    session, keyring, index = unit.session, unit.keyring, unit.index
     sealed = reasons.seal(keyring, story, reason)
-    embargo.end_requests(session, keyring, story, why, actor.email, now=utcnow())
+    embargo.end_requests(unit, story, why, actor.email, now=unit.now())
     # The index first, so no search can find it from here on.
     index.ensure()
     index.write(add=(), delete=[story.id])
     row = session.get(ReleasedStory, story.id)
     if row is not None:
         session.delete(row)
-        _record(session, story.id, False, utcnow())  # harvesters see it leave, for ever
+        _record(session, story.id, False, unit.now())  # harvesters see it leave, for ever
     return sealed, audio.take_back(session, story), row is not None
 
 
-def takedown(session: Session, keyring: Keyring, index: Index, actor: User, story_id: str,
-             reason: str, media_root: Path) -> Story:
+def _cleaned_after(unit: Unit, files: list[Recording]) -> None:
+    """What follows a takeback's commit, in order: the journal scrubbed, the files no row
+    needs removed, the index's old text purged. Each runs even if one before it fails."""
+    session, root = unit.session, unit.media_root
+    unit.after_commit(lambda: db.scrub_journal(session))
+    unit.after_commit(lambda: recordings.remove(root, files))  # unreadable since the commit; this frees the space
+    unit.after_commit(unit.index.purge_apart)  # the index forgets the story even when the journal keeps an old page
+
+
+def takedown(unit: Unit, actor: User, story_id: str, reason: str) -> Story:
     """Take a released story back into the vault, sealed with an indefinite embargo."""
-    story, reason = _taken(session, actor, story_id, reason, "released")
-    sealed, muted, _ = _take_back(session, keyring, index, actor, story, reason, "the story was taken down")
-    now = utcnow()
+    story, reason = _taken(unit.session, actor, story_id, reason, "released")
+    sealed, muted, _ = _take_back(unit, actor, story, reason, "the story was taken down")
+    now = unit.now()
     story.status, story.embargo_until, story.updated_at, story.embargo_changed_at = "sealed", None, now, now
-    audit.record(session, keyring.audit_key, actor.email, "story.takedown", story.id,
+    audit.record(unit.session, unit.keyring.audit_key, actor.email, Action.STORY_TAKEDOWN, story.id,
                  reason_sealed=sealed, embargo_until=None)
-    _stamp_last(session, story.id)
-    session.commit()
-    try:
-        db.scrub_journal(session)
-    finally:
-        recordings.remove(media_root, muted)
-        index.purge_apart()  # the index forgets the story even when the journal keeps an old page
+    _stamp_last(unit, story.id)
+    _cleaned_after(unit, muted)
     return story
 
 
-def withdraw(session: Session, keyring: Keyring, index: Index, actor: User, story_id: str,
-             reason: str, media_root: Path) -> Story:
+def withdraw(unit: Unit, actor: User, story_id: str, reason: str) -> Story:
     """Consent withdrawn: remove any released copy and destroy the data key (crypto-shredding).
 
     Every reason sealed under that key (this one too) becomes unreadable with it, and the
     plain reasons of requests made before reasons were sealed are cleared. The keys of the
     story's recordings are destroyed in the same commit, and their files removed after it.
     """
+    session = unit.session
     story, reason = _taken(session, actor, story_id, reason, "sealed", "due_for_review", "released")
-    sealed, muted, left = _take_back(session, keyring, index, actor, story, reason, "the story was withdrawn")
-    story.status, story.updated_at, story.embargo_changed_at = "withdrawn", utcnow(), utcnow()
+    sealed, muted, left = _take_back(unit, actor, story, reason, "the story was withdrawn")
+    story.status, story.updated_at, story.embargo_changed_at = "withdrawn", unit.now(), unit.now()
     shredded = recordings.shred(session, story)
-    audit.record(session, keyring.audit_key, actor.email, "story.withdraw", story.id, reason_sealed=sealed,
+    audit.record(session, unit.keyring.audit_key, actor.email, Action.STORY_WITHDRAW, story.id, reason_sealed=sealed,
                  recordings=len(shredded))
     session.execute(update(EmbargoRequest).where(EmbargoRequest.story_id == story.id)
                     .values(reason=None))
     stories.shred(story)
     if left:
-        _stamp_last(session, story.id)
-    session.commit()
-    try:
-        db.scrub_journal(session)
-    finally:
-        recordings.remove(media_root, [*muted, *shredded])  # unreadable since the commit; this frees the space
-        index.purge_apart()  # the index forgets the story even when the journal keeps an old page
+        _stamp_last(unit, story.id)
+    _cleaned_after(unit, [*muted, *shredded])
     return story
-
-
-def _require_admin(actor: User) -> None:
-    if actor.role != "admin":
-        raise Forbidden(N_("only an admin may do this"))
-
-
-def released_count(session: Session) -> int:
-    """How many released copies the reading room holds."""
-    return session.scalar(select(func.count()).select_from(ReleasedStory)) or 0
 
 
 def released_any(session: Session) -> bool:
@@ -405,10 +448,11 @@ def released_any(session: Session) -> bool:
         session.scalar(select(Story.id).where(Story.status == "released").limit(1)) is not None
 
 
-def verify(session: Session, index: Index, media_root: Path) -> list[str]:
+def verify(unit: Unit) -> list[str]:
     """Index equals reading room, the reading room holds only released stories, and released
     recordings are there exactly for released stories."""
-    problems = room.differences(session, index)
+    session = unit.session
+    problems = room.differences(session, unit.index)
     released = set(session.scalars(select(Story.id).where(Story.status == "released")))
     in_room = set(session.scalars(select(ReleasedStory.id)))
     problems += [f"reading room holds {i}, which is not released" for i in sorted(in_room - released)]
@@ -416,7 +460,7 @@ def verify(session: Session, index: Index, media_root: Path) -> list[str]:
     listed = set(session.scalars(select(RoomRecord.story_id).where(RoomRecord.present)))
     problems += [f"story {i} is in the reading room but harvesters are not told" for i in sorted(in_room - listed)]
     problems += [f"harvesters are told story {i} is in the reading room; it is not" for i in sorted(listed - in_room)]
-    return problems + _released_recordings(session, media_root)
+    return problems + _released_recordings(session, unit.media_root)
 
 
 def _released_recordings(session: Session, media_root: Path) -> list[str]:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased
 
 from archive import audit, users
 from archive import tokens as api_tokens
+from archive.audit import Action
 from archive.errors import Conflict, Forbidden, NotFound
 from archive.messages import N_
 from archive.services.context import Archive
@@ -27,10 +28,10 @@ def add(archive: Archive, actor: User | None, email: str, role: str, password: s
     """
     with archive.transaction():
         waits = actor is not None and role == "admin"
-        if actor is not None and actor.role != "admin":
-            raise Forbidden(N_("only an admin may add accounts"))
+        if actor is not None:
+            users.require_admin(actor, N_("only an admin may add accounts"))
         added = users.add(archive.session, email, role, password, active=not waits)
-        audit.record(archive.session, archive.keyring.audit_key, _name(actor), "user.add", None,
+        audit.record(archive.session, archive.keyring.audit_key, _name(actor), Action.USER_ADD, None,
                      email=added.email, role=added.role, **({"waits_for_second_admin": True} if waits else {}))
         if waits:
             assert actor is not None
@@ -49,7 +50,7 @@ def set_active(archive: Archive, actor: User, user_id: int, active: bool) -> Use
             return target
         changed = users.set_active(archive.session, actor, user_id, active)
         audit.record(archive.session, archive.keyring.audit_key, actor.email,
-                     "user.enable" if active else "user.disable", email=changed.email)
+                     Action.USER_ENABLE if active else Action.USER_DISABLE, email=changed.email)
         if not active:
             # Refusing them while disabled is not enough: enabling the account again must not
             # bring back tokens that may have leaked with whatever made an admin disable it.
@@ -66,7 +67,7 @@ def _grant(archive: Archive, actor: User, target: User) -> AdminGrant:
     grant = AdminGrant(user_id=target.id, requested_by_id=actor.id, state="pending", created_at=utcnow())
     archive.session.add(grant)
     archive.session.flush()
-    audit.record(archive.session, archive.keyring.audit_key, actor.email, "admin.grant_request",
+    audit.record(archive.session, archive.keyring.audit_key, actor.email, Action.ADMIN_GRANT_REQUEST,
                  email=target.email, grant=grant.id)
     return grant
 
@@ -106,11 +107,12 @@ def decide_grant(archive: Archive, actor: User, grant_id: int, approve: bool) ->
                 raise Forbidden(N_("no one approves their own admin role"))
             target.active, target.admin_since = True, utcnow()
             users.end_sessions(target)
-        elif actor.role != "admin":
-            raise Forbidden(N_("only an admin may deny this"))
+        else:
+            users.require_admin(actor, N_("only an admin may deny this"))
         grant.state, grant.decided_by_id, grant.decided_at = ("approved" if approve else "denied"), actor.id, utcnow()
         audit.record(archive.session, archive.keyring.audit_key, actor.email,
-                     "admin.grant_approve" if approve else "admin.grant_deny", email=target.email, grant=grant.id)
+                     Action.ADMIN_GRANT_APPROVE if approve else Action.ADMIN_GRANT_DENY, email=target.email,
+                     grant=grant.id)
         return target
 
 

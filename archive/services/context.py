@@ -1,8 +1,10 @@
-"""What every operation works with: the archive's config, session, engine, key ring and index.
+"""What every operation works with: the archive's config, session, engine, key ring and index,
+and the unit of work (archive/units.py) each operation that writes opens on them.
 
-One `Archive` per web request or command. The operations in this package own their
-transaction (commit on success, roll back on any failure), the locks they need and their
-audit entries; a door only builds the context, calls an operation and shows its result.
+One `Archive` per web request or command. The operations in this package own their unit of
+work (its commit on success, its rollback on any failure, the effects around them), the locks
+they need and their audit entries; a door only builds the context, calls an operation and
+shows its result.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from archive import db, reading_room, users
 from archive.config import Config
 from archive.reading_room.index import Index
 from archive.release import locks
+from archive.units import Guards, Unit
 from archive.users import User
 from archive.vault import keys
 from archive.vault.keys import Keyring
@@ -32,6 +35,13 @@ class Archive:
     session: Session
     engine: Engine
     _keyring: Keyring | None = field(default=None, repr=False)
+    # Whether an operation of this request or command has committed a change (a door that
+    # reports a failure says "nothing was changed" only when nothing was).
+    changed: bool = False
+    # Whether this node's index exists, once brought in step with the reading room (None: not
+    # looked at yet): a request or command looks once, however many searches it makes.
+    index_in_step: bool | None = None
+    _unit: Unit | None = field(default=None, repr=False)
 
     @property
     def keyring(self) -> Keyring:
@@ -45,42 +55,63 @@ class Archive:
         """This process's search index handle."""
         return reading_room.index()
 
+    @contextmanager
+    def unit(self, *, writes: bool = True) -> Iterator[Unit]:
+        """Open the unit of work of an operation (`writes`: it changes something; on SQLite its
+        transactions then hold the write lock). An operation called inside another's unit joins
+        it: one commit, at the end of the outer one."""
+        if self._unit is not None:
+            yield self._unit
+            return
+        unit = Unit(self.session, self.guards(), index=self.index, media_root=self.config.media_root,
+                    writes=writes)
+        self._unit = unit
+        try:
+            with unit:
+                yield unit
+        finally:
+            self._unit = None
+            self.changed = self.changed or unit.changed
+
+    def guards(self) -> Guards:
+        """The locks and key ring reads a unit of work on this archive takes."""
+        home, engine = self.config.home, self.engine
+
+        def ring(session: Session) -> Keyring:
+            return self.keyring
+
+        def newest(session: Session) -> Keyring:
+            self._keyring = keys.unlock(session, self.config)
+            keys.require_newest(session, self._keyring)
+            return self._keyring
+
+        return Guards(publisher=lambda: locks.publisher(home, engine),
+                      ring_shared=lambda: locks.key_ring(home, engine, exclusive=False),
+                      ring_exclusive=lambda: locks.key_ring(home, engine, exclusive=True),
+                      ring=ring, newest=newest)
+
     def user(self, email: str) -> User:
         """An account by email (the CLI's --as); NotFound if there is none."""
         return users.by_email(self.session, email)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """Commit what the block wrote, or roll all of it back if it raises."""
-        try:
+        """A unit of work for an operation that only writes rows and their audit entries (no
+        effects to register, no lock to take): commit what the block wrote, or roll all of it
+        back if it raises."""
+        with self.unit():
             yield self.session
-            self.session.commit()
-        except BaseException:
-            self.session.rollback()
-            raise
 
     @contextmanager
     def sealing(self) -> Iterator[Keyring]:
         """Hold the key ring's shared lock, with the ring re-read inside it: for new data keys.
 
         The block commits before the lock is left (a rotation waits for it), so every data
-        key it wraps is under a master key that stays in the ring until re-wrapped.
+        key it wraps is under a master key that stays in the ring until re-wrapped. Inside an
+        operation's unit of work it is that unit's (`Unit.sealing`); alone, a unit of its own.
         """
-        with locks.key_ring(self.config.home, self.engine, exclusive=False):
-            self._keyring = keys.unlock(self.session, self.config)
-            keys.require_newest(self.session, self._keyring)
-            with self.transaction():
-                yield self._keyring
-
-    def ring_change(self) -> locks.Lock:
-        """The key ring's exclusive lock, for a rotation's two ring changes."""
-        return locks.key_ring(self.config.home, self.engine, exclusive=True)
-
-    @contextmanager
-    def publishing(self) -> Iterator[None]:
-        """Hold the publisher lock (every machine's, on PostgreSQL)."""
-        with locks.publisher(self.config.home, self.engine):
-            yield
+        with self.unit() as unit, unit.sealing() as ring:
+            yield ring
 
 
 def current() -> Archive:
@@ -91,6 +122,15 @@ def current() -> Archive:
             found = g.escrow_archive = _new()
         return found
     return _new()
+
+
+def finish() -> None:
+    """End what the request's session still has open (its reads; every write was committed or
+    rolled back by its unit of work): a request answered holds no transaction, so it pins no
+    snapshot a checkpoint or a shred would wait for, even where its app context lives on."""
+    found = g.get("escrow_archive") if has_request_context() else None
+    if found is not None:
+        found.session.rollback()
 
 
 def _new() -> Archive:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from archive import users
+from archive.audit import Action
 from archive.errors import NotFound
 from archive.services.accounts import COMMAND_LINE
 from archive.times import format_instant, utcnow
@@ -100,5 +101,5 @@ def seed(session: Session, keyring: Keyring) -> tuple[list[tuple[str, str, str]]
         return logins, 0
     organizer = users.by_email(session, ACCOUNTS[0][0])
     submissions = [stories.Submission(drafts.parse(data), organizer) for data in _samples()]
-    stories.submit_many(session, keyring, organizer, submissions, action="story.submit")
+    stories.submit_many(session, keyring, organizer, submissions, action=Action.STORY_SUBMIT)
     return logins, len(submissions)

@@ -17,33 +17,32 @@ from archive.vault.models import EmbargoRequest, Story
 
 def extend(archive: Archive, actor: User, story_id: str, until: datetime | None, reason: str) -> Story:
     """Move a story's embargo later (None: indefinitely), at once; its pending requests end."""
-    with archive.transaction():
-        return embargo.extend(archive.session, archive.keyring, actor, story_id, until, reason, now=utcnow())
+    with archive.unit() as unit:
+        return embargo.extend(unit, actor, story_id, until, reason)
 
 
 def request(archive: Archive, actor: User, story_id: str, until: datetime | None, reason: str) -> EmbargoRequest:
     """Ask for an earlier release (None: at approval); another admin decides."""
-    with archive.transaction():
-        return embargo.request(archive.session, archive.keyring, actor, story_id, until, reason,
-                               now=utcnow(), ttl=archive.config.request_ttl)
+    with archive.unit() as unit:
+        return embargo.request(unit, actor, story_id, until, reason, ttl=archive.config.request_ttl)
 
 
 def approve(archive: Archive, actor: User, request_id: str) -> Story:
     """A second admin applies a pending request made against the story's current embargo."""
-    with archive.transaction():
-        return embargo.approve(archive.session, archive.keyring, actor, request_id, now=utcnow())
+    with archive.unit() as unit:
+        return embargo.approve(unit, actor, request_id)
 
 
 def deny(archive: Archive, actor: User, request_id: str, reason: str) -> EmbargoRequest:
     """An admin turns a request down."""
-    with archive.transaction():
-        return embargo.deny(archive.session, archive.keyring, actor, request_id, reason, now=utcnow())
+    with archive.unit() as unit:
+        return embargo.deny(unit, actor, request_id, reason)
 
 
 def cancel(archive: Archive, actor: User, request_id: str) -> EmbargoRequest:
     """The requester takes their own pending request back."""
-    with archive.transaction():
-        return embargo.cancel(archive.session, archive.keyring, actor, request_id, now=utcnow())
+    with archive.unit() as unit:
+        return embargo.cancel(unit, actor, request_id)
 
 
 def pending(archive: Archive) -> list[Pending]:

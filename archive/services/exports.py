@@ -16,19 +16,19 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import bagit
-from sqlalchemy import select
 
 from archive import audit
+from archive.audit import Action
 from archive.errors import InvalidInput, NotFound
 from archive.messages import N_
-from archive.reading_room import exports
-from archive.reading_room.models import ReleasedStory, RoomRecord
+from archive.reading_room import copies, exports
+from archive.reading_room.models import ReleasedStory
 from archive.services import harvest, reading
 from archive.services.context import Archive
 from archive.times import format_instant, utcnow
@@ -146,7 +146,6 @@ def bag(archive: Archive, path: Path, *, since: datetime | None = None, root_url
         partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     except OSError:
         raise InvalidInput(f"cannot write in {target.parent}: nothing was written") from None
-    placed = False
     # The instant the bag is taken from, read before the stories are: every takedown or release
     # stamped before it is in the bag, so a partner applies the OAI-PMH records stamped at or
     # after it (from=Escrow-Taken-At), deletions included, and misses none.
@@ -164,14 +163,14 @@ def bag(archive: Archive, path: Path, *, since: datetime | None = None, root_url
         if since is not None:
             info["Released-Since"] = format_instant(since)
         bagit.make_bag(str(partial), info, processes=1, checksums=["sha256", "sha512"])
-        with archive.transaction():
-            audit.record(archive.session, archive.keyring.audit_key, audit.SYSTEM, "export.bag", None,
+        with archive.unit() as unit:
+            audit.record(unit.session, unit.keyring.audit_key, audit.SYSTEM, Action.EXPORT_BAG, None,
                          count=count, taken_at=format_instant(taken),
                          **({"since": format_instant(since)} if since is not None else {}))
             _place(partial, target)
-            placed = True
+            unit.on_rollback(lambda: shutil.rmtree(target, ignore_errors=True))  # placed, but not recorded
     except BaseException:
-        shutil.rmtree(target if placed else partial, ignore_errors=True)
+        shutil.rmtree(partial, ignore_errors=True)  # (moved away once placed)
         raise
     return BagReport(target, count)
 
@@ -192,21 +191,13 @@ def _place(partial: Path, target: Path) -> None:
         raise InvalidInput(f"{target} was filled while the bag was written: nothing was written") from None
 
 
-def _released(archive: Archive, since: datetime | None) -> Iterator[ReleasedStory]:
-    # Since WHEN: released, or its released copy replaced (redact-again), at or after it, as an
-    # OAI-PMH harvest from WHEN would list it: a partner's older copy is then replaced too.
-    query = (select(ReleasedStory).join(RoomRecord, RoomRecord.story_id == ReleasedStory.id)
-             .order_by(RoomRecord.datestamp, ReleasedStory.id))
-    if since is not None:
-        query = query.where(RoomRecord.datestamp >= since)
-    return iter(archive.session.scalars(query.execution_options(yield_per=500)))
-
-
 def _write_payload(archive: Archive, folder: Path, since: datetime | None, root_url: str | None) -> int:
     (folder / STORIES).mkdir()
     (folder / "metadata").mkdir()
     rows: list[tuple[str, dict[str, list[str]]]] = []
-    for story in _released(archive, since):
+    # Since WHEN: released, or its released copy replaced, at or after it, as an OAI-PMH harvest
+    # from WHEN would list it: a partner's older copy is then replaced too.
+    for story in copies.since(archive.session, since):
         url = story_url(root_url, story.id) if root_url else None
         name = f"{STORIES}/{story.id}.json"
         (folder / name).write_text(json.dumps(_record(story, url), ensure_ascii=False, indent=2) + "\n",

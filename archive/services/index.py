@@ -28,8 +28,9 @@ def verify(archive: Archive) -> list[str]:
 
     An archive that has released nothing yet has no index, and that agrees with everything.
     """
-    root = archive.config.media_root
-    strays = [f"{stray.path.name} in {root}: {stray.why}" for stray in recordings.strays(archive.session, root)]
-    if not archive.index.exists() and not gate.released_any(archive.session):
-        return strays
-    return gate.verify(archive.session, archive.index, root) + strays
+    with archive.unit(writes=False) as unit:
+        root = unit.media_root
+        strays = [f"{stray.path.name} in {root}: {stray.why}" for stray in recordings.strays(unit.session, root)]
+        if not unit.index.exists() and not gate.released_any(unit.session):
+            return strays
+        return gate.verify(unit) + strays

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archive import audit, users
+from archive.audit import Action
 from archive.services.context import Archive
 from archive.vault import rotation
 from archive.vault.rotation import Rotation
@@ -16,9 +17,9 @@ def rotate(archive: Archive) -> Rotation:
     accepted from the moment the new one is written; and every account's session generation
     is made anew, so no session from before the rotation lives on, whatever signed it.
     """
-    with archive.publishing(), archive.transaction():
-        done = rotation.rotate(archive.session, archive.config, audit.SYSTEM, archive.ring_change)
-        ended = users.end_every_session(archive.session)
-        audit.record(archive.session, archive.keyring.audit_key, audit.SYSTEM, "user.sessions_end_all",
+    with archive.unit() as unit, unit.publishing():
+        done = rotation.rotate(unit, archive.config, audit.SYSTEM)
+        ended = users.end_every_session(unit.session)
+        audit.record(unit.session, unit.keyring.audit_key, audit.SYSTEM, Action.USER_SESSIONS_END_ALL,
                      why="keys rotated", accounts=ended)
         return done

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.orm import load_only
-
 from archive.errors import InvalidInput, NotFound
 from archive.messages import N_
-from archive.reading_room import room
+from archive.reading_room import copies, room
 from archive.reading_room import search as room_search
+from archive.reading_room.copies import Titled
 from archive.reading_room.index import IndexMissing
 from archive.reading_room.models import ReleasedStory
-from archive.reading_room.search import Facets, Filters, Results, Snippet
+from archive.reading_room.search import Facets, Filters, Snippet
 from archive.release import gate, locks
 from archive.services.context import Archive
 from archive.vault import stories
 from archive.vault.models import LEVELS
 
-__all__ = ["Facets", "Filters", "Found", "IndexMissing", "Listing", "ReleasedStory", "Results", "Snippet",
-           "facets", "filters", "find", "paging", "recent", "released", "released_any", "search"]
+__all__ = ["Facets", "Filters", "Found", "IndexMissing", "Listing", "ReleasedStory", "Snippet", "Titled",
+           "facets", "filters", "paging", "recent", "released", "released_any", "search", "titles"]
 MAX_TAG, MAX_LANGUAGE = 60, 35
 MAX_PAGE = 1000  # deeper than anyone reads; bounds the top-N a search collects (page x per page)
 MAX_PER_PAGE = 100
@@ -67,7 +65,7 @@ def _whole(text: str | None, name: str, low: int, high: int, default: int) -> in
 @dataclass(frozen=True)
 class Found:
     """One search hit: the released copy (its listing columns loaded; the texts load if read), and
-    a snippet as plain text with match offsets."""
+    a snippet as plain text with match offsets, which each door renders its own way."""
 
     story: ReleasedStory
     snippet: Snippet
@@ -75,7 +73,7 @@ class Found:
 
 @dataclass(frozen=True)
 class Listing:
-    """One page of search hits with their released copies; past the last page, no hits."""
+    """One page of search hits with their released copies."""
 
     total: int
     page: int
@@ -83,54 +81,45 @@ class Listing:
     found: list[Found] = field(default_factory=list)
 
 
-def find(archive: Archive, query: str, *, page: int = 1, per_page: int = PER_PAGE,
-         filters: Filters | None = None) -> Listing:
-    """One page of released stories matching the query, each with its released copy (one query
-    for the page) and a plain-text snippet. A hit whose copy left the table since this node's
-    index last synced is left out: the table is the truth."""
-    if not (1 <= page <= MAX_PAGE and 1 <= per_page <= MAX_PER_PAGE):
+def search(archive: Archive, query: str, *, page: int = 1, per_page: int = PER_PAGE,
+           filters: Filters | None = None, past_the_end: str = "last") -> Listing:
+    """One page of released stories matching the query (InvalidQuery / QueryTooBroad if not),
+    each with its released copy (one query for the page) and a snippet: the one search of every
+    door. With no query, every story the filters allow, if any filter is given. A page past the
+    last is the last page (`past_the_end="last"`, a person's way), or that page, empty
+    (`"empty"`: a script paging on until no hits come back stops). A hit whose copy left the
+    table since this node's index last synced is left out: the table is the truth."""
+    if not (1 <= per_page <= MAX_PER_PAGE) or page < 1 or (past_the_end == "empty" and page > MAX_PAGE):
         raise InvalidInput(N_("page must be 1 to %(pages)s and per_page 1 to %(size)s", pages=MAX_PAGE,
                               size=MAX_PER_PAGE))
-    if not _in_step(archive):
-        room_search.parse(query)  # a bad query is refused the same way before the first release
-        return Listing(total=0, page=page, per_page=per_page)
-    results = room_search.search(archive.index, query, page=page, per_page=per_page, filters=filters,
-                                 clamp_page=False)
-    ids = [hit.id for hit in results.hits]
-    columns = load_only(ReleasedStory.id, ReleasedStory.title, ReleasedStory.narrator, ReleasedStory.interview_date,
-                        ReleasedStory.language, ReleasedStory.tags, ReleasedStory.redaction_level)
-    rows = {row.id: row for row in archive.session.scalars(
-        select(ReleasedStory).options(columns).where(ReleasedStory.id.in_(ids)))}
-    found = [Found(rows[hit.id], hit.excerpt) for hit in results.hits if hit.id in rows]
-    return Listing(total=results.total, page=page, per_page=per_page, found=found)
-
-
-def _in_step(archive: Archive) -> bool:
-    """Sync this node's index if the reading room changed; whether there is an index to search.
-
-    An archive that has released nothing yet has no index and nothing to find: that is an
-    empty reading room, not a fault. A missing index beside released stories is one.
-    """
-    config = archive.config
-    room.sync_if_stale(archive.session, archive.index, config.index_sync_seconds, locks.node(config.home))
-    if archive.index.exists():
-        return True
-    if gate.released_any(archive.session):
-        raise IndexMissing("the search index is missing: run 'escrow index rebuild'")
-    return False
-
-
-def search(archive: Archive, query: str, *, page: int = 1, per_page: int = 10,
-           filters: Filters | None = None) -> Results:
-    """One page of released stories matching the query (InvalidQuery / QueryTooBroad if not);
-    with no query, every story the filters allow, if any filter is given."""
     alone = not query.strip() and filters is not None and filters != Filters()
     if not _in_step(archive):
         if not alone:
             room_search.parse(query)  # a bad query is refused the same way before the first release
-        return Results(total=0, page=1)
-    return room_search.search(archive.index, query, page=page, per_page=per_page, filters=filters,
-                              filters_alone=alone)
+        return Listing(total=0, page=page if past_the_end == "empty" else 1, per_page=per_page)
+    results = room_search.search(archive.index, query, page=min(page, MAX_PAGE), per_page=per_page,
+                                 filters=filters, clamp_page=past_the_end != "empty", filters_alone=alone)
+    rows = copies.listed(archive.session, [hit.id for hit in results.hits])
+    found = [Found(rows[hit.id], hit.snippet) for hit in results.hits if hit.id in rows]
+    return Listing(total=results.total, page=results.page, per_page=per_page, found=found)
+
+
+def _in_step(archive: Archive) -> bool:
+    """Sync this node's index if the reading room changed; whether there is an index to search.
+    Once per request or command: a page that searches and lists the filters looks once.
+
+    An archive that has released nothing yet has no index and nothing to find: that is an
+    empty reading room, not a fault. A missing index beside released stories is one.
+    """
+    if archive.index_in_step is None:
+        config = archive.config
+        room.sync_if_stale(archive.session, archive.index, config.index_sync_seconds, locks.node(config.home))
+        archive.index_in_step = archive.index.exists()
+    if archive.index_in_step:
+        return True
+    if gate.released_any(archive.session):
+        raise IndexMissing("the search index is missing: run 'escrow index rebuild'")
+    return False
 
 
 def facets(archive: Archive) -> Facets:
@@ -151,7 +140,7 @@ def released_any(archive: Archive) -> bool:
 
 def released(archive: Archive, story_id: str) -> ReleasedStory:
     """A released story's copy; the same NotFound for sealed, withdrawn and unknown ids."""
-    found = archive.session.get(ReleasedStory, story_id) if stories.can_be_id(story_id) else None
+    found = copies.copy(archive.session, story_id) if stories.can_be_id(story_id) else None
     if found is None:
         raise NotFound("no such story in the reading room")
     return found
@@ -159,5 +148,9 @@ def released(archive: Archive, story_id: str) -> ReleasedStory:
 
 def recent(archive: Archive, limit: int = 10) -> list[ReleasedStory]:
     """The newest releases."""
-    query = select(ReleasedStory).order_by(ReleasedStory.released_at.desc(), ReleasedStory.id).limit(limit)
-    return list(archive.session.scalars(query))
+    return copies.recent(archive.session, limit)
+
+
+def titles(archive: Archive, story_ids: list[str]) -> dict[str, Titled]:
+    """The released title (with its language) of each of these stories in the reading room."""
+    return copies.titles(archive.session, story_ids)

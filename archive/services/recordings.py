@@ -5,29 +5,29 @@ one entry a minute, as a player asks for many ranges)."""
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from archive import audit, users
-from archive.errors import Conflict, InvalidInput, KeyProblem, NoRoom, NotFound, Throttled
+from archive.audit import Action
+from archive.errors import Conflict, InvalidInput, NoRoom, NotFound, Throttled
 from archive.messages import N_
 from archive.release import audio, locks
 from archive.services import reading
 from archive.services.context import Archive
 from archive.times import utcnow
+from archive.units import Unit
 from archive.users import User
-from archive.vault import media, recordings, stories
+from archive.vault import ranges, recordings, stories
 from archive.vault.drafts import Draft
-from archive.vault.keys import Keyring
 from archive.vault.media import RangeNotSatisfiable
 from archive.vault.models import Recording, Story
+from archive.vault.ranges import Opened
 
 __all__ = ["READ", "Opened", "RangeNotSatisfiable", "Recording", "attach", "listing", "open_for_owner", "sweep"]
 READ = 1 << 20  # bytes a door reads at a time from an upload or a file
@@ -53,26 +53,25 @@ def attach(archive: Archive, actor: User, story_id: str, pieces: Iterable[bytes]
     The recording is read and sealed outside any transaction (an upload may take an hour, and
     on PostgreSQL an open transaction would hold up a withdrawal's clean-up and, behind it,
     every query on stories); only its registration is a short sealing transaction."""
-    with sending(archive, actor):
-        with archive.transaction():  # ends whatever the door's session had begun, too
-            story = _attachable(archive, actor, story_id)
+    with sending(archive, actor), archive.unit() as unit:
+        with unit.reading():
+            story = _attachable(unit.session, actor, story_id)
             story_id, owner_id = story.id, story.owner_id
             room(archive, owner_id, story_id, max(0, (expected or 0) - framing))
         written = recordings.write(story_id, pieces, archive.config.media_root, archive.config.max_recording,
                                    expected=expected, keep_free=archive.config.media_free)
         assert written.sound is not None  # read as audio by `recordings.write`
-        with forgotten_unless_committed(archive, written):
-            with archive.sealing() as ring:  # commits before it returns, or rolls back
-                # Again, locked (its row on PostgreSQL, the writer lock on SQLite): a withdrawal
-                # that committed while the recording arrived must not be outlived by a recording
-                # with a live key. One that comes after waits, and shreds this one with the rest.
-                story = _attachable(archive, actor, story_id, locked=True)
-                refusal = audio.refusal_to_attach(stories.decrypt(ring, story), written.sound)
-                if refusal is None:
-                    return register(archive, ring, actor, story, written)
-                audit.record(archive.session, ring.audit_key, actor.email, "recording.attach_refused", story.id,
-                             reason=refusal[0])
-        recordings.discard(written)
+        unit.at_end(lambda: recordings.discard(written))  # the hidden file, unless registered
+        with archive.sealing() as ring:  # commits before it returns, or rolls back
+            # Again, locked (its row on PostgreSQL, the writer lock on SQLite): a withdrawal that
+            # committed while the recording arrived must not be outlived by a recording with a
+            # live key. One that comes after waits, and shreds this one with the rest.
+            story = _attachable(unit.session, actor, story_id, locked=True)
+            refusal = audio.refusal_to_attach(stories.decrypt(ring, story), written.sound)
+            if refusal is None:
+                return register(archive, unit, actor, story, written)
+            audit.record(unit.session, ring.audit_key, actor.email, Action.RECORDING_ATTACH_REFUSED, story.id,
+                         reason=refusal[0])
     raise InvalidInput(N_("%(reason)s: nothing was kept", reason=refusal[1]), field="recording")
 
 
@@ -110,49 +109,38 @@ def room(archive: Archive, owner_id: int, story_id: str | None, size: int, *, lo
                         share=share // 2**20, used=used // 2**20), field="recording")
 
 
-def write(archive: Archive, story_id: str, draft: Draft, pieces: Iterable[bytes],
+def write(archive: Archive, unit: Unit, story_id: str, draft: Draft, pieces: Iterable[bytes],
           expected: int | None = None) -> recordings.Written:
     """Seal a recording of a story being added (`draft`, the caller's own content) into a hidden
-    file as it is read, outside any transaction. InvalidInput, and nothing kept, when it is not
+    file as it is read, outside any transaction; the file goes when the unit's next transaction
+    ends, unless that transaction registers it. InvalidInput, and nothing kept, when it is not
     audio the archive takes, is too large, or is what the release gate would refuse for this
     story later (a muted copy too long for a WAV file, captions that end after the recording);
     NoRoom when the disk would keep less than its free margin."""
-    written = recordings.write(story_id, pieces, archive.config.media_root, archive.config.max_recording,
+    written = recordings.write(story_id, pieces, unit.media_root, archive.config.max_recording,
                                expected=expected, keep_free=archive.config.media_free)
     assert written.sound is not None  # read as audio by `recordings.write`
+    unit.at_end(lambda: recordings.discard(written))
     refusal = audio.refusal_to_attach(draft, written.sound)
     if refusal is not None:
-        recordings.discard(written)
         raise InvalidInput(N_("%(reason)s: nothing was kept", reason=refusal[1]), field="recording")
     return written
 
 
-def register(archive: Archive, ring: Keyring, actor: User, story: Story, written: recordings.Written) -> Recording:
-    """Add a written recording to its story in the caller's sealing transaction, audited, if
-    it still fits (`room`, counted again now that its size is known and the story locked)."""
+def register(archive: Archive, unit: Unit, actor: User, story: Story, written: recordings.Written) -> Recording:
+    """Add a written recording to its story in the unit's sealing transaction, audited, if it
+    still fits (`room`, counted again now that its size is known and the story locked)."""
     room(archive, story.owner_id, story.id, written.recording.size, locked=True)
-    recording = recordings.register(archive.session, ring, written)
-    audit.record(archive.session, ring.audit_key, actor.email, "recording.attach", story.id,
+    recording = recordings.register(unit, written)
+    audit.record(unit.session, unit.keyring.audit_key, actor.email, Action.RECORDING_ATTACH, story.id,
                  recording=recording.id, media_type=recording.media_type, size=recording.size)
     return recording
 
 
-@contextmanager
-def forgotten_unless_committed(archive: Archive, written: recordings.Written) -> Iterator[None]:
-    """Around the sealing transaction that registers a written recording: if it raises, the
-    file goes (its key was wrapped only in a row that was not committed)."""
-    try:
-        with recordings.removed_unless_committed(archive.session):
-            yield
-    except BaseException:
-        recordings.discard(written)  # not registered yet: still the hidden file
-        raise
-
-
-def _attachable(archive: Archive, actor: User, story_id: str, locked: bool = False) -> Story:
-    story = stories.get_for(archive.session, actor, story_id)
+def _attachable(session: Session, actor: User, story_id: str, locked: bool = False) -> Story:
+    story = stories.get_for(session, actor, story_id)
     if locked:
-        archive.session.refresh(story, with_for_update=True)
+        session.refresh(story, with_for_update=True)
         if story.status == "withdrawn" or story.wrapped_key is None:
             raise Conflict(N_("story %(id)s was withdrawn while the recording arrived: nothing was kept",
                               id=story.id))
@@ -173,23 +161,6 @@ def listing(archive: Archive, actor: User, story_id: str) -> list[Recording]:
     return [recording for recording in found if recording.rendition == "original"]
 
 
-@dataclass(frozen=True)
-class Opened:
-    """A recording ready to be read range by range: an organizer's own sealed one (each read
-    audited, folded), or a released rendition."""
-
-    id: str
-    story_id: str
-    media_type: str
-    length: int  # plaintext bytes
-    _read: Callable[[int, int], Iterator[bytes]] = field(repr=False)
-
-    def read(self, start: int, end: int) -> Iterator[bytes]:
-        """Plaintext bytes [start, end), audited now (folded), decrypted chunk by chunk as iterated
-        (the first now); RangeNotSatisfiable outside the recording, before anything is audited."""
-        return self._read(start, end)
-
-
 def open_for_owner(archive: Archive, actor: User, story_id: str, recording_id: str) -> Opened:
     """The actor's own sealed recording of their own story; NotFound, the same as an unknown id,
     for anyone else's, another story's, or a withdrawn story's."""
@@ -199,8 +170,8 @@ def open_for_owner(archive: Archive, actor: User, story_id: str, recording_id: s
             or recording.story_id != story.id or recording.rendition != "original"
             or recording.wrapped_key is None):
         raise NotFound(f"no recording {recording_id[:40]}")
-    email = actor.email
-    return _opened(archive, recording, lambda start, end: _audit_read(archive, email, story.id, recording.id,
+    email, story_id, recording_id = actor.email, story.id, recording.id
+    return _opened(archive, recording, lambda start, end: _audit_read(archive, email, story_id, recording_id,
                                                                         start, end))
 
 
@@ -215,73 +186,26 @@ def open_released(archive: Archive, story_id: str) -> Opened:
     return _opened(archive, recording, None)
 
 
-def _opened(archive: Archive, recording: Recording, audited: Callable[[int, int], None] | None) -> Opened:
-    binding = media.Binding(recording.story_id, recording.id, recording.rendition)
-    key = recordings.data_key(archive.keyring, recording)
-    file = recordings.path(archive.config.media_root, recording)
-    try:
-        with file.open("rb") as source:
-            length = media.plaintext_length(source)
-    except FileNotFoundError:
-        # A row without its file: the media folder is not the one the database expects.
-        raise KeyProblem("a sealed recording's file is missing from the media folder") from None
-
-    def read(start: int, end: int) -> Iterator[bytes]:
-        if not 0 <= start <= end <= length:
-            raise RangeNotSatisfiable(f"bytes {start} to {end} are not within the recording's {length} bytes",
-                                      field="range")
-        chunks = _decrypted(key, binding, file, start, end)
-        # The first chunk is opened now: a tampered file is refused before any header is sent
-        # or the read audited (a later chunk that fails cuts the response short instead).
-        first = next(chunks, b"")
-        if audited is not None:
-            audited(start, end)
-        return _resumed(first, chunks)
-
-    return Opened(recording.id, recording.story_id, recording.media_type, length, read)
+def _opened(archive: Archive, recording: Recording, audited: ranges.Audited | None) -> Opened:
+    return ranges.opened(archive.keyring, archive.config.media_root, recording, audited)
 
 
 def _audit_read(archive: Archive, email: str, story_id: str, recording_id: str, start: int, end: int) -> None:
     """Record a read, unless this account read this recording within the last minute."""
-    since = utcnow() - AUDIT_EVERY
-    with archive.transaction():
-        recent = archive.session.scalars(select(audit.AuditEntry.detail).where(
-            audit.AuditEntry.action == "recording.open", audit.AuditEntry.actor == email,
-            audit.AuditEntry.story_id == story_id, audit.AuditEntry.at >= since))
-        if any(json.loads(detail).get("recording") == recording_id for detail in recent):
+    with archive.unit() as unit:
+        if audit.recorded_since(unit.session, Action.RECORDING_OPEN, actor=email, story_id=story_id,
+                                since=utcnow() - AUDIT_EVERY, recording=recording_id):
             return
-        audit.record(archive.session, archive.keyring.audit_key, email, "recording.open", story_id,
+        audit.record(unit.session, unit.keyring.audit_key, email, Action.RECORDING_OPEN, story_id,
                      recording=recording_id, range=f"{start}-{end - 1}" if end > start else "none")
-
-
-def _decrypted(key: bytes, binding: media.Binding, file: Path, start: int,
-               end: int) -> Generator[bytes, None, None]:
-    # Open until the response ends or is closed (a player that stops listening). A withdrawal,
-    # or a takedown of a muted copy, removes the file: an answer still under way ends there,
-    # short, rather than going on from the open file (a copy released in full is the sealed
-    # original, which a takedown keeps: an answer begun before it runs to its end).
-    with file.open("rb") as source:
-        for piece in media.decrypt_range(key, binding, source, start, end):
-            if os.fstat(source.fileno()).st_nlink == 0:
-                return
-            yield piece
-
-
-def _resumed(first: bytes, rest: Generator[bytes, None, None]) -> Iterator[bytes]:
-    try:
-        if first:
-            yield first
-        yield from rest
-    finally:
-        rest.close()  # closes the file, even when the response is closed before its end
 
 
 def sweep(archive: Archive) -> list[recordings.Stray]:
     """Remove the media folder's files no committed recording needs (what `index verify` reports
     of it, each a day old at least); the files removed. With the key ring's exclusive lock
     besides: no sealing transaction (an import's, publish-due's) is open while it looks."""
-    with archive.ring_change(), archive.transaction():
-        found = recordings.strays(archive.session, archive.config.media_root)
+    with archive.unit(writes=False) as unit, unit.ring_change():
+        found = recordings.strays(unit.session, unit.media_root)
         for stray in found:
             stray.path.unlink(missing_ok=True)
     return found

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from archive import audit
-from archive.audit import SYSTEM, Anchor, AuditEntry, Filter
+from archive.audit import SYSTEM, Action, Anchor, AuditEntry, Filter
 from archive.errors import TamperDetected
 from archive.services.context import Archive
 from archive.vault import reasons
@@ -33,9 +32,9 @@ def verify(archive: Archive, kept: Anchor | None = None) -> tuple[int, Anchor | 
 
 def anchor(archive: Archive, actor: str = SYSTEM) -> Anchor:
     """Anchor the head of a chain that verifies (never a broken one)."""
-    audit.verify(archive.session, archive.keyring.audit_key)
-    with archive.transaction():
-        return audit.anchor(archive.session, archive.keyring.audit_key, actor)
+    with archive.unit() as unit:
+        audit.verify(unit.session, unit.keyring.audit_key)  # read again inside: the head anchored is this one's
+        return audit.anchor(unit.session, unit.keyring.audit_key, actor)
 
 
 def show(archive: Archive, actor: str, *, story_id: str | None = None, since: datetime | None = None,
@@ -47,8 +46,8 @@ def show(archive: Archive, actor: str, *, story_id: str | None = None, since: da
         rows = audit.latest(archive.session, limit=limit, where=where or Filter(story_id=story_id))
     stories: dict[str, Story | None] = {}
     shown = [Shown(e, _readable(archive, e, stories)) for e in rows]
-    with archive.transaction():
-        audit.record(archive.session, archive.keyring.audit_key, actor, "audit.show", story_id,
+    with archive.unit() as unit:
+        audit.record(unit.session, unit.keyring.audit_key, actor, Action.AUDIT_SHOW, story_id,
                      **({"since": since_text} if since_text else {}), shown=len(shown))
     return shown
 
@@ -77,7 +76,7 @@ def status(archive: Archive) -> tuple[int | None, str | None, Anchor | None]:
 
 
 def _readable(archive: Archive, entry: AuditEntry, stories: dict[str, Story | None]) -> dict[str, Any]:
-    detail: dict[str, Any] = json.loads(entry.detail)
+    detail = entry.details()
     sealed = detail.pop("reason_sealed", None)
     if isinstance(sealed, str) and entry.story_id is not None:
         if entry.story_id not in stories:

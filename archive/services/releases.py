@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.errors import InvalidInput
+from archive.reading_room import copies
 from archive.release import again, audio, gate
 from archive.release.gate import Progress, Summary
 from archive.services.context import Archive
 from archive.times import format_instant, utcnow
 from archive.vault import embargo, stories
-from archive.vault.keys import Keyring
 from archive.vault.models import Story
 
 # An operator's --now may be a little ahead of this machine's clock (another machine's)
@@ -39,9 +37,8 @@ def publish_due(archive: Archive, now: datetime | None = None,
     instant = clock(now, dry_run=False)
     # sealing(): a muted recording made at release gets a new data key, wrapped under the newest
     # master key with the key ring's shared lock held, like any other (a rotation waits).
-    with archive.publishing(), archive.sealing():
-        return gate.publish_due(archive.session, archive.keyring, archive.index, now=instant,
-                                media_root=archive.config.media_root, progress=progress)
+    with archive.unit() as unit, unit.publishing(), unit.sealing():
+        return gate.publish_due(unit, now=instant, progress=progress)
 
 
 def redact_again(archive: Archive, *, apply: bool, progress: Progress | None = None) -> again.Redone:
@@ -50,15 +47,8 @@ def redact_again(archive: Archive, *, apply: bool, progress: Progress | None = N
     more); with apply=False, only find them. Replacements hold the publisher lock a batch at a
     time (a takedown waits for a batch, not the run), and the key ring's shared lock: a
     replaced copy's muted recording is made again under a new data key, as at a release."""
-
-    @contextmanager
-    def held() -> Iterator[Keyring]:
-        with archive.publishing(), archive.sealing() as ring:
-            yield ring
-
-    return again.redact_again(archive.session, archive.index, media_root=archive.config.media_root, apply=apply,
-                              held=held, audit_key=archive.keyring.audit_key, keyring=archive.keyring,
-                              progress=progress)
+    with archive.unit() as unit:
+        return again.redact_again(unit, apply=apply, progress=progress)
 
 
 REVEALS = again.REVEALS
@@ -66,7 +56,7 @@ REVEALS = again.REVEALS
 
 def released_count(archive: Archive) -> int:
     """How many stories the reading room holds (what redact_again reads)."""
-    return gate.released_count(archive.session)
+    return copies.count(archive.session)
 
 
 def due(archive: Archive, now: datetime | None = None) -> list[Story]:

@@ -7,11 +7,12 @@ from datetime import datetime
 from pathlib import Path
 
 from archive import audit, db
+from archive.audit import Action
 from archive.config import Config
 from archive.reading_room import room
 from archive.release.gate import Summary
 from archive.services import backup, demo, releases
-from archive.services.context import Archive
+from archive.services.context import Archive, current
 from archive.vault import keys
 
 
@@ -20,22 +21,18 @@ def init(config: Config) -> bool:
     config.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     db.upgrade()
     db.make_private(config.database_url)
-    session = db.db.session()
-    if keys.is_registered(session):
-        keys.unlock(session, config)
-        return False
-    if config.master_key is not None or config.key_file.exists():
-        ring = keys.load(config)
-    else:
-        ring = keys.generate()
-        keys.write_file(config.key_file, ring)
-    try:
+    with current().unit() as unit:
+        session = unit.session
+        if keys.is_registered(session):
+            keys.unlock(session, config)
+            return False
+        if config.master_key is not None or config.key_file.exists():
+            ring = keys.load(config)
+        else:
+            ring = keys.generate()
+            keys.write_file(config.key_file, ring)
         keys.register(session, ring)
-        audit.record(session, ring.audit_key, audit.SYSTEM, "archive.init")
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        audit.record(session, ring.audit_key, audit.SYSTEM, Action.ARCHIVE_INIT)
     return True
 
 
@@ -65,9 +62,9 @@ def restore_backup(archive: Archive, path: Path) -> tuple[backup.Backup, int]:
     restored = backup.restore(archive.config, archive.engine, path)
     db.upgrade()  # a backup from an older version is brought up to this one's schema
     db.make_private(archive.config.database_url)
-    with archive.publishing():
-        count = room.rebuild(archive.session, archive.index)
-    with archive.transaction():
-        audit.record(archive.session, archive.keyring.audit_key, audit.SYSTEM, "archive.restore",
+    with archive.unit() as unit:
+        with unit.publishing(), unit.reading():
+            count = room.rebuild(unit.session, unit.index)
+        audit.record(unit.session, unit.keyring.audit_key, audit.SYSTEM, Action.ARCHIVE_RESTORE,
                      backup=restored.path.name, recordings=restored.recordings)
     return restored, count

@@ -47,6 +47,7 @@ from functools import cache
 from sqlalchemy import delete, func, select
 
 from archive import audit, dialect, users
+from archive.audit import Action
 from archive.errors import InvalidInput, Throttled
 from archive.messages import N_
 from archive.services.context import Archive
@@ -127,7 +128,7 @@ def sign_in(archive: Archive, email: str, password: str, address: str, *,
                 users.rehash(user, password)
             archive.session.execute(delete(SignInFailure).where(
                 SignInFailure.account == account, SignInFailure.address == address))
-            audit.record(archive.session, archive.keyring.audit_key, user.email, "user.login")
+            audit.record(archive.session, archive.keyring.audit_key, user.email, Action.USER_LOGIN)
         else:
             failed(archive, account, address, now, email=account, claimed=attempt)
     return user if ok else None
@@ -202,7 +203,7 @@ def check_tokens(archive: Archive, address: str, now: datetime) -> None:
     _slowed(archive, now, TOKENS, SignInFailure.account == FAILED_TOKEN, SignInFailure.address == source(address))
 
 
-def failed(archive: Archive, account: str, address: str, now: datetime, action: str = "user.login_failed",
+def failed(archive: Archive, account: str, address: str, now: datetime, action: Action = Action.USER_LOGIN_FAILED,
            *, claimed: int | None = None, **detail: str) -> None:
     """Count one failure (in the caller's transaction; `claimed`: already counted, as this
     row), and audit it unless this address already failed within the last minute: repeated
@@ -221,7 +222,7 @@ def sign_out(archive: Archive, user: User) -> None:
     """Sign out: every session of the account ends, on every device (a captured cookie too)."""
     with archive.transaction():
         users.end_sessions(user)
-        audit.record(archive.session, archive.keyring.audit_key, user.email, "user.logout")
+        audit.record(archive.session, archive.keyring.audit_key, user.email, Action.USER_LOGOUT)
 
 
 def active(archive: Archive, user_id: int, generation: object, key_version: int) -> User | None:

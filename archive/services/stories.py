@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
-from sqlalchemy import select
-
-from archive.errors import Forbidden, InvalidInput, NotFound
-from archive.reading_room.models import ReleasedStory
+from archive import users
+from archive.errors import InvalidInput, NotFound
 from archive.release import gate
 from archive.release.redaction import Preview, preview
-from archive.services import recordings
+from archive.services import reading, recordings
 from archive.services.context import Archive
 from archive.users import User
 from archive.vault import drafts, imports, stories
@@ -51,54 +48,49 @@ def submit(archive: Archive, actor: User, draft: Draft, recording: Iterable[byte
         with archive.sealing() as ring:
             return stories.submit(archive.session, ring, actor, draft)
     story_id = stories.new_id()
-    with recordings.sending(archive, actor):
-        with archive.transaction():
+    with recordings.sending(archive, actor), archive.unit() as unit:
+        with unit.reading():
             recordings.room(archive, actor.id, None, max(0, (expected or 0) - framing))
-        written = recordings.write(archive, story_id, draft, recording, expected=expected)
-        with recordings.forgotten_unless_committed(archive, written):
-            if not still_wanted():
-                vault_recordings.discard(written)
-                return None
-            with archive.sealing() as ring:
-                story = stories.submit(archive.session, ring, actor, draft, story_id=story_id)
-                recordings.register(archive, ring, actor, story, written)
-                return story
+        # The file goes at the end of the unit unless registered.
+        written = recordings.write(archive, unit, story_id, draft, recording, expected=expected)
+        if not still_wanted():
+            return None
+        with archive.sealing() as ring:
+            story = stories.submit(unit.session, ring, actor, draft, story_id=story_id)
+            recordings.register(archive, unit, actor, story, written)
+            return story
 
 
 def import_file(archive: Archive, actor: User, path: Path) -> list[Story]:
     """Seal every story of a JSON Lines file, or none: every line is checked first."""
     lines = imports.read_lines(path, limit=MAX_IMPORT_BYTES)
-    with archive.transaction():  # (it reads accounts: no transaction stays open while recordings are read)
-        submissions = imports.parse_lines(archive.session, actor, lines, str(path), path.parent)
-    # Recordings are read and sealed first, outside any transaction (each under its story's id,
-    # known in advance), so no lock is held while they are read; then stories and recordings
-    # are added in one sealing transaction.
-    written: list[vault_recordings.Written] = []
-    try:
+    with archive.unit() as unit:
+        with unit.reading():  # (it reads accounts: no transaction stays open while recordings are read)
+            submissions = imports.parse_lines(unit.session, actor, lines, str(path), path.parent)
+        # Recordings are read and sealed first, outside any transaction (each under its story's
+        # id, known in advance), so no lock is held while they are read; then stories and
+        # recordings are added in one sealing transaction. A file not registered by it goes.
+        written: list[vault_recordings.Written] = []
         for number, item in enumerate(submissions, start=1):
             if item.recording is not None:
                 try:
-                    written.append(recordings.write(archive, item.id, item.draft,
+                    written.append(recordings.write(archive, unit, item.id, item.draft,
                                                     recordings.read_file(item.recording),
                                                     expected=item.recording.stat().st_size))
                 except InvalidInput as error:
                     raise InvalidInput(f"{path}: the recording of story {number}: {error}") from None
-        with vault_recordings.removed_unless_committed(archive.session), archive.sealing() as ring:
-            made = stories.submit_many(archive.session, ring, actor, submissions)
+        with archive.sealing() as ring:
+            made = stories.submit_many(unit.session, ring, actor, submissions)
             by_id = {story.id: story for story in made}
             for one in written:
-                recordings.register(archive, ring, actor, by_id[one.recording.story_id], one)
+                recordings.register(archive, unit, actor, by_id[one.recording.story_id], one)
             return made
-    except BaseException:
-        for one in written:  # files never registered (a registered one's went with its block)
-            vault_recordings.discard(one)
-        raise
 
 
 def open_sealed(archive: Archive, actor: User, story_id: str) -> Draft:
     """The organizer reads their own sealed story; the read is audited."""
-    with archive.transaction():
-        return stories.open_sealed(archive.session, archive.keyring, actor, story_id)
+    with archive.unit() as unit:
+        return stories.open_sealed(unit.session, unit.keyring, actor, story_id)
 
 
 def own(archive: Archive, actor: User, story_id: str) -> Story:
@@ -111,25 +103,14 @@ def own(archive: Archive, actor: User, story_id: str) -> Story:
 
 def managed(archive: Archive, actor: User, story_id: str) -> Story:
     """A story an admin manages (control columns only)."""
-    if actor.role != "admin":
-        raise Forbidden("only an admin may do this")
+    users.require_admin(actor)
     return stories.get_for(archive.session, actor, story_id)
 
 
-class Titled(NamedTuple):
-    """A released story's title and the language it is written in."""
-
-    title: str
-    language: str
-
-
-def mine(archive: Archive, actor: User) -> tuple[list[Story], dict[str, Titled]]:
+def mine(archive: Archive, actor: User) -> tuple[list[Story], dict[str, reading.Titled]]:
     """The actor's stories, and the released title (with its language) of each released one."""
     found = stories.listing(archive.session, owner=actor)
-    released = [s.id for s in found if s.status == "released"]
-    titles = {row.id: Titled(row.title, row.language) for row in archive.session.execute(
-        select(ReleasedStory.id, ReleasedStory.title, ReleasedStory.language).where(ReleasedStory.id.in_(released)))}
-    return found, titles
+    return found, reading.titles(archive, [s.id for s in found if s.status == "released"])
 
 
 def listing(archive: Archive, status: str | None = None) -> list[Story]:
@@ -140,23 +121,20 @@ def listing(archive: Archive, status: str | None = None) -> list[Story]:
 def release_reviewed(archive: Archive, actor: User, story_id: str) -> Story:
     """An admin releases a story that waits for review."""
     # A muted recording's new key: see releases.publish_due. Its file goes if the release fails.
-    with vault_recordings.removed_unless_committed(archive.session), archive.publishing(), archive.sealing():
-        return gate.release_reviewed(archive.session, archive.keyring, archive.index, actor, story_id,
-                                     archive.config.media_root)
+    with archive.unit() as unit, unit.publishing(), unit.sealing():
+        return gate.release_reviewed(unit, actor, story_id)
 
 
 def takedown(archive: Archive, actor: User, story_id: str, reason: str) -> Story:
     """Take a released story back into the vault (sealed, indefinite), out of search at once."""
-    with archive.publishing(), archive.transaction():
-        return gate.takedown(archive.session, archive.keyring, archive.index, actor, story_id, reason,
-                             archive.config.media_root)
+    with archive.unit() as unit, unit.publishing():
+        return gate.takedown(unit, actor, story_id, reason)
 
 
 def withdraw(archive: Archive, actor: User, story_id: str, reason: str) -> Story:
     """Consent withdrawn: any released copy removed, the data key destroyed."""
-    with archive.publishing(), archive.transaction():
-        return gate.withdraw(archive.session, archive.keyring, archive.index, actor, story_id, reason,
-                             archive.config.media_root)
+    with archive.unit() as unit, unit.publishing():
+        return gate.withdraw(unit, actor, story_id, reason)
 
 
 def due_for_review(archive: Archive) -> Sequence[Story]:

@@ -26,11 +26,12 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from archive import audit
+from archive.audit import Action
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.messages import N_
 from archive.services import signing
-from archive.services.signing import FAILED_TOKEN
 from archive.services.context import Archive
+from archive.services.signing import FAILED_TOKEN
 from archive.times import utcnow
 from archive.tokens import ApiToken
 from archive.users import User
@@ -78,7 +79,7 @@ def create(archive: Archive, actor: User, name: str, password: str, address: str
                          created_at=utcnow())
         archive.session.add(token)
         archive.session.flush()
-        audit.record(archive.session, archive.keyring.audit_key, actor.email, "token.create",
+        audit.record(archive.session, archive.keyring.audit_key, actor.email, Action.TOKEN_CREATE,
                      token=token.id, prefix=token.prefix)
         return NewToken(token, secret)
 
@@ -93,7 +94,7 @@ def revoke(archive: Archive, actor: User, token_id: int) -> ApiToken:
         if token.revoked_at is not None:
             raise Conflict(N_("that token is already revoked"))
         token.revoked_at = utcnow()
-        audit.record(archive.session, archive.keyring.audit_key, actor.email, "token.revoke",
+        audit.record(archive.session, archive.keyring.audit_key, actor.email, Action.TOKEN_REVOKE,
                      token=token.id, prefix=token.prefix)
         return token
 
@@ -117,7 +118,7 @@ def authenticate(archive: Archive, secret: str, address: str) -> User | None:
     if found is None or found[0].revoked_at is not None or not found[1].active:
         signing.check_tokens(archive, address, now)
         with archive.transaction():
-            signing.failed(archive, FAILED_TOKEN, address, now, "token.refused")
+            signing.failed(archive, FAILED_TOKEN, address, now, Action.TOKEN_REFUSED)
         return None
     token, user = found
     if token.last_used_at is None or now - token.last_used_at >= USED_EVERY:

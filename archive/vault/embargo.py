@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive import audit, users
+from archive import audit, pauses, users
+from archive.audit import Action
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.messages import N_, STATUS_NAMES
 from archive.times import format_instant
+from archive.units import Unit
 from archive.users import User
 from archive.vault import reasons, stories
 from archive.vault.keys import Keyring
@@ -39,17 +41,19 @@ def _later(until: datetime | None, than: datetime | None) -> bool:
     return until is None or until > than
 
 
-def extend(session: Session, keyring: Keyring, actor: User, story_id: str, until: datetime | None,
-           reason: str, *, now: datetime) -> Story:
+def extend(unit: Unit, actor: User, story_id: str, until: datetime | None, reason: str) -> Story:
     """Move the embargo later (or make it indefinite), at once; the organizer's own story or any for an admin.
 
     A story waiting for review goes back to sealed with its new date.
     """
+    session, keyring, now = unit.session, unit.keyring, unit.now()
     reason = reasons.clean(reason)
     story = stories.get_for(session, actor, story_id)
-    # Locked and read again: a release claims the story's row until its batch commits, and an
+    # Locked and read again: a release claims the story's row until its batch commits (on
+    # SQLite the unit's transaction holds the write lock from its first read), and an
     # extension must then see it released, not write a new date onto a released story.
     session.refresh(story, with_for_update=True)
+    pauses.at("embargo.extend.locked")
     if story.status == "released":
         raise Conflict(N_("story %(id)s is already released: an admin can take it down "
                           "('escrow stories takedown'), which seals it again", id=story.id))
@@ -64,18 +68,20 @@ def extend(session: Session, keyring: Keyring, actor: User, story_id: str, until
                               when=format_instant(until)))
     before = story.embargo_until
     story.embargo_until, story.status, story.updated_at, story.embargo_changed_at = until, "sealed", now, now
-    audit.record(session, keyring.audit_key, actor.email, "embargo.extend", story.id,
+    audit.record(session, keyring.audit_key, actor.email, Action.EMBARGO_EXTEND, story.id,
                  reason_sealed=reasons.seal(keyring, story, reason),
                  embargo_from=format_instant(before), embargo_to=format_instant(until))
-    end_requests(session, keyring, story, "the embargo was extended", actor.email, now=now)
+    end_requests(unit, story, "the embargo was extended", actor.email, now=now)
     return story
 
 
-def request(session: Session, keyring: Keyring, actor: User, story_id: str, until: datetime | None,
-            reason: str, *, now: datetime, ttl: timedelta = DEFAULT_REQUEST_TTL) -> EmbargoRequest:
+def request(unit: Unit, actor: User, story_id: str, until: datetime | None, reason: str, *,
+            ttl: timedelta = DEFAULT_REQUEST_TTL) -> EmbargoRequest:
     """Ask for an earlier release (`until` None: now); pending until another admin approves it."""
+    session, keyring, now = unit.session, unit.keyring, unit.now()
     reason = reasons.clean(reason)
     story = stories.get_for(session, actor, story_id)
+    session.refresh(story, with_for_update=True)  # a release in progress is waited for, then seen
     if story.status != "sealed":
         if story.status == "due_for_review":
             raise Conflict(N_("story %(id)s is %(status)s, not sealed: nothing to release early ('escrow stories "
@@ -97,20 +103,22 @@ def request(session: Session, keyring: Keyring, actor: User, story_id: str, unti
     item = EmbargoRequest(id=stories.new_id(), story_id=story.id, requested_by_id=actor.id, until=until,
                           reason_sealed=sealed, state="pending", created_at=now, expires_at=now + ttl)
     session.add(item)
-    audit.record(session, keyring.audit_key, actor.email, "embargo.request", story.id, request=item.id,
+    audit.record(session, keyring.audit_key, actor.email, Action.EMBARGO_REQUEST, story.id, request=item.id,
                  reason_sealed=sealed, embargo_from=format_instant(story.embargo_until),
                  embargo_to="now (at approval)" if until is None else format_instant(until),
                  expires=format_instant(item.expires_at))
     return item
 
 
-def approve(session: Session, keyring: Keyring, actor: User, request_id: str, *, now: datetime) -> Story:
+def approve(unit: Unit, actor: User, request_id: str) -> Story:
     """A second admin applies a pending request; the requester never approves their own."""
+    session, keyring, now = unit.session, unit.keyring, unit.now()
     item = _decidable(session, actor, request_id, now)
     if item.requested_by_id == actor.id:
         raise Forbidden(N_("you made request %(request)s: another admin must approve it", request=item.id))
     users.may_approve(actor, item.created_at, item.requested_by_id)
-    story = session.get(Story, item.story_id)
+    # Locked and read again: the decision rests on the story's status and embargo now.
+    story = session.get(Story, item.story_id, with_for_update=True, populate_existing=True)
     assert story is not None  # a foreign key
     if story.status != "sealed":
         raise Conflict(N_("story %(id)s is %(status)s now, not sealed: deny request %(request)s", id=story.id,
@@ -125,56 +133,65 @@ def approve(session: Session, keyring: Keyring, actor: User, request_id: str, *,
                           "request %(request)s", id=story.id, when=format_instant(before), request=item.id))
     story.embargo_until, story.updated_at, story.embargo_changed_at = after, now, now
     item.state, item.decided_by_id, item.decided_at = "approved", actor.id, now
-    audit.record(session, keyring.audit_key, actor.email, "embargo.approve", story.id, request=item.id,
+    audit.record(session, keyring.audit_key, actor.email, Action.EMBARGO_APPROVE, story.id, request=item.id,
                  requested_by=_email(session, item.requested_by_id),
                  embargo_from=format_instant(before), embargo_to=format_instant(after))
     return story
 
 
-def deny(session: Session, keyring: Keyring, actor: User, request_id: str, reason: str, *,
-         now: datetime) -> EmbargoRequest:
+def deny(unit: Unit, actor: User, request_id: str, reason: str) -> EmbargoRequest:
     """An admin turns a request down (the requester may take back their own)."""
+    session, keyring, now = unit.session, unit.keyring, unit.now()
     reason = reasons.clean(reason)
     item = _decidable(session, actor, request_id, now, expired_ok=True, own_ok=True)
     story = session.get(Story, item.story_id)
     assert story is not None  # a foreign key
     item.state, item.decided_by_id, item.decided_at = "denied", actor.id, now
-    audit.record(session, keyring.audit_key, actor.email, "embargo.deny", item.story_id,
+    audit.record(session, keyring.audit_key, actor.email, Action.EMBARGO_DENY, item.story_id,
                  request=item.id, reason_sealed=reasons.seal(keyring, story, reason))
     return item
 
 
-def cancel(session: Session, keyring: Keyring, actor: User, request_id: str, *, now: datetime) -> EmbargoRequest:
+def cancel(unit: Unit, actor: User, request_id: str) -> EmbargoRequest:
     """The requester takes their own pending request back (no reason needed)."""
-    item = session.get(EmbargoRequest, request_id) if request_id else None
+    session, keyring, now = unit.session, unit.keyring, unit.now()
+    item = _locked(session, request_id)
     if item is None or item.state != "pending" or item.requested_by_id != actor.id:
         raise NotFound(f"no pending request {request_id[:40]} of yours")
     item.state, item.decided_by_id, item.decided_at = "cancelled", actor.id, now
-    audit.record(session, keyring.audit_key, actor.email, "embargo.cancel", item.story_id,
+    audit.record(session, keyring.audit_key, actor.email, Action.EMBARGO_CANCEL, item.story_id,
                  request=item.id, why="taken back by the requester")
     return item
 
 
-def end_requests(session: Session, keyring: Keyring, story: Story, why: str, actor: str, *,
-                 now: datetime) -> int:
+def end_requests(unit: Unit, story: Story, why: str, actor: str, *, now: datetime) -> int:
     """Cancel every pending request of a story whose embargo or status just changed.
 
     A request is about the embargo it was made against; approved after a takedown, an
     extension or a release it would undo that change. Each cancellation is audited.
     """
+    session = unit.session
     waiting = list(session.scalars(select(EmbargoRequest).where(
         EmbargoRequest.story_id == story.id, EmbargoRequest.state == "pending")))
     for item in waiting:
         item.state, item.decided_at = "cancelled", now
-        audit.record(session, keyring.audit_key, actor, "embargo.cancel", story.id, request=item.id, why=why)
+        audit.record(session, unit.keyring.audit_key, actor, Action.EMBARGO_CANCEL, story.id, request=item.id,
+                     why=why)
     return len(waiting)
+
+def _locked(session: Session, request_id: str) -> EmbargoRequest | None:
+    """A request, locked and read again: two admins deciding it at once decide it once."""
+    if not request_id or not stories.can_be_id(request_id):
+        return None
+    return session.get(EmbargoRequest, request_id, with_for_update=True, populate_existing=True)
+
 
 def _decidable(session: Session, actor: User, request_id: str, now: datetime, *,
                expired_ok: bool = False, own_ok: bool = False) -> EmbargoRequest:
-    item = session.get(EmbargoRequest, request_id) if request_id else None
+    item = _locked(session, request_id)
     mine = item is not None and item.requested_by_id == actor.id
-    if actor.role != "admin" and not (own_ok and mine):
-        raise Forbidden(N_("only an admin may decide an embargo request"))
+    if not (own_ok and mine):
+        users.require_admin(actor, N_("only an admin may decide an embargo request"))
     if item is None or item.state != "pending":
         raise NotFound(f"no pending request {request_id[:40]}")
     if not expired_ok and now >= item.expires_at:

@@ -16,7 +16,6 @@ import io
 import os
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 from archive.errors import InvalidInput, NoRoom
 from archive.messages import N_
 from archive.times import utcnow
+from archive.units import Unit
 from archive.vault import crypto, media
 from archive.vault.keys import Keyring
 from archive.vault.models import Recording, Story
@@ -47,7 +47,6 @@ PARTIAL = ".partial"
 # that has not committed yet (an import of many recordings, a long publish-due).
 STALE = timedelta(days=1)
 NOT_AUDIO = N_("the file is not a recording in WAV, FLAC, Ogg (Vorbis, Opus) or MP3: nothing was kept")
-_REGISTERED = "escrow.recordings_registered"  # Session.info: the files `register` moved, per open block
 
 
 def path(root: Path, recording: Recording) -> Path:
@@ -172,11 +171,12 @@ def _watched(pieces: Iterable[bytes], root: Path, keep_free: int) -> Iterator[by
         yield piece
 
 
-def register(session: Session, keyring: Keyring, written: Written) -> Recording:
+def register(unit: Unit, written: Written) -> Recording:
     """Wrap a written recording's key under the current master key, move its file into place and
-    add its row (flushed, not committed: in the caller's sealing transaction, which calls
-    `remove` if it does not commit; the file left would be unreadable for good anyway, its
-    key only ever wrapped in the row that was not committed)."""
+    add its row (flushed, not committed: in the unit's sealing transaction). If that transaction,
+    or the savepoint it is in, rolls back, the file goes too (unreadable for good anyway, its key
+    only ever wrapped in a row that was not committed)."""
+    keyring = unit.keyring
     recording, kek = written.recording, keyring.current_version
     recording.kek_version, recording.created_at = kek, utcnow()
     recording.wrapped_key = crypto.wrap(keyring.kek(kek), written.key,
@@ -184,51 +184,26 @@ def register(session: Session, keyring: Keyring, written: Written) -> Recording:
     placed = path(written.file.parent, recording)
     try:
         os.replace(written.file, placed)
-        session.add(recording)
-        session.flush()
+        unit.session.add(recording)
+        unit.session.flush()
     except BaseException:
         discard(written)
         placed.unlink(missing_ok=True)
         raise
-    for registered in session.info.get(_REGISTERED, [])[-1:]:
-        registered.append(placed)
+    unit.on_rollback(lambda: _remove_unless_kept(unit.session, recording.id, placed))
     return recording
 
 
-@contextmanager
-def removed_unless_committed(session: Session) -> Iterator[None]:
-    """Around a transaction, or a savepoint, in which `register` may add recordings: if the
-    block raises, the files of those whose rows it rolled back go too (unreadable for good
-    anyway, their keys only ever wrapped in rows that were not committed). A block that ends
-    well hands its files to the one around it, whose commit may still fail."""
-    blocks: list[list[Path]] = session.info.setdefault(_REGISTERED, [])
-    mine: list[Path] = []
-    blocks.append(mine)
-    try:
-        yield
-    except BaseException:
-        _remove_rolled_back(session, mine)
-        raise
-    finally:
-        blocks.pop()
-    if blocks:
-        blocks[-1].extend(mine)
-
-
-def _remove_rolled_back(session: Session, placed: list[Path]) -> None:
+def _remove_unless_kept(session: Session, recording_id: str, placed: Path) -> None:
     # Asked of the database, not assumed: a commit that failed as it was answered may have
-    # committed, and removing that file would lose a recording. A session that cannot ask (it
-    # must roll back first) leaves them all to `recordings sweep`, which asks a day later.
-    if not placed:
-        return
-    named = {file.name.removesuffix(SUFFIX): file for file in placed}
+    # committed, and removing that file would lose a recording. A session that cannot ask
+    # leaves it to `recordings sweep`, which asks a day later.
     try:
-        kept = set(session.scalars(select(Recording.id).where(Recording.id.in_(list(named)))))
+        kept = session.scalar(select(Recording.id).where(Recording.id == recording_id)) is not None
     except SQLAlchemyError:
         return
-    for recording_id, file in named.items():
-        if recording_id not in kept:
-            file.unlink(missing_ok=True)
+    if not kept:
+        placed.unlink(missing_ok=True)
 
 
 def discard(written: Written) -> None:
@@ -236,10 +211,10 @@ def discard(written: Written) -> None:
     written.file.unlink(missing_ok=True)
 
 
-def seal(session: Session, keyring: Keyring, story: Story, pieces: Iterable[bytes], root: Path,
-         limit: int | None, rendition: str = "original") -> Recording:
-    """`write` and `register` in the caller's sealing transaction (an import's, the gate's)."""
-    return register(session, keyring, write(story.id, pieces, root, limit, rendition))
+def seal(unit: Unit, story: Story, pieces: Iterable[bytes], limit: int | None,
+         rendition: str = "original") -> Recording:
+    """`write` and `register` in the unit's sealing transaction."""
+    return register(unit, write(story.id, pieces, unit.media_root, limit, rendition))
 
 
 def _created(file: Path) -> BinaryIO:

@@ -1,22 +1,25 @@
 """Master key rotation: re-wrap every data key under a new master key; payloads stay as they are.
 
 Crash-safe: the new ring (old and new key) is written before any data key moves, each
-batch commits on its own, and a re-run finishes an unfinished rotation instead of
-starting another. The old key leaves the ring only once no data key needs it.
+batch commits on its own (a checkpoint of the unit of work), and a re-run finishes an
+unfinished rotation instead of starting another. The old key leaves the ring only once no
+data key needs it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from archive import audit
+from archive.audit import Action
 from archive.config import Config
 from archive.errors import KeyProblem
+from archive.units import Unit
 from archive.vault import crypto, keys
 from archive.vault.keys import Keyring
 from archive.vault.models import Recording, Story
@@ -44,38 +47,54 @@ def _behind(session: Session, version: int) -> list[str]:
         select(model.id).where(model.wrapped_key.is_not(None), model.kek_version != version))]
 
 
-def _rewrap(session: Session, keyring: Keyring, version: int) -> int:
-    """Move every data key not yet under `version` to it, one committed batch at a time."""
+def _rewrap(unit: Unit, keyring: Keyring, version: int) -> int:
+    """Move every data key not yet under `version` to it, one committed batch at a time. Each
+    batch's keys are read and re-wrapped outside the write lock and written only where the key
+    is still the one read (a withdrawal since destroyed it): the transaction holds the database
+    for the writes alone, so a sign-in waiting meanwhile gets in between two batches."""
+    session = unit.session
     moved = 0
     for model, aad in WRAPPED:
-        pending = list(session.scalars(select(model.id).where(
-            model.wrapped_key.is_not(None), model.kek_version != version)))
+        with unit.reading():
+            pending = list(session.scalars(select(model.id).where(
+                model.wrapped_key.is_not(None), model.kek_version != version)))
         for start in range(0, len(pending), BATCH):
-            rows: list[Story | Recording] = list(session.scalars(
-                select(model).where(model.id.in_(pending[start : start + BATCH]))))
-            for row in rows:
-                old = row.kek_version
-                if old is None or row.wrapped_key is None or old == version:
+            with unit.reading():
+                found = session.execute(select(model.id, model.dek_id, model.kek_version, model.wrapped_key)
+                                        .where(model.id.in_(pending[start : start + BATCH]))).all()
+            rewrapped = []
+            for row_id, dek_id, old, wrapped in found:
+                if old is None or wrapped is None or old == version:
                     continue  # withdrawn or moved since the list was read
-                dek = crypto.unwrap(keyring.kek(old), row.wrapped_key, aad(row.id, row.dek_id, old))
-                row.wrapped_key = crypto.wrap(keyring.kek(version), dek, aad(row.id, row.dek_id, version))
-                row.kek_version = version
-                moved += 1
-            session.commit()
+                dek = crypto.unwrap(keyring.kek(old), wrapped, aad(row_id, dek_id, old))
+                rewrapped.append((row_id, old, wrapped, crypto.wrap(keyring.kek(version), dek,
+                                                                   aad(row_id, dek_id, version))))
+            if rewrapped:
+                table = cast(Table, model.__table__)
+                session.execute(update(table).where(
+                    table.c.id == bindparam("row_id"), table.c.kek_version == bindparam("old"),
+                    table.c.wrapped_key == bindparam("wrapped")).values(wrapped_key=bindparam("new"),
+                                                                        kek_version=version),
+                    [{"row_id": r, "old": o, "wrapped": w, "new": n} for r, o, w, n in rewrapped])
+                # (Only this run moves keys to `version`: the publisher lock keeps rotations apart.)
+                moved += session.scalar(select(func.count()).select_from(model).where(
+                    model.id.in_([r for r, *_ in rewrapped]), model.kek_version == version)) or 0
+            unit.checkpoint()
     return moved
 
 
-def rotate(session: Session, config: Config, actor: str,
-           ring_lock: Callable[[], AbstractContextManager[None]]) -> Rotation:
-    """Rotate (or finish rotating) to a newer master key; rewrite the key file.
+def rotate(unit: Unit, config: Config, actor: str) -> Rotation:
+    """Rotate (or finish rotating) to a newer master key; rewrite the key file (the unit holds
+    the publisher lock).
 
-    `ring_lock` is the key ring's exclusive lock: held while the new key joins the ring
-    and while the old one leaves it, so a story sealed meanwhile is either wrapped under
-    the new key or waited for and re-wrapped; the ring is re-read inside it each time.
+    The key ring's exclusive lock is held while the new key joins the ring and while the old
+    one leaves it, so a story sealed meanwhile is either wrapped under the new key or waited
+    for and re-wrapped; the ring is re-read inside it each time.
     """
     if config.master_key is not None:
         raise KeyProblem("keys rotate rewrites the key file; it cannot change ESCROW_MASTER_KEY")
-    with ring_lock():
+    session = unit.session
+    with unit.ring_change():
         keyring = keys.unlock(session, config)
         # A ring holding more than one master key is a rotation that did not finish
         # (killed while re-wrapping, or after the last batch but before the key file shrank).
@@ -84,16 +103,15 @@ def rotate(session: Session, config: Config, actor: str,
             keys.forget_unused(session, keyring)
             keyring = keyring.with_new_kek()
             keys.register(session, keyring)
-            session.commit()
+            unit.checkpoint()
             keys.write_file(config.key_file, keyring, replace=True)
-        session.commit()
+        unit.checkpoint()
     version = keyring.current_version
-    rewrapped = _rewrap(session, keyring, version)
-    with ring_lock():
-        session.commit()  # a fresh read: what was sealed while the batches ran is seen now
-        rewrapped += _rewrap(session, keyring, version)
-        audit.record(session, keyring.audit_key, actor, "keys.rotate", version=version, rewrapped=rewrapped)
-        session.commit()
+    rewrapped = _rewrap(unit, keyring, version)
+    with unit.ring_change():  # (it commits first: what was sealed while the batches ran is read now)
+        rewrapped += _rewrap(unit, keyring, version)
+        audit.record(session, keyring.audit_key, actor, Action.KEYS_ROTATE, version=version, rewrapped=rewrapped)
+        unit.checkpoint()
         left = _behind(session, version)
         if left:  # cannot happen while every wrapper holds the shared lock; never drop a key in use
             raise KeyProblem(f"{len(left)} data keys are still wrapped under an older master key: "

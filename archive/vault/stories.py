@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive import audit
+from archive import audit, users
+from archive.audit import Action
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.messages import N_, ROLE_NAMES, STATUS_NAMES
 from archive.times import utcnow
@@ -53,16 +54,16 @@ def submit(session: Session, keyring: Keyring, actor: User, draft: Draft, story_
     """Seal one story owned by the acting organizer (under `story_id` if given: one a recording
     was already sealed to)."""
     submission = Submission(draft, actor) if story_id is None else Submission(draft, actor, id=story_id)
-    return submit_many(session, keyring, actor, [submission], action="story.submit")[0]
+    return submit_many(session, keyring, actor, [submission], action=Action.STORY_SUBMIT)[0]
 
 
 def submit_many(session: Session, keyring: Keyring, actor: User,
-                submissions: Sequence[Submission], *, action: str = "story.import") -> list[Story]:
+                submissions: Sequence[Submission], *, action: Action = Action.STORY_IMPORT) -> list[Story]:
     """Seal many stories in the caller's transaction (all or nothing when it commits)."""
     _require_submitter(actor)
     for item in submissions:
-        if item.owner.id != actor.id and actor.role != "admin":
-            raise Forbidden(N_("only an admin may submit stories for another organizer"))
+        if item.owner.id != actor.id:
+            users.require_admin(actor, N_("only an admin may submit stories for another organizer"))
         if item.owner.role not in SUBMITTERS:
             raise InvalidInput(N_("%(email)s is a %(role)s and cannot own stories", email=item.owner.email,
                                   role=ROLE_NAMES.get(item.owner.role, item.owner.role)))
@@ -135,7 +136,7 @@ def open_sealed(session: Session, keyring: Keyring, actor: User, story_id: str) 
     if story.owner_id != actor.id:
         raise Forbidden(N_("only the story's own organizer may open its sealed content"))
     draft = decrypt(keyring, story)
-    audit.record(session, keyring.audit_key, actor.email, "story.read", story.id)
+    audit.record(session, keyring.audit_key, actor.email, Action.STORY_READ, story.id)
     return draft
 
 
@@ -162,7 +163,7 @@ def edit(session: Session, keyring: Keyring, actor: User, story_id: str,
     story.redaction_level, story.release_review = draft.redaction_level, draft.release_review
     story.recording_release = draft.recording_release
     story.updated_at = utcnow()
-    audit.record(session, keyring.audit_key, actor.email, "story.edit", story.id,
+    audit.record(session, keyring.audit_key, actor.email, Action.STORY_EDIT, story.id,
                  version=story.version, fields=sorted(changes),
                  **({"redaction_level": draft.redaction_level} if changed_level else {}))
     session.flush()

@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from archive import services
 from archive.messages import N_
 from archive.web import admin, api, auth, hosts, i18n, oai, organizer, reading, security
 from archive.web.display import when
@@ -58,6 +59,7 @@ def init_app(app: Flask, *, proxy_hops: int = 0) -> None:
     csrf.exempt(organizer.submit)  # likewise: its form's token is checked before the recording
     security.init_app(app)
     app.before_request(_initialised)
+    app.teardown_request(lambda _error: services.finish())
     app.jinja_env.filters["when"] = when
     app.context_processor(_globals)
 

@@ -61,8 +61,8 @@ def search() -> Response:
                               level=args.get("level"))
     page, per_page = reading.paging(args.get("page"), args.get("per_page"))
     try:
-        listing = reading.find(context.archive(), args.get("q") or "", page=page, per_page=per_page,
-                               filters=filters)
+        listing = reading.search(context.archive(), args.get("q") or "", page=page, per_page=per_page,
+                                 filters=filters, past_the_end="empty")
     except IndexMissing:
         return json_error(503, gettext("Search is being rebuilt. Try again in a few minutes."))
     root = _root()

@@ -18,7 +18,7 @@ from archive.services import exports, reading, recordings
 from archive.services.reading import Filters, IndexMissing, ReleasedStory
 from archive.web import context, streaming
 from archive.web.auth import login_manager
-from archive.web.display import sentence
+from archive.web.display import marked, sentence
 from archive.web.i18n import said
 
 bp = Blueprint("reading", __name__)
@@ -54,8 +54,9 @@ def search() -> str | tuple[str, int]:
     if problem:
         status = 400
     elif query or filters != Filters():  # the filters alone narrow the whole reading room
-        # The service brings this node's index in step first: a release or takedown made on
-        # another machine shows here at once (ESCROW_INDEX_SYNC_SECONDS, 0 by default).
+        # The service brings this node's index in step first (once for the page, filters
+        # included): a release or takedown made on another machine shows here at once
+        # (ESCROW_INDEX_SYNC_SECONDS, 0 by default).
         try:
             results = reading.search(archive, query, page=page_number, per_page=PER_PAGE, filters=filters)
         except IndexMissing:
@@ -63,8 +64,9 @@ def search() -> str | tuple[str, int]:
         except InvalidInput as error:
             problem, status = sentence(said(error)), 400
     recent = [] if query or results is not None else reading.recent(archive, RECENT)
-    body = render_template("search.html", query=query, filters=filters, results=results, problem=problem,
-                           facets=reading.facets(archive), recent=recent, per_page=PER_PAGE,
+    hits = list(zip(results.found, marked(f.snippet for f in results.found), strict=True)) if results else []
+    body = render_template("search.html", query=query, filters=filters, results=results, hits=hits,
+                           problem=problem, facets=reading.facets(archive), recent=recent, per_page=PER_PAGE,
                            empty=(results is None or not results.total) and not reading.released_any(archive))
     return (body, status) if status != 200 else body
 

@@ -17,12 +17,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from archive import create_app, db, reading_room, users
+from archive import create_app, db, users
 from archive.config import Config
 from archive.release import gate
 from archive.vault import drafts, embargo, keys, recordings, stories
 from archive.web import auth
-from tests.helpers import story
+from tests.helpers import story, unit
 
 PASSWORD = "correct horse battery staple"
 ROLES = {"organizer": ("org@example.org", "organizer"), "other_organizer": ("other@example.org", "organizer"),
@@ -87,16 +87,15 @@ def world(web_app: Flask) -> World:
         del timed["transcript"]
         released = stories.submit(session, keyring=ring, actor=organizer, draft=drafts.parse(timed))
         config = web_app.config["ESCROW_CONFIG"]
-        recordings.seal(session, ring, released, [tiny_wav()], config.media_root, config.max_recording)
-        session.commit()
-        gate.publish_due(session, ring, reading_room.index(),
-                         now=datetime.now(UTC), media_root=web_app.config["ESCROW_CONFIG"].media_root)
+        with unit() as sealing:
+            recordings.seal(sealing, released, [tiny_wav()], config.max_recording)
+        with unit() as publishing:
+            gate.publish_due(publishing, now=datetime.now(UTC))
         admin2 = session.get(users.User, ids["admin2"])
         assert admin2 is not None
-        request = embargo.request(session, ring, admin2, sealed.id, None, "narrator agreed",
-                                  now=datetime.now(UTC))
-        recording = recordings.seal(session, ring, sealed, [tiny_wav()], config.media_root, config.max_recording)
-        session.commit()
+        with unit() as asking:
+            request = embargo.request(asking, admin2, sealed.id, None, "narrator agreed")
+            recording = recordings.seal(asking, sealed, [tiny_wav()], config.max_recording)
         world = World(ids, sealed.id, released.id, request.id, recording.id)
         db.db.session.remove()
     return world

@@ -384,7 +384,7 @@ def test_an_unexpected_failure_is_a_json_500_without_a_trace(client: FlaskClient
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"story text {room.secrets[0]}")
 
-    monkeypatch.setattr(reading, "find", broken)
+    monkeypatch.setattr(reading, "search", broken)
     with caplog.at_level(logging.ERROR):
         response = get(client, "/api/v1/search?q=picket")
 
@@ -398,7 +398,7 @@ def test_a_missing_index_is_a_json_503(client: FlaskClient, room: Room, monkeypa
     def missing(*args: object, **kwargs: object) -> None:
         raise reading.IndexMissing("the search index is missing")
 
-    monkeypatch.setattr(reading, "find", missing)
+    monkeypatch.setattr(reading, "search", missing)
     response = get(client, "/api/v1/search?q=picket")
 
     assert response.status_code == 503 and "rebuilt" in conforms(response)["error"]["message"]

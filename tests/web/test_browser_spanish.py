@@ -21,7 +21,7 @@ def _fits(page: Page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH, page.url
 
 
-def _spanish_page(browser: Browser) -> Page:
+def _spanish_page(browser: Browser) -> Page:  # noqa: F811 - the fixture, passed on
     context = browser.new_context(viewport={"width": WIDTH, "height": 844}, locale="es-MX",
                                   extra_http_headers={"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"})
     return context.new_page()

@@ -21,8 +21,9 @@ from archive import db, users
 from archive.errors import NoRoom
 from archive.services import recordings as service
 from archive.services.context import current
-from archive.vault import keys, recordings, stories
+from archive.vault import recordings, stories
 from archive.vault.models import Recording
+from tests.helpers import unit
 from tests.processes import poll
 from tests.web.conftest import World, sign_in, tiny_wav
 from tests.web.test_recording_pages import WORLD_RECORDINGS, _media, _multipart, _post, _recordings, _token
@@ -66,12 +67,11 @@ def test_a_story_holding_ten_recordings_refuses_an_eleventh_before_reading_it(
         web_app: Flask, organizer: FlaskClient, world: World) -> None:
     with web_app.app_context():
         session = db.db.session()
-        ring = keys.unlock(session, web_app.config["ESCROW_CONFIG"])
         story = stories.get_for(session, session.get(users.User, world.user_ids["organizer"]), world.sealed_id)
         config = web_app.config["ESCROW_CONFIG"]
-        for _ in range(service.PER_STORY - 1):  # the world's sealed story has one already
-            recordings.seal(session, ring, story, [tiny_wav()], config.media_root, config.max_recording)
-        session.commit()
+        with unit() as sealing:
+            for _ in range(service.PER_STORY - 1):  # the world's sealed story has one already
+                recordings.seal(sealing, story, [tiny_wav()], config.max_recording)
         db.db.session.remove()
     before, count = _media(web_app), _recordings(web_app)
 
