@@ -44,13 +44,16 @@ PARTICLE_SURNAMES = (("De", "Jesus"), ("Dela", "Cruz"), ("Van", "Dyke"), ("Del",
 
 
 def _exports_own_words() -> list[str]:
-    """What every export writes of a copy with no text of its own: keys, element names, the OHMS
-    namespace (``weareavp``)."""
-    row = ReleasedStory(id="s1", title="", narrator="", transcript="", summary="", interviewer="",
-                        interview_date="2019", place="", language="en", tags="[]", redaction_level="redacted",
-                        released_at=datetime.now(UTC), content_hash="")
-    return [exports.bibtex(row, None), exports.ris(row, None), exports.csl_json(row, None),
-            exports.ohms(row, None).decode("utf-8")]
+    """What every export writes of a copy with no text of its own, at every level: keys, element
+    names, the OHMS namespace (``weareavp``), the level's name ("pseudonymized copy")."""
+    found = []
+    for level in ("full", "pseudonymized", "redacted", "summary"):
+        row = ReleasedStory(id="s1", title="", narrator="", transcript="", summary="", interviewer="",
+                            interview_date="2019", place="", language="en", tags="[]", redaction_level=level,
+                            released_at=datetime.now(UTC), content_hash="")
+        found += [exports.bibtex(row, None), exports.ris(row, None), exports.csl_json(row, None),
+                  exports.ohms(row, None).decode("utf-8")]
+    return found
 
 
 # Words a released copy or an export writes itself: a generated name must not be inside one.
