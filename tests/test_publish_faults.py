@@ -26,6 +26,7 @@ from whoosh import index as whoosh_index
 from archive.config import Config
 from archive.reading_room import INDEX_FOLDER, Index
 from archive.reading_room.index import INDEX_NAME
+from archive.release.gate import BATCH
 from tests.helpers import connect, database_env, database_url, escrow, every_story_opens, one, opening, sql
 from tests.processes import RELEASE_COUNTS, RUN_TIMEOUT, SUMMARY, finish, node, poll, seal_stories, started
 
@@ -168,7 +169,7 @@ def test_every_story_a_killed_run_released_is_found_by_the_next_search_on_every_
     """Killed between a batch's commit and its index write (forced: the test holds the index,
     so the run waits there): the stories it released are on their pages, and the next search,
     from another process on its node or on another node, finds every one of them."""
-    total = 1000  # two batches: the run dies after committing the first
+    total = 2 * BATCH  # two batches: the run dies after committing the first
     seal_stories(archive_home, total, PAST)
     other = node(archive_home, tmp_path / "node-b")
     shared = {"DATABASE_URL": database_url(archive_home)}
@@ -178,11 +179,11 @@ def test_every_story_a_killed_run_released_is_found_by_the_next_search_on_every_
     with index_held(archive_home), started(archive_home, "publish-due") as proc:
         with connect(archive_home) as conn:
             poll("the first batch's commit",
-                 lambda: scalar(conn, "SELECT count(*) FROM released_stories") == total // 2, alive=proc)
+                 lambda: scalar(conn, "SELECT count(*) FROM released_stories") == BATCH, alive=proc)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=RUN_TIMEOUT)
     released = count(archive_home, "SELECT count(*) FROM released_stories")
-    assert released == total // 2, released
+    assert released == BATCH, released
     assert Index(archive_home / INDEX_FOLDER).documents() == {}  # committed, never indexed
 
     with started(archive_home, "search", "story") as search:
