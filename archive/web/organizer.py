@@ -4,9 +4,8 @@ A story's content is shown to its own organizer only on a deliberate "open", whi
 audited; the list shows control columns (and the released title, once released).
 
 A recording is uploaded, on the submit page with its story or later on the story's page, as
-a multipart body read part by part from the request stream and sealed as it arrives (never
-`request.files`, which Werkzeug spools to temporary files), and played back decrypted range
-by range.
+a multipart body read part by part from the request stream and sealed as it arrives
+(archive/web/uploads.py), and played back decrypted range by range.
 """
 
 from __future__ import annotations
@@ -14,21 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_wtf.csrf import validate_csrf
-from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
-from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from werkzeug.sansio.multipart import Data, Field, File
 from werkzeug.wrappers import Response
-from wtforms.validators import ValidationError
 
 from archive.errors import EscrowError, InvalidInput, NoRoom, Throttled
 from archive.messages import N_
 from archive.services import embargoes, recordings, stories
 from archive.services.stories import Draft, Story
 from archive.times import parse_instant
-from archive.web import context, streaming, worker
+from archive.web import context, streaming, uploads, worker
 from archive.web.auth import roles
 from archive.web.display import sentence
 from archive.web.forms import ActionForm, EarlyReleaseForm, ExtendForm, StoryForm
@@ -57,11 +53,11 @@ def submit() -> Any:
     if request.mimetype != "multipart/form-data":
         return _submitted(StoryForm(), request.form, None)
     limit = context.archive().config.max_recording
-    request.max_content_length = limit + FORM_BYTES + OVERHEAD  # this request's own limit
+    request.max_content_length = limit + uploads.FORM_BYTES + uploads.OVERHEAD  # this request's own limit
     try:
-        parts = _parts(max_parts=MAX_FORM_PARTS)
-        fields, recording = _fields(parts)
-    except _Refused as refused:
+        parts = uploads.multipart_parts(max_parts=uploads.MAX_FORM_PARTS)
+        fields, recording = uploads.form_fields(parts)
+    except uploads.Refused as refused:
         return _unread(str(refused), refused.status)
     except RequestEntityTooLarge:
         return _unread(_too_large(limit), 413)
@@ -71,15 +67,15 @@ def submit() -> Any:
         return _unread(gettext("The form could not be read: nothing was kept. Try again."), 400)
     if recording is None:
         return _submitted(StoryForm(formdata=fields), fields, None)
-    return _submitted(StoryForm(formdata=fields), fields, _data(parts), lambda: _seal_asked(parts))
+    return _submitted(StoryForm(formdata=fields), fields, uploads.file_bytes(parts), lambda: _seal_asked(parts))
 
 
 def _seal_asked(parts: Iterator[Field | File | Data]) -> bool:
     """After the file: whether its fields (the button pressed) ask to seal rather than to
     preview. Another file is refused."""
-    after, another = _fields(parts)
+    after, another = uploads.form_fields(parts)
     if another is not None:
-        raise _Refused(gettext("The form could not be read: nothing was kept."))
+        raise uploads.Refused(gettext("The form could not be read: nothing was kept."))
     return "preview" not in after
 
 
@@ -88,7 +84,7 @@ def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None,
     """Validate the form's story; preview it, or seal it with the recording's pieces if any
     (unless the fields after them ask for a preview)."""
     if not form.validate_on_submit():
-        _drain()
+        uploads.drain()
         if "csrf_token" in form.errors:  # (CSRFProtect, which says this for every other form, is off here)
             # An empty form: what came from elsewhere is not put before the organizer to seal.
             return _unsealed(StoryForm(formdata=None), gettext("The form had expired or came from elsewhere: the "
@@ -100,16 +96,16 @@ def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None,
     except InvalidInput as error:
         return _refill(form, error)
     if "preview" in fields:
-        _drain()  # a recording sent with a preview is not read, and not kept
+        uploads.drain()  # a recording sent with a preview is not read, and not kept
         return render_template("submit.html", form=form, previews=stories.previews(draft),
                                chosen=draft.redaction_level, form_error=None)
     limit = context.archive().config.max_recording
-    counted = _Counted(recording or iter(()))
+    counted = uploads.Counted(recording or iter(()))
     try:
         sealed = stories.submit(context.archive(), context.user(), draft,
                                 recording=None if recording is None else counted, still_wanted=seal_asked,
-                                expected=request.content_length, framing=FORM_BYTES + OVERHEAD)
-    except _Refused as refused:
+                                expected=request.content_length, framing=uploads.FORM_BYTES + uploads.OVERHEAD)
+    except uploads.Refused as refused:
         return _recording_refused(form, str(refused), refused.status)
     except RequestEntityTooLarge:
         return _recording_refused(form, _too_large(limit), 413)
@@ -135,12 +131,12 @@ def _submitted(form: StoryForm, fields: Any, recording: Iterator[bytes] | None,
 
 
 def _unread(message: str, status: int) -> Any:
-    _drain()
+    uploads.drain()
     return _unsealed(StoryForm(formdata=None), message, status)
 
 
 def _recording_refused(form: StoryForm, message: str, status: int, retry: int | None = None) -> Any:
-    _drain()
+    uploads.drain()
     form.recording.errors = [message]
     return _unsealed(form, gettext("The story was not sealed: its recording was refused (see below). "
                                    "Choose the recording again."), status, retry)
@@ -206,7 +202,7 @@ def _refill(form: StoryForm, error: InvalidInput) -> tuple[str, int]:
         form_error = gettext("The story was not sealed: correct the field marked below.")
     else:
         form_error = gettext("The story was not sealed: %(reason)s.", reason=message)
-    _drain()  # a recording sent with a story that is refused is not read, and not kept
+    uploads.drain()  # a recording sent with a story that is refused is not read, and not kept
     return _unsealed(form, form_error, 400)
 
 
@@ -300,35 +296,6 @@ def _change(story: Story, form: Any, work: Any, done: str, **forms: Any) -> Any:
     return redirect(url_for("organizer.my_story", story_id=story.id))
 
 
-# The upload form's parts, in this order: the CSRF token, then the file.
-TOKEN, FILE = "csrf_token", "recording"
-MAX_PARTS = 4
-MAX_TOKEN = 1024  # bytes of the token field; a real one is about 90
-OVERHEAD = 64 * 1024  # the multipart framing around the file, allowed above the recording limit
-MAX_FORM_PARTS = 64  # the submit form's fields, its buttons and the file, with room to spare
-FORM_BYTES = 2 * 1024 * 1024  # the submit form's fields together, as the app's limit for any form
-
-
-class _Counted:
-    """An upload's pieces, counting the bytes that arrived (to tell "too large" from "not audio")."""
-
-    def __init__(self, pieces: Iterator[bytes]) -> None:
-        self.pieces, self.arrived = pieces, 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        for piece in self.pieces:
-            self.arrived += len(piece)
-            yield piece
-
-
-class _Refused(Exception):
-    """An upload refused before anything was sealed: the message shown, and the status."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 @bp.route("/my/stories/<story_id>/recording", methods=["POST"])
 @roles(*SUBMITTERS)
 def attach_recording(story_id: str) -> Any:
@@ -340,18 +307,18 @@ def attach_recording(story_id: str) -> Any:
     story = _own(story_id)  # before a byte of the body is read: anyone else gets the 404
     limit = context.archive().config.max_recording
     # Flask 3.1: this request's own limit, above the app's 2 MB (the framing on top of the file).
-    request.max_content_length = limit + OVERHEAD
-    counted: _Counted | None = None
+    request.max_content_length = limit + uploads.OVERHEAD
+    counted: uploads.Counted | None = None
     try:
         if story.status == "withdrawn":
-            raise _Refused(gettext("The story is withdrawn: nothing can be added to it, and nothing was kept."))
+            raise uploads.Refused(gettext("The story is withdrawn: nothing can be added to it, and nothing was kept."))
         # The token is checked as the service begins to read, once it has found room for the
         # recording (an account's uploads at once, its share, the disk): a refusal for room is
         # answered at once, not after the first MiB of the body arrives.
-        counted = _Counted(_token_then_file(_parts()))
+        counted = uploads.Counted(uploads.token_then_file(uploads.multipart_parts()))
         recording = recordings.attach(context.archive(), context.user(), story.id, counted,
-                                      expected=request.content_length, framing=OVERHEAD)
-    except _Refused as refused:
+                                      expected=request.content_length, framing=uploads.OVERHEAD)
+    except uploads.Refused as refused:
         return _upload_refused(story, str(refused), refused.status)
     except RequestEntityTooLarge:
         return _upload_refused(story, _too_large(limit), 413)
@@ -378,132 +345,6 @@ def _too_large(limit: int) -> str:
 def _upload_refused(story: Story, message: str, status: int, retry: int | None = None) -> Any:
     body, status = _story_page(story, status=status, recording_error=message)
     return (body, status) if retry is None else (body, status, {"Retry-After": str(retry)})
-
-
-def _parts(max_parts: int = MAX_PARTS) -> Iterator[Field | File | Data]:
-    """The multipart body's events, decoded from the request stream a block at a time."""
-    boundary = request.mimetype_params.get("boundary", "") if request.mimetype == "multipart/form-data" else ""
-    if not boundary:
-        raise _Refused(gettext("Choose a recording with the form on this page: nothing was kept."))
-    stream = request.stream  # raises RequestEntityTooLarge now if the declared length is over the limit
-    # The decoder's buffer holds at most one block and a boundary's worth: headers without end,
-    # or more parts than the form has, are refused rather than buffered.
-    decoder = MultipartDecoder(boundary.encode("latin-1"), max_form_memory_size=2 * recordings.READ,
-                               max_parts=max_parts)
-    return _events(decoder, stream)
-
-
-def _fields(parts: Iterator[Field | File | Data]) -> tuple[MultiDict[str, str], File | None]:
-    """The form's fields (at most FORM_BYTES together) up to its file part, and that part if a
-    file was chosen (its bytes are next in `parts`); with no file chosen, every field, those
-    after the empty file part too (the button pressed, which a browser sends last), and None."""
-    fields: MultiDict[str, str] = MultiDict()
-    size = 0
-    for part in parts:
-        if isinstance(part, File):
-            if part.name != FILE:
-                raise _Refused(gettext("The form could not be read: nothing was kept."))
-            if part.filename:
-                return fields, part
-            for event in parts:  # no file chosen: its part holds nothing
-                if not isinstance(event, Data) or event.data:
-                    raise _Refused(gettext("The form could not be read: nothing was kept."))
-                if not event.more_data:
-                    break
-            continue
-        if not isinstance(part, Field):
-            raise _Refused(gettext("The form could not be read: nothing was kept."))
-        value = bytearray()
-        for event in parts:
-            if not isinstance(event, Data):
-                raise _Refused(gettext("The form could not be read: nothing was kept."))
-            value += event.data
-            size += len(event.data)
-            if size > FORM_BYTES:
-                raise _Refused(gettext("The story's text is longer than the form accepts (2 MiB): nothing was kept."),
-                               413)
-            if not event.more_data:
-                break
-        try:
-            fields.add(part.name, value.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise _Refused(gettext("The form could not be read (its text was not UTF-8): nothing was kept.")) from None
-    return fields, None
-
-
-def _drain() -> None:
-    """Read what is left of the request's body and throw it away, so the browser, still
-    sending, gets the answer rather than a reset connection. Nothing of it is kept. Under
-    `escrow serve` the server does it after the answer, in its event loop, at the body's pace
-    (archive.web.worker), rather than a thread here for as long as the client takes."""
-    if request.environ.get(worker.SERVER_DRAINS):
-        return
-    try:
-        while request.stream.read(recordings.READ):
-            pass
-    except (RequestEntityTooLarge, BadRequest, OSError):
-        pass  # past the limit or cut short: the connection closes after the answer anyway
-
-
-def _events(decoder: MultipartDecoder, stream: Any) -> Iterator[Field | File | Data]:
-    while True:
-        event = decoder.next_event()
-        if isinstance(event, NeedData):
-            decoder.receive_data(stream.read(recordings.READ) or None)  # None: the body ended
-        elif isinstance(event, Epilogue):
-            return
-        elif isinstance(event, Field | File | Data):
-            yield event
-
-
-def _check_token(parts: Iterator[Field | File | Data]) -> None:
-    """The first part must be the CSRF token, valid for this session (else refused, nothing read further)."""
-    first = next(parts, None)
-    if not (isinstance(first, Field) and first.name == TOKEN):
-        raise _Refused(gettext("The form had expired or came from elsewhere (its token must come before the "
-                               "file): nothing was kept. Reload the page and try again."))
-    token = b""
-    for event in parts:
-        if not isinstance(event, Data):
-            raise _Refused(gettext("The form could not be read: nothing was kept."))
-        token += event.data
-        if len(token) > MAX_TOKEN:
-            raise _Refused(gettext("The form could not be read: nothing was kept."))
-        if not event.more_data:
-            break
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return  # as CSRFProtect does for every other form when it is switched off (the policy tests)
-    try:
-        validate_csrf(token.decode("ascii", "replace"))
-    except ValidationError:
-        raise _Refused(gettext("The form had expired or came from elsewhere: nothing was kept. "
-                               "Reload the page and try again.")) from None
-
-
-def _token_then_file(parts: Iterator[Field | File | Data]) -> Iterator[bytes]:
-    """The file's bytes, once the part before it has proved to be this session's token."""
-    _check_token(parts)
-    yield from _file(parts)
-
-
-def _file(parts: Iterator[Field | File | Data]) -> Iterator[bytes]:
-    """The file part's bytes as they arrive; refused if the next part is not the file."""
-    part = next(parts, None)
-    if not (isinstance(part, File) and part.name == FILE):
-        raise _Refused(gettext("Choose a recording to attach: nothing was kept."))
-    if not part.filename:
-        raise _Refused(gettext("Choose a recording to attach: no file was chosen, nothing was kept."))
-    return _data(parts)
-
-
-def _data(parts: Iterator[Field | File | Data]) -> Iterator[bytes]:
-    for event in parts:
-        if not isinstance(event, Data):
-            raise ValueError("a part inside the file")
-        if event.data:
-            yield event.data
-        if not event.more_data:
-            return
 
 
 @bp.get("/my/stories/<story_id>/recordings/<recording_id>")

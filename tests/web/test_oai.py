@@ -40,7 +40,8 @@ from archive.errors import InvalidInput
 from archive.reading_room.models import ReleasedStory, RoomRecord
 from archive.services import signing, tokens
 from archive.users import User
-from archive.web.oai import SETTLE, TOKEN_SALT
+from archive.web.oai.protocol import SETTLE
+from archive.web.oai.resumption import TOKEN_SALT
 from tests.helpers import add_users, canaries, escrow, one, sql, story, write_lines
 from tests.web.conftest import sign_in
 

@@ -26,7 +26,7 @@ from lxml import etree
 
 from archive.vault import keys
 from archive.web.auth import GENERATION, SEEN, SINCE
-from archive.web.oai import TOKEN_SALT
+from archive.web.oai.resumption import TOKEN_SALT
 from tests.helpers import add_users, escrow, one, story, write_lines
 from tests.processes import finish, serving, started
 from tests.web.conftest import PASSWORD, ROLES, World

@@ -158,6 +158,7 @@ class _Held:
     def __init__(self, body: bytes, first: int) -> None:
         self.body, self.first, self.at = body, first, 0
         self.go = threading.Event()
+        self.waiting = threading.Event()  # set once the server has read all it gets and waits for more
 
     def tell(self) -> int:
         return self.at
@@ -167,8 +168,10 @@ class _Held:
         return self.at
 
     def read(self, size: int = -1) -> bytes:
-        if self.at >= self.first and not self.go.wait(timeout=120):
-            raise TimeoutError("the test never let the upload go on")
+        if self.at >= self.first:
+            self.waiting.set()
+            if not self.go.wait(timeout=120):
+                raise TimeoutError("the test never let the upload go on")
         end = len(self.body) if size < 0 else self.at + size
         if self.at < self.first:
             end = min(end, self.first)
@@ -198,6 +201,8 @@ def test_an_account_sends_two_recordings_at_once_and_a_third_is_refused_until_on
     media = web_app.config["ESCROW_CONFIG"].media_root
     try:
         poll("two uploads under way", lambda: len(list(media.glob(".*.partial"))) == 2)
+        # Both have written what they were sent and wait for more: their files stand still.
+        poll("both uploads waiting", lambda: all(stream.waiting.is_set() for stream in held))
         before = _media(web_app)
 
         third = upload(clients[2], world.sealed_id, wav)

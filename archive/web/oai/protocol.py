@@ -26,43 +26,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
 from flask_babel import gettext
 from flask_login import current_user
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
-from itsdangerous.timed import TimestampSigner
 from lxml import etree
 
 from archive.errors import NotFound
 from archive.messages import N_
-from archive.services import exports, harvest, tokens
-from archive.services.harvest import Entry, ReleasedStory
-from archive.times import utcnow
+from archive.services import harvest, tokens
+from archive.services.harvest import Entry
 from archive.web import context
 from archive.web.i18n import translated
+from archive.web.oai import envelope, resumption
+from archive.web.oai.envelope import Problem
 
 bp = Blueprint("oai", __name__)
 
-OAI = "http://www.openarchives.org/OAI/2.0/"
-OAI_DC = "http://www.openarchives.org/OAI/2.0/oai_dc/"
-DC = "http://purl.org/dc/elements/1.1/"
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
-OAI_DC_SCHEMA = "http://www.openarchives.org/OAI/2.0/oai_dc.xsd"
 PREFIX = "oai_dc"
 REPOSITORY_NAME = "Escrow oral-history archive"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # earliestDatestamp before the first release
 LATEST = datetime.max.replace(tzinfo=UTC)
 SETTLE = harvest.SETTLE  # see the module docstring
 PAGE_SIZE = 100  # ESCROW_OAI_PAGE_SIZE overrides it
-TOKEN_SECONDS = 24 * 3600  # ESCROW_OAI_TOKEN_SECONDS overrides it
-TOKEN_SALT = "escrow.oai.resumption"
-MAX_TOKEN = 2000
 
 # verb -> (arguments it takes, arguments it requires unless a resumptionToken is given)
 LIST_ARGUMENTS = frozenset({"metadataPrefix", "from", "until", "set", "resumptionToken"})
@@ -76,28 +64,6 @@ VERBS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SECOND = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
-STORY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
-
-
-class _Problem(Exception):
-    """An OAI-PMH error answer: its code, a fixed message and the arguments to repeat."""
-
-    def __init__(self, code: str, message: str, echo: dict[str, str] | None = None,
-                 response_date: datetime | None = None) -> None:
-        super().__init__(code)
-        self.code, self.message, self.echo, self.response_date = code, message, echo or {}, response_date
-
-
-@dataclass(frozen=True)
-class _Window:
-    """A list request's bounds: [since, before), answered as of `pinned`, past `after`."""
-
-    since: datetime | None
-    before: datetime
-    pinned: datetime
-    after: tuple[datetime, str] | None = None
-    cursor: int = 0
-    size: int = 0  # the list's size when the token was made (each page counts it again)
 
 
 @bp.route("/oai", methods=["GET", "POST"])
@@ -109,15 +75,15 @@ def endpoint() -> Response:
         # a personal API token (Authorization: Bearer), as the API takes it.
         return Response(gettext("Sign in, or send a personal API token, to harvest this archive.") + "\n", 401,
                         mimetype="text/plain", headers={"WWW-Authenticate": "Bearer"})
-    now = _now()
+    now = resumption.now()
     try:
         verb, arguments = _arguments()
         response_date, echo, content = HANDLERS[verb](arguments, now)
-    except _Problem as problem:
-        error = etree.Element(f"{{{OAI}}}error", code=problem.code)
+    except Problem as problem:
+        error = etree.Element(f"{{{envelope.OAI}}}error", code=problem.code)
         error.text = translated(problem.message)  # for a person reading the harvest's log (Accept-Language)
-        return _reply(problem.response_date or _second(now), problem.echo, [error])
-    return _reply(response_date, echo, [content])
+        return envelope.reply(problem.response_date or envelope.second(now), problem.echo, [error])
+    return envelope.reply(response_date, echo, [content])
 
 
 # -- requests ------------------------------------------------------------------------
@@ -129,7 +95,7 @@ def _arguments() -> tuple[str, dict[str, str]]:
         items += list(request.form.items(multi=True)) + [(name, "") for name in request.files]
     verbs = [value for name, value in items if name == "verb"]
     if len(verbs) != 1 or verbs[0] not in VERBS:
-        raise _Problem("badVerb", N_("The verb argument is missing, repeated or not an OAI-PMH verb."))
+        raise Problem("badVerb", N_("The verb argument is missing, repeated or not an OAI-PMH verb."))
     verb = verbs[0]
     takes, requires = VERBS[verb]
     arguments: dict[str, str] = {}
@@ -137,35 +103,35 @@ def _arguments() -> tuple[str, dict[str, str]]:
         if name == "verb":
             continue
         if name not in takes:
-            raise _Problem("badArgument", N_("%(verb)s does not take one of the arguments given.", verb=verb))
+            raise Problem("badArgument", N_("%(verb)s does not take one of the arguments given.", verb=verb))
         if name in arguments:
-            raise _Problem("badArgument", N_("An argument is repeated."))
+            raise Problem("badArgument", N_("An argument is repeated."))
         if not value:
-            raise _Problem("badArgument", N_("An argument is empty."))
+            raise Problem("badArgument", N_("An argument is empty."))
         arguments[name] = value
     if "resumptionToken" in arguments:
         if len(arguments) > 1:
-            raise _Problem("badArgument", N_("resumptionToken is an exclusive argument: give it alone."))
+            raise Problem("badArgument", N_("resumptionToken is an exclusive argument: give it alone."))
     elif not requires <= arguments.keys():
-        raise _Problem("badArgument", N_("%(verb)s is missing a required argument.", verb=verb))
+        raise Problem("badArgument", N_("%(verb)s is missing a required argument.", verb=verb))
     return verb, arguments
 
 
 def _format(arguments: dict[str, str], echo: dict[str, str]) -> None:
     if arguments["metadataPrefix"] != PREFIX:
-        raise _Problem("cannotDisseminateFormat", N_("The only metadata format here is oai_dc."), echo)
+        raise Problem("cannotDisseminateFormat", N_("The only metadata format here is oai_dc."), echo)
 
 
 def _entry(identifier: str, echo: dict[str, str]) -> Entry:
     """The record an identifier names; one idDoesNotExist for every other identifier."""
-    prefix = f"oai:{_repository()}:"
+    prefix = f"oai:{envelope.repository()}:"
     story_id = identifier[len(prefix):] if identifier.startswith(prefix) else ""
     try:
-        if not STORY_ID.fullmatch(story_id):
+        if not resumption.STORY_ID.fullmatch(story_id):
             raise NotFound("not an identifier of this repository")
         return harvest.record(context.archive(), story_id)
     except NotFound:
-        raise _Problem("idDoesNotExist", N_("No record has this identifier."), echo) from None
+        raise Problem("idDoesNotExist", N_("No record has this identifier."), echo) from None
 
 
 def _dates(arguments: dict[str, str]) -> tuple[datetime | None, datetime | None]:
@@ -182,7 +148,7 @@ def _dates(arguments: dict[str, str]) -> tuple[datetime | None, datetime | None]
                 raise ValueError(text)
             moment = datetime.strptime(text, "%Y-%m-%d" if kind == "day" else "%Y-%m-%dT%H:%M:%SZ")
         except ValueError:
-            raise _Problem("badArgument", N_("Dates are YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ.")) from None
+            raise Problem("badArgument", N_("Dates are YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ.")) from None
         kinds.add(kind)
         moment = moment.replace(tzinfo=UTC)
         if name == "from":
@@ -191,9 +157,9 @@ def _dates(arguments: dict[str, str]) -> tuple[datetime | None, datetime | None]
             step = timedelta(days=1) if kind == "day" else timedelta(seconds=1)
             until = moment + step if moment <= LATEST - step else LATEST
     if len(kinds) > 1:
-        raise _Problem("badArgument", N_("from and until must have the same granularity."))
+        raise Problem("badArgument", N_("from and until must have the same granularity."))
     if since is not None and until is not None and since >= until:
-        raise _Problem("badArgument", N_("from is later than until."))
+        raise Problem("badArgument", N_("from is later than until."))
     return since, until
 
 
@@ -204,13 +170,13 @@ Answer = tuple[datetime, dict[str, str], Any]
 
 def _identify(arguments: dict[str, str], now: datetime) -> Answer:
     first = harvest.earliest(context.archive()) or EPOCH
-    identify = etree.Element(f"{{{OAI}}}Identify")
-    for name, value in (("repositoryName", REPOSITORY_NAME), ("baseURL", _base_url()),
+    identify = etree.Element(f"{{{envelope.OAI}}}Identify")
+    for name, value in (("repositoryName", REPOSITORY_NAME), ("baseURL", envelope.base_url()),
                         ("protocolVersion", "2.0"), ("adminEmail", _admin_email()),
-                        ("earliestDatestamp", _stamp(first)), ("deletedRecord", "persistent"),
+                        ("earliestDatestamp", envelope.stamp(first)), ("deletedRecord", "persistent"),
                         ("granularity", "YYYY-MM-DDThh:mm:ssZ")):
-        _sub(identify, name, value)
-    return _second(now), {"verb": "Identify"}, identify
+        envelope.sub(identify, name, value)
+    return envelope.second(now), {"verb": "Identify"}, identify
 
 
 def _list_metadata_formats(arguments: dict[str, str], now: datetime) -> Answer:
@@ -220,19 +186,20 @@ def _list_metadata_formats(arguments: dict[str, str], now: datetime) -> Answer:
         echo["identifier"] = arguments["identifier"]
         if entry.deleted:
             # A deleted record keeps its header, and nothing more: no format disseminates it.
-            raise _Problem("noMetadataFormats", N_("This record is deleted: no metadata is available for it."), echo)
-    formats = etree.Element(f"{{{OAI}}}ListMetadataFormats")
-    one = _sub(formats, "metadataFormat")
-    for name, value in (("metadataPrefix", PREFIX), ("schema", OAI_DC_SCHEMA), ("metadataNamespace", OAI_DC)):
-        _sub(one, name, value)
-    return _second(now), echo, formats
+            raise Problem("noMetadataFormats", N_("This record is deleted: no metadata is available for it."), echo)
+    formats = etree.Element(f"{{{envelope.OAI}}}ListMetadataFormats")
+    one = envelope.sub(formats, "metadataFormat")
+    for name, value in (("metadataPrefix", PREFIX), ("schema", envelope.OAI_DC_SCHEMA),
+                        ("metadataNamespace", envelope.OAI_DC)):
+        envelope.sub(one, name, value)
+    return envelope.second(now), echo, formats
 
 
 def _list_sets(arguments: dict[str, str], now: datetime) -> Answer:
     echo = {"verb": "ListSets"}
     if "resumptionToken" in arguments:
-        raise _Problem("badResumptionToken", N_("This repository issues no resumption tokens for sets."), echo)
-    raise _Problem("noSetHierarchy", N_("This repository does not support sets."), echo)
+        raise Problem("badResumptionToken", N_("This repository issues no resumption tokens for sets."), echo)
+    raise Problem("noSetHierarchy", N_("This repository does not support sets."), echo)
 
 
 def _get_record(arguments: dict[str, str], now: datetime) -> Answer:
@@ -241,14 +208,14 @@ def _get_record(arguments: dict[str, str], now: datetime) -> Answer:
     echo["metadataPrefix"] = PREFIX
     entry = _entry(arguments["identifier"], echo)
     echo = {"verb": "GetRecord", "identifier": arguments["identifier"], "metadataPrefix": PREFIX}
-    found = etree.Element(f"{{{OAI}}}GetRecord")
-    _record(found, entry)
-    return _second(now), echo, found
+    found = etree.Element(f"{{{envelope.OAI}}}GetRecord")
+    envelope.record(found, entry)
+    return envelope.second(now), echo, found
 
 
 def _list(verb: str, arguments: dict[str, str], now: datetime) -> Answer:
     if "resumptionToken" in arguments:
-        window = _load(verb, arguments["resumptionToken"])
+        window = resumption.load(verb, arguments["resumptionToken"])
         echo = {"verb": verb, "resumptionToken": arguments["resumptionToken"]}
     else:
         since, until = _dates(arguments)
@@ -256,9 +223,9 @@ def _list(verb: str, arguments: dict[str, str], now: datetime) -> Answer:
         _format(arguments, {"verb": verb, **dates})
         echo = {"verb": verb, "metadataPrefix": PREFIX, **dates}
         if "set" in arguments:
-            raise _Problem("noSetHierarchy", N_("This repository does not support sets."), echo)
-        pinned = _second(now) - SETTLE
-        window = _Window(since, min(until, pinned) if until is not None else pinned, pinned)
+            raise Problem("noSetHierarchy", N_("This repository does not support sets."), echo)
+        pinned = envelope.second(now) - SETTLE
+        window = resumption.Window(since, min(until, pinned) if until is not None else pinned, pinned)
     size = _page_size()
     archive = context.archive()
     # One row past the page: a page carries a token only when a record really follows it, so
@@ -270,32 +237,33 @@ def _list(verb: str, arguments: dict[str, str], now: datetime) -> Answer:
         # in this list. noRecordsMatch here would end the list without the empty token the
         # protocol requires; the harvester is told to start over from this harvest's bound,
         # where it finds them with their new datestamps (records, or deleted headers).
-        raise _Problem("badResumptionToken",
+        raise Problem("badResumptionToken",
                        N_("This list changed after the harvest began: the records left to send were taken down "
                           "or released again since, and now carry later datestamps. Harvest again with "
                           "from=%(since)s (this harvest's responseDate) to receive them.",
-                          since=_stamp(window.pinned)),
+                          since=envelope.stamp(window.pinned)),
                        {"verb": verb}, response_date=window.pinned)
     if not entries:
-        raise _Problem("noRecordsMatch", N_("No records match these arguments."), echo, response_date=window.pinned)
+        raise Problem("noRecordsMatch", N_("No records match these arguments."), echo, response_date=window.pinned)
     more, entries = len(entries) > size, entries[:size]
-    listing = etree.Element(f"{{{OAI}}}{verb}")
+    listing = etree.Element(f"{{{envelope.OAI}}}{verb}")
     for entry in entries:
         if verb == "ListRecords":
-            _record(listing, entry)
+            envelope.record(listing, entry)
         else:
-            _header(listing, entry)
+            envelope.header(listing, entry)
     if more or window.after is not None:
         # What was sent, and what is left to send now: a record taken down or released again
         # since the list began has left it (its datestamp is past the bound), and the size says so.
         total = window.cursor + harvest.count(archive, since=window.since, before=window.before, after=window.after)
-        token = _sub(listing, "resumptionToken", completeListSize=str(total), cursor=str(window.cursor))
+        token = envelope.sub(listing, "resumptionToken", completeListSize=str(total), cursor=str(window.cursor))
         if more:
             last = entries[-1]
-            following = _Window(window.since, window.before, window.pinned, (last.datestamp, last.story_id),
+            following = resumption.Window(window.since, window.before, window.pinned, (last.datestamp, last.story_id),
                                 window.cursor + len(entries), total)
-            token.text = _dump(verb, following)
-            token.set("expirationDate", _stamp(_second(now) + timedelta(seconds=_token_seconds())))
+            token.text = resumption.dump(verb, following)
+            expires = envelope.second(now) + timedelta(seconds=resumption.token_seconds())
+            token.set("expirationDate", envelope.stamp(expires))
     return window.pinned, echo, listing
 
 
@@ -309,152 +277,15 @@ HANDLERS: dict[str, Callable[[dict[str, str], datetime], Answer]] = {
 }
 
 
-# -- resumption tokens -----------------------------------------------------------------
-
-class _Signer(TimestampSigner):
-    """Token timestamps by the provider's clock (ESCROW_OAI_CLOCK, for tests of expiry)."""
-
-    def get_timestamp(self) -> int:
-        return int(_now().timestamp())
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    secret = current_app.secret_key
-    if not secret:  # the app answers 503 before any view while it has no key ring
-        raise RuntimeError("no secret key")
-    return URLSafeTimedSerializer(secret, salt=TOKEN_SALT, signer=_Signer)
-
-
-def _dump(verb: str, window: _Window) -> str:
-    """A signed, timestamped token: the verb, the bounds, the keyset position and counts."""
-    assert window.after is not None
-    payload = {"v": verb, "s": window.since.isoformat() if window.since else None,
-               "b": window.before.isoformat(), "r": window.pinned.isoformat(),
-               "d": window.after[0].isoformat(), "i": window.after[1], "c": window.cursor, "n": window.size}
-    return str(_serializer().dumps(payload))
-
-
-def _load(verb: str, token: str) -> _Window:
-    """The window a token continues; badResumptionToken if forged, damaged, expired or another verb's."""
-    echo = {"verb": verb}
-    try:
-        if len(token) > MAX_TOKEN:
-            raise BadData("too long")
-        data = _serializer().loads(token, max_age=_token_seconds())
-        if not isinstance(data, dict) or data.get("v") != verb:
-            raise BadData("another verb's")
-        since = None if data["s"] is None else _instant(data["s"])
-        story_id, cursor, size = data["i"], data["c"], data["n"]
-        if not (isinstance(story_id, str) and STORY_ID.fullmatch(story_id) and type(cursor) is int
-                and type(size) is int and 0 < cursor and 0 < size):
-            raise BadData("malformed")
-        return _Window(since, _instant(data["b"]), _instant(data["r"]), (_instant(data["d"]), story_id),
-                       cursor, size)
-    except SignatureExpired:
-        raise _Problem("badResumptionToken", N_("This resumption token has expired: start the list again."),
-                       echo) from None
-    except (BadData, KeyError, TypeError, ValueError, OverflowError):
-        raise _Problem("badResumptionToken", N_("This resumption token is not valid here."), echo) from None
-
-
-def _instant(text: Any) -> datetime:
-    moment = datetime.fromisoformat(text) if isinstance(text, str) else None
-    if moment is None or moment.utcoffset() != timedelta(0):
-        raise ValueError("not a UTC instant")
-    return moment
-
-
-# -- records -----------------------------------------------------------------------------
-
-def _header(parent: etree._Element, entry: Entry) -> None:
-    header = _sub(parent, "header")
-    if entry.deleted:
-        header.set("status", "deleted")
-    _sub(header, "identifier", f"oai:{_repository()}:{entry.story_id}")
-    _sub(header, "datestamp", _stamp(entry.datestamp))
-
-
-def _record(parent: etree._Element, entry: Entry) -> None:
-    """A record: its header, and oai_dc metadata while it is released (none once deleted)."""
-    record = _sub(parent, "record")
-    _header(record, entry)
-    if entry.story is not None:
-        _sub(record, "metadata").append(_dublin_core(entry.story))
-
-
-def _dublin_core(story: ReleasedStory) -> etree._Element:
-    """oai_dc from the released copy only (exports.dublin_core, as the bag's metadata.csv)."""
-    dc = etree.Element(f"{{{OAI_DC}}}dc", nsmap={"oai_dc": OAI_DC, "dc": DC, "xsi": XSI})
-    dc.set(f"{{{XSI}}}schemaLocation", f"{OAI_DC} {OAI_DC_SCHEMA}")
-    for name, value in exports.dublin_core(story, f"{_root()}/stories/{story.id}"):
-        text = exports.xml_text(value).strip()
-        if text:
-            etree.SubElement(dc, f"{{{DC}}}{name}").text = text
-    return dc
-
-
-# -- the envelope --------------------------------------------------------------------------
-
-def _reply(response_date: datetime, echo: dict[str, str], content: list[etree._Element]) -> Response:
-    root = etree.Element(f"{{{OAI}}}OAI-PMH", nsmap={None: OAI, "xsi": XSI})
-    root.set(f"{{{XSI}}}schemaLocation", f"{OAI} {OAI_SCHEMA}")
-    _sub(root, "responseDate", _stamp(response_date))
-    _sub(root, "request", _base_url(), **echo)
-    root.extend(content)
-    body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    return Response(body, 200, mimetype="text/xml")
-
-
-def _sub(parent: etree._Element, name: str, text: str | None = None, **attributes: str) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{OAI}}}{name}", attributes)
-    element.text = text
-    return element
-
-
-def _stamp(moment: datetime) -> str:
-    """An instant at the declared granularity (seconds, UTC)."""
-    moment = moment.astimezone(UTC)
-    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"
-
-
-def _second(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(microsecond=0)
-
-
 def _token_opens() -> bool:
     secret = context.bearer()  # a wrong one counts as a failed sign-in, as on the API
     return bool(secret) and tokens.authenticate(context.archive(), secret or "",
                                                 request.remote_addr or "unknown") is not None
 
 
-def _now() -> datetime:
-    clock: Callable[[], datetime] = current_app.config.get("ESCROW_OAI_CLOCK") or utcnow
-    return clock()
-
-
 def _page_size() -> int:
     size = current_app.config.get("ESCROW_OAI_PAGE_SIZE", PAGE_SIZE)
     return size if isinstance(size, int) and size > 0 else PAGE_SIZE
-
-
-def _token_seconds() -> int:
-    seconds = current_app.config.get("ESCROW_OAI_TOKEN_SECONDS", TOKEN_SECONDS)
-    return seconds if isinstance(seconds, int) else TOKEN_SECONDS
-
-
-def _root() -> str:
-    # The configured public address; unset, the request's own (its Host is one of localhost's).
-    return context.archive().config.base_url or request.url_root.rstrip("/")
-
-
-def _base_url() -> str:
-    return _root() + "/oai"
-
-
-def _repository() -> str:
-    """The repository identifier in oai:<repository>:<story id>: the public host, or localhost."""
-    base = context.archive().config.base_url
-    return (urlsplit(base).hostname if base else None) or "localhost"
 
 
 def _admin_email() -> str:
@@ -463,5 +294,5 @@ def _admin_email() -> str:
     configured = context.archive().config.contact_email  # ESCROW_CONTACT_EMAIL
     if configured:
         return configured
-    host = _repository()
+    host = envelope.repository()
     return f"archive@{host}" if "." in host else f"archive@{host}.invalid"
