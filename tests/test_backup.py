@@ -126,7 +126,7 @@ def test_a_backup_never_holds_the_master_key(home: Path, tmp_path: Path) -> None
     create(home, backup)
 
     data = inside(backup)
-    for key in [ring.audit_key, *ring.keks.values()]:
+    for key in [*ring.audits.values(), *ring.keks.values()]:
         assert key not in data and base64.b64encode(key) not in data
     assert b"Sealed vote" not in data  # sealed content stays ciphertext
     assert b"Released picket" in data  # (the look inside works)
