@@ -368,10 +368,12 @@ def _walk(session: Session, ring: AuditKeys, since: Verified, *, seen: dict[int,
 
 
 def _reached(ring: AuditKeys, at: Verified) -> None:
-    """The chain must be under the ring's newest audit key (or, while a rotation is unfinished,
-    the one before it): a chain that never switched was rewritten from its switch on."""
-    allowed = {ring.audit_version, ring.audit_version - 1} if ring.rotating else {ring.audit_version}
-    if at.key_version not in allowed:
+    """The chain must have reached the ring's newest audit key (or, while a rotation is
+    unfinished, the one before it): a chain that never switched was rewritten from its switch
+    on. (A chain ahead of the ring was verified with keys read again from the key file: a
+    rotation ran after this process read it.)"""
+    lowest = ring.audit_version - 1 if ring.rotating else ring.audit_version
+    if at.key_version < lowest:
         raise TamperDetected(N_("the audit log ends under audit key version %(found)s, not %(newest)s, the key "
                                 "ring's newest: its switch to the new key and the entries after it were replaced",
                                 found=str(at.key_version), newest=str(ring.audit_version)))

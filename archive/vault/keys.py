@@ -201,9 +201,15 @@ def write_file(path: Path, ring: Keyring, *, replace: bool = False) -> None:
         os.replace(target, path)
 
 
+def _row(purpose: str, version: int) -> int:
+    """The version a key's check value is stored (and labelled) under: audit key version 1 was
+    registered as version 0 when audit keys had none, and stays there, so a database from before
+    they had versions (a backup being restored, before it is migrated) checks the same."""
+    return 0 if (purpose, version) == ("audit", 1) else version
+
+
 def _digest(key: bytes, purpose: str, version: int) -> bytes:
-    # Audit key version 1 was registered when audit keys had no version: its label says 0.
-    label = 0 if (purpose, version) == ("audit", 1) else version
+    label = _row(purpose, version)
     return hmac.new(key, f"escrow key check v1|{purpose}|{label}".encode(), hashlib.sha256).digest()
 
 
@@ -241,8 +247,8 @@ def register(session: Session, ring: Keyring) -> None:
     """Store check values for every key of the ring that the database does not know yet."""
     known = {(c.purpose, c.version) for c in session.scalars(select(KeyCheck))}
     for purpose, version, key in _ring_entries(ring):
-        if (purpose, version) not in known:
-            session.add(KeyCheck(purpose=purpose, version=version,
+        if (purpose, _row(purpose, version)) not in known:
+            session.add(KeyCheck(purpose=purpose, version=_row(purpose, version),
                                  digest=_digest(key, purpose, version), created_at=utcnow()))
 
 
@@ -252,7 +258,7 @@ def verify(session: Session, ring: Keyring) -> None:
     if not checks:
         raise NotInitialised("this archive's database has no keys registered: run 'escrow init'")
     for purpose, version, key in _ring_entries(ring):
-        expected = checks.get((purpose, version))
+        expected = checks.get((purpose, _row(purpose, version)))
         name = f"audit key version {version}" if purpose == "audit" else f"master key version {version}"
         if expected is None:
             raise KeyProblem(f"the {name} is not known to this archive: wrong key ring?")

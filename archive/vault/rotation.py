@@ -18,7 +18,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from archive import audit
+from archive import audit, pauses
 from archive.audit import Action
 from archive.config import Config
 from archive.errors import KeyProblem
@@ -32,11 +32,13 @@ BATCH = 500
 
 @dataclass(frozen=True)
 class Rotation:
-    """The outcome: the master key version now in use and how many data keys moved to it."""
+    """The outcome: the master key version now in use, how many data keys moved to it, and the
+    audit key version the audit log is now under."""
 
     version: int
     rewrapped: int
     resumed: bool
+    audit_version: int
 
 
 Wrapped = type[Story] | type[Recording]
@@ -116,6 +118,7 @@ def rotate(unit: Unit, config: Config, actor: str) -> Rotation:
     rewrapped = _rewrap(unit, keyring, version)
     with unit.ring_change():  # (it commits first: what was sealed while the batches ran is read now)
         rewrapped += _rewrap(unit, keyring, version)
+        pauses.at("rotation.switch")  # (tests: writers run here, on the old audit key)
         # The switch, under the old audit key, then the rotation's entry under the new one, which
         # pins it (a chain that ends at its switch was cut). Writers wait for the head's lock.
         audit.rekey(session, keyring.audit_key, actor, keyring.audit_version)
@@ -127,4 +130,4 @@ def rotate(unit: Unit, config: Config, actor: str) -> Rotation:
             raise KeyProblem(f"{len(left)} data keys are still wrapped under an older master key: "
                              "the old key stays in the ring; run 'escrow keys rotate' again")
         keys.write_file(config.key_file, keyring.only({version}), replace=True)
-    return Rotation(version, rewrapped, resumed)
+    return Rotation(version, rewrapped, resumed, keyring.audit_version)

@@ -1,8 +1,8 @@
-"""Audit keys get versions: the head records the one in force, and the key check of the one
-audit key an archive had becomes version 1's.
+"""Audit keys get versions: the head records the one the chain is under.
 
-A key file with a single `audit:` line is read as audit key version 1 (archive/vault/keys.py);
-the chain of an existing archive is all under it, which the head's new column says.
+A key file with a single `audit:` line is read as audit key version 1, whose check value stays
+where it was (archive/vault/keys.py); the chain of an existing archive is all under it, which
+the head's new column says.
 
 Revision ID: 0012
 Revises: 0011
@@ -22,15 +22,13 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column('audit_head', sa.Column('key_version', sa.Integer(), server_default='1', nullable=False))
-    op.execute("UPDATE key_checks SET version = 1 WHERE purpose = 'audit' AND version = 0")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
-    rotated = bind.execute(sa.text("SELECT count(*) FROM key_checks WHERE purpose = 'audit' AND version > 1"))
+    rotated = bind.execute(sa.text("SELECT count(*) FROM audit_head WHERE key_version > 1"))
     if rotated.scalar():
         raise RuntimeError("this archive's audit log has switched audit keys since 0012: it cannot go back "
                            "to a single audit key")
-    op.execute("UPDATE key_checks SET version = 0 WHERE purpose = 'audit' AND version = 1")
     with op.batch_alter_table('audit_head') as batch:
         batch.drop_column('key_version')
