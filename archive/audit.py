@@ -178,7 +178,9 @@ def _mac(key: bytes, entry: AuditEntry) -> str:
 def _head(session: Session) -> AuditHead:
     # One locked read of the head per transaction; later records in the same
     # transaction reuse it (an import of 10,000 stories writes 10,000 entries).
-    transaction = session.get_transaction()
+    # (Begun here if nothing was read yet: before, "no transaction" matched the next one's too,
+    # and a later transaction reused a head read without its lock.)
+    transaction = session.get_transaction() or session.begin()
     cached = session.info.get("audit_head")
     if cached is not None and cached[0] is transaction:
         return cached[1]

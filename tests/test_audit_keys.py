@@ -19,8 +19,14 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from archive import audit, create_app, db, services
+from archive.audit import Action, AuditAnchor, AuditEntry, AuditHead
+from archive.errors import TamperDetected
 from archive.config import Config
 from archive.services import records
 from archive.vault import keys
@@ -243,3 +249,80 @@ def test_anchors_kept_before_a_rotation_still_check_after_it(home: Path) -> None
     sql(home, "UPDATE audit_log SET hash = :h WHERE seq = :seq", h="0" * 64, seq=seq)
     status, output = verify(home, "--anchor", kept)
     assert status == 1 and f"audit entry {seq} does not verify" in output
+
+
+# -- the property: verification fails exactly when an entry was forged with a retired key ---------
+
+STEPS = st.lists(st.one_of(
+    st.tuples(st.just("write"), st.just(0), st.just(0)),
+    st.tuples(st.just("rotate"), st.just(0), st.just(0)),
+    # forge: append an entry MACed with the audit key of the key file copied at rotation `copy`
+    st.tuples(st.just("forge"), st.integers(0, 8), st.just(0)),
+    # rewrite: edit entry `at` and re-MAC it and everything after it with that copy's key
+    st.tuples(st.just("rewrite"), st.integers(0, 8), st.integers(0, 40)),
+), max_size=14)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS)
+def test_verification_fails_exactly_when_an_entry_was_forged_with_a_retired_key(
+        session: Session, steps: list[tuple[str, int, int]]) -> None:
+    """Writes, rotations and forgeries in any order, on the real database. The model keeps, per
+    entry, the audit key version in force at it and whether the key that MACed it was another:
+    a key file current when it forged signs nothing wrong (it is the archive's key), a copy
+    from before a switch does. Verification fails iff some entry is wrong, naming the first."""
+    for table in (AuditAnchor, AuditEntry, AuditHead):
+        session.execute(delete(table))
+    session.commit()
+    ring = keys.generate()
+    copies = [ring]  # the key file as it was at each rotation
+    version = 1
+    in_force: list[int] = []
+    wrong: list[bool] = []
+
+    def honest(action: Action, **detail: object) -> None:
+        audit.record(session, ring.audit_key, "org@example.org", action, **detail)
+        in_force.append(version)
+        wrong.append(False)
+
+    honest(Action.STORY_READ)
+    for kind, copy_at, at in steps:
+        copy = copies[copy_at % len(copies)]
+        forged_with = copy.audit_version
+        if kind == "write":
+            honest(Action.STORY_READ)
+        elif kind == "rotate":
+            ring = ring.with_new_keys()
+            copies.append(ring)
+            audit.rekey(session, ring.audit_key, audit.SYSTEM, ring.audit_version)
+            in_force.append(version)
+            wrong.append(False)
+            version = ring.audit_version
+            honest(Action.KEYS_ROTATE)
+            ring = ring.only({ring.current_version})
+        elif kind == "forge":
+            audit.record(session, lambda _v, key=copy.audits[forged_with]: key, "mallory@example.org",
+                         Action.USER_ADD, role="admin")
+            in_force.append(version)
+            wrong.append(forged_with != version)
+        else:
+            start = at % len(in_force)
+            entries = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+            entries[start].actor = "someone@else.org"
+            previous = entries[start - 1].hash if start else audit.GENESIS
+            for index, entry in enumerate(entries[start:], start):
+                entry.prev_hash = previous
+                entry.hash = previous = audit._mac(copy.audits[forged_with], entry)
+                wrong[index] = forged_with != in_force[index]
+            head = session.get(AuditHead, 1)
+            assert head is not None
+            head.hash = previous
+        session.commit()
+
+    if True in wrong:
+        with pytest.raises(TamperDetected) as caught:
+            audit.verify(session, ring)
+        assert f"audit entry {wrong.index(True) + 1} does not verify" in str(caught.value)
+    else:
+        assert audit.verify(session, ring) == len(in_force)
+    session.rollback()
