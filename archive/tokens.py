@@ -38,7 +38,7 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def revoke_all(session: Session, audit_key: bytes, user_id: int, actor: str, why: str) -> int:
+def revoke_all(session: Session, audit_key: audit.KeyOf, user_id: int, actor: str, why: str) -> int:
     """Revoke every active token of an account, in the caller's transaction, each audited as
     its owner's revocation is, with why; how many were revoked."""
     now = utcnow()

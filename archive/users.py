@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from archive import tokens
+from archive import audit, tokens
 from archive.db import Base, UTCDateTime
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.messages import N_, Message
@@ -183,7 +183,7 @@ def count(session: Session) -> int:
     return session.scalar(select(func.count(User.id))) or 0
 
 
-def set_password(session: Session, audit_key: bytes, user: User, password: str, *, actor: str) -> None:
+def set_password(session: Session, audit_key: audit.KeyOf, user: User, password: str, *, actor: str) -> None:
     """Give an account a new password: its sessions end and its API tokens are revoked (each
     audited as done by `actor`), since what the old password opened must not outlive it. The
     caller commits, with the change."""

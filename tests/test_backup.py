@@ -126,7 +126,7 @@ def test_a_backup_never_holds_the_master_key(home: Path, tmp_path: Path) -> None
     create(home, backup)
 
     data = inside(backup)
-    for key in [ring.audit_key, *ring.keks.values()]:
+    for key in [*ring.audits.values(), *ring.keks.values()]:
         assert key not in data and base64.b64encode(key) not in data
     assert b"Sealed vote" not in data  # sealed content stays ciphertext
     assert b"Released picket" in data  # (the look inside works)
@@ -287,3 +287,28 @@ def test_sealed_recordings_go_with_a_backup_and_open_after_a_restore(home: Path,
         opened = Reader(data_key(keys.load(config), recording),
                         media.Binding(story_id, recording_id, "original"), source).read()
     assert opened == wav.read_bytes()
+
+
+def test_a_backup_made_before_a_rotation_restores_with_the_key_file_of_its_time(
+        home: Path, tmp_path: Path, fresh: Fresh) -> None:
+    """The key file as it is after the rotation lacks the master key the backup's data keys are
+    wrapped under: refused, the instance left fresh. With the key file kept from the backup's
+    time it restores; its audit log, all under the old audit key, verifies; and a rotation there
+    switches it to a new one."""
+    backup = tmp_path / "escrow.backup"
+    create(home, backup)
+    kept = (home / "master.key").read_text()
+    assert escrow(home, "keys", "rotate").exit_code == 0
+    folder = fresh.with_key_of(home)
+
+    refused = fresh("backup", "restore", str(backup))
+    (folder / "master.key").write_text(kept)
+    restored = fresh("backup", "restore", str(backup))
+
+    assert refused.exit_code == 1 and "not the one escrow.backup was made with; nothing was restored" in refused.output
+    assert restored.exit_code == 0, restored.output
+    assert fresh("audit", "verify").exit_code == 0
+    assert fresh.stories_open() == 2
+    assert fresh("keys", "rotate").exit_code == 0
+    assert "audit log intact" in fresh("audit", "verify").output
+    assert fresh.stories_open() == 2

@@ -93,11 +93,11 @@ def test_init_does_not_replace_a_lost_key_of_an_existing_archive(home: Path) -> 
     assert not (home / "master.key").exists()
 
 
-@pytest.mark.parametrize("cut", [0, 10, 40, 70, 99])  # 100: the whole ring less its newline
+@pytest.mark.parametrize("cut", [0, 10, 40, 70, 100])  # 101: the whole ring less its newline
 def test_a_truncated_key_file_is_refused(home: Path, lines: Path, cut: int) -> None:
     path = home / "master.key"
     text = path.read_text()
-    body_start = text.index("audit:")
+    body_start = text.index("audit1:")
     path.write_text(text[: body_start + cut])
 
     result = escrow(home, "stories", "import", str(lines), "--as", "org@example.org")
@@ -137,7 +137,7 @@ def test_no_key_ever_reaches_the_database(home: Path, lines: Path) -> None:
 
     database = database_bytes(home)
 
-    for key in [ring.audit_key, *ring.keks.values()]:
+    for key in [*ring.audits.values(), *ring.keks.values()]:
         assert key not in database
         assert base64.b64encode(key) not in database
 
@@ -145,7 +145,7 @@ def test_no_key_ever_reaches_the_database(home: Path, lines: Path) -> None:
 def test_a_keyring_never_shows_its_keys_in_a_repr() -> None:
     ring = keys.generate()
 
-    assert base64.b64encode(ring.audit_key).decode() not in repr(ring)
+    assert base64.b64encode(ring.audits[1]).decode() not in repr(ring)
     assert repr(Config.for_home(Path("/x"), master_key="secret-text")).count("secret-text") == 0
 
 
@@ -188,7 +188,7 @@ def test_a_rotation_killed_after_registering_its_key_but_before_writing_it(
     with app.app_context():  # the database learnt of version 2; the key file never held it
         from archive import db
         session = db.db.session()
-        keys.register(session, keys.load(config).with_new_kek())
+        keys.register(session, keys.load(config).with_new_keys())
         session.commit()
         db.db.session.remove()
         db.db.engine.dispose()
@@ -209,7 +209,7 @@ def test_a_rotation_killed_after_its_last_batch_is_finished_not_started_again(
     assert escrow(home, "keys", "rotate").exit_code == 0
     # Put back the two-key ring the rotation held before it dropped the old key.
     second = keys.parse((home / "master.key").read_text(), "test")
-    two = keys.Keyring({1: first.keks[1], 2: second.keks[2]}, first.audit_key)
+    two = keys.Keyring({1: first.keks[1], 2: second.keks[2]}, second.audits)
     (home / "master.key").write_text(two.to_text())
 
     result = escrow(home, "keys", "rotate")

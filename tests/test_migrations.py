@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sqlalchemy import inspect
 from archive import db
 from archive.db import Base
 from archive.paths import MIGRATIONS
+from archive.vault import keys
 from tests.helpers import assert_no_canary, canaries, escrow, one, sql, story, write_lines
 
 
@@ -94,3 +96,33 @@ def test_counted_session_generations_become_random_ones_and_end_every_session(ap
     assert escrow(archive_home, "users", "add", "new@example.org", "--role", "researcher", "--password-stdin",
                   input="a long enough password\n").exit_code == 0
     assert len(one(archive_home, "SELECT session_generation FROM users WHERE email = 'new@example.org'")) == 22
+
+
+def test_an_archive_and_key_file_from_before_audit_keys_had_versions_verify_and_rotate(
+        app: Flask, archive_home: Path, tmp_path: Path) -> None:
+    """0011 -> 0012: the key file's one `audit:` line is audit key version 1, the chain written
+    under it verifies, and the next rotation switches it to a version 2 while keeping version 1."""
+    assert escrow(archive_home, "users", "add", "org@example.org", "--role", "organizer",
+                  "--password-stdin", input="a long enough password\n").exit_code == 0
+    assert escrow(archive_home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", story())),
+                  "--as", "org@example.org").exit_code == 0
+    ring = keys.parse((archive_home / "master.key").read_text(), "test")
+    db.db.session.remove()
+    downgrade(directory=str(MIGRATIONS), revision="0011")
+    assert "key_version" not in {c["name"] for c in inspect(db.db.engine).get_columns("audit_head")}
+    legacy = (f"audit:{base64.b64encode(ring.audits[1]).decode()}\n"  # as a key file of that time reads
+              f"kek1:{base64.b64encode(ring.keks[1]).decode()}\n")
+    (archive_home / "master.key").write_text(legacy)
+    entries = one(archive_home, "SELECT count(*) FROM audit_log")
+
+    db.upgrade()
+
+    assert one(archive_home, "SELECT key_version FROM audit_head") == 1
+    verified = escrow(archive_home, "audit", "verify")
+    assert verified.exit_code == 0 and f"intact: {entries} entries" in verified.output
+    assert escrow(archive_home, "keys", "rotate").exit_code == 0
+    rotated = keys.parse((archive_home / "master.key").read_text(), "test")
+    assert sorted(rotated.audits) == [1, 2] and rotated.audits[1] == ring.audits[1]
+    assert "audit:" not in (archive_home / "master.key").read_text()  # written as audit1: now
+    assert escrow(archive_home, "audit", "verify").exit_code == 0
+    assert one(archive_home, "SELECT key_version FROM audit_head") == 2

@@ -185,9 +185,10 @@ def keys_group() -> None:
 
 @keys_group.command("rotate")
 def keys_rotate() -> None:
-    """Re-wrap every data key under a new master key (payloads are not re-encrypted)."""
+    """Re-wrap every data key under a new master key (payloads are not re-encrypted) and switch
+    the audit log to a new audit key."""
     result = keyring.rotate(base.archive())
     verb = "finished rotating" if result.resumed else "rotated"
     rewrapped = base.counted(result.rewrapped, "data key", "data keys")
-    click.echo(f"{verb} to master key version {result.version}: {rewrapped} re-wrapped; "
-               "every web session has ended (people sign in again)")
+    click.echo(f"{verb} to master key version {result.version}: {rewrapped} re-wrapped; the audit log is "
+               f"under audit key version {result.audit_version}; every web session has ended (people sign in again)")

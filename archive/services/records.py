@@ -26,14 +26,14 @@ class Shown:
 
 def verify(archive: Archive, kept: Anchor | None = None) -> tuple[int, Anchor | None]:
     """Check the chain, head and anchors: the number of entries and the last stored anchor."""
-    count = audit.verify(archive.session, archive.keyring.audit_key, kept)
+    count = audit.verify(archive.session, archive.keyring, kept)
     return count, audit.last_anchor(archive.session)
 
 
 def anchor(archive: Archive, actor: str = SYSTEM) -> Anchor:
     """Anchor the head of a chain that verifies (never a broken one)."""
     with archive.unit() as unit:
-        audit.verify(unit.session, unit.keyring.audit_key)  # read again inside: the head anchored is this one's
+        audit.verify(unit.session, unit.keyring)  # read again inside: the head anchored is this one's
         return audit.anchor(unit.session, unit.keyring.audit_key, actor)
 
 
@@ -53,7 +53,7 @@ def show(archive: Archive, actor: str, *, story_id: str | None = None, since: da
 
 
 # The last entry each process has verified, per database: the page verifies from there on.
-_verified: dict[str, tuple[int, str]] = {}
+_verified: dict[str, audit.Verified] = {}
 
 
 def status(archive: Archive) -> tuple[int | None, str | None, Anchor | None]:
@@ -64,11 +64,11 @@ def status(archive: Archive) -> tuple[int | None, str | None, Anchor | None]:
     which reads it all.
     """
     where = archive.config.database_url
-    seq, mac = _verified.get(where, (0, audit.GENESIS))
+    since = _verified.get(where, audit.START)
     verified: int | None
     try:
-        _verified[where] = audit.verify_since(archive.session, archive.keyring.audit_key, seq, mac)
-        verified, problem = _verified[where][0], None
+        _verified[where] = audit.verify_since(archive.session, archive.keyring, since)
+        verified, problem = _verified[where].seq, None
     except TamperDetected as error:
         _verified.pop(where, None)
         verified, problem = None, error.args[0]  # a message the page shows in its language

@@ -1,9 +1,15 @@
-"""The master key ring: key-encryption keys (versioned) and the audit HMAC key.
+"""The master key ring: key-encryption keys and audit HMAC keys, both versioned.
 
 The ring lives outside the database, in a 0600 file in the instance folder or in
-ESCROW_MASTER_KEY. Its text is tokens `audit:BASE64` and `kekN:BASE64`, separated
-by whitespace; lines starting with `#` are comments. Only a one-way check value of
-each key is stored in the database, so a wrong key is refused before anything is written.
+ESCROW_MASTER_KEY. Its text is tokens `auditN:BASE64` and `kekN:BASE64`, separated
+by whitespace; lines starting with `#` are comments. A key file written before audit keys
+had versions holds one `audit:BASE64`: that is audit key version 1. Only a one-way check
+value of each key is stored in the database, so a wrong key is refused before anything is
+written.
+
+A rotation adds a master key and an audit key. The old master key leaves once no data key
+needs it; old audit keys stay, because the entries chained under them can be verified with
+nothing else (archive/audit.py: what an old audit key can and cannot do after the switch).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from archive.config import Config
@@ -31,7 +37,7 @@ from archive.times import utcnow
 from archive.vault import crypto
 from archive.vault.models import KeyCheck, Recording, Story
 
-_TOKEN = re.compile(r"^(audit|kek([1-9][0-9]{0,5})):(.*)$")
+_TOKEN = re.compile(r"^(audit|kek)([1-9][0-9]{0,5})?:(.*)$")
 HEADER = (
     "# Escrow master key ring. Keep this file at mode 0600 and store it apart from\n"
     "# database backups: whoever holds both can read every sealed story.\n"
@@ -40,15 +46,31 @@ HEADER = (
 
 @dataclass(frozen=True)
 class Keyring:
-    """The archive's secrets; never printed, logged or stored in the database."""
+    """The archive's secrets; never printed, logged or stored in the database.
+
+    `source`: where the ring was read from, read again when the audit log asks for an audit
+    key this ring lacks (a rotation in another process added it after this one read the file).
+    """
 
     keks: Mapping[int, bytes] = field(repr=False)
-    audit_key: bytes = field(repr=False)
+    audits: Mapping[int, bytes] = field(repr=False)
+    source: Config | None = field(default=None, repr=False, compare=False)
 
     @property
     def current_version(self) -> int:
         """The master key version new data keys are wrapped under."""
         return max(self.keks)
+
+    @property
+    def audit_version(self) -> int:
+        """The newest audit key version: the one the audit log switches to at a rotation."""
+        return max(self.audits)
+
+    @property
+    def rotating(self) -> bool:
+        """Whether a rotation is unfinished: it wrote the ring with its new keys and has not yet
+        dropped the old master key (the audit log may not have switched yet)."""
+        return len(self.keks) > 1
 
     def kek(self, version: int) -> bytes:
         """The master key of a version, or a clear error if the ring lacks it."""
@@ -57,44 +79,62 @@ class Keyring:
         except KeyError:
             raise KeyProblem(f"the key ring has no master key version {version}") from None
 
-    def with_new_kek(self) -> Keyring:
-        """A ring with one more, newer master key (for rotation)."""
-        return Keyring({**self.keks, self.current_version + 1: crypto.new_key()}, self.audit_key)
+    def audit_key(self, version: int) -> bytes:
+        """The audit key of a version (archive/audit.py asks for the one its chain is under).
+
+        A ring read before another process rotated lacks the new version: the key file is read
+        again, once, before the answer is no.
+        """
+        if version not in self.audits and self.source is not None:
+            fresh = load(self.source)
+            if version in fresh.audits:
+                return fresh.audits[version]
+        try:
+            return self.audits[version]
+        except KeyError:
+            raise KeyProblem(f"this key file lacks audit key version {version}, which the audit log is "
+                             "chained under: copy the key file from the machine that rotated") from None
+
+    def with_new_keys(self) -> Keyring:
+        """A ring with one more, newer master key and audit key (for rotation)."""
+        return Keyring({**self.keks, self.current_version + 1: crypto.new_key()},
+                       {**self.audits, self.audit_version + 1: crypto.new_key()}, self.source)
 
     def only(self, versions: set[int]) -> Keyring:
-        """A ring keeping only the given master key versions (after rotation)."""
-        return Keyring({v: k for v, k in self.keks.items() if v in versions}, self.audit_key)
+        """A ring keeping only the given master key versions (after rotation); every audit key stays."""
+        return Keyring({v: k for v, k in self.keks.items() if v in versions}, self.audits, self.source)
 
     def to_text(self) -> str:
         """The ring as key-file text."""
-        lines = [f"audit:{_b64(self.audit_key)}"]
+        lines = [f"audit{v}:{_b64(k)}" for v, k in sorted(self.audits.items())]
         lines += [f"kek{v}:{_b64(k)}" for v, k in sorted(self.keks.items())]
         return HEADER + "\n".join(lines) + "\n"
 
 
 def generate() -> Keyring:
-    """A new ring: master key version 1 and an audit key."""
-    return Keyring({1: crypto.new_key()}, crypto.new_key())
+    """A new ring: master key version 1 and audit key version 1."""
+    return Keyring({1: crypto.new_key()}, {1: crypto.new_key()})
 
 
-def parse(text: str, source: str) -> Keyring:
-    """Parse key-ring text; `source` names where it came from in error messages."""
-    keks: dict[int, bytes] = {}
-    audit: bytes | None = None
+def parse(text: str, source: str, *, origin: Config | None = None) -> Keyring:
+    """Parse key-ring text; `source` names where it came from in error messages (`origin`: the
+    configuration it was read with, for reading it again)."""
+    found: dict[str, dict[int, bytes]] = {"audit": {}, "kek": {}}
     for token in _tokens(text):
         match = _TOKEN.match(token)
-        if not match:
-            raise KeyProblem(f"{source} is damaged: it holds an entry that is not 'audit:' or 'kekN:'")
-        name = "audit" if match.group(1) == "audit" else f"kek{match.group(2)}"
-        key = _decode(match.group(3), name, source)
-        if name == "audit":
-            audit = key
-        else:
-            keks[int(match.group(2))] = key
-    if audit is None or not keks:
-        missing = "audit key" if audit is None else "master key (kekN)"
+        if not match or (match.group(1) == "kek" and match.group(2) is None):
+            raise KeyProblem(f"{source} is damaged: it holds an entry that is not 'auditN:' or 'kekN:'")
+        kind = match.group(1)
+        # `audit:` without a number: a key file from before audit keys had versions (version 1).
+        version = int(match.group(2) or 1)
+        name = f"{kind}{version}"
+        if version in found[kind]:
+            raise KeyProblem(f"{source} is damaged: it holds {name} twice")
+        found[kind][version] = _decode(match.group(3), name, source)
+    if not found["audit"] or not found["kek"]:
+        missing = "audit key" if not found["audit"] else "master key (kekN)"
         raise KeyProblem(f"{source} is damaged or truncated: it has no {missing}")
-    return Keyring(keks, audit)
+    return Keyring(found["kek"], found["audit"], origin)
 
 
 def _tokens(text: str) -> list[str]:
@@ -131,7 +171,7 @@ def check_file_mode(path: Path) -> None:
 def load(config: Config) -> Keyring:
     """Read the ring from ESCROW_MASTER_KEY or the instance's key file."""
     if config.master_key is not None:
-        return parse(config.master_key, "ESCROW_MASTER_KEY")
+        return parse(config.master_key, "ESCROW_MASTER_KEY", origin=config)
     path = config.key_file
     check_file_mode(path)
     try:
@@ -143,7 +183,7 @@ def load(config: Config) -> Keyring:
         ) from None
     except (UnicodeDecodeError, OSError):
         raise KeyProblem(f"master key file {path} cannot be read as a key ring") from None
-    return parse(text, f"master key file {path}")
+    return parse(text, f"master key file {path}", origin=config)
 
 
 def write_file(path: Path, ring: Keyring, *, replace: bool = False) -> None:
@@ -161,12 +201,20 @@ def write_file(path: Path, ring: Keyring, *, replace: bool = False) -> None:
         os.replace(target, path)
 
 
+def _row(purpose: str, version: int) -> int:
+    """The version a key's check value is stored (and labelled) under: audit key version 1 was
+    registered as version 0 when audit keys had none, and stays there, so a database from before
+    they had versions (a backup being restored, before it is migrated) checks the same."""
+    return 0 if (purpose, version) == ("audit", 1) else version
+
+
 def _digest(key: bytes, purpose: str, version: int) -> bytes:
-    return hmac.new(key, f"escrow key check v1|{purpose}|{version}".encode(), hashlib.sha256).digest()
+    label = _row(purpose, version)
+    return hmac.new(key, f"escrow key check v1|{purpose}|{label}".encode(), hashlib.sha256).digest()
 
 
 def _ring_entries(ring: Keyring) -> list[tuple[str, int, bytes]]:
-    return [("audit", 0, ring.audit_key)] + [("kek", v, k) for v, k in ring.keks.items()]
+    return [("audit", v, k) for v, k in ring.audits.items()] + [("kek", v, k) for v, k in ring.keks.items()]
 
 
 def is_registered(session: Session) -> bool:
@@ -175,10 +223,10 @@ def is_registered(session: Session) -> bool:
 
 
 def forget_unused(session: Session, ring: Keyring) -> None:
-    """Drop check values of master keys newer than the ring's, which no key file ever held.
+    """Drop check values of master and audit keys newer than the ring's, which no key file ever held.
 
-    A rotation killed after registering its new key but before writing the key file leaves
-    such a row; the next rotation generates that version afresh and registers it again.
+    A rotation killed after registering its new keys but before writing the key file leaves
+    such rows; the next rotation generates that version afresh and registers it again.
     A data key wrapped under such a version means the key file is older than the database.
     """
     newest = max((v for v in (session.scalar(select(func.max(Story.kek_version))),
@@ -187,8 +235,9 @@ def forget_unused(session: Session, ring: Keyring) -> None:
     if newest is not None and newest > ring.current_version:
         raise KeyProblem(f"data keys are wrapped under master key version {newest}, which this key "
                          "file lacks: restore the newer key file before rotating")
-    newer = session.scalars(select(KeyCheck).where(
-        KeyCheck.purpose == "kek", KeyCheck.version > ring.current_version))
+    newer = session.scalars(select(KeyCheck).where(or_(
+        (KeyCheck.purpose == "kek") & (KeyCheck.version > ring.current_version),
+        (KeyCheck.purpose == "audit") & (KeyCheck.version > ring.audit_version))))
     for check in newer:
         session.delete(check)
     session.flush()
@@ -198,8 +247,8 @@ def register(session: Session, ring: Keyring) -> None:
     """Store check values for every key of the ring that the database does not know yet."""
     known = {(c.purpose, c.version) for c in session.scalars(select(KeyCheck))}
     for purpose, version, key in _ring_entries(ring):
-        if (purpose, version) not in known:
-            session.add(KeyCheck(purpose=purpose, version=version,
+        if (purpose, _row(purpose, version)) not in known:
+            session.add(KeyCheck(purpose=purpose, version=_row(purpose, version),
                                  digest=_digest(key, purpose, version), created_at=utcnow()))
 
 
@@ -209,8 +258,8 @@ def verify(session: Session, ring: Keyring) -> None:
     if not checks:
         raise NotInitialised("this archive's database has no keys registered: run 'escrow init'")
     for purpose, version, key in _ring_entries(ring):
-        expected = checks.get((purpose, version))
-        name = "audit key" if purpose == "audit" else f"master key version {version}"
+        expected = checks.get((purpose, _row(purpose, version)))
+        name = f"audit key version {version}" if purpose == "audit" else f"master key version {version}"
         if expected is None:
             raise KeyProblem(f"the {name} is not known to this archive: wrong key ring?")
         if not hmac.compare_digest(expected, _digest(key, purpose, version)):

@@ -1,9 +1,12 @@
-"""Master key rotation: re-wrap every data key under a new master key; payloads stay as they are.
+"""Master key rotation: re-wrap every data key under a new master key; payloads stay as they are;
+switch the audit log to a new audit key.
 
 Crash-safe: the new ring (old and new key) is written before any data key moves, each
 batch commits on its own (a checkpoint of the unit of work), and a re-run finishes an
 unfinished rotation instead of starting another. The old key leaves the ring only once no
-data key needs it.
+data key needs it. The audit log switches to the new audit key at the end, inside the ring's
+exclusive lock, after the key file holding it was written (archive/audit.py: every process that
+finds the chain under the new key can read it from the file); old audit keys stay in the ring.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from archive import audit
+from archive import audit, pauses
 from archive.audit import Action
 from archive.config import Config
 from archive.errors import KeyProblem
@@ -29,11 +32,13 @@ BATCH = 500
 
 @dataclass(frozen=True)
 class Rotation:
-    """The outcome: the master key version now in use and how many data keys moved to it."""
+    """The outcome: the master key version now in use, how many data keys moved to it, and the
+    audit key version the audit log is now under."""
 
     version: int
     rewrapped: int
     resumed: bool
+    audit_version: int
 
 
 Wrapped = type[Story] | type[Recording]
@@ -84,8 +89,8 @@ def _rewrap(unit: Unit, keyring: Keyring, version: int) -> int:
 
 
 def rotate(unit: Unit, config: Config, actor: str) -> Rotation:
-    """Rotate (or finish rotating) to a newer master key; rewrite the key file (the unit holds
-    the publisher lock).
+    """Rotate (or finish rotating) to a newer master key and audit key; rewrite the key file (the
+    unit holds the publisher lock).
 
     The key ring's exclusive lock is held while the new key joins the ring and while the old
     one leaves it, so a story sealed meanwhile is either wrapped under the new key or waited
@@ -99,9 +104,12 @@ def rotate(unit: Unit, config: Config, actor: str) -> Rotation:
         # A ring holding more than one master key is a rotation that did not finish
         # (killed while re-wrapping, or after the last batch but before the key file shrank).
         resumed = len(keyring.keks) > 1
+        if audit.key_version(session) > keyring.audit_version:
+            raise KeyProblem(f"the audit log is under audit key version {audit.key_version(session)}, which "
+                             "this key file lacks: restore the newer key file before rotating")
         if not resumed:
             keys.forget_unused(session, keyring)
-            keyring = keyring.with_new_kek()
+            keyring = keyring.with_new_keys()
             keys.register(session, keyring)
             unit.checkpoint()
             keys.write_file(config.key_file, keyring, replace=True)
@@ -110,11 +118,16 @@ def rotate(unit: Unit, config: Config, actor: str) -> Rotation:
     rewrapped = _rewrap(unit, keyring, version)
     with unit.ring_change():  # (it commits first: what was sealed while the batches ran is read now)
         rewrapped += _rewrap(unit, keyring, version)
-        audit.record(session, keyring.audit_key, actor, Action.KEYS_ROTATE, version=version, rewrapped=rewrapped)
+        pauses.at("rotation.switch")  # (tests: writers run here, on the old audit key)
+        # The switch, under the old audit key, then the rotation's entry under the new one, which
+        # pins it (a chain that ends at its switch was cut). Writers wait for the head's lock.
+        audit.rekey(session, keyring.audit_key, actor, keyring.audit_version)
+        audit.record(session, keyring.audit_key, actor, Action.KEYS_ROTATE, version=version, rewrapped=rewrapped,
+                     audit_key=keyring.audit_version)
         unit.checkpoint()
         left = _behind(session, version)
         if left:  # cannot happen while every wrapper holds the shared lock; never drop a key in use
             raise KeyProblem(f"{len(left)} data keys are still wrapped under an older master key: "
                              "the old key stays in the ring; run 'escrow keys rotate' again")
         keys.write_file(config.key_file, keyring.only({version}), replace=True)
-    return Rotation(version, rewrapped, resumed)
+    return Rotation(version, rewrapped, resumed, keyring.audit_version)
