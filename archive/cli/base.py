@@ -141,16 +141,21 @@ def main() -> None:
 _APP = "escrow.app"  # the command's application, in click's context (shared by nested contexts)
 
 
-def app() -> Flask:
+def app(*, migrations: bool = False) -> Flask:
     """The archive's application, made (from the environment) the first time a command needs it
-    and its context kept until the command ends: a command's --help never makes one."""
+    and its context kept until the command ends: a command's --help never makes one. With
+    `migrations`, it has Flask-Migrate too (`escrow db`)."""
     ctx = click.get_current_context()
     made: Flask | None = ctx.meta.get(_APP)
     if made is None:
         from archive.app import create_app
 
-        made = ctx.meta[_APP] = create_app()
+        made = ctx.meta[_APP] = create_app(doors=False)  # serve's workers make their own
         ctx.with_resource(made.app_context())
+    if migrations:
+        from archive import db
+
+        db.with_migrations(made)
     return made
 
 

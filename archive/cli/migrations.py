@@ -20,7 +20,8 @@ class _Migrations(click.Group):
     """Flask-Migrate's group, run in the archive's application (made from the environment)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        base.app()  # Flask-Migrate's commands find it as current_app instead of looking for one
+        base.app(migrations=True)  # Flask-Migrate's commands find it as current_app, not look for one
+        base.close_on_exit()
         return super().invoke(ctx)
 
 
