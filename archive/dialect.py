@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from functools import cache
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 from pathlib import Path
 from typing import Any
 
