@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, g, has_request_context
 
-from archive import db, models, reading_room, users, web  # noqa: F401  (models: complete the metadata)
+from archive import db, models, reading_room, users  # noqa: F401  (models: complete the metadata)
 from archive.config import Config
 from archive.paths import TEMPLATES
 from archive.vault import keys
 
-STATIC = web.__path__[0] + "/static"
+STATIC = str(Path(__file__).parent / "web" / "static")
 
 
 class EscrowApp(Flask):
@@ -37,8 +39,11 @@ class EscrowApp(Flask):
         return pinned
 
 
-def create_app(config: Config | None = None) -> EscrowApp:
-    """Create the archive application; refuse a master key file open to others."""
+def create_app(config: Config | None = None, *, doors: bool = True) -> EscrowApp:
+    """Create the archive application; refuse a master key file open to others.
+
+    `doors=False` leaves the web's blueprints out (and unimported): the app of a command,
+    which needs the database, the key ring and the index, never a page."""
     config = config or Config.from_env()
     if config.master_key is None:
         keys.check_file_mode(config.key_file)
@@ -51,5 +56,8 @@ def create_app(config: Config | None = None) -> EscrowApp:
     app.extensions["escrow.signing"] = keys.SigningKeys(config)
     db.init_app(app)
     reading_room.init_app(app)
-    web.init_app(app, proxy_hops=config.proxy_hops)
+    if doors:
+        from archive import web
+
+        web.init_app(app, proxy_hops=config.proxy_hops)
     return app

@@ -86,7 +86,6 @@ class Action(StrEnum):
     STORY_SUBMIT = "story.submit"
     STORY_IMPORT = "story.import"
     STORY_READ = "story.read"
-    STORY_EDIT = "story.edit"
     STORY_RELEASE = "story.release"
     STORY_RELEASE_FAILED = "story.release_failed"
     STORY_DUE_FOR_REVIEW = "story.due_for_review"

@@ -15,10 +15,10 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -87,23 +87,31 @@ def _harden_sqlite(connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-class _StreamCursor(psycopg.ServerCursor[Any]):
-    """The server-side cursor of a streamed query (yield_per), counted closed once collected.
+@cache
+def _stream_cursor() -> type[Any]:
+    """psycopg's server-side cursor, counted closed once collected (psycopg is imported only on
+    PostgreSQL: SQLite's commands do not pay for it).
 
     PostgreSQL closes such a cursor itself when its transaction ends, so one left unread
     by an error (a tampered audit log stops `audit verify` midway) holds nothing; only its
     client object lingers, and psycopg would warn when it is collected. Mark it closed
     then, on the client side only: a finaliser does no I/O and takes no lock.
     """
+    import psycopg
 
-    def __del__(self, *args: Any) -> None:
-        if not self.closed:
-            self._close()
-        super().__del__(*args)
+    class StreamCursor(psycopg.ServerCursor[Any]):
+        """The server-side cursor of a streamed query (yield_per)."""
+
+        def __del__(self, *args: Any) -> None:
+            if not self.closed:
+                self._close()
+            super().__del__(*args)
+
+    return StreamCursor
 
 
 def _use_stream_cursors(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.server_cursor_factory = _StreamCursor
+    dbapi_connection.server_cursor_factory = _stream_cursor()
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, func, select
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive import audit, tokens
@@ -137,11 +137,6 @@ def verify_hash(password_hash: str, password: str) -> bool:
         return False
 
 
-def check_password(user: User, password: str) -> bool:
-    """Whether the password is the user's."""
-    return verify_hash(user.password_hash, password)
-
-
 def listing(session: Session) -> list[User]:
     """Every account, by role then email."""
     return list(session.scalars(select(User).order_by(User.role, User.email)))
@@ -176,11 +171,6 @@ def end_every_session(session: Session) -> int:
     for user in accounts:
         end_sessions(user)
     return len(accounts)
-
-
-def count(session: Session) -> int:
-    """How many accounts exist."""
-    return session.scalar(select(func.count(User.id))) or 0
 
 
 def set_password(session: Session, audit_key: audit.KeyOf, user: User, password: str, *, actor: str) -> None:

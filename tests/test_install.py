@@ -96,7 +96,8 @@ def _readme() -> str:
 
 
 def test_the_readme_lists_every_escrow_command() -> None:
-    """Each command of `escrow` (Flask's own aside) is in the README's list of commands."""
+    """Each command of `escrow` is in the README's list of commands (Flask-Migrate's `db` group as
+    one: the README names the `escrow db upgrade` an operator runs)."""
     import click
 
     from archive.cli import cli
@@ -105,9 +106,9 @@ def test_the_readme_lists_every_escrow_command() -> None:
         found = []
         for name in group.list_commands(ctx):
             command = group.get_command(ctx, name)
-            if isinstance(command, click.Group):
+            if isinstance(command, click.Group) and prefix + [name] != ["escrow", "db"]:
                 found += paths(command, [*prefix, name], ctx)
-            elif name not in ("routes", "run", "shell"):
+            else:
                 found.append(" ".join([*prefix, name]))
         return found
 

@@ -45,9 +45,8 @@ def _canary_story(words: list[str]) -> dict[str, object]:
 
 def test_every_field_of_a_sealed_story_is_unreadable_at_rest(archive_home: Path, tmp_path: Path,
                                                              app: Flask, config: Config) -> None:
-    words = canaries(11)
-    edit_words = canaries(2)
-    file = write_lines(tmp_path / "canary.jsonl", _canary_story(words), _canary_story(canaries(11)))
+    words, others = canaries(11), canaries(11)
+    file = write_lines(tmp_path / "canary.jsonl", _canary_story(words), _canary_story(others))
     escrow(archive_home, "users", "add", "org@example.org", "--role", "organizer",
            "--password-stdin", input="a long enough password\n")
 
@@ -57,18 +56,15 @@ def test_every_field_of_a_sealed_story_is_unreadable_at_rest(archive_home: Path,
     ring = keys.unlock(session, config)
     organizer = by_email(session, "org@example.org")
     story_id = stories.listing(session)[0].id
-    stories.edit(session, ring, organizer, story_id,
-                 {"title": f"Renamed {edit_words[0]}", "notes": edit_words[1]})
-    session.commit()
     opened = stories.open_sealed(session, ring, organizer, story_id)
     session.commit()
     db.db.session.remove()
     db.db.engine.dispose()
 
     assert imported.exit_code == 0 and listed.exit_code == 0
-    assert opened.notes == edit_words[1]  # the canaries are really in there
-    assert not any(w in listed.output for w in words)
-    assert_no_canary(archive_home, *words, *edit_words)
+    assert opened.notes in (words[9], others[9])  # the canaries are really in there
+    assert not any(w in listed.output for w in [*words, *others])
+    assert_no_canary(archive_home, *words, *others)
 
 
 def test_the_canary_hunt_would_see_a_plaintext_leak(archive_home: Path) -> None:

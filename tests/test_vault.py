@@ -1,15 +1,13 @@
-"""The vault's services: sealing, opening one's own story (audited), editing into new versions."""
+"""The vault's services: sealing, and opening one's own story (audited)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import audit
-from archive.errors import Conflict, Forbidden, InvalidInput, KeyProblem, NotFound
+from archive.errors import Forbidden, KeyProblem, NotFound
 from archive.users import User
 from archive.vault import drafts, stories
 from archive.vault.keys import Keyring
@@ -52,8 +50,6 @@ def test_sealed_story_is_not_found_for_another_organizer(session: Session, keyri
                                                          other_organizer: User, sealed: Story) -> None:
     with pytest.raises(NotFound):
         stories.open_sealed(session, keyring, other_organizer, sealed.id)
-    with pytest.raises(NotFound):
-        stories.edit(session, keyring, other_organizer, sealed.id, {"title": "mine now"})
 
 
 def test_sealed_story_is_not_found_for_a_researcher(session: Session, keyring: Keyring,
@@ -76,44 +72,6 @@ def test_an_admin_manages_but_cannot_read_sealed_content(session: Session, keyri
 def test_researchers_cannot_submit(session: Session, keyring: Keyring, researcher: User) -> None:
     with pytest.raises(Forbidden):
         stories.submit(session, keyring, researcher, drafts.parse(story()))
-
-
-def test_an_edit_writes_a_new_encrypted_version_and_is_audited(session: Session, keyring: Keyring,
-                                                               organizer: User, sealed: Story) -> None:
-    stories.edit(session, keyring, organizer, sealed.id,
-                 {"title": "Night shift, revised", "redaction_level": "redacted"})
-    session.commit()
-
-    assert sealed.version == 2 and sealed.redaction_level == "redacted"
-    assert [v.version for v in sealed.versions] == [1, 2]
-    assert stories.open_sealed(session, keyring, organizer, sealed.id).title == "Night shift, revised"
-    entries = list(audit.entries(session, story_id=sealed.id))
-    assert [e.action for e in entries] == ["story.submit", "story.edit", "story.read"]
-    assert json.loads(entries[1].detail) == {"fields": ["redaction_level", "title"],
-                                             "redaction_level": "redacted", "version": 2}
-
-
-def test_an_edit_with_bad_markup_changes_nothing(session: Session, keyring: Keyring,
-                                                 organizer: User, sealed: Story) -> None:
-    with pytest.raises(InvalidInput, match="line 1, column 1: unclosed"):
-        stories.edit(session, keyring, organizer, sealed.id, {"transcript": "[[person:oops"})
-    session.rollback()
-
-    assert session.get(Story, sealed.id).version == 1
-    assert _actions(session, sealed.id) == [("org@example.org", "story.submit")]
-
-
-def test_the_embargo_is_not_changed_through_an_edit(session: Session, keyring: Keyring,
-                                                    organizer: User, sealed: Story) -> None:
-    with pytest.raises(InvalidInput, match="extend it"):
-        stories.edit(session, keyring, organizer, sealed.id, {"embargo_until": None})
-
-
-def test_a_released_story_can_no_longer_be_edited(session: Session, keyring: Keyring,
-                                                  organizer: User, sealed: Story) -> None:
-    sealed.status = "released"
-    with pytest.raises(Conflict, match="released"):
-        stories.edit(session, keyring, organizer, sealed.id, {"title": "later"})
 
 
 def test_a_ciphertext_moved_to_another_story_does_not_open(session: Session, keyring: Keyring,

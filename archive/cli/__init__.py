@@ -1,6 +1,6 @@
-"""The `escrow` command: a Flask CLI group, so `escrow routes` and `escrow db upgrade` work too."""
+"""The `escrow` command: escrow's own commands (archive/cli/base.py's `COMMANDS`, each module
+imported when its command runs) and Flask-Migrate's `escrow db` (`escrow db upgrade`)."""
 
-from archive.cli import audit_log, backup, embargo, export, release, serve, setup, stories  # noqa: F401  (each registers its commands)
 from archive.cli.base import cli, main
 
 __all__ = ["cli", "main"]

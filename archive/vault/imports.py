@@ -13,8 +13,6 @@ from archive import users
 from archive.errors import EscrowError, InvalidInput
 from archive.users import User
 from archive.vault import drafts, stories
-from archive.vault.keys import Keyring
-from archive.vault.models import Story
 
 MAX_DEPTH = 20  # a story is flat: an object of strings, booleans and one list of tags
 
@@ -135,9 +133,3 @@ def _recording(value: Any, folder: Path | None) -> Path | None:
         raise InvalidInput("recording: there is no audio file at that path in the JSON Lines file's folder")
     return found
 
-
-def import_lines(session: Session, keyring: Keyring, actor: User, lines: Iterable[str],
-                 source: str) -> list[Story]:
-    """Check every line, then seal them all in the caller's transaction."""
-    submissions = parse_lines(session, actor, lines, source)
-    return stories.submit_many(session, keyring, actor, submissions)

@@ -1,4 +1,4 @@
-"""Sealed stories: submit, import, open and edit, each one audited.
+"""Sealed stories: submit, import and open, each one audited.
 
 Every payload is one AES-256-GCM ciphertext per version under the story's own data
 key; only this module encrypts or decrypts story content.
@@ -9,18 +9,17 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import audit, users
 from archive.audit import Action
-from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
-from archive.messages import N_, ROLE_NAMES, STATUS_NAMES
+from archive.errors import Forbidden, InvalidInput, NotFound
+from archive.messages import N_, ROLE_NAMES
 from archive.times import utcnow
 from archive.users import User
 from archive.vault import crypto, drafts
@@ -29,7 +28,6 @@ from archive.vault.keys import Keyring
 from archive.vault.models import STATUSES, Story, StoryVersion
 
 SUBMITTERS = ("organizer", "admin")
-EDITABLE = ("sealed", "due_for_review")
 
 
 MAX_ID = 32  # longer than any id the archive makes (new_id: 16 characters)
@@ -138,36 +136,6 @@ def open_sealed(session: Session, keyring: Keyring, actor: User, story_id: str) 
     draft = decrypt(keyring, story)
     audit.record(session, keyring.audit_key, actor.email, Action.STORY_READ, story.id)
     return draft
-
-
-def edit(session: Session, keyring: Keyring, actor: User, story_id: str,
-         changes: Mapping[str, Any]) -> Story:
-    """Write a new encrypted version of the organizer's own sealed story."""
-    if "embargo_until" in changes:
-        raise InvalidInput(N_("the embargo is not edited here: extend it, or request an earlier release"))
-    story = get_for(session, actor, story_id)
-    if story.owner_id != actor.id:
-        raise Forbidden(N_("only the story's own organizer may edit it"))
-    if story.status not in EDITABLE:
-        raise Conflict(N_("story %(id)s is %(status)s and can no longer be edited", id=story.id,
-                          status=STATUS_NAMES[story.status]))
-    current = decrypt(keyring, story)
-    merged = {**current.content(), "embargo_until": None, "redaction_level": current.redaction_level,
-              "release_review": current.release_review, "recording_release": current.recording_release,
-              **changes}
-    draft = drafts.parse(merged)
-    dek = data_key(keyring, story)
-    story.version += 1
-    story.versions.append(_encrypt(story, dek, story.version, draft))
-    changed_level = draft.redaction_level != story.redaction_level
-    story.redaction_level, story.release_review = draft.redaction_level, draft.release_review
-    story.recording_release = draft.recording_release
-    story.updated_at = utcnow()
-    audit.record(session, keyring.audit_key, actor.email, Action.STORY_EDIT, story.id,
-                 version=story.version, fields=sorted(changes),
-                 **({"redaction_level": draft.redaction_level} if changed_level else {}))
-    session.flush()
-    return story
 
 
 def listing(session: Session, status: str | None = None, *, owner: User | None = None) -> list[Story]:
