@@ -42,8 +42,9 @@ class EscrowApp(Flask):
 def create_app(config: Config | None = None, *, doors: bool = True) -> EscrowApp:
     """Create the archive application; refuse a master key file open to others.
 
-    `doors=False` leaves the web's blueprints out (and unimported): the app of a command,
-    which needs the database, the key ring and the index, never a page."""
+    `doors=False` makes the app of a command, which needs the database, the key ring and the
+    index: without the web's pages, and without Flask-Migrate (Alembic), which the commands
+    that migrate add (`db.with_migrations`); neither is imported."""
     config = config or Config.from_env()
     if config.master_key is None:
         keys.check_file_mode(config.key_file)
@@ -60,4 +61,5 @@ def create_app(config: Config | None = None, *, doors: bool = True) -> EscrowApp
         from archive import web
 
         web.init_app(app, proxy_hops=config.proxy_hops)
+        db.with_migrations(app)
     return app
