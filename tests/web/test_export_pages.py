@@ -18,17 +18,12 @@ from werkzeug.test import TestResponse
 from archive import create_app, db
 from archive.config import Config
 from tests.helpers import canaries, escrow
-from tests.test_exports import OHMS_SCHEMA, Seeded, _import, seed
+from tests.test_exports import OHMS_SCHEMA, Seeded, _import, seeded  # noqa: F401 (the prebuilt fixture)
 
 FORMATS = {"bibtex": ("application/x-bibtex", ".bib"), "ris": ("application/x-research-info-systems", ".ris"),
            "csl-json": ("application/vnd.citationstyles.csl+json", ".json"),
            "ohms": ("application/xml", ".ohms.xml"), "txt": ("text/plain", ".txt")}
 LINK = re.compile(r'href="(/stories/[a-z2-7]+/export/[a-z-]+)"')
-
-
-@pytest.fixture
-def seeded(archive_home: Path) -> Seeded:
-    return seed(archive_home)
 
 
 def _get(client: FlaskClient, path: str, **kwargs: object) -> TestResponse:
