@@ -31,8 +31,8 @@ from archive.users import User
 from archive.vault import keys
 from archive.vault.keys import Keyring
 from tests.databases import SERVER_URL, Server
-from tests.prebuilt import Snapshot, Snapshots, steps
 from tests.helpers import escrow
+from tests.prebuilt import Snapshot, Snapshots, steps
 
 # Generated-input tests judge behaviour, not speed (benchmarks do that): no per-example deadline,
 # which a shared, noisy machine would turn into flaky failures.

@@ -56,6 +56,18 @@ class Snapshots:
             self._built[key] = self._build(steps)
         return self._built[key]
 
+    def copy(self, snapshot: Snapshot, home: Path) -> str | None:
+        """A copy of a snapshot of one's own: its folder copied to `home`, and on PostgreSQL a
+        database made from its database, whose URL this returns (None on SQLite)."""
+        shutil.copytree(snapshot.home, home)
+        (home / "master.key").chmod(0o600)
+        return None if self.server is None else self.server.copy_of_template(snapshot.database)
+
+    def drop(self, url: str | None) -> None:
+        """Drop a copy's database (nothing on SQLite)."""
+        if self.server is not None and url is not None:
+            self.server.drop(url)
+
     def _build(self, steps: list[Step]) -> Snapshot:
         """Run the steps on a copy of the initialised archive, with DATABASE_URL naming its own
         database for the commands they run, as a test's does; every connection is closed after
@@ -74,20 +86,21 @@ class Snapshots:
         return Snapshot(home, None if url is None else make_url(url).database, data)
 
 
-def prebuilt(*needs: str) -> Callable[[Callable[..., Any]], Any]:
+def prebuilt(*needs: str, name: str | None = None) -> Callable[[Callable[..., Any]], Any]:
     """Make `build(home, **needs)` a fixture of what it returns, built once per session on an
     archive of its own (after the prebuilt fixtures it names in `needs`); a test that asks for
     it gets a copy of that archive as its archive_home and database. A dataclass value with a
-    `home` field gets the test's folder there.
+    `home` field gets the test's folder there. The fixture is named `name` (else the function's
+    name); modules that make a fixture of the same function share one archive.
 
     Only for tests whose archive is otherwise as `escrow init` made it: a test asking for two
     prebuilt fixtures that do not need one another gets one archive built by both."""
 
     def decorate(build: Callable[..., Any]) -> Any:
-        name = build.__name__
+        called = name or build.__name__
 
         def fixture(archive_snapshot: Snapshot, archive_home: Path, **_: Any) -> Any:
-            value = archive_snapshot.data[name]
+            value = archive_snapshot.data[called]
             if dataclasses.is_dataclass(value) and any(f.name == "home" for f in dataclasses.fields(value)):
                 value = dataclasses.replace(value, home=archive_home)  # type: ignore[type-var]
             return value
@@ -95,17 +108,17 @@ def prebuilt(*needs: str) -> Callable[[Callable[..., Any]], Any]:
         parameters = [inspect.Parameter(each, inspect.Parameter.KEYWORD_ONLY)
                       for each in ("archive_snapshot", "archive_home", *needs)]
         fixture.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-        fixture.__name__ = fixture.__qualname__ = name
+        fixture.__name__ = fixture.__qualname__ = called
         fixture.__doc__ = build.__doc__
-        fixture.escrow_step = Step(name, build, needs)  # type: ignore[attr-defined]
-        return pytest.fixture(name=name)(fixture)
+        fixture.escrow_step = Step(called, build, needs)  # type: ignore[attr-defined]
+        return pytest.fixture(name=called)(fixture)
 
     return decorate
 
 
 def steps(request: pytest.FixtureRequest) -> list[Step]:
     """The prebuilt steps this test asks for (with those they need), each after what it needs."""
-    definitions = request._pyfuncitem._fixtureinfo.name2fixturedefs  # type: ignore[attr-defined]
+    definitions = request._pyfuncitem._fixtureinfo.name2fixturedefs
     found = {step.name: step for name in request.fixturenames if name in definitions
              if (step := getattr(definitions[name][-1].func, "escrow_step", None)) is not None}
     ordered: list[Step] = []

@@ -80,10 +80,8 @@ def seed(home: Path) -> Seeded:
     return Seeded(home, released, hidden, [*w, "Canaryname7"])
 
 
-@prebuilt()
-def seeded(home: Path) -> Seeded:
-    """The seeded archive, built once per session (tests.prebuilt): each test reads, or changes, a copy."""
-    return seed(home)
+# Built once per session (tests.prebuilt): each test reads, or changes, a copy.
+seeded = prebuilt(name="seeded")(seed)
 
 
 @pytest.fixture
