@@ -5,6 +5,11 @@ PostgreSQL (DATABASE_URL set to a server's database) each test has its own datab
 of one built by `escrow init`, and DATABASE_URL names it for the test's CLI calls
 (tests/databases.py). Either way the instance folder, with its key file and index, is the
 test's own under tmp_path.
+
+A test that reads an archive already in use (the API, OAI-PMH, export and search pages) asks for
+a fixture made with `prebuilt`: the archive is built once per session, by the same commands as
+before, and each test gets a copy of it (its folder copied, its database made from it as a
+template), so a hundred read-only tests pay for one import and one publish-due, not a hundred.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from archive.vault import keys
 from archive.vault.keys import Keyring
 from tests.databases import SERVER_URL, Server
 from tests.helpers import escrow
+from tests.prebuilt import Snapshot, Snapshots, steps
 
 # Generated-input tests judge behaviour, not speed (benchmarks do that): no per-example deadline,
 # which a shared, noisy machine would turn into flaky failures.
@@ -74,15 +80,28 @@ def initialised_template(tmp_path_factory: pytest.TempPathFactory, server: Serve
     return home
 
 
+@pytest.fixture(scope="session")
+def snapshots(tmp_path_factory: pytest.TempPathFactory, server: Server | None,
+              initialised_template: Path) -> Snapshots:
+    return Snapshots(tmp_path_factory, server, initialised_template)
+
+
 @pytest.fixture
-def database_url(server: Server | None, initialised_template: Path,
+def archive_snapshot(request: pytest.FixtureRequest, snapshots: Snapshots) -> Snapshot:
+    """The archive this test starts from: as `escrow init` left it, or as its prebuilt fixtures built it."""
+    wanted = steps(request)
+    return snapshots.of(wanted) if wanted else snapshots.initialised
+
+
+@pytest.fixture
+def database_url(server: Server | None, archive_snapshot: Snapshot,
                  monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
     """This test's database: None on SQLite (the file in archive_home), else its own copy of the
-    template on PostgreSQL, which DATABASE_URL then names for the CLI (and child processes)."""
+    snapshot's on PostgreSQL, which DATABASE_URL then names for the CLI (and child processes)."""
     if server is None:
         yield None
         return
-    url = server.copy_of_template()
+    url = server.copy_of_template(archive_snapshot.database)
     monkeypatch.setenv("DATABASE_URL", url)
     yield url
     server.drop(url)
@@ -96,10 +115,11 @@ def new_database(server: Server | None) -> Callable[[], str | None]:
 
 
 @pytest.fixture
-def archive_home(tmp_path: Path, initialised_template: Path, database_url: str | None) -> Path:
-    """A fresh initialised instance folder (database, master key 0600, audit log)."""
+def archive_home(tmp_path: Path, archive_snapshot: Snapshot, database_url: str | None) -> Path:
+    """A fresh initialised instance folder (database, master key 0600, audit log), or a copy of
+    the prebuilt archive the test asks for."""
     home = tmp_path / "instance"
-    shutil.copytree(initialised_template, home)
+    shutil.copytree(archive_snapshot.home, home)
     (home / "master.key").chmod(0o600)
     return home
 

@@ -44,9 +44,10 @@ class Server:
         """The session's template database, empty until `escrow init` builds it."""
         return self._create(self.template, "template0")
 
-    def copy_of_template(self) -> str:
-        """A new database holding what `escrow init` built in the template."""
-        return self._create(f"{self.prefix}_{next(self._numbers)}", self.template)
+    def copy_of_template(self, template: str | None = None) -> str:
+        """A new database holding what `escrow init` built in the template (or what another
+        database of this session holds, one no connection is open to: a prebuilt archive's)."""
+        return self._create(f"{self.prefix}_{next(self._numbers)}", template or self.template)
 
     def empty(self) -> str:
         """A new, empty database (for a second archive, or a restore)."""

@@ -22,6 +22,7 @@ from archive.reading_room.models import ReleasedStory
 from archive.services import exports as services_exports
 from archive.services.harvest import SETTLE
 from tests.helpers import add_users, canaries, escrow, find_canaries, one, sql, story, write_lines
+from tests.prebuilt import prebuilt
 
 ORG, ADMIN = "org@example.org", "admin@example.org"
 PAST, FUTURE = "2020-01-01T00:00:00Z", "2090-01-01T00:00:00Z"
@@ -79,9 +80,8 @@ def seed(home: Path) -> Seeded:
     return Seeded(home, released, hidden, [*w, "Canaryname7"])
 
 
-@pytest.fixture
-def seeded(archive_home: Path) -> Seeded:
-    return seed(archive_home)
+# Built once per session (tests.prebuilt): each test reads, or changes, a copy.
+seeded = prebuilt(name="seeded")(seed)
 
 
 @pytest.fixture

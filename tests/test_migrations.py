@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
-from flask_migrate import downgrade
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from archive import db
@@ -17,6 +18,7 @@ from archive.db import Base
 from archive.paths import MIGRATIONS
 from archive.vault import keys
 from tests.helpers import assert_no_canary, canaries, escrow, one, sql, story, write_lines
+from tests.web.conftest import tiny_wav
 
 
 def test_the_migrations_head_matches_the_models(app: Flask) -> None:
@@ -126,3 +128,133 @@ def test_an_archive_and_key_file_from_before_audit_keys_had_versions_verify_and_
     assert "audit:" not in (archive_home / "master.key").read_text()  # written as audit1: now
     assert escrow(archive_home, "audit", "verify").exit_code == 0
     assert one(archive_home, "SELECT key_version FROM audit_head") == 2
+
+
+# -- data tests of 0007-0010: an archive in use, taken down to the revision before, and up again --
+
+ORG, ADMIN = "org@example.org", "admin@example.org"
+PAST = "2021-01-01T00:00:00Z"
+
+
+def _in_use(home: Path, tmp_path: Path, *lines: dict[str, object]) -> dict[str, str]:
+    """An organizer and an admin, stories imported and published (ids by title), as at head."""
+    for email, role in ((ORG, "organizer"), (ADMIN, "admin")):
+        assert escrow(home, "users", "add", email, "--role", role, "--password-stdin",
+                      input="a long enough password\n").exit_code == 0
+    imported = escrow(home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", *lines)), "--as", ORG)
+    assert imported.exit_code == 0, imported.output
+    published = escrow(home, "publish-due")
+    assert published.exit_code == 0, published.output
+    return {str(title): str(story_id) for story_id, title in sql(home, "SELECT s.id, r.title FROM stories s "
+                                                                     "LEFT JOIN released_stories r ON r.id = s.id")
+            if title is not None} | {"all": ",".join(sorted(str(i) for (i,) in sql(home, "SELECT id FROM stories")))}
+
+
+def _instant(value: object) -> datetime:
+    """A stored instant as naive UTC (SQLite returns text, PostgreSQL a datetime)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _rows(home: Path, statement: str) -> list[tuple[object, ...]]:
+    return sorted(sql(home, statement), key=repr)
+
+
+def test_room_records_are_rebuilt_from_the_released_copies_and_the_audit_log(app: Flask, archive_home: Path,
+                                                                              tmp_path: Path) -> None:
+    """0006 -> 0007: a released story's record is present, stamped when it was released; one taken
+    down or withdrawn after its release is a deletion stamped when it left; a story never
+    released has none; and a harvester is told the same as before."""
+    ids = _in_use(archive_home, tmp_path, *(story(title=t, embargo_until=PAST) for t in ("Kept", "Down", "Gone")),
+                  story(title="Sealed", embargo_until="2090-01-01"))
+    for title, command in (("Down", "takedown"), ("Gone", "withdraw")):
+        assert escrow(archive_home, "stories", command, ids[title], "--reason", "consent",
+                      "--as", ADMIN).exit_code == 0
+    before = _rows(archive_home, "SELECT story_id, present, datestamp FROM room_records")
+    assert len(before) == 3
+    db.db.session.remove()
+
+    downgrade(directory=str(MIGRATIONS), revision="0006")
+    assert not inspect(db.db.engine).has_table("room_records")
+    upgrade(directory=str(MIGRATIONS), revision="0007")
+
+    after = _rows(archive_home, "SELECT story_id, present, datestamp FROM room_records")
+    assert [(i, bool(p)) for i, p, _ in after] == [(i, bool(p)) for i, p, _ in before]
+    for (_, _, rebuilt), (_, _, written) in zip(after, before, strict=True):
+        assert abs(_instant(rebuilt) - _instant(written)) < timedelta(seconds=1)  # the audit entry's instant
+    db.upgrade()
+    assert escrow(archive_home, "index", "verify").exit_code == 0
+
+
+def test_sealed_stories_keep_everything_when_recordings_arrive_and_take_one_after(app: Flask, archive_home: Path,
+                                                                                   tmp_path: Path) -> None:
+    """0007 -> 0008: the recordings table comes empty, every story and released copy as it was,
+    and a story imported before it takes a recording (down again: the table goes, nothing else)."""
+    ids = _in_use(archive_home, tmp_path, story(title="Out", embargo_until=PAST), story(title="In", embargo_until=None))
+    stories_before = _rows(archive_home, "SELECT s.id, s.status, s.wrapped_key, v.ciphertext FROM stories s "
+                                       "JOIN story_versions v ON v.story_id = s.id")
+    released_before = _rows(archive_home, "SELECT id, content_hash FROM released_stories")
+    db.db.session.remove()
+
+    downgrade(directory=str(MIGRATIONS), revision="0007")
+    assert not inspect(db.db.engine).has_table("recordings")
+    upgrade(directory=str(MIGRATIONS), revision="0008")
+    assert sql(archive_home, "SELECT count(*) FROM recordings") == [(0,)]
+    db.upgrade()
+
+    assert _rows(archive_home, "SELECT s.id, s.status, s.wrapped_key, v.ciphertext FROM stories s "
+                                       "JOIN story_versions v ON v.story_id = s.id") == stories_before
+    assert _rows(archive_home, "SELECT id, content_hash FROM released_stories") == released_before
+    [sealed] = [i for i in ids["all"].split(",") if i != ids["Out"]]
+    (tmp_path / "voice.wav").write_bytes(_wav())
+    attached = escrow(archive_home, "stories", "attach", sealed, str(tmp_path / "voice.wav"), "--as", ORG)
+    assert attached.exit_code == 0, attached.output
+    assert sql(archive_home, "SELECT story_id, rendition FROM recordings") == [(sealed, "original")]
+
+
+def test_copies_released_before_captions_keep_their_hash_and_stay_searchable(app: Flask, archive_home: Path,
+                                                                            tmp_path: Path) -> None:
+    """0008 -> 0009: a copy released before captions existed has none, its content hash still
+    holds, and the index agrees with it; down again, the column goes and the copy stays."""
+    ids = _in_use(archive_home, tmp_path, story(title="Picket", transcript="We sang on the picket line.",
+                                                redaction_level="full", embargo_until=PAST))
+    before = _rows(archive_home, "SELECT id, title, transcript, content_hash FROM released_stories")
+    db.db.session.remove()
+
+    downgrade(directory=str(MIGRATIONS), revision="0008")
+    assert "captions" not in {c["name"] for c in inspect(db.db.engine).get_columns("released_stories")}
+    db.upgrade()
+
+    assert _rows(archive_home, "SELECT id, title, transcript, content_hash FROM released_stories") == before
+    assert sql(archive_home, "SELECT captions FROM released_stories") == [(None,)]
+    assert escrow(archive_home, "index", "verify").exit_code == 0
+    found = escrow(archive_home, "search", "--json", "picket")
+    assert [hit["id"] for hit in json.loads(found.output)] == [ids["Picket"]]
+
+
+def test_stories_and_recordings_from_before_release_choices_keep_their_recordings_sealed(
+        app: Flask, archive_home: Path, tmp_path: Path) -> None:
+    """0009 -> 0010: every story's choice is 'none' (its recording stays sealed), its recording
+    an original as before, and a copy released before has no released recording; down again
+    (an archive with no muted rendition can go down) and up, nothing else changes."""
+    ids = _in_use(archive_home, tmp_path, story(title="Out", embargo_until=PAST))
+    (tmp_path / "voice.wav").write_bytes(_wav())
+    assert escrow(archive_home, "stories", "attach", ids["Out"], str(tmp_path / "voice.wav"),
+                  "--as", ADMIN).exit_code == 0
+    recordings = _rows(archive_home, "SELECT id, story_id, rendition, size FROM recordings")
+    db.db.session.remove()
+
+    downgrade(directory=str(MIGRATIONS), revision="0009")
+    upgrade(directory=str(MIGRATIONS), revision="0010")
+
+    assert sql(archive_home, "SELECT recording_release FROM stories") == [("none",)]
+    assert sql(archive_home, "SELECT recording_id FROM released_stories") == [(None,)]
+    assert _rows(archive_home, "SELECT id, story_id, rendition, size FROM recordings") == recordings
+    downgrade(directory=str(MIGRATIONS), revision="0009")
+    db.upgrade()
+    assert _rows(archive_home, "SELECT id, story_id, rendition, size FROM recordings") == recordings
+    assert escrow(archive_home, "index", "verify").exit_code == 0
+
+
+def _wav() -> bytes:
+    return tiny_wav()

@@ -12,6 +12,7 @@ import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -22,7 +23,8 @@ from archive.config import Config
 from archive.release import gate
 from archive.vault import drafts, embargo, keys, recordings, stories
 from archive.web import auth
-from tests.helpers import story, unit
+from tests.helpers import archive_app, story, unit
+from tests.prebuilt import prebuilt
 
 PASSWORD = "correct horse battery staple"
 ROLES = {"organizer": ("org@example.org", "organizer"), "other_organizer": ("other@example.org", "organizer"),
@@ -68,13 +70,13 @@ def web_app(config: Config) -> Iterator[Flask]:
     app.extensions["escrow.index"].close()
 
 
-@pytest.fixture
-def world(web_app: Flask) -> World:
+@prebuilt()
+def world(home: Path) -> World:
     """Five accounts; the organizer's sealed story (with a recording), a released one (timed, with
     a muted copy of its recording released), and admin2's pending request."""
-    with web_app.app_context():
+    with archive_app(home) as app, app.app_context():
         session = db.db.session()
-        ring = keys.unlock(session, web_app.config["ESCROW_CONFIG"])
+        ring = keys.unlock(session, app.config["ESCROW_CONFIG"])
         ids = {}
         for role, (email, kind) in ROLES.items():
             ids[role] = users.add(session, email, kind, PASSWORD).id
@@ -86,7 +88,7 @@ def world(web_app: Flask) -> World:
                          captions=CAPTIONS)}
         del timed["transcript"]
         released = stories.submit(session, keyring=ring, actor=organizer, draft=drafts.parse(timed))
-        config = web_app.config["ESCROW_CONFIG"]
+        config = app.config["ESCROW_CONFIG"]
         with unit() as sealing:
             recordings.seal(sealing, released, [tiny_wav()], config.max_recording)
         with unit() as publishing:

@@ -29,6 +29,7 @@ from werkzeug.test import TestResponse
 from archive.services import reading
 from archive.web import api
 from tests.helpers import canaries, escrow, sql, story, write_lines
+from tests.prebuilt import prebuilt
 from tests.web.conftest import World, sign_in
 
 DOCUMENT = json.loads(api.DOCUMENT.read_text(encoding="utf-8"))
@@ -71,8 +72,10 @@ def _secret_story(words: list[str], **overrides: Any) -> dict[str, Any]:
                  **overrides)
 
 
-@pytest.fixture
-def room(world: World, archive_home: Path, tmp_path: Path) -> Room:
+@prebuilt("world")
+def room(archive_home: Path, world: World) -> Room:
+    """Built once per session (tests.prebuilt): each test reads, or changes, a copy."""
+    tmp_path = archive_home.parent
     words = canaries(30)
     groups = [words[i:i + 6] for i in range(0, 30, 6)]
     released = _import(archive_home, tmp_path, *(

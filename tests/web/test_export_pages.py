@@ -7,7 +7,6 @@ import dataclasses
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -18,6 +17,7 @@ from werkzeug.test import TestResponse
 from archive import create_app, db
 from archive.config import Config
 from tests.helpers import canaries, escrow
+from tests.prebuilt import prebuilt
 from tests.test_exports import OHMS_SCHEMA, Seeded, _import, seed
 
 FORMATS = {"bibtex": ("application/x-bibtex", ".bib"), "ris": ("application/x-research-info-systems", ".ris"),
@@ -25,10 +25,8 @@ FORMATS = {"bibtex": ("application/x-bibtex", ".bib"), "ris": ("application/x-re
            "ohms": ("application/xml", ".ohms.xml"), "txt": ("text/plain", ".txt")}
 LINK = re.compile(r'href="(/stories/[a-z2-7]+/export/[a-z-]+)"')
 
-
-@pytest.fixture
-def seeded(archive_home: Path) -> Seeded:
-    return seed(archive_home)
+# The exports' seeded archive (the same one: built once per session, copied per test).
+seeded = prebuilt(name="seeded")(seed)
 
 
 def _get(client: FlaskClient, path: str, **kwargs: object) -> TestResponse:

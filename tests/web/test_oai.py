@@ -42,7 +42,8 @@ from archive.services import signing, tokens
 from archive.users import User
 from archive.web.oai.protocol import SETTLE
 from archive.web.oai.resumption import TOKEN_SALT
-from tests.helpers import add_users, canaries, escrow, one, sql, story, write_lines
+from tests.helpers import add_users, archive_app, canaries, escrow, one, sql, story, write_lines
+from tests.prebuilt import prebuilt
 from tests.web.conftest import sign_in
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
@@ -138,11 +139,13 @@ def oai_app(web_app: Flask) -> Flask:
     return web_app
 
 
-@pytest.fixture
-def seeded(archive_home: Path, oai_app: Flask) -> Seeded:
-    """The world, released an hour ago: every record is older than any harvest's bound."""
-    world = seed(archive_home)
-    restamp(oai_app, lambda _, stamp: stamp - timedelta(hours=1))
+@prebuilt()
+def seeded(home: Path) -> Seeded:
+    """The world, released an hour ago: every record is older than any harvest's bound. Built
+    once per session (tests.prebuilt): each test reads, or changes, a copy."""
+    world = seed(home)
+    with archive_app(home) as app:
+        restamp(app, lambda _, stamp: stamp - timedelta(hours=1))
     return world
 
 
