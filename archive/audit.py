@@ -54,6 +54,7 @@ class Action(StrEnum):
     STORY_SUBMIT = "story.submit"
     STORY_IMPORT = "story.import"
     STORY_READ = "story.read"
+    STORY_TITLES_READ = "story.titles"
     STORY_EDIT = "story.edit"
     STORY_RELEASE = "story.release"
     STORY_RELEASE_FAILED = "story.release_failed"
