@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, literal, select, update
@@ -91,12 +92,19 @@ def schedule(unit: Unit, now: datetime) -> Armed:
                          literal(False))
                   .where(Story.status == "sealed", Story.embargo_until > now,
                          Story.embargo_until <= now + kind.before))
-        armed += session.execute(dialect.insert_new(session, Notice).from_select(
-            ["story_id", "kind", "instant", "created_at", "addressed"], opened)).rowcount or 0
+        armed += _inserted(session, dialect.insert_new(session, Notice).from_select(
+            ["story_id", "kind", "instant", "created_at", "addressed"], opened))
     day = datetime(now.year, now.month, now.day, tzinfo=UTC)
-    armed += session.execute(dialect.insert_new(session, Notice).values(
-        story_id="", kind=DIGEST, instant=day, created_at=now, addressed=False)).rowcount or 0
+    armed += _inserted(session, dialect.insert_new(session, Notice).values(
+        story_id="", kind=DIGEST, instant=day, created_at=now, addressed=False))
     return Armed(armed, _address(session, now) if armed else 0)
+
+
+def _inserted(session: Session, statement: Any) -> int:
+    """How many rows an INSERT that leaves out duplicates added (counted by RETURNING: a
+    driver's rowcount is not always told)."""
+    table = statement.table
+    return len(session.execute(statement.returning(table.c.id)).all())
 
 
 def _address(session: Session, now: datetime) -> int:
@@ -111,7 +119,7 @@ def _address(session: Session, now: datetime) -> int:
               .where(Notice.addressed.is_(False), Notice.kind.in_(admin_kinds)))
     total = 0
     for chosen in (owners, admins):
-        total += session.execute(dialect.insert_new(session, Delivery).from_select(columns, chosen)).rowcount or 0
+        total += _inserted(session, dialect.insert_new(session, Delivery).from_select(columns, chosen))
     session.execute(update(Notice).where(Notice.addressed.is_(False)).values(addressed=True))
     return total
 
