@@ -86,6 +86,7 @@ class Action(StrEnum):
     STORY_SUBMIT = "story.submit"
     STORY_IMPORT = "story.import"
     STORY_READ = "story.read"
+    STORY_TITLES_READ = "story.titles"
     STORY_RELEASE = "story.release"
     STORY_RELEASE_FAILED = "story.release_failed"
     STORY_DUE_FOR_REVIEW = "story.due_for_review"

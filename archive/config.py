@@ -70,6 +70,9 @@ class Config:
     account_recordings: int = 20480 * 2**20
     media_free: int = 1024 * 2**20
     body_seconds: int = 20
+    # ESCROW_SMTP_URL: where notices are sent by e-mail (archive/notices/mail.py says the form);
+    # unset, notices are shown in the archive only. It may hold a password: never in a repr.
+    smtp_url: str | None = field(default=None, repr=False)
 
     @property
     def media_root(self) -> Path:
@@ -111,6 +114,7 @@ class Config:
                                           "ESCROW_ACCOUNT_RECORDINGS_MB") * 2**20,
             media_free=_megabytes(env.get("ESCROW_MEDIA_FREE_MB") or "1024", "ESCROW_MEDIA_FREE_MB", low=0) * 2**20,
             body_seconds=_body_seconds(env.get("ESCROW_BODY_SECONDS") or "20"),
+            smtp_url=env.get("ESCROW_SMTP_URL") or None,
         )
 
     def to_flask(self) -> dict[str, Any]:

@@ -275,3 +275,15 @@ def database_try_lock(engine: Engine, space: int, key: int) -> Iterator[bool]:
                     conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), {"space": space, "key": key})
                 except SQLAlchemyError:
                     conn.invalidate()  # the connection is gone, and the lock with it
+
+
+def insert_new(session: Session, table: Any) -> Any:
+    """An INSERT that leaves out each row a unique constraint already holds (ON CONFLICT DO
+    NOTHING, which both databases speak, each in its dialect's statement)."""
+    if session.get_bind().dialect.name == POSTGRESQL:
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()

@@ -60,6 +60,9 @@ class User(Base):
     # is random (128 bits), so a session cannot be made up without reading this row; empty,
     # the server default, matches no session.
     session_generation: Mapped[str] = mapped_column(String(32), default=new_generation, server_default="")
+    # The interface language the person last chose (archive/web/i18n.py's LANGUAGES), for what
+    # reaches them outside a page: their notices' e-mails. None: not chosen yet (English).
+    language: Mapped[str | None] = mapped_column(String(8))
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"

@@ -44,9 +44,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("release", "The search index: a cache of the reading-room table."),
     "init": ("setup", "Create the instance folder, migrate the database, write the master key (0600)."),
     "keys": ("release", "The master key ring."),
+    "notices": ("notices", "Notices before a lift and after a change: arm them, send them."),
     "publish-due": ("release", "Release every story whose embargo has come; exactly once, crash-safe."),
     "recordings": ("stories", "Sealed recordings' files in the media folder."),
     "redact-again": ("release", "Redact every released story again with this version's rules (after an upgrade)."),
+    "scheduler": ("notices", "Run publish-due (releases and notices) every N seconds until stopped: for `escrow "
+                              "demo`, or a container with no timer (a systemd timer or cron is the usual way: see "
+                              "README)."),
     "search": ("release", "Search the reading room as a researcher would (after bringing this node's index "
                           "in step)."),
     "serve": ("serve", "Serve the web archive with gunicorn."),

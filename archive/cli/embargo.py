@@ -107,9 +107,13 @@ def requests(as_json: bool) -> None:
 @embargo_group.command("upcoming")
 @click.option("--days", default=30, show_default=True, type=int, help="How far ahead to look.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-def upcoming(days: int, as_json: bool) -> None:
+@click.option("--csv", "as_csv", is_flag=True, help="Print the CSV 'escrow embargo bulk' reads (edit, load back).")
+def upcoming(days: int, as_json: bool, as_csv: bool) -> None:
     """What will be released, or reach review, in the next N days (overdue first); never content."""
     archive = base.archive()
+    if as_csv:
+        click.echo(embargoes.upcoming_csv(archive, days), nl=False)
+        return
     now = utcnow()
     rows = [{"id": s.id, "embargo_until": format_instant(s.embargo_until), "level": s.redaction_level,
              "then": "review" if s.release_review else "release",
@@ -122,3 +126,7 @@ def upcoming(days: int, as_json: bool) -> None:
         click.echo(f"{row['id']}  {row['embargo_until']}  {row['level']:<13}  {row['then']}"
                    + ("  OVERDUE" if row["overdue"] else ""))
     click.echo(f"{base.counted(len(rows), 'story', 'stories')} due within {base.counted(days, 'day', 'days')}")
+
+
+# `escrow embargo bulk` lives in its own module; it registers on this group when the group loads.
+from archive.cli import bulk  # noqa: E402, F401

@@ -10,7 +10,7 @@ import click
 
 from archive.cli import base
 from archive.cli.base import cli
-from archive.services import Archive, keyring, reading, releases
+from archive.services import Archive, keyring, notices, reading, releases
 from archive.services import index as node_index
 from archive.times import format_instant, parse_duration, parse_instant
 
@@ -49,7 +49,9 @@ def publish_due_command(now_text: str | None, dry_run: bool, check: bool, grace_
             summary = releases.publish_due(archive, now, progress=bar.update)
     else:
         summary = releases.publish_due(archive, now)
-    click.echo(summary.line())
+    sent = notices.run(archive, now)  # the same timer arms and sends notices
+    # One summary line for logs; what notices did, when e-mail was sent or failed.
+    click.echo(summary.line() + (f"; {sent.line()}" if sent.sent or sent.failed else ""))
     _kept_sealed({item.story_id: item.cause for item in summary.recordings_refused})
     if summary.stuck:
         for item in summary.stuck:
@@ -104,6 +106,11 @@ def _kept_sealed(refused: dict[str, str]) -> None:
 def _check(archive: Archive, grace: timedelta, grace_text: str, now: datetime | None) -> None:
     health = releases.check(archive, grace, now)
     _kept_sealed(health.recordings_refused)
+    unsent = notices.unsent(archive, grace, now)
+    if unsent.count:
+        click.echo(f"escrow: {base.counted(unsent.count, 'notice', 'notices')} armed more than {grace_text} ago "
+                   f"could not be sent (the oldest armed {format_instant(unsent.oldest)}, last error "
+                   f"{unsent.error}): is ESCROW_SMTP_URL's server reachable? They are kept and retried", err=True)
     if health.stuck:
         named = "; ".join(f"{i} failed to release ({cause})" for i, cause in list(health.stuck.items())[:10])
         raise base.Failure(f"{base.counted(len(health.overdue), 'story', 'stories')} overdue by more than "
@@ -115,6 +122,8 @@ def _check(archive: Archive, grace: timedelta, grace_text: str, now: datetime | 
             f"{base.counted(len(health.overdue), 'story', 'stories')} overdue by more than {grace_text}; the oldest, "
             f"{oldest.id}, was due "
             f"{format_instant(oldest.embargo_until)}: is the publish-due timer running?")
+    if unsent.count:
+        raise base.Failure(f"{base.counted(unsent.count, 'notice', 'notices')} could not be sent")
     waiting = health.waiting_review
     click.echo(f"ok: no story overdue by more than {grace_text}"
                + (f"; {waiting} due for review by an admin" if waiting else ""))

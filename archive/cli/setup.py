@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from archive.cli import base, serve
+from archive.cli import base, notices, serve
 from archive.cli.base import cli
 from archive.services import accounts, setup
 
@@ -25,7 +25,9 @@ def init_command() -> None:
 @cli.command("demo")
 @serve.serve_options
 @click.option("--no-serve", is_flag=True, help="Set up and print the logins, but do not serve.")
-def demo_command(host: str, port: int, workers: int, no_serve: bool) -> None:
+@click.option("--every", type=click.IntRange(1, 3600), default=60, show_default=True,
+              help="Seconds between two runs of the scheduler beside the server (releases and notices).")
+def demo_command(host: str, port: int, workers: int, no_serve: bool, every: int) -> None:
     """Initialise, add demo users and sample stories, release the due ones, print the logins, serve."""
     config = base.config()
     base.close_on_exit()
@@ -41,7 +43,9 @@ def demo_command(host: str, port: int, workers: int, no_serve: bool) -> None:
         return
     base.dispose()  # the workers open their own connections
     click.echo(f"open http://{host}:{port}/ (Ctrl-C to stop)")
-    serve.run(host, port, workers)
+    # Due stories are released and notices sent while the demo serves, with no command.
+    with notices.beside(every):
+        serve.run(host, port, workers)
 
 
 # -- users -----------------------------------------------------------------

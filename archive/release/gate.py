@@ -44,6 +44,7 @@ from archive import audit, db, pauses, users
 from archive.audit import Action
 from archive.errors import Conflict
 from archive.messages import N_, STATUS_NAMES
+from archive.notices import outbox
 from archive.reading_room import room
 from archive.reading_room.index import document
 from archive.reading_room.models import ReleasedStory, RoomRecord
@@ -284,6 +285,7 @@ def _release_one(unit: Unit, story: Story, summary: Summary, now: datetime, read
         story.status = "due_for_review"
         audit.record(unit.session, unit.keyring.audit_key, audit.SYSTEM, Action.STORY_DUE_FOR_REVIEW, story.id,
                      clock=format_instant(now))
+        outbox.arm(unit, story, "held", story.embargo_until or now)
         summary.review += 1
         return None
     doc, refusal = write_release(unit, story, ready.text, audit.SYSTEM, now=now, premade=premade)
@@ -334,6 +336,7 @@ def write_release(unit: Unit, story: Story, text: ReleasedText, actor: str, *, n
     audit.record(session, unit.keyring.audit_key, actor, action, story.id,
                  level=story.redaction_level, clock=format_instant(now))
     embargo.end_requests(unit, story, "the story was released", actor, now=now)
+    outbox.arm(unit, story, "released", story.embargo_until or now)
     return document(row), released_recording if isinstance(released_recording, str) else None
 
 
@@ -413,6 +416,7 @@ def takedown(unit: Unit, actor: User, story_id: str, reason: str) -> Story:
     story.status, story.embargo_until, story.updated_at, story.embargo_changed_at = "sealed", None, now, now
     audit.record(unit.session, unit.keyring.audit_key, actor.email, Action.STORY_TAKEDOWN, story.id,
                  reason_sealed=sealed, embargo_until=None)
+    outbox.arm(unit, story, "taken_down", now)
     _stamp_last(unit, story.id)
     _cleaned_after(unit, muted)
     return story

@@ -10,7 +10,8 @@ from archive.messages import N_
 from archive.services.context import Archive
 from archive.times import utcnow
 from archive.users import User
-from archive.vault import embargo
+from archive.vault import bulk as bulk_changes
+from archive.vault import embargo, stories
 from archive.vault.embargo import Pending
 from archive.vault.models import EmbargoRequest, Story
 
@@ -67,3 +68,21 @@ def future_only(until: datetime | None) -> None:
     if until is not None and until <= utcnow():
         raise InvalidInput(N_("that date has passed: a new story's embargo must end in the future; "
                               "to release it sooner, seal it and request an early release"), field="embargo_until")
+
+
+def bulk(archive: Archive, actor: User, data: bytes, *, dry_run: bool) -> list[bulk_changes.Change]:
+    """Apply a CSV of embargo changes all or nothing (InvalidInput naming the first bad line);
+    with `dry_run`, work every row out exactly as it would go, then change nothing."""
+    rows = bulk_changes.parse(data)
+    with archive.unit() as unit:
+        changes = bulk_changes.apply(unit, actor, rows, ttl=archive.config.request_ttl)
+        if dry_run:
+            unit.undo()
+        return changes
+
+
+def upcoming_csv(archive: Archive, days: int | None) -> str:
+    """Sealed stories due within `days` (None: every sealed story, indefinite ones too), as the CSV
+    `bulk` reads (empty reasons: loaded back, it changes nothing)."""
+    found = upcoming(archive, days) if days is not None else stories.listing(archive.session, "sealed")
+    return bulk_changes.write((story.id, story.embargo_until) for story in found)

@@ -4,6 +4,7 @@ takedown and withdrawal."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from archive import users
@@ -13,13 +14,14 @@ from archive.release.redaction import Preview, preview
 from archive.services import reading, recordings
 from archive.services.context import Archive
 from archive.users import User
-from archive.vault import drafts, imports, stories
+from archive.times import utcnow
+from archive.vault import drafts, embargo, imports, stories
 from archive.vault import recordings as vault_recordings
 from archive.vault.drafts import Draft
 from archive.vault.models import LEVELS, RECORDING_RELEASES, Story
 
 __all__ = ["LEVELS", "RECORDING_RELEASES", "Draft", "Story", "due_for_review", "import_file", "listing", "managed",
-           "mine", "open_sealed", "own", "parse", "previews", "release_reviewed", "submit", "takedown", "withdraw"]
+           "Mine", "mine", "open_sealed", "own", "parse", "previews", "release_reviewed", "submit", "takedown", "withdraw"]
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 
@@ -107,10 +109,29 @@ def managed(archive: Archive, actor: User, story_id: str) -> Story:
     return stories.get_for(archive.session, actor, story_id)
 
 
-def mine(archive: Archive, actor: User) -> tuple[list[Story], dict[str, reading.Titled]]:
-    """The actor's stories, and the released title (with its language) of each released one."""
+@dataclass(frozen=True)
+class Mine:
+    """An organizer's own stories as their list shows them: control columns; the title (and its
+    language) of each released one, from the reading room, and of each sealed one, decrypted in
+    memory for its owner; and which have a pending request."""
+
+    stories: list[Story]
+    titles: dict[str, tuple[str, str]]
+    pending: set[str]
+
+
+def mine(archive: Archive, actor: User) -> Mine:
+    """The actor's own stories, with their titles (the sealed ones' read is audited)."""
+    with archive.unit() as unit:
+        with unit.reading():  # decrypted outside the write lock (SQLite's), then the read is recorded
+            titles = stories.own_titles(unit.session, unit.keyring, actor)
+        stories.titles_read(unit.session, unit.keyring, actor, len(titles))
     found = stories.listing(archive.session, owner=actor)
-    return found, reading.titles(archive, [s.id for s in found if s.status == "released"])
+    released = reading.titles(archive, [s.id for s in found if s.status == "released"])
+    titles.update({story_id: (item.title, item.language) for story_id, item in released.items()})
+    waiting = embargo.pending(archive.session, archive.keyring, now=utcnow(), unseal=False)
+    owned = {s.id for s in found}
+    return Mine(found, titles, {item.story_id for item in waiting if item.story_id in owned})
 
 
 def listing(archive: Archive, status: str | None = None) -> list[Story]:

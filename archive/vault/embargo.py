@@ -16,6 +16,7 @@ from archive import audit, pauses, users
 from archive.audit import Action
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.messages import N_, STATUS_NAMES
+from archive.notices import outbox
 from archive.times import format_instant
 from archive.units import Unit
 from archive.users import User
@@ -136,6 +137,7 @@ def approve(unit: Unit, actor: User, request_id: str) -> Story:
     audit.record(session, keyring.audit_key, actor.email, Action.EMBARGO_APPROVE, story.id, request=item.id,
                  requested_by=_email(session, item.requested_by_id),
                  embargo_from=format_instant(before), embargo_to=format_instant(after))
+    outbox.arm(unit, story, "request_approved", item.created_at, also=[item.requested_by_id])
     return story
 
 
@@ -149,6 +151,7 @@ def deny(unit: Unit, actor: User, request_id: str, reason: str) -> EmbargoReques
     item.state, item.decided_by_id, item.decided_at = "denied", actor.id, now
     audit.record(session, keyring.audit_key, actor.email, Action.EMBARGO_DENY, item.story_id,
                  request=item.id, reason_sealed=reasons.seal(keyring, story, reason))
+    outbox.arm(unit, story, "request_denied", item.created_at, also=[item.requested_by_id])
     return item
 
 

@@ -150,6 +150,30 @@ def listing(session: Session, status: str | None = None, *, owner: User | None =
     return list(session.scalars(query))
 
 
+def own_titles(session: Session, keyring: Keyring, actor: User) -> dict[str, tuple[str, str]]:
+    """The title and language of each of the actor's own sealed stories (not withdrawn, not
+    released: a released one's title is the reading room's), decrypted in memory for them
+    alone. The caller records the read (`titles_read`) in the transaction that follows."""
+    rows = session.execute(
+        select(Story, StoryVersion).join(StoryVersion, (StoryVersion.story_id == Story.id)
+                                         & (StoryVersion.version == Story.version))
+        .where(Story.owner_id == actor.id, Story.status.in_(EDITABLE), Story.wrapped_key.is_not(None))).all()
+    found = {}
+    for story, current in rows:
+        dek = data_key(keyring, story)
+        content = json.loads(crypto.unseal(dek, current.nonce, current.ciphertext,
+                                           crypto.payload_aad(story.id, current.version, story.dek_id)))
+        found[story.id] = (str(content.get("title") or ""), str(content.get("language") or ""))
+    return found
+
+
+def titles_read(session: Session, keyring: Keyring, actor: User, count: int) -> None:
+    """Record that the actor read the titles of their own sealed stories: one entry ("story.titles",
+    with how many), since a read is always of every such story the actor owns at that instant."""
+    if count:
+        audit.record(session, keyring.audit_key, actor.email, Action.STORY_TITLES_READ, None, stories=count)
+
+
 def _require_submitter(actor: User) -> None:
     if actor.role not in SUBMITTERS:
         raise Forbidden(N_("a %(role)s cannot submit stories", role=ROLE_NAMES.get(actor.role, actor.role)))

@@ -210,8 +210,7 @@ def _refill(form: StoryForm, error: InvalidInput) -> tuple[str, int]:
 @bp.route("/my/stories")
 @roles(*SUBMITTERS)
 def my_stories() -> str:
-    mine, titles = stories.mine(context.archive(), context.user())
-    return render_template("my_stories.html", stories=mine, titles=titles)
+    return render_template("my_stories.html", mine=stories.mine(context.archive(), context.user()))
 
 
 def _own(story_id: str) -> Story:

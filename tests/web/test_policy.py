@@ -72,6 +72,10 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "admin.audit_log": {"GET": ADMINS},
     "admin.approve_grant": {"POST": ADMINS},
     "admin.deny_grant": {"POST": ADMINS},
+    "notices.listing": {"GET": SUBMITTERS},
+    "notices.seen": {"POST": SUBMITTERS},
+    "bulk.bulk": {"GET": ADMINS, "POST": ADMINS},
+    "bulk.upcoming": {"GET": ADMINS},
 }
 # What an archive with access agreements (ESCROW_READING_ROOM=signed-in) closes to anonymous visitors.
 READING = ("reading.home", "reading.search", "reading.story", "reading.export", "reading.recording",
