@@ -30,6 +30,10 @@ from archive.vault.models import STATUSES, Story, StoryVersion
 SUBMITTERS = ("organizer", "admin")
 
 
+# The statuses whose content only the vault holds (not released, not withdrawn).
+SEALED_STATUSES = ("sealed", "due_for_review")
+
+
 MAX_ID = 32  # longer than any id the archive makes (new_id: 16 characters)
 
 
@@ -157,7 +161,7 @@ def own_titles(session: Session, keyring: Keyring, actor: User) -> dict[str, tup
     rows = session.execute(
         select(Story, StoryVersion).join(StoryVersion, (StoryVersion.story_id == Story.id)
                                          & (StoryVersion.version == Story.version))
-        .where(Story.owner_id == actor.id, Story.status.in_(EDITABLE), Story.wrapped_key.is_not(None))).all()
+        .where(Story.owner_id == actor.id, Story.status.in_(SEALED_STATUSES), Story.wrapped_key.is_not(None))).all()
     found = {}
     for story, current in rows:
         dek = data_key(keyring, story)
