@@ -6,9 +6,11 @@ from pathlib import Path
 
 from flask import Flask, g, has_request_context
 
-from archive import db, models, reading_room, users  # noqa: F401  (models: complete the metadata)
+from archive import models, reading_room  # noqa: F401  (models: complete the metadata)
+from archive.accounts import users
 from archive.config import Config
-from archive.paths import TEMPLATES
+from archive.storage import database
+from archive.storage.paths import TEMPLATES
 from archive.vault import keys
 
 STATIC = str(Path(__file__).parent / "web" / "static")
@@ -44,7 +46,7 @@ def create_app(config: Config | None = None, *, doors: bool = True) -> EscrowApp
 
     `doors=False` makes the app of a command, which needs the database, the key ring and the
     index: without the web's pages, and without Flask-Migrate (Alembic), which the commands
-    that migrate add (`db.with_migrations`); neither is imported."""
+    that migrate add (`database.with_migrations`); neither is imported."""
     config = config or Config.from_env()
     if config.master_key is None:
         keys.check_file_mode(config.key_file)
@@ -55,11 +57,11 @@ def create_app(config: Config | None = None, *, doors: bool = True) -> EscrowApp
     reading_room.use_memory(config.search_cache)
     # Before `escrow init` there is no key ring: no sessions either (pages say so).
     app.extensions["escrow.signing"] = keys.SigningKeys(config)
-    db.init_app(app)
+    database.init_app(app)
     reading_room.init_app(app)
     if doors:
         from archive import web
 
         web.init_app(app, proxy_hops=config.proxy_hops)
-        db.with_migrations(app)
+        database.with_migrations(app)
     return app

@@ -34,9 +34,9 @@ from typing import Any, Protocol
 from sqlalchemy import Integer, Select, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from archive.db import Base, UTCDateTime
 from archive.errors import InvalidInput, TamperDetected
 from archive.messages import N_
+from archive.storage.database import Base, UTCDateTime
 from archive.times import utcnow
 
 GENESIS = "0" * 64

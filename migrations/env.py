@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from flask import current_app
 
-from archive.db import Base
+from archive.storage.database import Base
 
 config = context.config
 

@@ -27,10 +27,12 @@ from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from archive import audit, create_app, db, services, users  # noqa: E402
+from archive import audit, create_app, services  # noqa: E402
+from archive.accounts import users
 from archive.cli import cli  # noqa: E402
-from archive.services import records  # noqa: E402
 from archive.config import Config  # noqa: E402
+from archive.services import audit_log  # noqa: E402
+from archive.storage import database
 from archive.vault import keys  # noqa: E402
 from archive.web import auth  # noqa: E402
 
@@ -43,7 +45,7 @@ def fill(home: Path, count: int) -> tuple[int, str]:
     config = Config.for_home(home, password_cost="test")
     app = create_app(config)
     with app.app_context():
-        session = db.db.session()
+        session = database.db.session()
         admin_id = users.add(session, "admin@example.org", "admin", "a long enough password").id
         session.commit()
         for half in (count // 2 - 3, count - count // 2 - 3):
@@ -55,14 +57,14 @@ def fill(home: Path, count: int) -> tuple[int, str]:
                     session.commit()
             session.commit()
             if half == count // 2 - 3:
-                db.db.session.remove()
+                database.db.session.remove()
                 assert CliRunner().invoke(cli, ["keys", "rotate"], env=env).exit_code == 0
-                session = db.db.session()
+                session = database.db.session()
         found = session.get(users.User, admin_id)
         assert found is not None
         generation = found.session_generation
-        db.db.session.remove()
-        db.db.engine.dispose()
+        database.db.session.remove()
+        database.db.engine.dispose()
     return admin_id, generation
 
 
@@ -98,8 +100,8 @@ def measure(size: int, runs: int) -> list[tuple[str, list[float]]]:
         later = timed(lambda: page(client, "/admin/audit"), runs)
         with app.app_context():
             archive = services.current()
-            whole = timed(lambda: records.verify(archive), runs)
-            db.db.engine.dispose()
+            whole = timed(lambda: audit_log.verify(archive), runs)
+            database.db.engine.dispose()
         app.extensions["escrow.index"].close()
 
         bare = Flask("bare")

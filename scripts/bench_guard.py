@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench_guard.py [--stories 60] [--words 14000] [--runs 5]
 
-1. The guard alone, `again.hides_at_least_as_much(old, new)`, on one story's copies at three
+1. The guard alone, `redact_again.hides_at_least_as_much(old, new)`, on one story's copies at three
    transcript sizes (a quarter, one and four times --words): the copy an older rule released
    (whole words only: `names.Matcher._inside` off) against this version's. Beside it, in the same
    run, the guard before this change (difflib's SequenceMatcher over names.key words, reproduced
@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_release import Instance, invoke, prepare_instance  # noqa: E402
 from bench_scale import ZIPF_S, vocabulary  # noqa: E402
 
-from archive import names  # noqa: E402
 from archive.reading_room.models import ReleasedStory  # noqa: E402
-from archive.release import again, redaction  # noqa: E402
+from archive.release import redact_again, redaction  # noqa: E402
 from archive.release.gate import released_row  # noqa: E402
 from archive.release.redaction import redact  # noqa: E402
+from archive.transcripts import names  # noqa: E402
 from archive.vault import drafts  # noqa: E402
 
 PEOPLE = ["Maria Lopez", "Ana Ruiz", "Tom Garcia", "Li Na", "Rosa Ward", "Priya Das"]
@@ -101,11 +101,11 @@ def guard_table(words: int, runs: int) -> None:
         finally:
             restore()
         new = released_row("s", redact(draft))
-        assert old.content_hash != new.content_hash and again.hides_at_least_as_much(old, new)
+        assert old.content_hash != new.content_hash and redact_again.hides_at_least_as_much(old, new)
         raw = timed(lambda: (sum(1 for _ in word.finditer(old.transcript or "")),  # noqa: B023
                              sum(1 for _ in word.finditer(new.transcript or ""))), runs)  # noqa: B023
         rows = [("raw re word scan (both copies)", raw),
-                ("guard (this version)", timed(lambda: again.hides_at_least_as_much(old, new), runs))]  # noqa: B023
+                ("guard (this version)", timed(lambda: redact_again.hides_at_least_as_much(old, new), runs))]  # noqa: B023
         if size <= words:  # the quadratic one takes minutes at four times the size
             rows.append(("guard before (difflib)", timed(lambda: old_guard(old, new), max(1, runs // 2))))  # noqa: B023
         for what, (median, p95) in rows:

@@ -26,9 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from argon2 import PasswordHasher  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
-from archive import create_app, db, users  # noqa: E402
+from archive import create_app  # noqa: E402
+from archive.accounts import users
 from archive.cli import cli  # noqa: E402
 from archive.config import Config  # noqa: E402
+from archive.storage import database
 
 PASSWORD = "a long enough password"
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -59,13 +61,13 @@ def main() -> None:
             assert added.exit_code == 0, added.output
         app = create_app(Config.for_home(home))
         with app.app_context():
-            session = db.db.session()
-            disabled = session.scalar(db.db.select(users.User).where(users.User.email == "disabled@example.org"))
+            session = database.db.session()
+            disabled = session.scalar(database.db.select(users.User).where(users.User.email == "disabled@example.org"))
             assert disabled is not None
             disabled.active = False
             stored = disabled.password_hash
             session.commit()
-            db.db.session.remove()
+            database.db.session.remove()
 
         state = {"client": app.test_client(), "token": ""}
         visitors = iter(range(1, 60000))
@@ -97,7 +99,7 @@ def main() -> None:
             # Each try from a new address: the failures of one would soon be slowed (services/signing.py).
             rows.append((name, timed(login(email, password, expect), runs, fresh)))
         with app.app_context():
-            db.db.engine.dispose()
+            database.db.engine.dispose()
         app.extensions["escrow.index"].close()
 
     base = statistics.median(rows[0][1])

@@ -40,12 +40,13 @@ from sqlalchemy import delete, insert, select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_import import p95, print_table  # noqa: E402  (sibling benchmarks)
 
-from archive import create_app, db, services  # noqa: E402
+from archive import create_app, services  # noqa: E402
+from archive.accounts.users import User  # noqa: E402
 from archive.cli import cli  # noqa: E402
 from archive.config import Config  # noqa: E402
 from archive.notices.models import Delivery, Notice  # noqa: E402
 from archive.services import notices  # noqa: E402
-from archive.users import User  # noqa: E402
+from archive.storage import database
 from archive.vault.models import Story  # noqa: E402
 from archive.web import auth  # noqa: E402
 
@@ -74,7 +75,7 @@ def bench_scheduling(folder: Path, n: int) -> list[tuple[object, ...]]:
     app = create_app(config)
     now = datetime.now(UTC) - timedelta(seconds=10)
     with app.app_context():
-        session = db.db.session()
+        session = database.db.session()
         owner = session.scalar(select(User.id).where(User.email == EMAIL))
         rows = [{"id": f"bench{i:011d}", "owner_id": owner, "status": "sealed",
                  "embargo_until": now + timedelta(seconds=(i * 7919) % (90 * 86400) + 3600),
@@ -97,8 +98,8 @@ def bench_scheduling(folder: Path, n: int) -> list[tuple[object, ...]]:
             again = notices.schedule(services.current(), now)
             steady.append((time.perf_counter() - begun) * 1000)
         assert again.notices == 0
-        db.db.session.remove()
-        db.db.engine.dispose()
+        database.db.session.remove()
+        database.db.engine.dispose()
     app.extensions["escrow.index"].close()
     raw = []
     with sqlite3.connect(home / "escrow.db") as conn:
@@ -131,10 +132,10 @@ def bench_list(folder: Path, m: int) -> list[tuple[object, ...]]:
     app = create_app(config)
     client = app.test_client()
     with app.app_context():
-        user = db.db.session.scalar(select(User).where(User.email == EMAIL))
+        user = database.db.session.scalar(select(User).where(User.email == EMAIL))
         assert user is not None
         generation, user_id = user.session_generation, user.id
-        db.db.session.remove()
+        database.db.session.remove()
     stamp = int(time.time())
     with client.session_transaction() as session:
         session["_user_id"], session["_fresh"] = str(user_id), True
@@ -157,7 +158,7 @@ def bench_list(folder: Path, m: int) -> list[tuple[object, ...]]:
         plain.get("/")
         base.append((time.perf_counter() - begun) * 1000)
     with app.app_context():
-        db.db.engine.dispose()
+        database.db.engine.dispose()
     app.extensions["escrow.index"].close()
     median, ninety_five = statistics.median(base), p95(base)
     print(f"organizer's list: {m} sealed stories of one organizer, each title decrypted per view")

@@ -31,12 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_import import p95, print_table  # noqa: E402
 from bench_scale import published_instance  # noqa: E402
 
-from archive import create_app, db, services  # noqa: E402
+from archive import create_app, services  # noqa: E402
 from archive.config import Config  # noqa: E402
 from archive.reading_room.models import ReleasedStory  # noqa: E402
-from archive.release import again  # noqa: E402
+from archive.release import redact_again  # noqa: E402
 from archive.release.redaction import redact  # noqa: E402
 from archive.services import releases  # noqa: E402
+from archive.storage import database
 from archive.vault import stories  # noqa: E402
 from archive.vault.models import Story  # noqa: E402
 
@@ -52,7 +53,7 @@ def bare_check(home: Path) -> list[float]:
             start = time.perf_counter()
             redact(stories.decrypt(ring, story))
             times.append((time.perf_counter() - start) * 1000)
-        db.db.session.remove()
+        database.db.session.remove()
     return times
 
 
@@ -63,7 +64,7 @@ def check(home: Path) -> tuple[float, int]:
         start = time.perf_counter()
         done = releases.redact_again(services.current(), apply=False)
         seconds = time.perf_counter() - start
-        db.db.session.remove()
+        database.db.session.remove()
     return seconds, done.checked
 
 
@@ -72,7 +73,7 @@ def replace_all(home: Path) -> tuple[float, list[float], int]:
     milliseconds (its transaction), and how many were replaced."""
     app = create_app(Config.for_home(home))
     per_story: list[float] = []
-    real = again._replace_one
+    real = redact_again._replace_one
 
     def timed(*args: object, **kwargs: object) -> object:
         start = time.perf_counter()
@@ -82,17 +83,17 @@ def replace_all(home: Path) -> tuple[float, list[float], int]:
             per_story.append((time.perf_counter() - start) * 1000)
 
     with app.app_context():
-        session = db.db.session()
+        session = database.db.session()
         session.execute(update(ReleasedStory).values(content_hash="spoiled"))
         session.commit()
-        again._replace_one = timed  # type: ignore[assignment]
+        redact_again._replace_one = timed  # type: ignore[assignment]
         try:
             start = time.perf_counter()
             done = releases.redact_again(services.current(), apply=True)
             seconds = time.perf_counter() - start
         finally:
-            again._replace_one = real  # type: ignore[assignment]
-        db.db.session.remove()
+            redact_again._replace_one = real  # type: ignore[assignment]
+        database.db.session.remove()
     if done.stuck:
         raise RuntimeError(f"{len(done.stuck)} copies were not replaced: {done.stuck[:3]}")
     return seconds, per_story, done.replaced

@@ -62,13 +62,15 @@ from whoosh.searching import Searcher
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_import import EMAIL, make_story, p95, print_table  # noqa: E402  (the sibling benchmark)
 
-from archive import dialect  # noqa: E402
 from archive.cli import cli  # noqa: E402
 from archive.reading_room import room  # noqa: E402
 from archive.reading_room.index import INDEX_NAME, Index, schema  # noqa: E402
 from archive.reading_room.search import SEARCH_FIELDS, QueryTooBroad  # noqa: E402
 from archive.reading_room.search import search as archive_search  # noqa: E402
-from archive.release import locks  # noqa: E402
+from archive.storage import (
+    dialect,  # noqa: E402
+    locks,  # noqa: E402
+)
 
 FIRST_EMBARGO = date(2012, 1, 1)  # every embargo lies in the past (2012 to 2021)
 QUERIES_PER_KIND = 24

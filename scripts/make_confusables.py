@@ -3,7 +3,7 @@
     .venv/bin/python scripts/make_confusables.py confusables.txt
     .venv/bin/python scripts/make_confusables.py --download   # the latest, from unicode.org
 
-The archive reads look-alike letters from Unicode's own table (`archive.characters`), so that a
+The archive reads look-alike letters from Unicode's own table (`archive.transcripts.characters`), so that a
 name typed with letters of another script drawn the same (a Greek capital Nu for an N, a
 Cyrillic straight U for a Y) is found as the name. The table is vendored, not fetched at run
 time: the archive works offline, and an upgrade of the table is a reviewed commit. This script

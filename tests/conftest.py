@@ -25,9 +25,11 @@ from flask import Flask
 from hypothesis import settings
 from sqlalchemy.orm import Session
 
-from archive import create_app, db, users
+from archive import create_app
+from archive.accounts import users
+from archive.accounts.users import User
 from archive.config import Config
-from archive.users import User
+from archive.storage import database
 from archive.vault import keys
 from archive.vault.keys import Keyring
 from tests.databases import SERVER_URL, Server
@@ -43,7 +45,7 @@ settings.load_profile("escrow")
 def pytest_sessionstart(session: pytest.Session) -> None:
     """The pages read the compiled catalogues: compile again any whose .po changed since the
     editable install (or the last `pybabel compile`) did, so the suite tests the .po as it is."""
-    from archive.paths import TRANSLATIONS
+    from archive.storage.paths import TRANSLATIONS
     from hatch_build import compile_catalogs
 
     for po in TRANSLATIONS.glob("*/LC_MESSAGES/*.po"):
@@ -140,13 +142,13 @@ def app(config: Config) -> Iterator[Flask]:
     app = create_app(config)
     with app.app_context():
         yield app
-        db.db.session.remove()
-        db.db.engine.dispose()
+        database.db.session.remove()
+        database.db.engine.dispose()
 
 
 @pytest.fixture
 def session(app: Flask) -> Session:
-    return db.db.session()
+    return database.db.session()
 
 
 @pytest.fixture

@@ -17,13 +17,14 @@ from flask import Flask
 from sqlalchemy import Connection, MetaData, create_engine, select, text
 from sqlalchemy.pool import NullPool
 
-from archive import create_app, db, services
+from archive import create_app, services
 from archive.cli import cli
 from archive.config import Config
 from archive.errors import EscrowError
 from archive.reading_room.index import Index
+from archive.storage import database
+from archive.storage.units import Unit
 from archive.times import utcnow
-from archive.units import Unit
 from archive.vault import keys, stories
 from archive.vault.models import Story
 
@@ -105,7 +106,7 @@ def archive_app(home: Path) -> Iterator[Flask]:
         yield app
     finally:
         with app.app_context():
-            db.db.engine.dispose()
+            database.db.engine.dispose()
         app.extensions["escrow.index"].close()
 
 
@@ -206,7 +207,7 @@ def opening(config: Config) -> tuple[int, list[str]]:
     opened, failed = 0, []
     with app.app_context():
         try:
-            session = db.db.session()
+            session = database.db.session()
             ring = keys.unlock(session, config)
             for each in session.scalars(select(Story).where(Story.wrapped_key.is_not(None))):
                 try:
@@ -215,8 +216,8 @@ def opening(config: Config) -> tuple[int, list[str]]:
                 except EscrowError:
                     failed.append(each.id)
         finally:
-            db.db.session.remove()
-            db.db.engine.dispose()
+            database.db.session.remove()
+            database.db.engine.dispose()
     return opened, failed
 
 

@@ -24,11 +24,12 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from archive import audit, create_app, db, services
+from archive import audit, create_app, services
 from archive.audit import Action, AuditAnchor, AuditEntry, AuditHead
-from archive.errors import TamperDetected
 from archive.config import Config
-from archive.services import records
+from archive.errors import TamperDetected
+from archive.services import audit_log
+from archive.storage import database
 from archive.vault import keys
 from tests.helpers import add_users, escrow, one, sql, story, write_lines
 from tests.processes import ORGANIZER, Pauses, finish, poll, process_env, started
@@ -117,15 +118,15 @@ def test_the_old_key_cannot_rewrite_the_history_before_the_switch(home: Path, tm
     rotate(home)
     switch = switch_at(home)
     with create_app(config).app_context():
-        session = db.db.session()
+        session = database.db.session()
         entries = list(audit.entries(session))
         entries[1].actor = "someone@else.org"
         for before, entry in zip(entries[: switch - 1], entries[1:switch], strict=True):
             entry.prev_hash = before.hash
             entry.hash = audit._mac(old.audits[1], entry)
         session.commit()
-        db.db.session.remove()
-        db.db.engine.dispose()
+        database.db.session.remove()
+        database.db.engine.dispose()
 
     status, output = verify(home)
 
@@ -212,9 +213,9 @@ def test_a_process_that_read_the_key_file_before_a_rotation_writes_under_the_new
         with started(home, "keys", "rotate") as rotation:
             status, output = finish(rotation)
         assert status == 0, output
-        mark = records.anchor(archive, ADMIN)  # verifies the chain, then records and anchors its head
-        db.db.session.remove()
-        db.db.engine.dispose()
+        mark = audit_log.anchor(archive, ADMIN)  # verifies the chain, then records and anchors its head
+        database.db.session.remove()
+        database.db.engine.dispose()
 
     assert mark.seq > switch_at(home)
     assert verify(home, "--anchor", str(mark))[0] == 0

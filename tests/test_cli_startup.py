@@ -120,7 +120,7 @@ def test_an_unknown_command_is_refused_without_loading_a_module(tmp_path: Path) 
 def test_escrow_db_upgrade_runs_flask_migrate_on_the_archives_own_database(archive_home: Path) -> None:
     from alembic.script import ScriptDirectory
 
-    from archive.paths import MIGRATIONS
+    from archive.storage.paths import MIGRATIONS
 
     upgraded = escrow(archive_home, "db", "upgrade")
     current = escrow(archive_home, "db", "current")

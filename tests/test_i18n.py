@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po
 from flask import Flask
 
 from archive.messages import N_, Message, Nn_
-from archive.paths import TRANSLATIONS
+from archive.storage.paths import TRANSLATIONS
 from archive.web.i18n import said, translated
 from tests.helpers import escrow, story, write_lines
 
@@ -105,7 +105,7 @@ def test_an_installed_wheel_serves_spanish_with_no_further_step(wheel: Path, tmp
     env.pop("DATABASE_URL", None)
     assert subprocess.run([str(target / "bin" / "escrow"), "init"], env=env, cwd=tmp_path,
                           capture_output=True).returncode == 0
-    serve = ("import archive.paths as p; from archive import create_app; "
+    serve = ("import archive.storage.paths as p; from archive import create_app; "
              f"assert str(p.TRANSLATIONS).startswith({str(target)!r}), p.TRANSLATIONS; "
              "page = create_app().test_client().get('/login', headers={'Accept-Language': 'es'}); "
              "print(page.get_data(as_text=True))")

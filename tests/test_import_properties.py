@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
+from archive.accounts.users import User
 from archive.errors import InvalidInput
-from archive.users import User
 from archive.vault import drafts, imports
 from tests.helpers import story
 

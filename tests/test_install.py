@@ -44,7 +44,7 @@ def test_the_installed_command_initialises_an_archive_outside_the_checkout(wheel
     run = [str(target / "bin" / "escrow")]
 
     init = subprocess.run([*run, "init"], cwd=tmp_path, env=env, capture_output=True, text=True)
-    where = subprocess.run([sys.executable, "-c", "import archive.paths as p; print(p.MIGRATIONS)"],
+    where = subprocess.run([sys.executable, "-c", "import archive.storage.paths as p; print(p.MIGRATIONS)"],
                            cwd=tmp_path, env=env, capture_output=True, text=True)
 
     assert init.returncode == 0, init.stderr

@@ -186,12 +186,12 @@ def test_a_rotation_killed_after_registering_its_key_but_before_writing_it(
     _rotation_home(home, tmp_path)
     app = create_app(config)
     with app.app_context():  # the database learnt of version 2; the key file never held it
-        from archive import db
-        session = db.db.session()
+        from archive.storage import database
+        session = database.db.session()
         keys.register(session, keys.load(config).with_new_keys())
         session.commit()
-        db.db.session.remove()
-        db.db.engine.dispose()
+        database.db.session.remove()
+        database.db.engine.dispose()
 
     result = escrow(home, "keys", "rotate")
 

@@ -40,13 +40,14 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import MetaData, select
 
-from archive import create_app, db, services
+from archive import create_app, services
 from archive.config import Config
 from archive.errors import EscrowError
 from archive.reading_room.models import ReleasedStory
-from archive.services import embargoes, keyring, reading, records, releases
+from archive.services import audit_log, embargoes, keyring, reading, releases
 from archive.services import index as index_service
 from archive.services import stories as story_service
+from archive.storage import database
 from archive.vault import keys
 from archive.vault import stories as vault_stories
 from archive.vault.models import EmbargoRequest, Story
@@ -118,13 +119,13 @@ class Archive:
             try:
                 return operation(services.current())
             finally:
-                db.db.session.remove()
+                database.db.session.remove()
 
     def rows(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table, in a stable order (as tests.helpers.database_rows, with the
         tables read once: a refused operation is checked against them)."""
         with self.app.app_context():
-            with db.db.engine.connect() as conn:
+            with database.db.engine.connect() as conn:
                 if self.tables is None:
                     self.tables = MetaData()
                     self.tables.reflect(conn)
@@ -133,7 +134,7 @@ class Archive:
 
     def close(self) -> None:
         with self.app.app_context():
-            db.db.engine.dispose()
+            database.db.engine.dispose()
         self.app.extensions["escrow.index"].close()
         self.drop()
 
@@ -420,7 +421,7 @@ class Lifecycle(RuleBasedStateMachine):
 
     @invariant()
     def the_audit_chain_verifies_and_only_grows(self) -> None:
-        entries, _ = self.archive.call(records.verify)
+        entries, _ = self.archive.call(audit_log.verify)
         assert entries >= self.audited
         self.audited = entries
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from archive import markup
-from archive.markup import MarkupError, Span
+from archive.transcripts import markup
+from archive.transcripts.markup import MarkupError, Span
 
 
 def test_spans_are_parsed_with_kind_name_and_stand_in() -> None:

@@ -13,16 +13,16 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
-from archive import db
-from archive.db import Base
-from archive.paths import MIGRATIONS
+from archive.storage import database
+from archive.storage.database import Base
+from archive.storage.paths import MIGRATIONS
 from archive.vault import keys
 from tests.helpers import assert_no_canary, canaries, escrow, one, sql, story, write_lines
 from tests.web.conftest import tiny_wav
 
 
 def test_the_migrations_head_matches_the_models(app: Flask) -> None:
-    with db.db.engine.connect() as conn:
+    with database.db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                 Base.metadata)
 
@@ -38,8 +38,8 @@ def test_every_migration_goes_down_and_up_again(app: Flask, archive_home: Path,
     assert "1 story" in escrow(archive_home, "stories", "list").output
 
     downgrade(directory=str(MIGRATIONS), revision="base")
-    assert set(inspect(db.db.engine).get_table_names()) <= {"alembic_version"}
-    db.upgrade()
+    assert set(inspect(database.db.engine).get_table_names()) <= {"alembic_version"}
+    database.upgrade()
 
     listed = escrow(archive_home, "stories", "list")
     assert listed.exit_code == 0 and "0 stories" in listed.output  # the tables were rebuilt empty
@@ -56,14 +56,14 @@ def test_rows_written_before_reasons_were_sealed_survive_the_upgrade(app: Flask,
                   "--as", "org@example.org").exit_code == 0
     story_id = one(archive_home, "SELECT id FROM stories")
     [word] = canaries(1)
-    db.db.session.remove()
+    database.db.session.remove()
     downgrade(directory=str(MIGRATIONS), revision="0003")
     sql(archive_home, "UPDATE stories SET updated_at = '2026-03-04 05:06:07.000000'")
     sql(archive_home, "INSERT INTO embargo_requests (id, story_id, requested_by_id, until, reason, state, created_at, "
         "expires_at) VALUES ('legacyrequest000', :story, 1, NULL, :reason, 'pending', "
         "'2026-03-05 00:00:00.000000', '2099-01-01 00:00:00.000000')", story=story_id, reason=f"asked by {word}")
 
-    db.upgrade()
+    database.upgrade()
 
     changed = one(archive_home, "SELECT embargo_changed_at FROM stories")
     assert str(changed).startswith("2026-03-04 05:06:07")
@@ -85,12 +85,12 @@ def test_counted_session_generations_become_random_ones_and_end_every_session(ap
     for email, role in (("org@example.org", "organizer"), ("admin@example.org", "admin")):
         assert escrow(archive_home, "users", "add", email, "--role", role, "--password-stdin",
                       input="a long enough password\n").exit_code == 0
-    db.db.session.remove()
+    database.db.session.remove()
     downgrade(directory=str(MIGRATIONS), revision="0010")
     sql(archive_home, "UPDATE users SET session_epoch = 3")
     before = sql(archive_home, "SELECT id, email, role, password_hash FROM users ORDER BY id")
 
-    db.upgrade()
+    database.upgrade()
 
     assert sql(archive_home, "SELECT id, email, role, password_hash FROM users ORDER BY id") == before
     generations = [g for (g,) in sql(archive_home, "SELECT session_generation FROM users")]
@@ -109,15 +109,15 @@ def test_an_archive_and_key_file_from_before_audit_keys_had_versions_verify_and_
     assert escrow(archive_home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", story())),
                   "--as", "org@example.org").exit_code == 0
     ring = keys.parse((archive_home / "master.key").read_text(), "test")
-    db.db.session.remove()
+    database.db.session.remove()
     downgrade(directory=str(MIGRATIONS), revision="0011")
-    assert "key_version" not in {c["name"] for c in inspect(db.db.engine).get_columns("audit_head")}
+    assert "key_version" not in {c["name"] for c in inspect(database.db.engine).get_columns("audit_head")}
     legacy = (f"audit:{base64.b64encode(ring.audits[1]).decode()}\n"  # as a key file of that time reads
               f"kek1:{base64.b64encode(ring.keks[1]).decode()}\n")
     (archive_home / "master.key").write_text(legacy)
     entries = one(archive_home, "SELECT count(*) FROM audit_log")
 
-    db.upgrade()
+    database.upgrade()
 
     assert one(archive_home, "SELECT key_version FROM audit_head") == 1
     verified = escrow(archive_home, "audit", "verify")
@@ -172,17 +172,17 @@ def test_room_records_are_rebuilt_from_the_released_copies_and_the_audit_log(app
                       "--as", ADMIN).exit_code == 0
     before = _rows(archive_home, "SELECT story_id, present, datestamp FROM room_records")
     assert len(before) == 3
-    db.db.session.remove()
+    database.db.session.remove()
 
     downgrade(directory=str(MIGRATIONS), revision="0006")
-    assert not inspect(db.db.engine).has_table("room_records")
+    assert not inspect(database.db.engine).has_table("room_records")
     upgrade(directory=str(MIGRATIONS), revision="0007")
 
     after = _rows(archive_home, "SELECT story_id, present, datestamp FROM room_records")
     assert [(i, bool(p)) for i, p, _ in after] == [(i, bool(p)) for i, p, _ in before]
     for (_, _, rebuilt), (_, _, written) in zip(after, before, strict=True):
         assert abs(_instant(rebuilt) - _instant(written)) < timedelta(seconds=1)  # the audit entry's instant
-    db.upgrade()
+    database.upgrade()
     assert escrow(archive_home, "index", "verify").exit_code == 0
 
 
@@ -194,13 +194,13 @@ def test_sealed_stories_keep_everything_when_recordings_arrive_and_take_one_afte
     stories_before = _rows(archive_home, "SELECT s.id, s.status, s.wrapped_key, v.ciphertext FROM stories s "
                                        "JOIN story_versions v ON v.story_id = s.id")
     released_before = _rows(archive_home, "SELECT id, content_hash FROM released_stories")
-    db.db.session.remove()
+    database.db.session.remove()
 
     downgrade(directory=str(MIGRATIONS), revision="0007")
-    assert not inspect(db.db.engine).has_table("recordings")
+    assert not inspect(database.db.engine).has_table("recordings")
     upgrade(directory=str(MIGRATIONS), revision="0008")
     assert sql(archive_home, "SELECT count(*) FROM recordings") == [(0,)]
-    db.upgrade()
+    database.upgrade()
 
     assert _rows(archive_home, "SELECT s.id, s.status, s.wrapped_key, v.ciphertext FROM stories s "
                                        "JOIN story_versions v ON v.story_id = s.id") == stories_before
@@ -219,11 +219,11 @@ def test_copies_released_before_captions_keep_their_hash_and_stay_searchable(app
     ids = _in_use(archive_home, tmp_path, story(title="Picket", transcript="We sang on the picket line.",
                                                 redaction_level="full", embargo_until=PAST))
     before = _rows(archive_home, "SELECT id, title, transcript, content_hash FROM released_stories")
-    db.db.session.remove()
+    database.db.session.remove()
 
     downgrade(directory=str(MIGRATIONS), revision="0008")
-    assert "captions" not in {c["name"] for c in inspect(db.db.engine).get_columns("released_stories")}
-    db.upgrade()
+    assert "captions" not in {c["name"] for c in inspect(database.db.engine).get_columns("released_stories")}
+    database.upgrade()
 
     assert _rows(archive_home, "SELECT id, title, transcript, content_hash FROM released_stories") == before
     assert sql(archive_home, "SELECT captions FROM released_stories") == [(None,)]
@@ -242,7 +242,7 @@ def test_stories_and_recordings_from_before_release_choices_keep_their_recording
     assert escrow(archive_home, "stories", "attach", ids["Out"], str(tmp_path / "voice.wav"),
                   "--as", ADMIN).exit_code == 0
     recordings = _rows(archive_home, "SELECT id, story_id, rendition, size FROM recordings")
-    db.db.session.remove()
+    database.db.session.remove()
 
     downgrade(directory=str(MIGRATIONS), revision="0009")
     upgrade(directory=str(MIGRATIONS), revision="0010")
@@ -251,7 +251,7 @@ def test_stories_and_recordings_from_before_release_choices_keep_their_recording
     assert sql(archive_home, "SELECT recording_id FROM released_stories") == [(None,)]
     assert _rows(archive_home, "SELECT id, story_id, rendition, size FROM recordings") == recordings
     downgrade(directory=str(MIGRATIONS), revision="0009")
-    db.upgrade()
+    database.upgrade()
     assert _rows(archive_home, "SELECT id, story_id, rendition, size FROM recordings") == recordings
     assert escrow(archive_home, "index", "verify").exit_code == 0
 

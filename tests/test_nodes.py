@@ -20,14 +20,15 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from archive import create_app, db, reading_room
+from archive import create_app, reading_room
+from archive.accounts.users import User
 from archive.config import Config
 from archive.reading_room import room
 from archive.reading_room.index import Index
-from archive.release import gate, locks
+from archive.release import gate
 from archive.services import Archive, reading
 from archive.services.reading import Facets
-from archive.users import User
+from archive.storage import database, locks
 from archive.vault import drafts, stories
 from archive.vault.keys import Keyring
 from tests.helpers import assert_no_canary, canaries, database_url, escrow, story, unit, write_lines
@@ -164,7 +165,7 @@ def statements(app: Flask) -> list[str]:
         if not statement.startswith("BEGIN"):
             seen.append(statement)
 
-    event.listen(db.db.engine, "before_cursor_execute", query)
+    event.listen(database.db.engine, "before_cursor_execute", query)
     return seen
 
 
@@ -214,7 +215,7 @@ def test_the_filter_vocabularies_lose_a_story_taken_down_on_another_node(
     or a story's tags, language and year would stay listed here after its takedown elsewhere."""
     def view() -> Archive:  # a page's (one per request: it brings the index in step once)
         return Archive(config=dataclasses.replace(config, index_sync_seconds=0), session=session,
-                       engine=db.db.engine)
+                       engine=database.db.engine)
 
     room.sync(session, reading_room.index())
     story_id = _release_elsewhere(session, keyring, organizer, Index(tmp_path / "elsewhere"))
@@ -251,7 +252,7 @@ def test_the_search_page_brings_the_index_in_step_once_per_view(
     assert looked == [0]
     assert client.get("/search").status_code == 200 and looked == [0, 0]  # the filters alone: once too
     with app.app_context():
-        db.db.engine.dispose()
+        database.db.engine.dispose()
     app.extensions["escrow.index"].close()
 
 

@@ -13,11 +13,11 @@ from flask import Flask
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from archive import db
+from archive.accounts.users import User, by_email
 from archive.audit import AuditEntry
 from archive.config import Config
+from archive.storage import database
 from archive.times import utcnow
-from archive.users import User, by_email
 from archive.vault import drafts, keys, stories
 from archive.vault.keys import Keyring
 from tests.helpers import (
@@ -52,14 +52,14 @@ def test_every_field_of_a_sealed_story_is_unreadable_at_rest(archive_home: Path,
 
     imported = escrow(archive_home, "stories", "import", str(file), "--as", "org@example.org")
     listed = escrow(archive_home, "stories", "list")
-    session = db.db.session()
+    session = database.db.session()
     ring = keys.unlock(session, config)
     organizer = by_email(session, "org@example.org")
     story_id = stories.listing(session)[0].id
     opened = stories.open_sealed(session, ring, organizer, story_id)
     session.commit()
-    db.db.session.remove()
-    db.db.engine.dispose()
+    database.db.session.remove()
+    database.db.engine.dispose()
 
     assert imported.exit_code == 0 and listed.exit_code == 0
     assert opened.notes in (words[9], others[9])  # the canaries are really in there
@@ -76,7 +76,7 @@ def test_the_canary_hunt_would_see_a_plaintext_leak(archive_home: Path) -> None:
 
 def test_the_database_canary_hunt_would_see_a_plaintext_leak(archive_home: Path, app: Flask) -> None:
     word = canaries(1)[0]
-    session = db.db.session()
+    session = database.db.session()
     session.add(AuditEntry(seq=999, at=utcnow(), actor="x", action="leak", story_id=None,
                            detail=f'{{"oops": "{word}"}}', prev_hash="", hash=""))
     session.commit()
@@ -94,7 +94,7 @@ def test_a_shredded_data_key_leaves_no_old_copy_in_the_database(
 
     stories.shred(sealed)
     session.commit()
-    db.scrub_journal(session)
+    database.scrub_journal(session)
 
     if database_kind == "sqlite":  # secure_delete zeroed the old cell, the checkpoint emptied the log
         assert session.connection().exec_driver_sql("PRAGMA secure_delete").scalar() == 1
@@ -111,7 +111,7 @@ def _table_files(session: Session, database_kind: str) -> object:
 
 
 def test_no_plaintext_column_exists_for_content(app: Flask) -> None:
-    columns = {c["name"] for c in inspect(db.db.engine).get_columns("stories")}
+    columns = {c["name"] for c in inspect(database.db.engine).get_columns("stories")}
     assert columns == {"id", "owner_id", "status", "embargo_until", "redaction_level",
                        "release_review", "version", "dek_id", "wrapped_key", "kek_version",
                        "created_at", "updated_at", "embargo_changed_at", "recording_release"}

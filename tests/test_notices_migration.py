@@ -9,8 +9,8 @@ from pathlib import Path
 from flask import Flask
 from flask_migrate import downgrade
 
-from archive import db
-from archive.paths import MIGRATIONS
+from archive.storage import database
+from archive.storage.paths import MIGRATIONS
 from archive.times import format_instant, utcnow
 from tests.helpers import add_users, escrow, one, sql, story, write_lines
 
@@ -24,11 +24,11 @@ def test_the_outbox_arrives_and_leaves_with_stories_and_accounts_in_place(app: F
     sql(archive_home, "UPDATE users SET language = 'es' WHERE email = 'org@example.org'")
     accounts = sql(archive_home, "SELECT id, email, role, password_hash FROM users ORDER BY id")
     stories = sql(archive_home, "SELECT id, status, embargo_until FROM stories")
-    db.db.session.remove()
+    database.db.session.remove()
 
     downgrade(directory=str(MIGRATIONS), revision="0012")
     assert sql(archive_home, "SELECT id, email, role, password_hash FROM users ORDER BY id") == accounts
-    db.upgrade()
+    database.upgrade()
 
     assert sql(archive_home, "SELECT id, email, role, password_hash FROM users ORDER BY id") == accounts
     assert sql(archive_home, "SELECT id, status, embargo_until FROM stories") == stories

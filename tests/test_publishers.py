@@ -19,7 +19,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from archive.config import Config
-from archive.release import locks
+from archive.storage import locks
 from tests.helpers import escrow, one, sql
 from tests.processes import RELEASE_COUNTS, SUMMARY, finish, node, poll, seal_stories, started
 

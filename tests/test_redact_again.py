@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from archive import names, services
+from archive import services
 from archive.reading_room.models import ReleasedStory
-from archive.release import again
+from archive.release import redact_again
 from archive.services import releases
+from archive.transcripts import names
 from tests.helpers import add_users, archive_app, assert_no_canary, canaries, escrow, one, sql, story, write_lines
 from tests.processes import finish, started
 from tests.test_recordings import _opened
@@ -156,7 +157,7 @@ def test_a_story_that_cannot_be_redacted_again_keeps_its_copy_and_stops_no_other
     names_ = canaries(2)
     first, _ = _released_by_the_older_version(home, tmp_path / "a", monkeypatch, names_[0], "one")
     second, _ = _released_by_the_older_version(home, tmp_path / "b", monkeypatch, names_[1], "two")
-    real = again.redact
+    real = redact_again.redact
 
     def broken(draft: Any) -> Any:
         if names_[0] in draft.narrator:
@@ -164,7 +165,7 @@ def test_a_story_that_cannot_be_redacted_again_keeps_its_copy_and_stops_no_other
         return real(draft)
 
     with monkeypatch.context() as patched:
-        patched.setattr(again, "redact", broken)
+        patched.setattr(redact_again, "redact", broken)
         done = escrow(home, "redact-again")
 
     assert done.exit_code == 1
@@ -218,7 +219,7 @@ def test_a_replacement_may_only_hide_more(old: str, new: str, hides: bool) -> No
         return ReleasedStory(id="s", title="t", narrator="n", transcript=transcript, summary="", interviewer="",
                              interview_date="", place="", language="en", tags="[]", redaction_level="redacted")
 
-    assert again.hides_at_least_as_much(copy(old), copy(new)) is hides
+    assert redact_again.hides_at_least_as_much(copy(old), copy(new)) is hides
 
 
 def test_a_takedown_waits_for_a_batch_of_replacements_not_for_the_run(
@@ -231,7 +232,7 @@ def test_a_takedown_waits_for_a_batch_of_replacements_not_for_the_run(
     down, _ = _released_by_the_older_version(home, tmp_path / "b", monkeypatch, second, "two")
     ids = sorted(str(row[0]) for row in sql(home, "SELECT id FROM released_stories"))
     taken: list[tuple[int, str]] = []
-    real = again._changed
+    real = redact_again._changed
 
     def checking(unit: Any, batch: Any, done: Any) -> Any:
         if batch[0] == ids[1]:  # the second batch: one replacement is behind the run already
@@ -240,8 +241,8 @@ def test_a_takedown_waits_for_a_batch_of_replacements_not_for_the_run(
         return real(unit, batch, done)
 
     with archive_app(home) as app, monkeypatch.context() as patched, app.app_context():
-        patched.setattr(again, "BATCH", 1)
-        patched.setattr(again, "_changed", checking)
+        patched.setattr(redact_again, "BATCH", 1)
+        patched.setattr(redact_again, "_changed", checking)
         done = releases.redact_again(services.current(), apply=True)
 
     [(code, said)] = taken

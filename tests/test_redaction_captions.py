@@ -20,8 +20,8 @@ import numpy as np
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from archive import timing
 from archive.release.redaction import redact
+from archive.transcripts import webvtt
 from archive.vault import drafts
 from tests.helpers import story
 from tests.test_muting import muted, recording, samples
@@ -85,7 +85,7 @@ def captioned_stories(draw: st.DrawFn) -> tuple[drafts.Draft, list[list[str]]]:
     while at < len(words):
         size = draw(st.integers(1, 4))
         start = len(cues) * CUE
-        cues.append(f"{timing.clock(start)} --> {timing.clock(start + 800)}\n{' '.join(words[at : at + size])}")
+        cues.append(f"{webvtt.clock(start)} --> {webvtt.clock(start + 800)}\n{' '.join(words[at : at + size])}")
         at += size
     data = story(narrator=narrator, interviewer=interviewer, place=place, captions="WEBVTT\n\n" + "\n\n".join(cues),
                  title=f"Night {draw(mention(draw(st.sampled_from(people))))} shift",
@@ -113,7 +113,7 @@ def test_no_name_inside_webvtt_markup_is_released_or_heard(case: tuple[drafts.Dr
     draft, people = case
     full = redact(draft.changed(redaction_level="full"))
     assert full.captions is not None
-    said = timing.parse(full.captions)
+    said = webvtt.parse(full.captions)
     length = (said[-1].end // CUE + 1) * CUE
     original = recording("WAV", "PCM_16", 1, rate=RATE, seconds=length / 1000)
     for level in LEVELS:
@@ -124,9 +124,9 @@ def test_no_name_inside_webvtt_markup_is_released_or_heard(case: tuple[drafts.Dr
             assert copy.silences == (), level
             continue
         # Plain text: no tag, and no reference but the three escapes, so that every player draws
-        # the same text, the one timing.parse reads.
+        # the same text, the one webvtt.parse reads.
         assert "<" not in copy.captions and not re.search(r"&(?!amp;|lt;|gt;)", copy.captions), level
-        shown = timing.parse(copy.captions)
+        shown = webvtt.parse(copy.captions)
         assert [(c.start, c.end) for c in shown] == [(c.start, c.end) for c in said]
         for cue in shown:
             assert not leaks(cue.text, people), (level, leaks(cue.text, people), cue.text)

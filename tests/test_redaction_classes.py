@@ -7,8 +7,8 @@ capitals and symbol letters from Unicode's confusables, invisible (default-ignor
 points; Arabic-script keyboard variants (yeh and kaf of the Arabic and Persian keyboards, the
 tatweel) and apostrophe-like letters (and, in `tests/test_redaction_captions.py`, WebVTT markup
 inside captions). Each name is the narrator, a marked span, the interviewer or the place, at
-every level below full. The check is the issue's, written here apart from `archive.names`'
-rules (only the character folding is shared: `archive.characters` is the one policy): in any
+every level below full. The check is the issue's, written here apart from `archive.transcripts.names`'
+rules (only the character folding is shared: `archive.transcripts.characters` is the one policy): in any
 word of any released field, of every export and of the Dublin Core record (OAI-PMH, the bag's
 CSV), no hidden part of five letters or more anywhere, none of three or four letters at the
 start or end of the word or of a segment, no two short parts of one name together or glued
@@ -28,10 +28,10 @@ from functools import cache
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from archive import characters, names
 from archive.reading_room import exports
 from archive.reading_room.models import ReleasedStory
 from archive.release.redaction import ReleasedText, redact
+from archive.transcripts import characters, names
 from archive.vault import drafts
 from tests.helpers import story
 

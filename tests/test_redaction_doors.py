@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from archive import create_app, db, names
+from archive import create_app
 from archive.config import Config
 from archive.reading_room.index import Index
+from archive.storage import database
+from archive.transcripts import names
 from tests.helpers import escrow, sql, story, write_lines
 
 PAST = "2020-01-01T00:00:00Z"
@@ -85,7 +87,7 @@ def reader(home: Path, config: Config) -> Iterator[FlaskClient]:
     app = create_app(config)
     yield app.test_client()
     with app.app_context():
-        db.db.engine.dispose()
+        database.db.engine.dispose()
     app.extensions["escrow.index"].close()
 
 

@@ -5,7 +5,7 @@ dotless i, Greek with its final sigma, Cyrillic), are written in NFC, NFD and co
 forms (full-width letters), in upper, lower and title case, joined by hyphens, dashes and
 apostrophes, and stand in generated text with punctuation and possessives, as narrator,
 marked spans (with and without chosen stand-ins), interviewer and place. The check is
-independent of `archive.names`: NFKC, full case folding, marks and format characters
+independent of `archive.transcripts.names`: NFKC, full case folding, marks and format characters
 dropped, then whole words compared.
 """
 
@@ -21,10 +21,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from archive import names
 from archive.reading_room.index import Index, document
 from archive.reading_room.models import ReleasedStory
 from archive.release.redaction import STAND_INS, ReleasedText, redact
+from archive.transcripts import names
 from archive.vault import drafts
 from archive.vault.drafts import Draft
 from tests import test_redaction_captions as captions

@@ -17,8 +17,8 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from archive.accounts.users import User
 from archive.release import gate, redaction
-from archive.users import User
 from archive.vault import drafts, stories
 from archive.vault.keys import Keyring
 from tests.helpers import escrow, one, sql, story, write_lines

@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 from flask_migrate import downgrade
 
-from archive import db
-from archive.paths import MIGRATIONS
+from archive.storage import database
+from archive.storage.paths import MIGRATIONS
 from tests.helpers import escrow, one, sql, story, write_lines
 
 PAST, FUTURE = "2020-01-01T00:00:00Z", "2090-01-01T00:00:00Z"
@@ -109,10 +109,10 @@ def test_the_upgrade_writes_records_for_stories_released_before_it(app: Flask, h
     assert escrow(home, "stories", "takedown", taken, "--reason", "asked", "--as", ADMIN).exit_code == 0
     assert escrow(home, "stories", "withdraw", withdrawn_unreleased, "--reason", "c", "--as", ADMIN).exit_code == 0
     before = _records(home)
-    db.db.session.remove()
+    database.db.session.remove()
     downgrade(directory=str(MIGRATIONS), revision="0006")
 
-    db.upgrade()
+    database.upgrade()
 
     after = _records(home)
     assert set(after) == {kept, taken}

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from archive import create_app, db, services
+from archive import create_app, services
 from archive.config import Config
+from archive.storage import database
 from archive.vault import keys, stories
 from archive.vault.drafts import parse
 from tests.helpers import escrow, every_story_opens, story, write_lines
@@ -61,8 +62,8 @@ def test_a_story_sealed_under_the_old_key_while_a_rotation_waits_is_rewrapped(
             assert late.kek_version == 1
             held.close()  # the import commits and leaves the lock; only now may the rotation go on
             status, output = finish(rotation)
-        db.db.session.remove()
-        db.db.engine.dispose()
+        database.db.session.remove()
+        database.db.engine.dispose()
     assert status == 0, output
     assert "rotated to master key version 2: 4 data keys re-wrapped" in output
     assert ring_versions(home) == [2]

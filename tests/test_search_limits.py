@@ -13,12 +13,13 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive import create_app, db
+from archive import create_app
 from archive.config import Config
 from archive.reading_room import postings
 from archive.reading_room import search as room_search
 from archive.reading_room.index import Index
 from archive.reading_room.search import InvalidQuery, QueryTooBroad, search
+from archive.storage import database
 from archive.web.display import marked
 from tests.helpers import escrow
 
@@ -142,7 +143,7 @@ def reader(archive_home: Path, config: Config) -> Iterator[FlaskClient]:
     app = create_app(config)
     yield app.test_client()
     with app.app_context():
-        db.db.engine.dispose()
+        database.db.engine.dispose()
     app.extensions["escrow.index"].close()
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from archive import dialect
+from archive.accounts.users import User
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
-from archive.users import User
+from archive.storage import dialect
 from archive.vault import drafts, embargo, stories
 from archive.vault.keys import Keyring
 from archive.vault.models import Story

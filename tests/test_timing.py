@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archive import timing
-from archive.timing import Cue, TimingError
+from archive.transcripts import webvtt
+from archive.transcripts.webvtt import Cue, TimingError
 from tests.helpers import add_users, assert_no_canary, canaries, escrow, one, story, write_lines
 
 ORG = "org@example.org"
@@ -33,12 +33,12 @@ That was the day.
 
 
 def test_a_timed_transcript_gives_cues_with_times_and_the_transcript_its_text() -> None:
-    cues = timing.parse(VTT)
+    cues = webvtt.parse(VTT)
 
     assert [(c.start, c.end) for c in cues] == [(1000, 4500), (5000, 7250), (3_600_000, 3_602_000)]
-    assert timing.plain(cues) == ("I worked at [[org:Harbor Hotel]] for six years.\nWe struck in May.\n"
+    assert webvtt.plain(cues) == ("I worked at [[org:Harbor Hotel]] for six years.\nWe struck in May.\n"
                                   "[[person:Ana Reyes]] spoke first.\nThat was the day.")
-    assert timing.render([Cue(61_001, 3_725_500, "a & <b> --> c")]) == (
+    assert webvtt.render([Cue(61_001, 3_725_500, "a & <b> --> c")]) == (
         "WEBVTT\n\n00:01:01.001 --> 01:02:05.500\na &amp; &lt;b&gt; --&gt; c\n")
 
 
@@ -57,7 +57,7 @@ def test_a_timed_transcript_gives_cues_with_times_and_the_transcript_its_text() 
 def test_a_bad_timed_transcript_is_refused_naming_line_and_column(text: str, where: tuple[int, int],
                                                                   reason: str) -> None:
     with pytest.raises(TimingError) as refused:
-        timing.parse(text)
+        webvtt.parse(text)
 
     assert (refused.value.line, refused.value.column) == where and reason in refused.value.reason
 
@@ -73,14 +73,14 @@ def test_any_cues_written_are_read_back_the_same(raw: list[tuple[int, int, list[
     starts = sorted(start for start, _, _ in raw)
     cues = [Cue(start, start + length, "\n".join(lines)) for start, (_, length, lines) in zip(starts, raw,
                                                                                               strict=True)]
-    assert timing.parse(timing.render(cues)) == cues
+    assert webvtt.parse(webvtt.render(cues)) == cues
 
 
 @given(st.text(max_size=300))
 def test_any_text_is_read_or_refused_with_a_line_and_column_never_an_other_error(text: str) -> None:
     for candidate in (text, "WEBVTT\n\n" + text):
         try:
-            timing.parse(candidate)
+            webvtt.parse(candidate)
         except TimingError as error:
             assert error.line >= 1 and error.column >= 1
 
@@ -113,7 +113,7 @@ def test_a_timed_transcript_is_released_redacted_with_its_times(archive_home: Pa
     if level == "summary":
         assert captions is None and transcript is None
         return
-    cues = timing.parse(captions)
+    cues = webvtt.parse(captions)
     assert [(c.start, c.end) for c in cues] == [(1000, 3000), (3500, 6000)]
     assert "the night shift" in captions and "b&gt;" not in captions  # WebVTT's bold, rendered
     if level == "full":
@@ -134,9 +134,9 @@ def test_a_timed_transcript_is_released_redacted_with_its_times(archive_home: Pa
     ("<lang es>Rosa</lang> &lt;3", "Rosa <3"),
 ])
 def test_cue_text_is_read_as_a_player_renders_it(cue: str, rendered: str) -> None:
-    [parsed] = timing.parse(f"WEBVTT\n\n00:01.000 --> 00:02.000\n{cue}\n")
+    [parsed] = webvtt.parse(f"WEBVTT\n\n00:01.000 --> 00:02.000\n{cue}\n")
     assert parsed.text == rendered
-    assert timing.parse(timing.render([parsed])) == [parsed]  # released as it renders
+    assert webvtt.parse(webvtt.render([parsed])) == [parsed]  # released as it renders
 
 
 @pytest.mark.parametrize("cue, column", [("a < b", 3), ("a <span>b</span>", 3), ("ok\nthen <i", 6)])
@@ -144,9 +144,9 @@ def test_a_lone_or_unknown_tag_in_cue_text_is_refused_at_submission_and_read_as_
         cue: str, column: int) -> None:
     text = f"WEBVTT\n\n00:01.000 --> 00:02.000\n{cue}\n"
     with pytest.raises(TimingError) as refused:
-        timing.parse(text)
+        webvtt.parse(text)
     assert refused.value.column == column and "write &lt;" in refused.value.reason
-    assert timing.parse(text, strict=False)[0].text in ("a ", "a b", "ok\nthen ")
+    assert webvtt.parse(text, strict=False)[0].text in ("a ", "a b", "ok\nthen ")
 
 
 def test_a_transcript_that_differs_from_the_captions_or_bad_captions_are_refused(archive_home: Path,

@@ -1,4 +1,4 @@
-"""The unit of work (archive/units.py): one commit, the effects that follow it or undo what it
+"""The unit of work (archive/storage/units.py): one commit, the effects that follow it or undo what it
 leaves, savepoints that scope both, and the write lock a writing unit holds on SQLite.
 
 Run on the archive's own database (SQLite file or PostgreSQL), through the service layer's

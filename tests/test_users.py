@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from archive import create_app, db, services
+from archive import create_app, services
 from archive.config import Config
-from archive.services import signing
+from archive.services import authentication
+from archive.storage import database
 from tests.helpers import escrow, sql
 
 
@@ -93,10 +94,10 @@ def test_a_cheap_hash_is_made_standard_when_its_owner_signs_in(archive_home: Pat
     app = create_app(dataclasses.replace(config, password_cost="standard"))
     with app.app_context():
         archive = services.current()
-        wrong = signing.sign_in(archive, "c@example.org", "not it", "127.0.0.1")
-        right = signing.sign_in(archive, "c@example.org", "a long enough password", "127.0.0.1")
-        db.db.session.remove()
-        db.db.engine.dispose()
+        wrong = authentication.sign_in(archive, "c@example.org", "not it", "127.0.0.1")
+        right = authentication.sign_in(archive, "c@example.org", "a long enough password", "127.0.0.1")
+        database.db.session.remove()
+        database.db.engine.dispose()
     app.extensions["escrow.index"].close()
 
     assert wrong is None and right is not None

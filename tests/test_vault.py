@@ -7,8 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import audit
+from archive.accounts.users import User
 from archive.errors import Forbidden, KeyProblem, NotFound
-from archive.users import User
 from archive.vault import drafts, stories
 from archive.vault.keys import Keyring
 from archive.vault.models import Story, StoryVersion

@@ -9,8 +9,8 @@ import click
 
 from archive.cli import base
 from archive.cli.base import cli
-from archive.services import records
-from archive.services.records import Anchor
+from archive.services import audit_log
+from archive.services.audit_log import Anchor
 from archive.times import format_instant, parse_instant
 
 
@@ -24,7 +24,7 @@ def audit_group() -> None:
 def audit_verify(anchor_text: str | None) -> None:
     """Check every entry of the chain, its head and its anchors; exit 1 naming the first broken entry."""
     kept = Anchor.parse(anchor_text) if anchor_text else None
-    count, last = records.verify(base.archive(), kept)
+    count, last = audit_log.verify(base.archive(), kept)
     click.echo(f"audit log intact: {base.counted(count, 'entry', 'entries')}"
                + (f", anchored at entry {last.seq}" if last else ", never anchored (run 'escrow audit anchor')"))
 
@@ -32,7 +32,7 @@ def audit_verify(anchor_text: str | None) -> None:
 @audit_group.command("anchor")
 def audit_anchor() -> None:
     """Anchor the chain's head and print it: keep the line off this machine."""
-    mark = records.anchor(base.archive())
+    mark = audit_log.anchor(base.archive())
     click.echo(f"anchored audit head {mark}")
     click.echo(f"keep this line off this machine; check with: escrow audit verify --anchor {mark}")
 
@@ -47,7 +47,7 @@ def audit_show(story_id: str | None, since_text: str | None, as_json: bool) -> N
     Reading the log is itself recorded in it.
     """
     since = parse_instant(since_text) if since_text else None
-    shown = records.show(base.archive(), records.SYSTEM, story_id=story_id, since=since, since_text=since_text)
+    shown = audit_log.show(base.archive(), audit_log.SYSTEM, story_id=story_id, since=since, since_text=since_text)
     rows: list[dict[str, Any]] = [{"seq": s.entry.seq, "at": format_instant(s.entry.at), "actor": s.entry.actor,
              "action": s.entry.action, "story": s.entry.story_id, "detail": s.detail} for s in shown]
     if as_json:

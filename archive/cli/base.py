@@ -27,8 +27,8 @@ from archive.times import parse_instant, utcnow
 if TYPE_CHECKING:
     from flask import Flask
 
+    from archive.accounts.users import User
     from archive.services import Archive
-    from archive.users import User
 
 # Every command of `escrow`: its name, the module under archive/cli/ that registers it on `cli`,
 # and its line in `escrow --help` (the first sentence of its help; tests/test_cli_startup.py
@@ -157,9 +157,9 @@ def app(*, migrations: bool = False) -> Flask:
         made = ctx.meta[_APP] = create_app(doors=False)  # serve's workers make their own
         ctx.with_resource(made.app_context())
     if migrations:
-        from archive import db
+        from archive.storage import database
 
-        db.with_migrations(made)
+        database.with_migrations(made)
     return made
 
 
@@ -172,9 +172,10 @@ def config() -> Config:
 def archive() -> Archive:
     """The archive a command works on, initialised; its connections closed when the command ends."""
     close_on_exit()
-    from archive import db, services
+    from archive import services
+    from archive.storage import database
 
-    db.require_initialised(config().database_url)
+    database.require_initialised(config().database_url)
     return _remembered(services.current())
 
 
@@ -193,9 +194,9 @@ def _remembered(archive: Archive) -> Archive:
 
 def dispose() -> None:
     """Close the database's connections now (before serving: each worker opens its own)."""
-    from archive import db
+    from archive.storage import database
 
-    db.db.engine.dispose()
+    database.db.engine.dispose()
 
 
 def close_on_exit() -> None:
@@ -203,12 +204,12 @@ def close_on_exit() -> None:
     # write-ahead log and the command leaves no open handle behind (tests run many).
     # The session first, so no connection it holds outlives the engine.
     app()
-    from archive import db
+    from archive.storage import database
 
-    engine = db.db.engine
+    engine = database.db.engine
 
     def close() -> None:
-        db.db.session.remove()
+        database.db.session.remove()
         engine.dispose()
 
     click.get_current_context().call_on_close(close)

@@ -33,7 +33,7 @@ from archive.errors import InvalidInput
 from archive.messages import N_, Message
 from archive.notices.kinds import DIGEST, KINDS
 from archive.notices.outbox import Letter
-from archive.paths import TRANSLATIONS
+from archive.storage.paths import TRANSLATIONS
 
 LANGUAGES = ("en", "es")
 TIMEOUT = 30  # seconds for the server to answer each step

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from archive.db import Base, UTCDateTime
+from archive.storage.database import Base, UTCDateTime
 
 MAIL_STATES = ("none", "pending", "sent")
 

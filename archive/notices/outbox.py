@@ -21,17 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from archive import dialect
+from archive.accounts.users import User
 from archive.notices.kinds import DIGEST, KINDS, WINDOWS
 from archive.notices.models import Delivery, Notice
-from archive.units import Unit
-from archive.users import User
+from archive.storage import dialect
+from archive.storage.units import Unit
 from archive.vault.models import Story
 
 LEASE = timedelta(minutes=10)  # a claimed delivery waits this long for its sender to settle it

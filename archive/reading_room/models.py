@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from archive.db import Base, UTCDateTime
+from archive.storage.database import Base, UTCDateTime
 
 
 class ReleasedStory(Base):

@@ -25,13 +25,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive import audit, timing
+from archive import audit
 from archive.audit import Action
 from archive.messages import N_
 from archive.reading_room.models import ReleasedStory
 from archive.release import muting
 from archive.release.redaction import ReleasedText
-from archive.units import Unit
+from archive.storage.units import Unit
+from archive.transcripts import webvtt
 from archive.vault import media, recordings
 from archive.vault.drafts import Draft
 from archive.vault.models import Recording, Story
@@ -160,8 +161,8 @@ def refusal_to_attach(draft: Draft, sound: Sound) -> tuple[str, str] | None:
                               "would be larger than the 4 GiB a WAV file can hold; choose to release no "
                               "recording, or split the interview", hours=hours)
     try:
-        cues = timing.parse(draft.captions, strict=False) if draft.captions else []
-    except timing.TimingError:
+        cues = webvtt.parse(draft.captions, strict=False) if draft.captions else []
+    except webvtt.TimingError:
         return None  # checked when the story was sealed; the gate releases no timed audio for it
     last = max((cue.end for cue in cues), default=0)
     if last * sound.rate > sound.frames * 1000:
@@ -169,7 +170,7 @@ def refusal_to_attach(draft: Draft, sound: Sound) -> tuple[str, str] | None:
         # an admin attaching a recording may not read: it is left out.
         return "cue_past_end", N_("the timed transcript's last cue ends after the recording ends (it lasts "
                                   "%(length)s): were the captions timed for another edit?",
-                                  length=timing.clock(round(sound.milliseconds)))
+                                  length=webvtt.clock(round(sound.milliseconds)))
     return None
 
 

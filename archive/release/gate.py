@@ -1,6 +1,6 @@
 """Releasing due stories, and taking released ones back: the only path out of the vault.
 
-Every function here works in its caller's unit of work (archive/units.py) and never commits:
+Every function here works in its caller's unit of work (archive/storage/units.py) and never commits:
 what must follow a commit is registered on the unit, which runs it once the commit is done.
 
 Order of writes, so that a crash at any moment is safe and the promise holds:
@@ -40,7 +40,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from archive import audit, db, pauses, users
+from archive import audit, pauses
+from archive.accounts import users
+from archive.accounts.users import User
 from archive.audit import Action
 from archive.errors import Conflict
 from archive.messages import N_, STATUS_NAMES
@@ -50,9 +52,9 @@ from archive.reading_room.index import document
 from archive.reading_room.models import ReleasedStory, RoomRecord
 from archive.release import audio
 from archive.release.redaction import ReleasedText, redact
+from archive.storage import database
+from archive.storage.units import Unit
 from archive.times import format_instant, utcnow
-from archive.units import Unit
-from archive.users import User
 from archive.vault import embargo, reasons, recordings, stories
 from archive.vault.models import EmbargoRequest, Recording, Story
 
@@ -403,7 +405,7 @@ def _cleaned_after(unit: Unit, files: list[Recording]) -> None:
     """What follows a takeback's commit, in order: the journal scrubbed, the files no row
     needs removed, the index's old text purged. Each runs even if one before it fails."""
     session, root = unit.session, unit.media_root
-    unit.after_commit(lambda: db.scrub_journal(session))
+    unit.after_commit(lambda: database.scrub_journal(session))
     unit.after_commit(lambda: recordings.remove(root, files))  # unreadable since the commit; this frees the space
     unit.after_commit(unit.index.purge_apart)  # the index forgets the story even when the journal keeps an old page
 

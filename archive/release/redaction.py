@@ -12,7 +12,7 @@ Stand-ins are in the story's own language, never the reader's: "Persona A", "Emp
 Spans may be marked in the title and summary as in the transcript. Beyond the marked
 spans, every hidden name (the narrator's, every marked name, and the
 interviewer and place fields, which are not released) is scrubbed from every released
-text field wherever it stands, in any spelling `archive.names` folds together: whole,
+text field wherever it stands, in any spelling `archive.transcripts.names` folds together: whole,
 run together, or any part of three letters or more. Each person keeps one stand-in across
 every field of the story; a part shared by two people with different stand-ins becomes
 [redacted]. A tag that holds a hidden name is dropped. No mapping from stand-ins to names
@@ -30,8 +30,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from archive import markup, names, timing
-from archive.markup import Span
+from archive.transcripts import markup, names, webvtt
+from archive.transcripts.markup import Span
 from archive.vault.drafts import MARKED_FIELDS, Draft
 
 REDACTED = "[redacted]"
@@ -147,7 +147,7 @@ def _redaction(draft: Draft) -> tuple[ReleasedText, dict[str, list[Piece]], _Peo
     cues = _cues(draft.captions)
     if cues:  # the captions' text, as a player renders it, is the transcript (a story sealed
         # before cue text was read as WebVTT holds its tags in its stored transcript)
-        draft = draft.changed(transcript=timing.plain(cues))
+        draft = draft.changed(transcript=webvtt.plain(cues))
     parsed = {name: _segments(getattr(draft, name)) for name in MARKED_FIELDS}
     if level == "full":
         shown = {name: _names_only(segments) for name, segments in parsed.items()}
@@ -173,7 +173,7 @@ def _redaction(draft: Draft) -> tuple[ReleasedText, dict[str, list[Piece]], _Peo
     return copy, pieces, people
 
 
-def _timed_release(cues: list[timing.Cue], transcript: str, level: str, people: _People,
+def _timed_release(cues: list[webvtt.Cue], transcript: str, level: str, people: _People,
                    scrubber: names.Matcher) -> dict[str, Any]:
     """The released captions and the silences of a muted recording, each cue redacted on its own.
 
@@ -187,26 +187,26 @@ def _timed_release(cues: list[timing.Cue], transcript: str, level: str, people: 
     shown = [_scrub(_segments(cue.text), people, scrubber) for cue in cues]
     if "\n".join(shown) != transcript:
         return {"captions": None, "silences": ()}
-    return {"captions": timing.render([timing.Cue(c.start, c.end, text) for c, text in zip(cues, shown, strict=True)]),
+    return {"captions": webvtt.render([webvtt.Cue(c.start, c.end, text) for c, text in zip(cues, shown, strict=True)]),
             "silences": tuple((c.start, c.end) for c, text in zip(cues, shown, strict=True)
                               if text != _names_only(_segments(c.text)))}
 
 
-def _cues(captions: str) -> list[timing.Cue]:
+def _cues(captions: str) -> list[webvtt.Cue]:
     """The cues of a timed transcript; none if there is none, or if it no longer parses (the
     vault checked it at submission; the gate never stops on a story, and the transcript is
     released as it is)."""
     try:
-        return timing.parse(captions, strict=False) if captions else []
-    except timing.TimingError:
+        return webvtt.parse(captions, strict=False) if captions else []
+    except webvtt.TimingError:
         return []
 
 
-def _timed(cues: list[timing.Cue], shown: Callable[[str], str]) -> str | None:
+def _timed(cues: list[webvtt.Cue], shown: Callable[[str], str]) -> str | None:
     """The cues with each text as released, as WebVTT; each keeps its times."""
     if not cues:
         return None
-    return timing.render([timing.Cue(cue.start, cue.end, shown(cue.text)) for cue in cues])
+    return webvtt.render([webvtt.Cue(cue.start, cue.end, shown(cue.text)) for cue in cues])
 
 
 def _segments(text: str) -> list[markup.Segment]:

@@ -8,14 +8,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from archive import audit, users
-from archive import tokens as api_tokens
+from archive import audit
+from archive.accounts import tokens as api_tokens
+from archive.accounts import users
+from archive.accounts.users import AdminGrant, User
 from archive.audit import Action
 from archive.errors import Conflict, Forbidden, NotFound
 from archive.messages import N_
 from archive.services.context import Archive
 from archive.times import utcnow
-from archive.users import AdminGrant, User
 
 COMMAND_LINE = "command line"  # the actor of what the operator does at the machine
 

@@ -25,9 +25,9 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from archive import dialect
 from archive.config import Config
 from archive.errors import Conflict, EscrowError, InvalidInput, KeyProblem, NotFound, NotInitialised
+from archive.storage import dialect
 from archive.vault import keys
 from archive.vault.keys import Keyring
 

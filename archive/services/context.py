@@ -1,5 +1,5 @@
 """What every operation works with: the archive's config, session, engine, key ring and index,
-and the unit of work (archive/units.py) each operation that writes opens on them.
+and the unit of work (archive/storage/units.py) each operation that writes opens on them.
 
 One `Archive` per web request or command. The operations in this package own their unit of
 work (its commit on success, its rollback on any failure, the effects around them), the locks
@@ -17,12 +17,13 @@ from flask import current_app, g, has_request_context
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from archive import db, reading_room, users
+from archive import reading_room
+from archive.accounts import users
+from archive.accounts.users import User
 from archive.config import Config
 from archive.reading_room.index import Index
-from archive.release import locks
-from archive.units import Guards, Unit
-from archive.users import User
+from archive.storage import database, locks
+from archive.storage.units import Guards, Unit
 from archive.vault import keys
 from archive.vault.keys import Keyring
 
@@ -135,4 +136,4 @@ def finish() -> None:
 
 def _new() -> Archive:
     config: Config = current_app.config["ESCROW_CONFIG"]
-    return Archive(config=config, session=db.db.session(), engine=db.db.engine)
+    return Archive(config=config, session=database.db.session(), engine=database.db.engine)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
-from archive import users
+from archive.accounts import users
 from archive.audit import Action
 from archive.errors import NotFound
 from archive.services.accounts import COMMAND_LINE

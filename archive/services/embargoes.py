@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from archive.accounts.users import User
 from archive.errors import InvalidInput
 from archive.messages import N_
 from archive.services.context import Archive
 from archive.times import utcnow
-from archive.users import User
 from archive.vault import bulk as bulk_changes
 from archive.vault import embargo, stories
 from archive.vault.embargo import Pending

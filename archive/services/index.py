@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from archive.reading_room import room
 from archive.reading_room.room import SyncReport
-from archive.release import gate, locks
+from archive.release import gate
 from archive.services.context import Archive
+from archive.storage import locks
 from archive.vault import recordings
 
 

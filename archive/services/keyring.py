@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from archive import audit, users
+from archive import audit
+from archive.accounts import users
 from archive.audit import Action
 from archive.services.context import Archive
 from archive.vault import rotation

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import update
 
 from archive import pauses
+from archive.accounts.users import User
 from archive.errors import InvalidInput
 from archive.messages import Message
 from archive.notices import mail, outbox
@@ -25,7 +26,6 @@ from archive.notices.kinds import KINDS
 from archive.notices.outbox import Armed, Shown, Unsent
 from archive.services.context import Archive
 from archive.services.releases import clock
-from archive.users import User
 
 BATCH = 50  # letters per SMTP session and per claim
 

@@ -17,8 +17,9 @@ from archive.reading_room.copies import Titled
 from archive.reading_room.index import IndexMissing
 from archive.reading_room.models import ReleasedStory
 from archive.reading_room.search import Facets, Filters, Snippet
-from archive.release import gate, locks
+from archive.release import gate
 from archive.services.context import Archive
+from archive.storage import locks
 from archive.vault import stories
 from archive.vault.models import LEVELS
 

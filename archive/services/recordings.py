@@ -13,16 +13,18 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from archive import audit, users
+from archive import audit
+from archive.accounts import users
+from archive.accounts.users import User
 from archive.audit import Action
 from archive.errors import Conflict, InvalidInput, NoRoom, NotFound, Throttled
 from archive.messages import N_
-from archive.release import audio, locks
+from archive.release import audio
 from archive.services import reading
 from archive.services.context import Archive
+from archive.storage import locks
+from archive.storage.units import Unit
 from archive.times import utcnow
-from archive.units import Unit
-from archive.users import User
 from archive.vault import ranges, recordings, stories
 from archive.vault.drafts import Draft
 from archive.vault.media import RangeNotSatisfiable

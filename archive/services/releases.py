@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from archive.errors import InvalidInput
 from archive.reading_room import copies
-from archive.release import again, audio, gate
+from archive.release import audio, gate
+from archive.release import redact_again as again
 from archive.release.gate import Progress, Summary
 from archive.services.context import Archive
 from archive.times import format_instant, utcnow

@@ -6,21 +6,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from archive import audit, db
+from archive import audit
 from archive.audit import Action
 from archive.config import Config
 from archive.reading_room import room
 from archive.release.gate import Summary
 from archive.services import backup, demo, releases
 from archive.services.context import Archive, current
+from archive.storage import database
 from archive.vault import keys
 
 
 def init(config: Config) -> bool:
     """Create the instance, migrate, write the key (0600) once; False if it already was set up."""
     config.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    db.upgrade()
-    db.make_private(config.database_url)
+    database.upgrade()
+    database.make_private(config.database_url)
     with current().unit() as unit:
         session = unit.session
         if keys.is_registered(session):
@@ -60,8 +61,8 @@ def create_backup(archive: Archive, path: Path) -> backup.Backup:
 def restore_backup(archive: Archive, path: Path) -> tuple[backup.Backup, int]:
     """Restore into a fresh instance, migrate, rebuild the index; audited."""
     restored = backup.restore(archive.config, archive.engine, path)
-    db.upgrade()  # a backup from an older version is brought up to this one's schema
-    db.make_private(archive.config.database_url)
+    database.upgrade()  # a backup from an older version is brought up to this one's schema
+    database.make_private(archive.config.database_url)
     with archive.unit() as unit:
         with unit.publishing(), unit.reading():
             count = room.rebuild(unit.session, unit.index)

@@ -7,13 +7,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive import users
+from archive.accounts import users
+from archive.accounts.users import User
 from archive.errors import InvalidInput, NotFound
 from archive.release import gate
 from archive.release.redaction import Preview, preview
 from archive.services import reading, recordings
 from archive.services.context import Archive
-from archive.users import User
 from archive.times import utcnow
 from archive.vault import drafts, embargo, imports, stories
 from archive.vault import recordings as vault_recordings

@@ -9,7 +9,7 @@ API blueprint only, never as a session).
 
 A presented token that opens nothing (unknown, revoked, its account disabled) counts as a
 failure of the caller's address, under an account name no email can have: an address that
-sends many wrong tokens is slowed (services/signing.py's doubling waits) for its wrong tokens
+sends many wrong tokens is slowed (services/authentication.py's doubling waits) for its wrong tokens
 only. A valid token is never refused for what others sent, from that address or any other:
 it cannot be guessed (256 random bits), so it is looked up before any count is read; and
 wrong tokens count neither against anyone's email nor against the address's password
@@ -26,15 +26,15 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from archive import audit
+from archive.accounts.tokens import ApiToken
+from archive.accounts.users import User
 from archive.audit import Action
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.messages import N_
-from archive.services import signing
+from archive.services import authentication
+from archive.services.authentication import FAILED_TOKEN
 from archive.services.context import Archive
-from archive.services.signing import FAILED_TOKEN
 from archive.times import utcnow
-from archive.tokens import ApiToken
-from archive.users import User
 from archive.vault import drafts
 
 __all__ = ["ApiToken", "NewToken", "authenticate", "create", "listing", "revoke"]
@@ -67,7 +67,7 @@ def create(archive: Archive, actor: User, name: str, password: str, address: str
         raise InvalidInput(N_("give the token a name, e.g. what it is for"), field="name")
     if len(label) > MAX_NAME:
         raise InvalidInput(N_("a token's name may be at most %(limit)s characters", limit=MAX_NAME), field="name")
-    signing.confirm(archive, actor, password, address)
+    authentication.confirm(archive, actor, password, address)
     with archive.transaction():
         held = archive.session.scalar(select(func.count(ApiToken.id)).where(
             ApiToken.user_id == actor.id, ApiToken.revoked_at.is_(None)))
@@ -116,9 +116,9 @@ def authenticate(archive: Archive, secret: str, address: str) -> User | None:
         found = archive.session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
                                         .where(ApiToken.digest == digest(secret))).first()
     if found is None or found[0].revoked_at is not None or not found[1].active:
-        signing.check_tokens(archive, address, now)
+        authentication.check_tokens(archive, address, now)
         with archive.transaction():
-            signing.failed(archive, FAILED_TOKEN, address, now, Action.TOKEN_REFUSED)
+            authentication.failed(archive, FAILED_TOKEN, address, now, Action.TOKEN_REFUSED)
         return None
     token, user = found
     if token.last_used_at is None or now - token.last_used_at >= USED_EVERY:

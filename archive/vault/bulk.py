@@ -16,11 +16,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from archive.accounts.users import User
 from archive.errors import EscrowError, InvalidInput
 from archive.messages import N_
+from archive.storage.units import Unit
 from archive.times import format_instant, parse_instant
-from archive.units import Unit
-from archive.users import User
 from archive.vault import embargo, stories
 from archive.vault.embargo import DEFAULT_REQUEST_TTL
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from archive import characters, markup, names, timing
 from archive.errors import InvalidInput
 from archive.messages import N_
 from archive.times import parse_instant
+from archive.transcripts import characters, markup, names, webvtt
 from archive.vault.models import LEVELS, RECORDING_RELEASES
 
 # Fields inside the encrypted payload.
@@ -119,11 +119,11 @@ def parse(data: Mapping[str, Any], *, allow: tuple[str, ...] = ()) -> Draft:
 def _timed(captions: str, transcript: str) -> str:
     """The transcript a timed transcript makes; the one given, if any, must be that one."""
     try:
-        cues = timing.parse(captions)
-    except timing.TimingError as error:
+        cues = webvtt.parse(captions)
+    except webvtt.TimingError as error:
         raise InvalidInput(N_("%(field)s, %(reason)s", field=FIELD_NAMES["captions"], reason=error.args[0]),
                            field="captions") from None
-    derived = timing.plain(cues)
+    derived = webvtt.plain(cues)
     if transcript and transcript != derived:
         raise InvalidInput(N_("give the transcript or the timed transcript (captions), not two different texts: "
                               "the captions' text is the transcript"), field="transcript")
@@ -195,7 +195,7 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str:
 
 def clean_text(value: str, name: str) -> str:
     """Line ends made newlines; what the archive's character policy refuses (control characters,
-    lone surrogates, noncharacters: `archive.characters`) refused by its position only."""
+    lone surrogates, noncharacters: `archive.transcripts.characters`) refused by its position only."""
     value, bad = characters.clean(value)
     if bad is not None:
         line = value.count("\n", 0, bad) + 1

@@ -12,14 +12,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive import audit, pauses, users
+from archive import audit, pauses
+from archive.accounts import users
+from archive.accounts.users import User
 from archive.audit import Action
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.messages import N_, STATUS_NAMES
 from archive.notices import outbox
+from archive.storage.units import Unit
 from archive.times import format_instant
-from archive.units import Unit
-from archive.users import User
 from archive.vault import reasons, stories
 from archive.vault.keys import Keyring
 from archive.vault.models import EmbargoRequest, Story

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from archive import users
+from archive.accounts import users
+from archive.accounts.users import User
 from archive.errors import EscrowError, InvalidInput
-from archive.users import User
 from archive.vault import drafts, stories
 
 MAX_DEPTH = 20  # a story is flat: an object of strings, booleans and one list of tags

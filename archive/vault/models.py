@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from archive.db import Base, UTCDateTime
+from archive.storage.database import Base, UTCDateTime
 
 STATUSES = ("sealed", "due_for_review", "released", "withdrawn")
 LEVELS = ("full", "pseudonymized", "redacted", "summary")

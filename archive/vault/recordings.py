@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from archive.errors import InvalidInput, NoRoom
 from archive.messages import N_
+from archive.storage.units import Unit
 from archive.times import utcnow
-from archive.units import Unit
 from archive.vault import crypto, media
 from archive.vault.keys import Keyring
 from archive.vault.models import Recording, Story

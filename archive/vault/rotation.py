@@ -22,7 +22,7 @@ from archive import audit, pauses
 from archive.audit import Action
 from archive.config import Config
 from archive.errors import KeyProblem
-from archive.units import Unit
+from archive.storage.units import Unit
 from archive.vault import crypto, keys
 from archive.vault.keys import Keyring
 from archive.vault.models import Recording, Story

@@ -16,12 +16,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive import audit, users
+from archive import audit
+from archive.accounts import users
+from archive.accounts.users import User
 from archive.audit import Action
 from archive.errors import Forbidden, InvalidInput, NotFound
 from archive.messages import N_, ROLE_NAMES
 from archive.times import utcnow
-from archive.users import User
 from archive.vault import crypto, drafts
 from archive.vault.drafts import Draft
 from archive.vault.keys import Keyring

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from archive import services
 from archive.messages import N_
-from archive.web import admin, api, auth, bulk, hosts, i18n, notices, oai, organizer, reading, security
+from archive.web import admin, api, auth, bulk, errors, hosts, i18n, notices, oai, organizer, reading
 from archive.web.display import when
 from archive.web.forms import ActionForm
 
@@ -57,7 +57,7 @@ def init_app(app: Flask, *, proxy_hops: int = 0) -> None:
     csrf.exempt(api.bp)
     csrf.exempt(organizer.attach_recording)  # streamed: it checks the token itself, before the file
     csrf.exempt(organizer.submit)  # likewise: its form's token is checked before the recording
-    security.init_app(app)
+    errors.init_app(app)
     app.before_request(_initialised)
     app.teardown_request(lambda _error: services.finish())
     app.jinja_env.filters["when"] = when
@@ -69,11 +69,11 @@ def _initialised() -> Response | tuple[str, int] | None:
     from flask import current_app
 
     if not current_app.secret_key and not request.path.startswith("/static/"):
-        if security.is_api():
-            return security.json_error(503, gettext("The archive is not set up yet."))
-        if security.is_oai():
-            return security.text_error(503, gettext("The archive is not set up yet."))
-        return security.error_page(503, gettext("The archive is not set up yet: run 'escrow init'."))
+        if errors.is_api():
+            return errors.json_error(503, gettext("The archive is not set up yet."))
+        if errors.is_oai():
+            return errors.text_error(503, gettext("The archive is not set up yet."))
+        return errors.error_page(503, gettext("The archive is not set up yet: run 'escrow init'."))
     return None
 
 

@@ -16,7 +16,8 @@ from werkzeug.wrappers import Response
 
 from archive.errors import EscrowError, IncompleteShred, InvalidInput
 from archive.messages import N_, ROLE_NAMES
-from archive.services import accounts, embargoes, records, stories
+from archive.services import accounts, embargoes, stories
+from archive.services import audit_log as records
 from archive.services.stories import Story
 from archive.times import parse_instant, utcnow
 from archive.web import context

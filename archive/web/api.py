@@ -26,7 +26,7 @@ from archive.services import exports, reading, tokens
 from archive.services.reading import IndexMissing, ReleasedStory, Snippet
 from archive.times import format_instant
 from archive.web import context
-from archive.web.security import json_error
+from archive.web.errors import json_error
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 DOCUMENT = Path(__file__).with_name("openapi.json")

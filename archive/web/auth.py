@@ -16,10 +16,10 @@ from flask_babel import gettext
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from archive.accounts.users import User
 from archive.errors import Conflict, InvalidInput, NotFound, Throttled
 from archive.messages import N_
-from archive.services import signing, tokens
-from archive.users import User
+from archive.services import authentication, tokens
 from archive.web import context, i18n
 from archive.web.display import sentence
 from archive.web.forms import ActionForm, LoginForm, TokenForm
@@ -59,7 +59,7 @@ def _load(user_id: str) -> User | None:
             or not 0 <= now - since < config["PERMANENT_SESSION_LIFETIME"].total_seconds() \
             or not 0 <= now - seen < config["ESCROW_IDLE_SECONDS"]:
         return None
-    user = signing.active(context.archive(), int(user_id), session.get(GENERATION), key.version)
+    user = authentication.active(context.archive(), int(user_id), session.get(GENERATION), key.version)
     if user is not None:
         session[SEEN] = round(now, 3)
     return user
@@ -94,7 +94,7 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = signing.sign_in(context.archive(), form.email.data or "", form.password.data or "",
+            user = authentication.sign_in(context.archive(), form.email.data or "", form.password.data or "",
                                    request.remote_addr or "unknown")
         except Throttled as error:
             # (The address is the proxy's unless ESCROW_PROXY_HOPS says how many to trust.)
@@ -173,7 +173,7 @@ def revoke_token(token_id: int) -> Response:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     if current_user.is_authenticated:
-        signing.sign_out(context.archive(), current_user._get_current_object())
+        authentication.sign_out(context.archive(), current_user._get_current_object())
     logout_user()
     i18n.clear_session()
     flash(gettext("You are signed out."), "info")

@@ -6,8 +6,8 @@ from flask import abort, request
 from flask_login import current_user
 
 from archive import services
+from archive.accounts.users import User
 from archive.services import Archive
-from archive.users import User
 
 
 def archive() -> Archive:

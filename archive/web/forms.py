@@ -24,11 +24,11 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length
 
+from archive.accounts.users import ROLES
 from archive.errors import InvalidInput
 from archive.messages import N_, ROLE_NAMES
 from archive.services.stories import LEVELS, RECORDING_RELEASES
 from archive.times import parse_instant
-from archive.users import ROLES
 
 RECORDING_HELP = {
     "none": _l("Nothing: the voice stays sealed, even once the text is released (a voice identifies its speaker)."),

@@ -24,7 +24,7 @@ from flask_babel import Babel, format_decimal, get_locale, gettext, ngettext
 from werkzeug.wrappers import Response
 
 from archive.messages import LEVEL_NAMES, ROLE_NAMES, STATUS_NAMES, Message
-from archive.paths import TRANSLATIONS
+from archive.storage.paths import TRANSLATIONS
 
 LANGUAGES = ("en", "es")  # the interface's languages; the first is the default
 CHOSEN = "lang"  # the session's key for the visitor's choice

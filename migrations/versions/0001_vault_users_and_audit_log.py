@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import archive.db
+import archive.storage.database
 
 revision = '0001'
 down_revision = None
@@ -27,7 +27,7 @@ def upgrade() -> None:
     )
     op.create_table('audit_log',
     sa.Column('seq', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('at', archive.db.UTCDateTime(), nullable=False),
+    sa.Column('at', archive.storage.database.UTCDateTime(), nullable=False),
     sa.Column('actor', sa.String(length=254), nullable=False),
     sa.Column('action', sa.String(length=64), nullable=False),
     sa.Column('story_id', sa.String(length=32), nullable=True),
@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('purpose', sa.String(length=16), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('digest', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', archive.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', archive.storage.database.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('purpose', 'version', name=op.f('pk_key_checks'))
     )
     op.create_table('users',
@@ -53,7 +53,7 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('password_hash', sa.String(length=256), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', archive.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', archive.storage.database.UTCDateTime(), nullable=False),
     sa.CheckConstraint("role IN ('organizer', 'researcher', 'admin')", name=op.f('ck_users_role')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
@@ -62,15 +62,15 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('embargo_until', archive.db.UTCDateTime(), nullable=True),
+    sa.Column('embargo_until', archive.storage.database.UTCDateTime(), nullable=True),
     sa.Column('redaction_level', sa.String(length=16), nullable=False),
     sa.Column('release_review', sa.Boolean(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('dek_id', sa.String(length=32), nullable=False),
     sa.Column('wrapped_key', sa.LargeBinary(), nullable=True),
     sa.Column('kek_version', sa.Integer(), nullable=True),
-    sa.Column('created_at', archive.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', archive.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', archive.storage.database.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', archive.storage.database.UTCDateTime(), nullable=False),
     sa.CheckConstraint("redaction_level IN ('full', 'pseudonymized', 'redacted', 'summary')", name=op.f('ck_stories_redaction_level')),
     sa.CheckConstraint("status IN ('sealed', 'due_for_review', 'released', 'withdrawn')", name=op.f('ck_stories_status')),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_stories_owner_id_users')),
@@ -86,7 +86,7 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('nonce', sa.LargeBinary(), nullable=False),
     sa.Column('ciphertext', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', archive.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', archive.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['story_id'], ['stories.id'], name=op.f('fk_story_versions_story_id_stories')),
     sa.PrimaryKeyConstraint('story_id', 'version', name=op.f('pk_story_versions'))
     )

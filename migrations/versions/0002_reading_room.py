@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import archive.db
+import archive.storage.database
 
 revision = '0002'
 down_revision = '0001'
@@ -31,7 +31,7 @@ def upgrade() -> None:
     sa.Column('language', sa.String(length=35), nullable=False),
     sa.Column('tags', sa.Text(), nullable=False),
     sa.Column('redaction_level', sa.String(length=16), nullable=False),
-    sa.Column('released_at', archive.db.UTCDateTime(), nullable=False),
+    sa.Column('released_at', archive.storage.database.UTCDateTime(), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_released_stories'))
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import archive.db
+import archive.storage.database
 
 revision = '0004'
 down_revision = '0003'
@@ -24,7 +24,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('stories', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('embargo_changed_at', archive.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('embargo_changed_at', archive.storage.database.UTCDateTime(), nullable=True))
     op.execute("UPDATE stories SET embargo_changed_at = updated_at")
     with op.batch_alter_table('embargo_requests', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reason_sealed', sa.Text(), nullable=True))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import archive.db
+import archive.storage.database
 
 revision = '0005'
 down_revision = '0004'
@@ -23,7 +23,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('admin_since', archive.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('admin_since', archive.storage.database.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('session_epoch', sa.Integer(), server_default='0', nullable=False))
     op.execute("UPDATE users SET admin_since = created_at WHERE role = 'admin' AND active")
     op.create_table('admin_grants',
@@ -31,9 +31,9 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('requested_by_id', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
-    sa.Column('created_at', archive.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', archive.storage.database.UTCDateTime(), nullable=False),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
-    sa.Column('decided_at', archive.db.UTCDateTime(), nullable=True),
+    sa.Column('decided_at', archive.storage.database.UTCDateTime(), nullable=True),
     sa.CheckConstraint("state IN ('pending', 'approved', 'denied')", name=op.f('ck_admin_grants_state')),
     sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_admin_grants_decided_by_id_users')),
     sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_admin_grants_requested_by_id_users')),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import archive.db
+import archive.storage.database
 
 revision = '0006'
 down_revision = '0005'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account', sa.String(length=254), nullable=False),
     sa.Column('address', sa.String(length=64), nullable=False),
-    sa.Column('at', archive.db.UTCDateTime(), nullable=False),
+    sa.Column('at', archive.storage.database.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_failures'))
     )
     with op.batch_alter_table('sign_in_failures', schema=None) as batch_op:

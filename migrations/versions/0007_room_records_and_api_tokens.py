@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import archive.db
+import archive.storage.database
 
 revision = '0007'
 down_revision = '0006'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     op.create_table('room_records',
     sa.Column('story_id', sa.String(length=32), nullable=False),
     sa.Column('present', sa.Boolean(), nullable=False),
-    sa.Column('datestamp', archive.db.UTCDateTime(), nullable=False),
+    sa.Column('datestamp', archive.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['story_id'], ['stories.id'], name=op.f('fk_room_records_story_id_stories')),
     sa.PrimaryKeyConstraint('story_id', name=op.f('pk_room_records'))
     )
@@ -38,9 +38,9 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('digest', sa.String(length=64), nullable=False),
-    sa.Column('created_at', archive.db.UTCDateTime(), nullable=False),
-    sa.Column('last_used_at', archive.db.UTCDateTime(), nullable=True),
-    sa.Column('revoked_at', archive.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', archive.storage.database.UTCDateTime(), nullable=False),
+    sa.Column('last_used_at', archive.storage.database.UTCDateTime(), nullable=True),
+    sa.Column('revoked_at', archive.storage.database.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
     sa.UniqueConstraint('digest', name=op.f('uq_api_tokens_digest'))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import archive.db
+import archive.storage.database
 
 revision = '0008'
 down_revision = '0007'
@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('dek_id', sa.String(length=32), nullable=False),
     sa.Column('wrapped_key', sa.LargeBinary(), nullable=True),
     sa.Column('kek_version', sa.Integer(), nullable=True),
-    sa.Column('created_at', archive.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', archive.storage.database.UTCDateTime(), nullable=False),
     sa.CheckConstraint("rendition IN ('original')", name=op.f('ck_recordings_rendition')),
     sa.ForeignKeyConstraint(['story_id'], ['stories.id'], name=op.f('fk_recordings_story_id_stories')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recordings'))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from archive.db import UTCDateTime
+from archive.storage.database import UTCDateTime
 
 revision = '0013'
 down_revision = '0012'

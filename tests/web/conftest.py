@@ -18,9 +18,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from archive import create_app, db, users
+from archive import create_app
+from archive.accounts import users
 from archive.config import Config
 from archive.release import gate
+from archive.storage import database
 from archive.vault import drafts, embargo, keys, recordings, stories
 from archive.web import auth
 from tests.helpers import archive_app, story, unit
@@ -66,7 +68,7 @@ def web_app(config: Config) -> Iterator[Flask]:
     app = create_app(config)
     yield app
     with app.app_context():
-        db.db.engine.dispose()
+        database.db.engine.dispose()
     app.extensions["escrow.index"].close()
 
 
@@ -75,7 +77,7 @@ def world(home: Path) -> World:
     """Five accounts; the organizer's sealed story (with a recording), a released one (timed, with
     a muted copy of its recording released), and admin2's pending request."""
     with archive_app(home) as app, app.app_context():
-        session = db.db.session()
+        session = database.db.session()
         ring = keys.unlock(session, app.config["ESCROW_CONFIG"])
         ids = {}
         for role, (email, kind) in ROLES.items():
@@ -99,7 +101,7 @@ def world(home: Path) -> World:
             request = embargo.request(asking, admin2, sealed.id, None, "narrator agreed")
             recording = recordings.seal(asking, sealed, [tiny_wav()], config.max_recording)
         world = World(ids, sealed.id, released.id, request.id, recording.id)
-        db.db.session.remove()
+        database.db.session.remove()
     return world
 
 
@@ -107,10 +109,10 @@ def sign_in(client: FlaskClient, user_id: int) -> None:
     """Put a signed-in session in the client's cookie, as signing in would (of the account's
     current session generation, just signed in)."""
     with client.application.app_context():
-        user = db.db.session.get(users.User, user_id)
+        user = database.db.session.get(users.User, user_id)
         assert user is not None
         generation = user.session_generation
-        db.db.session.remove()
+        database.db.session.remove()
     now = int(time.time())
     with client.session_transaction() as session:
         session["_user_id"] = str(user_id)

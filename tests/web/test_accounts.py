@@ -15,8 +15,10 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive import create_app, db, services, users
+from archive import create_app, services
+from archive.accounts import users
 from archive.config import Config
+from archive.storage import database
 from archive.web import auth
 from archive.web.hosts import REFUSED, name
 from tests.web.conftest import PASSWORD, World, sign_in
@@ -36,10 +38,10 @@ def _login(client: FlaskClient, email: str, password: str = PASSWORD) -> int:
 
 def _user(app: Flask, email: str) -> users.User:
     with app.app_context():
-        found = db.db.session.scalar(db.db.select(users.User).where(users.User.email == email))
+        found = database.db.session.scalar(database.db.select(users.User).where(users.User.email == email))
         assert found is not None
-        db.db.session.expunge(found)
-        db.db.session.remove()
+        database.db.session.expunge(found)
+        database.db.session.remove()
         return found
 
 
@@ -101,8 +103,8 @@ def test_the_command_line_bootstraps_admins_and_says_so(web_app: Flask, archive_
 
 def _grant_id(app: Flask) -> int:
     with app.app_context():
-        found = db.db.session.scalar(db.db.select(users.AdminGrant.id).where(users.AdminGrant.state == "pending"))
-        db.db.session.remove()
+        found = database.db.session.scalar(database.db.select(users.AdminGrant.id).where(users.AdminGrant.state == "pending"))
+        database.db.session.remove()
     assert found is not None
     return int(found)
 
@@ -143,7 +145,7 @@ def test_a_cookie_captured_before_a_disable_or_a_new_password_opens_nothing(
     assert _login(client, "org@example.org") == 302
     stolen = _captured(client)
     with web_app.app_context():
-        session = db.db.session()
+        session = database.db.session()
         user = session.get(users.User, world.user_ids["organizer"])
         assert user is not None
         if change == "disable":
@@ -155,7 +157,7 @@ def test_a_cookie_captured_before_a_disable_or_a_new_password_opens_nothing(
             ring = services.current().keyring
             users.set_password(session, ring.audit_key, user, "a brand new password", actor="command line")
         session.commit()
-        db.db.session.remove()
+        database.db.session.remove()
 
     assert _replayed(web_app, stolen) == 302
 
@@ -248,7 +250,7 @@ def public_app(config: Config) -> Iterator[Flask]:
     app = create_app(dataclasses.replace(config, base_url="https://archive.example.org"))
     yield app
     with app.app_context():
-        db.db.engine.dispose()
+        database.db.engine.dispose()
     app.extensions["escrow.index"].close()
 
 

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from archive import db
+from archive.storage import database
 from tests.helpers import assert_no_canary, canaries
 from tests.web.conftest import World, sign_in
 
@@ -40,7 +40,7 @@ def test_the_web_writes_no_sealed_word_to_the_instance_or_the_log(web_app: Flask
 
     assert words[0] in opened  # the owner did read it
     with web_app.app_context():
-        db.db.engine.dispose()  # close connections so SQLite folds its write-ahead log in
+        database.db.engine.dispose()  # close connections so SQLite folds its write-ahead log in
     web_app.extensions["escrow.index"].close()
     assert_no_canary(archive_home, *words)
     assert not any(w in caplog.text for w in words)

@@ -10,9 +10,11 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from archive import audit, create_app, db, users
+from archive import audit, create_app
+from archive.accounts import users
 from archive.config import Config
-from archive.services import signing
+from archive.services import authentication
+from archive.storage import database
 from archive.web.auth import FAILED
 from tests.web.conftest import PASSWORD, World, sign_in
 
@@ -32,7 +34,7 @@ def _login(client: FlaskClient, email: str, password: str) -> tuple[int, str, st
 
 def _actions(app: Flask) -> list[tuple[str, str]]:
     with app.app_context():
-        return [(e.actor, e.action) for e in audit.entries(db.db.session())]
+        return [(e.actor, e.action) for e in audit.entries(database.db.session())]
 
 
 def test_a_right_password_signs_in_and_is_audited(web_app: Flask, client: FlaskClient, world: World) -> None:
@@ -68,12 +70,12 @@ def test_every_failed_sign_in_costs_one_password_check(web_app: Flask, client: F
     real = users.verify_hash
     monkeypatch.setattr(users, "verify_hash", lambda h, p: checks.append(p) or real(h, p))
     with web_app.app_context():
-        session = db.db.session()
+        session = database.db.session()
         disabled = session.get(users.User, world.user_ids["researcher"])
         assert disabled is not None
         disabled.active = False
         session.commit()
-        db.db.session.remove()
+        database.db.session.remove()
 
     for email, password in (("nobody@example.org", "wrong"), ("org@example.org", "wrong"),
                             ("reader@example.org", "wrong"), ("reader@example.org", PASSWORD)):
@@ -101,14 +103,14 @@ def _from(client: FlaskClient, address: str) -> FlaskClient:
 def test_a_guesser_is_slowed_and_told_when_to_retry_while_the_real_person_signs_in(
         web_app: Flask, world: World) -> None:
     guesser, person = _from(web_app.test_client(), "203.0.113.9"), _from(web_app.test_client(), "198.51.100.7")
-    for _ in range(signing.PAIR.free):
+    for _ in range(authentication.PAIR.free):
         assert _login(guesser, "org@example.org", "wrong")[0] == 200
 
     refused = guesser.post("/login", data={"email": "org@example.org", "password": PASSWORD,
                                            "csrf_token": _token(guesser)})
 
     assert refused.status_code == 429 and "Too many failed sign-ins" in refused.get_data(as_text=True)
-    assert int(refused.headers["Retry-After"]) == signing.FIRST_WAIT.total_seconds()
+    assert int(refused.headers["Retry-After"]) == authentication.FIRST_WAIT.total_seconds()
     assert _login(person, "org@example.org", PASSWORD)[0] == 302  # from elsewhere: not locked out
 
 
@@ -117,20 +119,20 @@ def test_counts_are_shared_by_every_worker(config: Config, web_app: Flask, world
     other = create_app(config)
     try:
         clients = [_from(web_app.test_client(), "203.0.113.9"), _from(other.test_client(), "203.0.113.9")]
-        for n in range(signing.PAIR.free):
+        for n in range(authentication.PAIR.free):
             assert _login(clients[n % 2], "org@example.org", "wrong")[0] == 200
 
         assert _login(clients[0], "org@example.org", PASSWORD)[0] == 429
         assert _login(clients[1], "org@example.org", PASSWORD)[0] == 429
     finally:
         with other.app_context():
-            db.db.engine.dispose()
+            database.db.engine.dispose()
         other.extensions["escrow.index"].close()
 
 
 def test_one_address_spraying_many_emails_is_slowed(web_app: Flask, world: World) -> None:
     sprayer = _from(web_app.test_client(), "203.0.113.10")
-    for n in range(signing.ADDRESS.free):
+    for n in range(authentication.ADDRESS.free):
         _login(sprayer, f"guess{n}@example.org", "wrong")
 
     assert _login(sprayer, "reader@example.org", PASSWORD)[0] == 429

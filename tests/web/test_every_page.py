@@ -19,10 +19,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from archive import db, services
+from archive import services
+from archive.accounts.users import User
 from archive.services import Archive, embargoes, releases
 from archive.services import stories as story_service
-from archive.users import User
+from archive.storage import database
 from tests.helpers import story
 from tests.web.conftest import World, sign_in
 from tests.web.test_policy import _routes, _values
@@ -112,7 +113,7 @@ def states(web_app: Flask, world: World) -> dict[str, str]:
 
         people = People(user("organizer"), user("admin"), user("admin2"))
         made = {state: make(archive, people) for state, make in STATES.items()}
-        db.db.session.remove()
+        database.db.session.remove()
     return made
 
 
@@ -138,7 +139,7 @@ def test_the_states_are_the_states_they_are_named_for(web_app: Flask, states: di
         status = {story.id: story.status for story in story_service.listing(archive)}
         upcoming = {story.id for story in embargoes.upcoming(archive, 30)}
         requested = {item.story_id for item in embargoes.pending(archive)}
-        db.db.session.remove()
+        database.db.session.remove()
     assert status[states["sealed"]] == "sealed" and states["sealed"] not in upcoming
     assert status[states["due soon"]] == "sealed" and states["due soon"] in upcoming
     assert status[states["overdue"]] == "sealed" and states["overdue"] in upcoming

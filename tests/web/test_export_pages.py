@@ -14,8 +14,9 @@ from flask.testing import FlaskClient
 from lxml import etree
 from werkzeug.test import TestResponse
 
-from archive import create_app, db
+from archive import create_app
 from archive.config import Config
+from archive.storage import database
 from tests.helpers import canaries, escrow
 from tests.prebuilt import prebuilt
 from tests.test_exports import OHMS_SCHEMA, Seeded, _import, seed
@@ -93,7 +94,7 @@ def test_the_configured_base_url_is_the_one_cited(seeded: Seeded, config: Config
                       base_url="https://archive.example.org").get_data(as_text=True)
     finally:
         with app.app_context():
-            db.db.engine.dispose()
+            database.db.engine.dispose()
         app.extensions["escrow.index"].close()
 
     assert f"url = {{https://archive.example.org/stories/{story_id}}}" in bibtex
@@ -227,7 +228,7 @@ def closed_app(config: Config) -> Iterator[Flask]:
     app = create_app(dataclasses.replace(config, reading_room="signed-in"))
     yield app
     with app.app_context():
-        db.db.engine.dispose()
+        database.db.engine.dispose()
     app.extensions["escrow.index"].close()
 
 

@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 
-from archive.paths import TRANSLATIONS
+from archive.storage.paths import TRANSLATIONS
 from tests.web.conftest import PASSWORD, ROLES, World, sign_in
 from tests.web.test_policy import VISITORS, _may, _values
 

@@ -34,12 +34,13 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.serving import make_server
 
-from archive import create_app, db, services
+from archive import create_app, services
+from archive.accounts.users import User
 from archive.config import Config
 from archive.errors import InvalidInput
 from archive.reading_room.models import ReleasedStory, RoomRecord
-from archive.services import signing, tokens
-from archive.users import User
+from archive.services import authentication, tokens
+from archive.storage import database
 from archive.web.oai.protocol import SETTLE
 from archive.web.oai.resumption import TOKEN_SALT
 from tests.helpers import add_users, archive_app, canaries, escrow, one, sql, story, write_lines
@@ -123,14 +124,14 @@ def seed(home: Path) -> Seeded:
 def restamp(app: Flask, stamps: Callable[[str, datetime], datetime]) -> None:
     """Move room records' datestamps (and the released copies' instants) as if released then."""
     with app.app_context():
-        session = db.db.session()
+        session = database.db.session()
         for record in session.scalars(select(RoomRecord)):
             record.datestamp = stamps(record.story_id, record.datestamp)
             copy_ = session.get(ReleasedStory, record.story_id)
             if copy_ is not None:
                 copy_.released_at = record.datestamp
         session.commit()
-        db.db.session.remove()
+        database.db.session.remove()
 
 
 @pytest.fixture
@@ -331,7 +332,7 @@ def test_a_story_never_released_is_the_same_idDoesNotExist_as_a_random_id(client
 def test_text_xml_cannot_carry_is_left_out_and_a_record_without_its_copy_is_a_deletion(
         oai_app: Flask, client: FlaskClient, seeded: Seeded) -> None:
     with oai_app.app_context():
-        session = db.db.session()
+        session = database.db.session()
         shown = session.get(ReleasedStory, seeded.released["full"])
         lost = session.get(ReleasedStory, seeded.released["summary"])
         assert shown is not None and lost is not None
@@ -340,7 +341,7 @@ def test_text_xml_cannot_carry_is_left_out_and_a_record_without_its_copy_is_a_de
         shown.title, shown.summary, shown.tags = f"Night{nul} shift\x0b\ufffe", "\x1f", '["\\u0001", "ok"]'
         session.delete(lost)  # never committed by the gate without its record; shown safely if it were
         session.commit()
-        db.db.session.remove()
+        database.db.session.remove()
 
     _, record = ask(client, verb="GetRecord", identifier=identifier(seeded.released["full"]), metadataPrefix="oai_dc")
     _, orphan = ask(client, verb="GetRecord", identifier=identifier(seeded.released["summary"]),
@@ -761,7 +762,7 @@ def test_identifiers_and_links_use_the_public_address(config: Config, seeded: Se
             local = valid(response.get_data())
     finally:
         with app.app_context():
-            db.db.engine.dispose()
+            database.db.engine.dispose()
         app.extensions["escrow.index"].close()
 
     assert identify.findtext(".//o:baseURL", namespaces=NS) == "https://archive.example.org/oai"
@@ -779,7 +780,7 @@ def test_harvesters_are_given_the_configured_contact_address_and_a_bad_one_is_re
             identify = valid(response.get_data())
     finally:
         with app.app_context():
-            db.db.engine.dispose()
+            database.db.engine.dispose()
         app.extensions["escrow.index"].close()
 
     assert identify.findtext(".//o:adminEmail", namespaces=NS) == "records@archive.example.org"
@@ -802,7 +803,7 @@ def test_a_signed_in_reading_room_refuses_anonymous_harvesters(config: Config, s
             assert len(headers_of(valid(response.get_data()))) == 6
     finally:
         with app.app_context():
-            db.db.engine.dispose()
+            database.db.engine.dispose()
         app.extensions["escrow.index"].close()
 
 
@@ -823,7 +824,7 @@ def test_a_signed_in_reading_room_is_harvested_with_a_personal_token(config: Con
                 assert refused.status_code == 401 and b"<" not in refused.get_data()
     finally:
         with app.app_context():
-            db.db.engine.dispose()
+            database.db.engine.dispose()
         app.extensions["escrow.index"].close()
 
 
@@ -842,7 +843,7 @@ def test_a_throttled_harvester_is_told_so_in_plain_text(config: Config, seeded: 
         client = app.test_client()
         listing = {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc"}
         wrong = {"Authorization": "Bearer esc_" + "B" * 43}
-        for _ in range(signing.TOKENS.free):
+        for _ in range(authentication.TOKENS.free):
             _plain(client.get("/oai", query_string=listing, headers=wrong), 401)
         throttled = client.get("/oai", query_string=listing, headers=wrong)
         retry = throttled.headers.get("Retry-After", "")
@@ -851,7 +852,7 @@ def test_a_throttled_harvester_is_told_so_in_plain_text(config: Config, seeded: 
         assert int(retry) > 0
     finally:
         with app.app_context():
-            db.db.engine.dispose()
+            database.db.engine.dispose()
         app.extensions["escrow.index"].close()
 
 

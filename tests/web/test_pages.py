@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from archive import audit, db, dialect
+from archive import audit
+from archive.storage import database, dialect
 from archive.vault.models import EmbargoRequest, Story
 from archive.web import admin as admin_views
 from tests.helpers import canaries, reading, sql
@@ -39,12 +40,12 @@ def _form(client: FlaskClient, path: str) -> dict[str, str]:
 
 def _stories(app: Flask) -> int:
     with app.app_context():
-        return db.db.session.scalar(select(func.count(Story.id))) or 0
+        return database.db.session.scalar(select(func.count(Story.id))) or 0
 
 
 def _actions(app: Flask, story_id: str | None = None) -> list[tuple[str, str]]:
     with app.app_context():
-        return [(e.actor, e.action) for e in audit.entries(db.db.session(), story_id=story_id)]
+        return [(e.actor, e.action) for e in audit.entries(database.db.session(), story_id=story_id)]
 
 
 STORY = {"title": "Break room", "narrator": "Rosa Example",
@@ -81,9 +82,9 @@ def test_an_organizer_submits_a_timed_transcript_and_chooses_a_muted_recording(w
 
     assert response.status_code == 302, response.get_data(as_text=True)
     with web_app.app_context():
-        newest = db.db.session.scalars(select(Story).order_by(Story.created_at.desc())).first()
+        newest = database.db.session.scalars(select(Story).order_by(Story.created_at.desc())).first()
         assert newest is not None and newest.recording_release == "muted"
-        db.db.session.remove()
+        database.db.session.remove()
     page = refused.get_data(as_text=True)
     assert refused.status_code == 400 and 'id="captions-error"' in page and "a cue must end after it starts" in page
 
@@ -390,7 +391,7 @@ def test_an_admin_approves_another_admins_request_but_never_their_own(web_app: F
 
     assert approved.status_code == 302
     with web_app.app_context():
-        request = db.db.session.get(EmbargoRequest, world.request_id)
+        request = database.db.session.get(EmbargoRequest, world.request_id)
         assert request is not None and request.state == "approved"
     assert ("admin@example.org", "embargo.approve") in _actions(web_app, world.sealed_id)
 
@@ -415,9 +416,9 @@ def test_an_indefinitely_sealed_story_is_released_from_the_web_when_one_admin_as
     assert "Asked: a second admin approves it on the admin home page" in shown
     assert "is waiting for" in shown and "a second admin" in shown and "Ask a second admin" not in shown
     with web_app.app_context():
-        [request] = db.db.session.scalars(select(EmbargoRequest).where(EmbargoRequest.story_id == story_id))
+        [request] = database.db.session.scalars(select(EmbargoRequest).where(EmbargoRequest.story_id == story_id))
         request_id = request.id
-        db.db.session.remove()
+        database.db.session.remove()
     dashboard = client.get("/admin").get_data(as_text=True)
     own = client.post(f"/admin/requests/{request_id}/approve", data=_tokens(dashboard))
     assert "another admin must approve it" in client.get(own.headers["Location"]).get_data(as_text=True)
@@ -429,9 +430,9 @@ def test_an_indefinitely_sealed_story_is_released_from_the_web_when_one_admin_as
     assert ("admin@example.org", "embargo.request") in _actions(web_app, story_id)
     assert ("admin2@example.org", "embargo.approve") in _actions(web_app, story_id)
     with web_app.app_context():
-        story = db.db.session.get(Story, story_id)
+        story = database.db.session.get(Story, story_id)
         assert story is not None and story.status == "sealed" and story.embargo_until is not None
-        db.db.session.remove()
+        database.db.session.remove()
 
 
 def test_an_admin_takes_a_story_down_and_it_leaves_search_at_once(client: FlaskClient, world: World) -> None:
@@ -541,7 +542,7 @@ def test_a_withdrawal_on_the_web_says_when_an_old_copy_is_left_behind(
     assert "Nothing was changed" not in page
     assert ("an old copy" in page) is held
     with web_app.app_context():
-        assert db.db.session.get(Story, world.released_id).status == "withdrawn"  # type: ignore[union-attr]
+        assert database.db.session.get(Story, world.released_id).status == "withdrawn"  # type: ignore[union-attr]
 
 
 def test_the_audit_page_pages_by_entry_and_filters(web_app: Flask, client: FlaskClient, world: World,

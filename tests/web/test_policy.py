@@ -18,8 +18,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from archive import create_app, db
+from archive import create_app
 from archive.config import Config
+from archive.storage import database
 from tests.web.conftest import World, sign_in
 
 VISITORS = ("anonymous", "organizer", "other_organizer", "researcher", "admin")
@@ -89,7 +90,7 @@ def web_app(request: pytest.FixtureRequest, config: Config) -> Iterator[Flask]:
     app = create_app(dataclasses.replace(config, reading_room=request.param))
     yield app
     with app.app_context():
-        db.db.engine.dispose()
+        database.db.engine.dispose()
     app.extensions["escrow.index"].close()
 
 

@@ -26,7 +26,8 @@ from werkzeug.test import EnvironBuilder
 
 import archive.audit
 import archive.services.recordings
-from archive import audit, db, times
+from archive import audit, times
+from archive.storage import database
 from archive.vault.models import Recording
 from tests.web.conftest import World, sign_in, tiny_wav
 
@@ -77,16 +78,16 @@ def _media(app: Flask) -> dict[str, bytes]:
 
 def _recordings(app: Flask) -> int:
     with app.app_context():
-        count = db.db.session.scalar(select(func.count(Recording.id))) or 0
-        db.db.session.remove()
+        count = database.db.session.scalar(select(func.count(Recording.id))) or 0
+        database.db.session.remove()
     return count
 
 
 def _opens(app: Flask) -> list[tuple[str, str | None, str]]:
     with app.app_context():
-        found = [(e.actor, e.story_id, e.detail) for e in audit.entries(db.db.session())
+        found = [(e.actor, e.story_id, e.detail) for e in audit.entries(database.db.session())
                  if e.action == "recording.open"]
-        db.db.session.remove()
+        database.db.session.remove()
     return found
 
 
@@ -424,8 +425,8 @@ def test_ranges_across_chunks_of_a_large_recording_are_slices_of_the_whole(
     _post(organizer, world.sealed_id, ("csrf_token", _token(organizer, world.sealed_id).encode(), None),
           ("recording", original, "long.wav"))
     with web_app.app_context():
-        recording_id = db.db.session.scalar(select(Recording.id).where(Recording.size == len(original)))
-        db.db.session.remove()
+        recording_id = database.db.session.scalar(select(Recording.id).where(Recording.size == len(original)))
+        database.db.session.remove()
     assert recording_id is not None
     whole = _download(organizer, world.sealed_id, recording_id).get_data()
     mib = 1 << 20
@@ -484,9 +485,9 @@ def test_a_recording_being_heard_when_its_story_is_withdrawn_stops_there(web_app
     token = _token(client, world.sealed_id).encode()
     assert _post(client, world.sealed_id, ("csrf_token", token, None), ("recording", audio, "a.wav")).status_code == 302
     with web_app.app_context():
-        recording_id = db.db.session.scalars(select(Recording.id).where(
+        recording_id = database.db.session.scalars(select(Recording.id).where(
             Recording.story_id == world.sealed_id, Recording.size == len(audio))).one()
-        db.db.session.remove()
+        database.db.session.remove()
     listening = client.get(f"/my/stories/{world.sealed_id}/recordings/{recording_id}", buffered=False)
     pieces = iter(listening.response)
     first = next(pieces)

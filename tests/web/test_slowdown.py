@@ -23,9 +23,10 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive import db, services
+from archive import services
 from archive.errors import Throttled
-from archive.services import signing
+from archive.services import authentication
+from archive.storage import database
 from tests.helpers import sql
 from tests.web.conftest import PASSWORD, ROLES, World, sign_in
 from tests.web.test_tokens import SECRET, _create
@@ -102,7 +103,7 @@ def test_a_hundred_wrong_tokens_do_not_keep_a_valid_token_out(web_app: Flask, wo
 def archive(web_app: Flask, world: World) -> Iterator[services.Archive]:
     with web_app.app_context():
         yield services.current()
-        db.db.session.remove()
+        database.db.session.remove()
 
 
 def _guess_for_a_day(archive: services.Archive, addresses: list[str], email: str = ADMIN) -> int:
@@ -116,16 +117,16 @@ def _guess_for_a_day(archive: services.Archive, addresses: list[str], email: str
         if at >= start + timedelta(days=1):
             return checked
         try:
-            assert signing.sign_in(archive, email, f"guess {checked}", address, now=at) is None
+            assert authentication.sign_in(archive, email, f"guess {checked}", address, now=at) is None
             checked += 1
             ready[address] = at
         except Throttled as slowed:
-            assert 1 <= slowed.retry_after <= signing.PAIR.cap.total_seconds()
+            assert 1 <= slowed.retry_after <= authentication.PAIR.cap.total_seconds()
             ready[address] = at + timedelta(seconds=slowed.retry_after)
 
 
 def test_a_day_of_guessing_from_one_address_is_a_few_dozen_guesses(archive: services.Archive) -> None:
-    assert signing.PAIR.free < _guess_for_a_day(archive, ["203.0.113.7"]) <= 40
+    assert authentication.PAIR.free < _guess_for_a_day(archive, ["203.0.113.7"]) <= 40
 
 
 def test_ten_addresses_guessing_one_account_get_less_each_than_one_alone(archive: services.Archive) -> None:
@@ -134,21 +135,21 @@ def test_ten_addresses_guessing_one_account_get_less_each_than_one_alone(archive
 
 def test_a_sprayer_is_slowed_across_every_email(archive: services.Archive) -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    for n in range(signing.ADDRESS.free):
-        signing.sign_in(archive, f"someone{n}@example.org", "wrong", "203.0.113.8", now=now)
+    for n in range(authentication.ADDRESS.free):
+        authentication.sign_in(archive, f"someone{n}@example.org", "wrong", "203.0.113.8", now=now)
     with pytest.raises(Throttled) as slowed:
-        signing.sign_in(archive, "nobody-yet@example.org", "wrong", "203.0.113.8", now=now)
-    assert slowed.value.retry_after == signing.FIRST_WAIT.total_seconds()
-    assert signing.sign_in(archive, ADMIN, PASSWORD, "203.0.113.9", now=now) is not None  # elsewhere: no wait
+        authentication.sign_in(archive, "nobody-yet@example.org", "wrong", "203.0.113.8", now=now)
+    assert slowed.value.retry_after == authentication.FIRST_WAIT.total_seconds()
+    assert authentication.sign_in(archive, ADMIN, PASSWORD, "203.0.113.9", now=now) is not None  # elsewhere: no wait
 
 
 def test_one_ipv6_subscriber_is_one_source_however_many_addresses_it_uses(archive: services.Archive) -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    for n in range(signing.PAIR.free):
-        signing.sign_in(archive, ADMIN, "wrong", f"2001:db8:1:2::{n + 1:x}", now=now)
+    for n in range(authentication.PAIR.free):
+        authentication.sign_in(archive, ADMIN, "wrong", f"2001:db8:1:2::{n + 1:x}", now=now)
     with pytest.raises(Throttled):
-        signing.sign_in(archive, ADMIN, "wrong", "2001:db8:1:2:ffff::1", now=now)
-    assert signing.sign_in(archive, ADMIN, PASSWORD, "2001:db8:1:3::1", now=now) is not None
+        authentication.sign_in(archive, ADMIN, "wrong", "2001:db8:1:2:ffff::1", now=now)
+    assert authentication.sign_in(archive, ADMIN, PASSWORD, "2001:db8:1:3::1", now=now) is not None
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -159,29 +160,29 @@ def test_no_guessers_anywhere_keep_a_person_out_of_their_own_address(
         person: str) -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
     for address, count in guessers:
-        if signing.source(str(address)) == signing.source(person):
+        if authentication.source(str(address)) == authentication.source(person):
             continue  # the person's own address (or /64) is not someone else's
         for n in range(count):
             try:
-                signing.sign_in(archive, ADMIN, f"guess {n}", str(address), now=now)
+                authentication.sign_in(archive, ADMIN, f"guess {n}", str(address), now=now)
             except Throttled:
                 pass
-    assert signing.sign_in(archive, ADMIN, PASSWORD, person, now=now) is not None
+    assert authentication.sign_in(archive, ADMIN, PASSWORD, person, now=now) is not None
 
 
 @given(st.one_of(st.text(max_size=100), st.ip_addresses().map(str)))
 def test_any_address_is_counted_as_at_most_64_characters_and_never_fails(address: str) -> None:
-    counted = signing.source(address)
+    counted = authentication.source(address)
     assert len(counted) <= 64 and "\x00" not in counted  # fits its column; PostgreSQL takes it
-    assert signing.source(counted) == counted  # counting again changes nothing
+    assert authentication.source(counted) == counted  # counting again changes nothing
 
 
 def test_guesses_sent_all_at_once_are_counted_one_after_another(web_app: Flask, world: World,
                                                                 archive_home: Path) -> None:
     """A burst of guesses gets what one guess would: the first is checked, the others are told
     to wait (each attempt claims its count before its password is checked, one at a time)."""
-    spent = datetime.now(UTC) - signing.FIRST_WAIT - timedelta(seconds=5)  # free failures used, wait passed
-    for n in range(signing.PAIR.free):
+    spent = datetime.now(UTC) - authentication.FIRST_WAIT - timedelta(seconds=5)  # free failures used, wait passed
+    for n in range(authentication.PAIR.free):
         sql(archive_home, "INSERT INTO sign_in_failures (account, address, at) VALUES (:account, :address, :at)",
             account=ADMIN, address="203.0.113.50", at=(spent - timedelta(minutes=n)).replace(tzinfo=None))
     clients = [_from(web_app.test_client(), "203.0.113.50") for _ in range(8)]

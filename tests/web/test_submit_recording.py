@@ -13,7 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from archive import audit, db
+from archive import audit
+from archive.storage import database
 from archive.vault.models import Recording, Story
 from tests.web.conftest import World, sign_in
 from tests.web.test_recording_pages import NOT_AUDIO, Spool, _media, _multipart, _tone, spool  # noqa: F401
@@ -51,17 +52,17 @@ def _submit(client: FlaskClient, recording: bytes | None, *, before: dict[str, s
 
 def _counts(app: Flask) -> tuple[int, int]:
     with app.app_context():
-        session = db.db.session()
+        session = database.db.session()
         found = (session.scalar(select(func.count(Story.id))) or 0,
                  session.scalar(select(func.count(Recording.id))) or 0)
-        db.db.session.remove()
+        database.db.session.remove()
     return found
 
 
 def _sealed_recording(app: Flask, story_id: str) -> Recording | None:
     with app.app_context():
-        found = db.db.session.scalars(select(Recording).where(Recording.story_id == story_id)).one_or_none()
-        db.db.session.remove()
+        found = database.db.session.scalars(select(Recording).where(Recording.story_id == story_id)).one_or_none()
+        database.db.session.remove()
     return found
 
 
@@ -80,8 +81,8 @@ def test_a_story_and_its_recording_are_sealed_together_and_nothing_is_spooled(
     heard = organizer.get(f"/my/stories/{story_id}/recordings/{recording.id}")
     assert heard.status_code == 200 and heard.get_data() == audio
     with web_app.app_context():
-        actions = [e.action for e in audit.entries(db.db.session(), story_id=story_id)]
-        db.db.session.remove()
+        actions = [e.action for e in audit.entries(database.db.session(), story_id=story_id)]
+        database.db.session.remove()
     assert actions[:2] == ["story.submit", "recording.attach"]
     assert spool.made == [] and list(spool.folder.iterdir()) == []
     for sealed in _media(web_app).values():

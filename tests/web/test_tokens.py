@@ -17,10 +17,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from archive import create_app, db, services, users
+from archive import create_app, services
+from archive.accounts import users
+from archive.accounts.users import User
 from archive.config import Config
-from archive.services import accounts, signing
-from archive.users import User
+from archive.services import accounts, authentication
+from archive.storage import database
 from tests.helpers import assert_no_canary, sql
 from tests.web.conftest import PASSWORD, World, sign_in
 from tests.web.test_api import conforms
@@ -35,7 +37,7 @@ def web_app(config: Config) -> Iterator[Flask]:
     app = create_app(dataclasses.replace(config, reading_room="signed-in"))
     yield app
     with app.app_context():
-        db.db.engine.dispose()
+        database.db.engine.dispose()
     app.extensions["escrow.index"].close()
 
 
@@ -88,7 +90,7 @@ def test_a_token_is_shown_once_and_only_its_digest_is_stored(web_app: Flask, cli
     assert secret.startswith(prefix) and len(prefix) == 12 and len(digest) == 64 and secret not in digest
     assert secret not in caplog.text
     with web_app.app_context():
-        db.db.engine.dispose()  # SQLite folds its write-ahead log in
+        database.db.engine.dispose()  # SQLite folds its write-ahead log in
     web_app.extensions["escrow.index"].close()
     assert_no_canary(archive_home, secret, secret[12:])
 
@@ -149,7 +151,7 @@ def test_a_disabled_accounts_token_is_refused(web_app: Flask, client: FlaskClien
         admin = archive.session.get(User, world.user_ids["admin"])
         assert admin is not None
         accounts.set_active(archive, admin, world.user_ids["researcher"], False)
-        db.db.session.remove()
+        database.db.session.remove()
 
     assert _api(client, secret).status_code == 401
 
@@ -216,7 +218,7 @@ def test_a_new_password_revokes_the_accounts_tokens(web_app: Flask, client: Flas
         users.set_password(archive.session, archive.keyring.audit_key, user, "a brand new password",
                            actor="command line")
         archive.session.commit()
-        db.db.session.remove()
+        database.db.session.remove()
 
     assert _api(client, secret).status_code == 401
     assert _revocations(archive_home) == [
@@ -232,12 +234,12 @@ def test_signing_out_or_in_again_keeps_the_tokens(web_app: Flask, client: FlaskC
     _, page = _create(client)
     [secret] = set(SECRET.findall(page))
     with web_app.app_context():
-        session = db.db.session()
+        session = database.db.session()
         user = session.get(User, world.user_ids["researcher"])
         assert user is not None
         user.password_hash = users.HASHERS["standard"].hash(PASSWORD)  # made under other parameters
         session.commit()
-        db.db.session.remove()
+        database.db.session.remove()
 
     sign_in(client, world.user_ids["researcher"])
     fields = dict(CSRF.findall(_page(client.get("/account"))))
@@ -337,14 +339,14 @@ def test_wrong_tokens_are_slowed_but_a_good_one_from_the_same_address_still_open
     _, page = _create(client)
     [secret] = set(SECRET.findall(page))
 
-    refused = [_api(client, "esc_" + "B" * 43).status_code for _ in range(signing.TOKENS.free)]
+    refused = [_api(client, "esc_" + "B" * 43).status_code for _ in range(authentication.TOKENS.free)]
     throttled = _api(client, "esc_" + "C" * 43)
     good = _api(client, secret)
 
-    assert refused == [401] * signing.TOKENS.free
+    assert refused == [401] * authentication.TOKENS.free
     assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
     assert conforms(throttled)["error"]["status"] == 429
     assert good.status_code == 200  # a token no one can guess is never refused for others' wrong ones
     failures = sql(archive_home, "SELECT COUNT(*) FROM sign_in_failures WHERE address = '127.0.0.1'")
-    assert failures == [(signing.TOKENS.free,)]
+    assert failures == [(authentication.TOKENS.free,)]
     assert sql(archive_home, "SELECT COUNT(*) FROM audit_log WHERE action = 'token.refused'") == [(1,)]

@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from archive import db, users
+from archive.accounts import users
 from archive.errors import NoRoom
 from archive.services import recordings as service
 from archive.services.context import current
+from archive.storage import database
 from archive.vault import recordings, stories
 from archive.vault.models import Recording
 from tests.helpers import unit
@@ -45,9 +46,9 @@ def configure(web_app: Flask, **changes: Any) -> None:
 def kept(web_app: Flask) -> int:
     """Bytes of the world's organizer's recordings as attached (what their share counts)."""
     with web_app.app_context():
-        used = db.db.session.scalar(select(func.sum(Recording.size)).where(
+        used = database.db.session.scalar(select(func.sum(Recording.size)).where(
             Recording.rendition == "original", Recording.wrapped_key.is_not(None))) or 0
-        db.db.session.remove()
+        database.db.session.remove()
     return int(used)
 
 
@@ -66,13 +67,13 @@ def assert_refused(web_app: Flask, response: Any, before: dict[str, bytes], stat
 def test_a_story_holding_ten_recordings_refuses_an_eleventh_before_reading_it(
         web_app: Flask, organizer: FlaskClient, world: World) -> None:
     with web_app.app_context():
-        session = db.db.session()
+        session = database.db.session()
         story = stories.get_for(session, session.get(users.User, world.user_ids["organizer"]), world.sealed_id)
         config = web_app.config["ESCROW_CONFIG"]
         with unit() as sealing:
             for _ in range(service.PER_STORY - 1):  # the world's sealed story has one already
                 recordings.seal(sealing, story, [tiny_wav()], config.max_recording)
-        db.db.session.remove()
+        database.db.session.remove()
     before, count = _media(web_app), _recordings(web_app)
 
     response = upload(organizer, world.sealed_id, tiny_wav())
@@ -125,7 +126,7 @@ def test_a_recording_of_unknown_length_is_stopped_when_the_disk_reaches_its_marg
         assert organizer is not None
         with pytest.raises(NoRoom, match=FREE_REFUSAL):
             service.attach(archive, organizer, world.sealed_id, pieces())
-        db.db.session.remove()
+        database.db.session.remove()
     assert _media(web_app) == before and _recordings(web_app) == WORLD_RECORDINGS
 
 

@@ -1,6 +1,6 @@
 """Where a name stands in a text, however it is written: one folding, one tokeniser, one matcher.
 
-Text and names are folded alike (`archive.characters`: compatibility forms, accents, invisible
+Text and names are folded alike (`archive.transcripts.characters`: compatibility forms, accents, invisible
 characters, keyboard variants, look-alike letters, case), character by character, so every
 folded character knows the original character it came from and a match is mapped back to the
 original text's offsets: what is kept is kept exactly as written.
@@ -40,7 +40,7 @@ from itertools import accumulate, permutations
 
 import ahocorasick
 
-from archive import characters
+from archive.transcripts import characters
 
 # Scripts written without spaces between words: each character is a token.
 _UNSPACED = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf"

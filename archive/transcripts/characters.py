@@ -16,7 +16,7 @@ controls, variation selectors, tag characters, Hangul fillers, U+2065, U+E0080..
 written and ignored when names are compared, as a browser or a caption player draws the name
 whole across it.
 
-**Folding a character** (the unit of `archive.names.fold`), in this order:
+**Folding a character** (the unit of `archive.transcripts.names.fold`), in this order:
 
 1. compatibility decomposition (NFKD: full-width letters, ligatures, mathematical letters);
 2. invisible characters and combining marks dropped (accents: ``José`` is ``Jose``);

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive import audit
 from archive.audit import Action
-from archive.db import Base, UTCDateTime
+from archive.storage.database import Base, UTCDateTime
 from archive.times import utcnow
 
 

@@ -11,10 +11,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from archive import audit, tokens
-from archive.db import Base, UTCDateTime
+from archive import audit
+from archive.accounts import tokens
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.messages import N_, Message
+from archive.storage.database import Base, UTCDateTime
 from archive.times import utcnow
 
 ROLES = ("organizer", "researcher", "admin")

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from archive import audit, db, names
+from archive import audit
 from archive.audit import Action
 from archive.reading_room import room
 from archive.reading_room.index import document
@@ -36,8 +36,10 @@ from archive.reading_room.models import ReleasedStory
 from archive.release import audio, gate, redaction
 from archive.release.gate import BATCH, Progress, Stuck
 from archive.release.redaction import ReleasedText, redact
+from archive.storage import database
+from archive.storage.units import Unit
 from archive.times import format_instant
-from archive.units import Unit
+from archive.transcripts import names
 from archive.vault import recordings, stories
 from archive.vault.models import Story
 
@@ -104,7 +106,7 @@ def _finish(unit: Unit, done: Redone, apply: bool) -> None:
     audit.record(session, audit_key, audit.SYSTEM, Action.ROOM_REDACT_AGAIN, None, dry_run=not apply,
                  checked=done.checked, changed=len(done.changed), replaced=done.replaced if apply else 0)
     if apply and done.replaced:
-        unit.after_commit(lambda: db.scrub_journal(session))
+        unit.after_commit(lambda: database.scrub_journal(session))
     unit.checkpoint()
     if apply and done.replaced:
         with unit.publishing(), unit.reading():

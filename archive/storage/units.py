@@ -21,14 +21,14 @@ registered before it runs then. Everything the unit has committed stays committe
 step fails; `changed` says whether anything was, so a door never says "nothing was changed"
 when something was.
 
-On SQLite a writing unit's transactions begin with BEGIN IMMEDIATE (archive/dialect.py): the
+On SQLite a writing unit's transactions begin with BEGIN IMMEDIATE (archive/storage/dialect.py): the
 database's write lock is held from the transaction's first read to its commit, so what an
 operation decides on (a story still sealed and due, an embargo not extended, the audit chain's
 head) cannot change before it writes. A unit's first act is to end whatever transaction its
 session had begun for the door (its reads), so that its own begins inside the lock.
 
 This module is the only one that commits a database transaction (tests/test_layers.py checks
-it), the database's own maintenance in archive/dialect.py aside. It imports no room and no Flask.
+it), the database's own maintenance in archive/storage/dialect.py aside. It imports no room and no Flask.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from archive import dialect, pauses
+from archive import pauses
+from archive.storage import dialect
 from archive.times import utcnow
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@ PostgreSQL a lock the whole database sees.
 
 Two scopes. The node lock (an exclusive lock file in the instance folder) guards what
 belongs to one machine: its search index, its key file. The database lock (a PostgreSQL
-advisory lock, archive/dialect.py) guards what every machine shares: releasing, taking
+advisory lock, archive/storage/dialect.py) guards what every machine shares: releasing, taking
 back and re-keying stories. Both are dropped by the kernel or the server when their holder
 dies, so kill -9 never leaves one stuck. Always node first, then database, so two holders
 never wait on each other crosswise.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from archive import dialect
+from archive.storage import dialect
 
 Lock = AbstractContextManager[None]
 LOCK_FILE = "publish.lock"

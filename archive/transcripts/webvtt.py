@@ -29,9 +29,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from archive import characters, markup
-from archive.markup import MarkupError
 from archive.messages import N_
+from archive.transcripts import characters, markup
+from archive.transcripts.markup import MarkupError
 
 ARROW = "-->"
 MAX_CUES = 20_000

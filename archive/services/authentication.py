@@ -46,13 +46,15 @@ from functools import cache
 
 from sqlalchemy import delete, func, select
 
-from archive import audit, dialect, users
+from archive import audit
+from archive.accounts import users
+from archive.accounts.users import SignInFailure, User
 from archive.audit import Action
 from archive.errors import InvalidInput, Throttled
 from archive.messages import N_
 from archive.services.context import Archive
+from archive.storage import dialect
 from archive.times import utcnow
-from archive.users import SignInFailure, User
 from archive.vault import keys
 
 FIRST_WAIT = timedelta(seconds=30)

@@ -1,6 +1,6 @@
 """The database: one SQLAlchemy metadata, UTC datetimes, migrations; SQLite or PostgreSQL.
 
-What differs between the two lives in archive/dialect.py; this module stays neutral.
+What differs between the two lives in archive/storage/dialect.py; this module stays neutral.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
-from archive import dialect
 from archive.errors import NotInitialised
-from archive.paths import MIGRATIONS
+from archive.storage import dialect
+from archive.storage.paths import MIGRATIONS
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -1,0 +1,1 @@
+"""Accounts: staff users (passwords, roles, sessions' generations) and API tokens."""
