@@ -104,6 +104,14 @@ def _kept_sealed(refused: dict[str, str]) -> None:
 def _check(archive: Archive, grace: timedelta, grace_text: str, now: datetime | None) -> None:
     health = releases.check(archive, grace, now)
     _kept_sealed(health.recordings_refused)
+    # Held and cooling-off stories are the narrators' choices, not failures of the run: named
+    # on stderr for the admins, whatever the exit status.
+    for story_id, kind in health.held.items():
+        who = "an admin clears it" if kind == "objection" else "its organizer marks the words and clears it"
+        click.echo(f"escrow: {story_id} is held by its narrator ({kind}) until {who}", err=True)
+    for story_id, until in health.cooling.items():
+        click.echo(f"escrow: {story_id} is withdrawn by its narrator, cooling off until {format_instant(until)}; "
+                   "then publish-due destroys it", err=True)
     if health.stuck:
         named = "; ".join(f"{i} failed to release ({cause})" for i, cause in list(health.stuck.items())[:10])
         raise base.Failure(f"{base.counted(len(health.overdue), 'story', 'stories')} overdue by more than "
