@@ -233,3 +233,68 @@ def test_every_narrator_page_is_in_the_chosen_language(web_app: Flask, client: F
         assert "Su relato" in sign_in_page and "Su relato" in page
     else:
         assert "Your story" in sign_in_page and "Your story" in page
+
+
+def test_every_failed_codename_costs_one_hash(web_app: Flask, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wrong, revoked and random: one argon2 hash each, like a right one (counted, not timed:
+    the suite's hashes are cheap; scripts/bench_narrator_sign_in.py times them)."""
+    from archive.vault import narrators as vault_narrators
+
+    hashes: list[bytes] = []
+    real = vault_narrators.hash_secret_raw
+    monkeypatch.setattr(vault_narrators, "hash_secret_raw", lambda secret, *a, **k: hashes.append(secret) or
+                        real(secret, *a, **k))
+    issuer = web_app.test_client()
+    revoked = _issue(issuer, world, world.sealed_id)
+    sign_in(issuer, world.user_ids["organizer"])
+    issuer.post(f"/my/stories/{world.sealed_id}/narrator/revoke",
+                data={"csrf_token": _token(issuer, f"/my/stories/{world.sealed_id}")})
+    right = _issue(issuer, world, world.sealed_id)
+    for typed, expect in ((revoked, 200), ("abacus abdomen abide abiding ability ablaze able", 200), ("\x00", 200),
+                          ("", 200), (right, 302)):
+        client = web_app.test_client()
+        token = _token(client, "/n")
+        before = len(hashes)
+        response = client.post("/n", data={"codename": typed, "csrf_token": token})
+        assert response.status_code == expect and len(hashes) - before == 1, typed
+
+
+def test_words_requests_and_notes_reach_the_organizer_who_answers(web_app: Flask, client: FlaskClient,
+                                                                  world: World) -> None:
+    codename = _issue(client, world, world.sealed_id)
+    _enter(client, codename)
+    assert _act(client, "/n/words", "words", text="my sister Ana")[0] == 302
+    assert _story(web_app, world.sealed_id).hold == "words"
+    assert _act(client, "/n/ask", "ask", until="2070-01-01", reason="I am ready sooner")[0] == 302
+    status, body = _act(client, "/n/ask", "ask", until="2095-01-01")
+    assert status == 400 and "earlier" in body.lower()
+    assert _act(client, "/n/note", "note", text="call me after May")[0] == 302
+    assert _act(client, "/n/note", "note", text="   ")[0] == 400
+    assert _story(web_app, world.sealed_id).embargo_until.year == 2090  # type: ignore[union-attr]  # a request changes nothing
+
+    organizer = web_app.test_client()
+    sign_in(organizer, world.user_ids["organizer"])
+    page = organizer.get(f"/my/stories/{world.sealed_id}").get_data(as_text=True)
+    assert "my sister Ana" in page and "I am ready sooner" in page and "call me after May" in page
+    ids = re.findall(rf"/my/stories/{world.sealed_id}/narrator/([a-z2-7]{{16}})/close", page)
+    assert len(ids) == 2  # the request and the note; the hold is lifted on its own button
+    token = _token(organizer, f"/my/stories/{world.sealed_id}")
+    for action_id in ids:
+        assert organizer.post(f"/my/stories/{world.sealed_id}/narrator/{action_id}/close",
+                              data={"csrf_token": token}).status_code == 302
+    assert organizer.post(f"/my/stories/{world.sealed_id}/narrator/note",
+                          data={"to-narrator-csrf_token": token, "to-narrator-text": "I will call you"}
+                          ).status_code == 302
+    assert organizer.post(f"/my/stories/{world.sealed_id}/narrator/clear",
+                          data={"csrf_token": token}).status_code == 302
+    assert _story(web_app, world.sealed_id).hold is None
+    page = organizer.get(f"/my/stories/{world.sealed_id}").get_data(as_text=True)
+    assert "/close" not in page
+
+    narrator_page = client.get("/n/story").get_data(as_text=True)
+    assert "I will call you" in narrator_page and "From the organizer" in narrator_page
+    other = web_app.test_client()
+    sign_in(other, world.user_ids["other_organizer"])
+    assert other.post(f"/my/stories/{world.sealed_id}/narrator/note",
+                      data={"to-narrator-csrf_token": _token(other, "/my/stories"), "to-narrator-text": "x"}
+                      ).status_code == 404
