@@ -104,6 +104,20 @@ class Action(StrEnum):
     RECORDING_OPEN = "recording.open"
     RECORDING_RELEASE = "recording.release"
     RECORDING_RELEASE_REFUSED = "recording.release_refused"
+    NARRATOR_ISSUE = "narrator.issue"
+    NARRATOR_REVOKE = "narrator.revoke"
+    NARRATOR_SIGN_IN = "narrator.sign_in"
+    NARRATOR_SIGN_IN_FAILED = "narrator.sign_in_failed"
+    NARRATOR_PROTECT = "narrator.protect"
+    NARRATOR_OBJECT = "narrator.object"
+    NARRATOR_WORDS = "narrator.words"
+    NARRATOR_ASK = "narrator.ask"
+    NARRATOR_NOTE = "narrator.note"
+    NARRATOR_CLOSE = "narrator.close"
+    NARRATOR_HOLD_CLEAR = "narrator.hold_clear"
+    NARRATOR_WITHDRAW = "narrator.withdraw"
+    NARRATOR_UNDO = "narrator.undo"
+    NARRATOR_DESTROY = "narrator.destroy"
 
 
 class AuditEntry(Base):

@@ -48,6 +48,9 @@ class Config:
     within that time, and its body at least 64 KiB in every such stretch (archive/web/worker.py).
     `search_cache` is how much memory, in bytes, each process may keep of common words'
     postings for search (ESCROW_SEARCH_CACHE_MB, 64): numbers, never text.
+    `cooling_off` is how long a narrator's withdrawal of consent can be undone before the
+    scheduled run destroys the story's data key (ESCROW_COOLING_OFF_DAYS, 14; 0: destroyed
+    by the next run).
     `password_cost` names the argon2 parameters of new password hashes (ESCROW_PASSWORD_COST:
     'standard', or 'test' for the test suite only: `escrow serve` refuses it).
     """
@@ -57,6 +60,7 @@ class Config:
     master_key: str | None = field(default=None, repr=False)
     testing: bool = False
     request_ttl: timedelta = timedelta(days=7)
+    cooling_off: timedelta = timedelta(days=14)
     proxy_hops: int = 0
     index_sync_seconds: int = 0
     password_cost: str = "standard"
@@ -100,6 +104,7 @@ class Config:
             database_url=env.get("DATABASE_URL") or None,
             master_key=env.get("ESCROW_MASTER_KEY") or None,
             request_ttl=timedelta(days=_days(env.get("ESCROW_REQUEST_TTL_DAYS") or "7")),
+            cooling_off=timedelta(days=_cooling(env.get("ESCROW_COOLING_OFF_DAYS") or "14")),
             proxy_hops=_hops(env.get("ESCROW_PROXY_HOPS") or "0"),
             index_sync_seconds=_sync_seconds(env.get("ESCROW_INDEX_SYNC_SECONDS") or "0"),
             password_cost=_cost(env.get("ESCROW_PASSWORD_COST") or "standard"),
@@ -162,6 +167,12 @@ def _folder(text: str) -> Path | None:
 def _days(text: str) -> int:
     if not text.strip().isdigit() or not 1 <= int(text) <= 90:
         raise InvalidInput(f"ESCROW_REQUEST_TTL_DAYS must be a whole number of days from 1 to 90, not {text[:20]!r}")
+    return int(text)
+
+
+def _cooling(text: str) -> int:
+    if not text.strip().isdigit() or not 0 <= int(text) <= 365:
+        raise InvalidInput(f"ESCROW_COOLING_OFF_DAYS must be a whole number of days from 0 to 365, not {text[:20]!r}")
     return int(text)
 
 

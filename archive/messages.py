@@ -59,3 +59,11 @@ STATUS_NAMES = {"sealed": N_("sealed"), "due_for_review": N_("due for review"), 
 LEVEL_NAMES = {"full": N_("full"), "pseudonymized": N_("pseudonymized"), "redacted": N_("redacted"),
                "summary": N_("summary")}
 ROLE_NAMES = {"organizer": N_("organizer"), "researcher": N_("researcher"), "admin": N_("admin")}
+# What a narrator did or was told on their door (vault/narrators.py), as the pages name it.
+NARRATOR_ACTIONS = {"delay": N_("kept sealed longer"), "protect": N_("chose more protection"),
+                    "words": N_("asked for more words to be hidden"), "object": N_("said not yet"),
+                    "earlier": N_("asked for an earlier release"), "looser": N_("asked to show more"),
+                    "withdraw": N_("withdrew consent"), "undo": N_("undid the withdrawal"),
+                    "note": N_("left a note"), "cleared": N_("hold cleared"),
+                    "destroyed": N_("destroyed after the cooling-off"), "to_narrator": N_("note to the narrator")}
+HOLD_NAMES = {"objection": N_("held: the narrator said not yet"), "words": N_("held: words to hide")}

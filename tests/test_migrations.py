@@ -258,3 +258,33 @@ def test_stories_and_recordings_from_before_release_choices_keep_their_recording
 
 def _wav() -> bytes:
     return tiny_wav()
+
+
+def test_the_narrators_door_keeps_every_story_as_it_was_and_goes_down_with_its_codenames(
+        app: Flask, archive_home: Path, tmp_path: Path) -> None:
+    """0013 -> 0014: stories keep every column, none is held or cooling off, the archive gets its
+    codename salt; down again, the codenames and narrator actions go with their tables."""
+    assert escrow(archive_home, "users", "add", "org@example.org", "--role", "organizer", "--password-stdin",
+                  input="a long enough password\n").exit_code == 0
+    assert escrow(archive_home, "stories", "import", str(write_lines(tmp_path / "s.jsonl", story())),
+                  "--as", "org@example.org").exit_code == 0
+    database.db.session.remove()
+    downgrade(directory=str(MIGRATIONS), revision="0013")
+    before = sql(archive_home, "SELECT id, status, embargo_until, redaction_level, wrapped_key FROM stories")
+
+    database.upgrade()
+
+    assert sql(archive_home, "SELECT id, status, embargo_until, redaction_level, wrapped_key FROM stories") == before
+    assert sql(archive_home, "SELECT hold, cooling_until FROM stories") == [(None, None)]
+    salt = one(archive_home, "SELECT salt FROM narrator_salt WHERE id = 1")
+    assert len(bytes(salt)) == 16
+    story_id = str(before[0][0])
+    issued = escrow(archive_home, "narrator", "issue", story_id, "--as", "org@example.org")
+    assert issued.exit_code == 0, issued.output
+    assert one(archive_home, "SELECT count(*) FROM narrator_codenames") == 1
+
+    database.db.session.remove()
+    downgrade(directory=str(MIGRATIONS), revision="0013")
+    assert "narrator_codenames" not in inspect(database.db.engine).get_table_names()
+    assert sql(archive_home, "SELECT id, status, embargo_until, redaction_level, wrapped_key FROM stories") == before
+    database.upgrade()

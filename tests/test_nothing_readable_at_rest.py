@@ -114,4 +114,5 @@ def test_no_plaintext_column_exists_for_content(app: Flask) -> None:
     columns = {c["name"] for c in inspect(database.db.engine).get_columns("stories")}
     assert columns == {"id", "owner_id", "status", "embargo_until", "redaction_level",
                        "release_review", "version", "dek_id", "wrapped_key", "kek_version",
-                       "created_at", "updated_at", "embargo_changed_at", "recording_release"}
+                       "created_at", "updated_at", "embargo_changed_at", "recording_release", "hold",
+                       "cooling_until"}

@@ -32,6 +32,11 @@ def use_cost(name: str) -> None:
     _hasher = HASHERS[name]
 
 
+def hasher() -> PasswordHasher:
+    """The argon2 parameters in use (narrator codenames' hashes take the same)."""
+    return _hasher
+
+
 def needs_rehash(user: User) -> bool:
     """Whether the user's hash was made with other parameters than the ones in use."""
     return _hasher.check_needs_rehash(user.password_hash)

@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("release", "The search index: a cache of the reading-room table."),
     "init": ("setup", "Create the instance folder, migrate the database, write the master key (0600)."),
     "keys": ("release", "The master key ring."),
+    "narrator": ("narrators", "Issue or revoke a narrator's codename; clear a narrator's hold."),
     "notices": ("notices", "Notices before a lift and after a change: arm them, send them."),
     "publish-due": ("release", "Release every story whose embargo has come; exactly once, crash-safe."),
     "recordings": ("stories", "Sealed recordings' files in the media folder."),

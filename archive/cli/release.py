@@ -111,6 +111,14 @@ def _check(archive: Archive, grace: timedelta, grace_text: str, now: datetime | 
         click.echo(f"escrow: {base.counted(unsent.count, 'notice', 'notices')} armed more than {grace_text} ago "
                    f"could not be sent (the oldest armed {format_instant(unsent.oldest)}, last error "
                    f"{unsent.error}): is ESCROW_SMTP_URL's server reachable? They are kept and retried", err=True)
+    # Held and cooling-off stories are the narrators' choices, not failures of the run: named
+    # on stderr for the admins, whatever the exit status.
+    for story_id, kind in health.held.items():
+        who = "an admin clears it" if kind == "objection" else "its organizer marks the words and clears it"
+        click.echo(f"escrow: {story_id} is held by its narrator ({kind}) until {who}", err=True)
+    for story_id, until in health.cooling.items():
+        click.echo(f"escrow: {story_id} is withdrawn by its narrator, cooling off until {format_instant(until)}; "
+                   "then publish-due destroys it", err=True)
     if health.stuck:
         named = "; ".join(f"{i} failed to release ({cause})" for i, cause in list(health.stuck.items())[:10])
         raise base.Failure(f"{base.counted(len(health.overdue), 'story', 'stories')} overdue by more than "

@@ -86,6 +86,8 @@ class Summary:
     # Released, but their recording stays sealed: the narrator's choice could not be honoured
     # safely (`cause` is a key of audio.REFUSALS).
     recordings_refused: list[Stuck] = field(default_factory=list)
+    # Stories whose narrator's cooling-off ended: their data keys destroyed by this run.
+    destroyed: int = 0
 
     @property
     def failed(self) -> int:
@@ -101,11 +103,15 @@ class Summary:
             text += f", index repaired {self.repaired}"
         if self.recordings_refused:
             text += f", recordings kept sealed {len(self.recordings_refused)}"
+        if self.destroyed:
+            text += f", destroyed after cooling-off {self.destroyed}"
         return text
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
-    return and_(Story.status == "sealed", Story.embargo_until.is_not(None), Story.embargo_until <= now)
+    # A story its narrator holds back (an objection, words to hide) is not due until it is cleared.
+    return and_(Story.status == "sealed", Story.embargo_until.is_not(None), Story.embargo_until <= now,
+                Story.hold.is_(None))
 
 
 def due(session: Session, now: datetime) -> list[Story]:
@@ -260,7 +266,7 @@ def stamp_records(session: Session, ids: Sequence[str], at: datetime) -> None:
     session.execute(update(RoomRecord).where(RoomRecord.story_id.in_(ids)).values(datestamp=at))
 
 
-def _stamp_last(unit: Unit, story_id: str) -> None:
+def stamp_last(unit: Unit, story_id: str) -> None:
     """Stamp a single release or departure once every write of its transaction is flushed (the
     database's write lock and the audit head are held from there to the commit): a stamp taken
     earlier could wait behind another writer for longer than harvesters allow for
@@ -362,8 +368,10 @@ def release_reviewed(unit: Unit, actor: User, story_id: str) -> Story:
     if story.status != "due_for_review":
         raise Conflict(N_("story %(id)s is %(status)s, not due for review", id=story.id,
                           status=STATUS_NAMES[story.status]))
+    if story.hold is not None:
+        raise Conflict(N_("story %(id)s is held by its narrator: clear the hold first", id=story.id))
     doc, _ = write_release(unit, story, redact(stories.decrypt(unit.keyring, story)), actor.email, now=unit.now())
-    _stamp_last(unit, story.id)
+    stamp_last(unit, story.id)
     unit.after_commit(lambda: unit.index.write(add=[doc], delete=()))
     return story
 
@@ -382,15 +390,16 @@ def _taken(session: Session, actor: User, story_id: str, reason: str, *statuses:
     return story, reason
 
 
-def _take_back(unit: Unit, actor: User, story: Story, reason: str, why: str) -> tuple[str, list[Recording], bool]:
+def take_back(unit: Unit, actor: str, story: Story, reason: str | None,
+               why: str) -> tuple[str | None, list[Recording], bool]:
     """The story out of search and the reading room, its requests ended, its muted recording
     deleted (its file is removed once that is committed); its reason, sealed; and whether it
     left the room now (the caller then stamps it, last). A story that was not in it (never
     released, or taken down before) keeps its record as it was, so a harvester cannot tell a
     later withdrawal from nothing."""
     session, keyring, index = unit.session, unit.keyring, unit.index
-    sealed = reasons.seal(keyring, story, reason)
-    embargo.end_requests(unit, story, why, actor.email, now=unit.now())
+    sealed = reasons.seal(keyring, story, reason) if reason else None
+    embargo.end_requests(unit, story, why, actor, now=unit.now())
     # The index first, so no search can find it from here on.
     index.ensure()
     index.write(add=(), delete=[story.id])
@@ -401,7 +410,7 @@ def _take_back(unit: Unit, actor: User, story: Story, reason: str, why: str) -> 
     return sealed, audio.take_back(session, story), row is not None
 
 
-def _cleaned_after(unit: Unit, files: list[Recording]) -> None:
+def cleaned_after(unit: Unit, files: list[Recording]) -> None:
     """What follows a takeback's commit, in order: the journal scrubbed, the files no row
     needs removed, the index's old text purged. Each runs even if one before it fails."""
     session, root = unit.session, unit.media_root
@@ -413,14 +422,14 @@ def _cleaned_after(unit: Unit, files: list[Recording]) -> None:
 def takedown(unit: Unit, actor: User, story_id: str, reason: str) -> Story:
     """Take a released story back into the vault, sealed with an indefinite embargo."""
     story, reason = _taken(unit.session, actor, story_id, reason, "released")
-    sealed, muted, _ = _take_back(unit, actor, story, reason, "the story was taken down")
+    sealed, muted, _ = take_back(unit, actor.email, story, reason, "the story was taken down")
     now = unit.now()
     story.status, story.embargo_until, story.updated_at, story.embargo_changed_at = "sealed", None, now, now
     audit.record(unit.session, unit.keyring.audit_key, actor.email, Action.STORY_TAKEDOWN, story.id,
                  reason_sealed=sealed, embargo_until=None)
     outbox.arm(unit, story, "taken_down", now)
-    _stamp_last(unit, story.id)
-    _cleaned_after(unit, muted)
+    stamp_last(unit, story.id)
+    cleaned_after(unit, muted)
     return story
 
 
@@ -433,18 +442,26 @@ def withdraw(unit: Unit, actor: User, story_id: str, reason: str) -> Story:
     """
     session = unit.session
     story, reason = _taken(session, actor, story_id, reason, "sealed", "due_for_review", "released")
-    sealed, muted, left = _take_back(unit, actor, story, reason, "the story was withdrawn")
+
+    sealed, muted, left = take_back(unit, actor.email, story, reason, "the story was withdrawn")
     story.status, story.updated_at, story.embargo_changed_at = "withdrawn", unit.now(), unit.now()
     shredded = recordings.shred(session, story)
     audit.record(session, unit.keyring.audit_key, actor.email, Action.STORY_WITHDRAW, story.id, reason_sealed=sealed,
                  recordings=len(shredded))
-    session.execute(update(EmbargoRequest).where(EmbargoRequest.story_id == story.id)
-                    .values(reason=None))
-    stories.shred(story)
+    shred(unit, story)
     if left:
-        _stamp_last(unit, story.id)
-    _cleaned_after(unit, [*muted, *shredded])
+        stamp_last(unit, story.id)
+    cleaned_after(unit, [*muted, *shredded])
     return story
+
+
+def shred(unit: Unit, story: Story) -> None:
+    """Destroy a withdrawn story's data key (its recordings' keys are the caller's): the plain
+    reasons of requests made before reasons were sealed are cleared with it, and a narrator's
+    cooling-off, if one was running, ends."""
+    unit.session.execute(update(EmbargoRequest).where(EmbargoRequest.story_id == story.id).values(reason=None))
+    stories.shred(story)
+    story.cooling_until = None
 
 
 def released_any(session: Session) -> bool:

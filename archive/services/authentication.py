@@ -86,6 +86,13 @@ LONGEST = max(PAIR.span, ADDRESS.span, TOKENS.span, GUESSED_SPAN)
 AUDIT_EVERY = timedelta(minutes=1)  # one audit entry per address per minute of failures
 TOO_MANY = N_("Too many failed sign-ins in a short time. Wait a little and try again.")
 FAILED_TOKEN = "(api token)"  # the account failed API tokens are counted under: no email has a space
+# Narrators' codenames (services/narrators.py) are counted under one account of their own, so
+# one address's failures are its pair's (PAIR: 5 free a day, then the doubling wait) and count
+# towards its ADDRESS rule as well; every address's failures together are slowed by NARRATORS
+# (a codename has 90 bits: this bounds a spread-out guesser's rate, not its chances, which are
+# nil either way; a high allowance keeps a sprayer from locking every narrator out for long).
+NARRATOR = "(narrator codename)"
+NARRATORS = Slowdown(300, timedelta(hours=1), timedelta(minutes=5))
 
 
 @cache
@@ -152,7 +159,7 @@ def confirm(archive: Archive, user: User, password: str, address: str) -> None:
     raise InvalidInput(N_("that is not your password"), field="password")
 
 
-def _claim(archive: Archive, account: str, address: str, now: datetime) -> int:
+def _claim(archive: Archive, account: str, address: str, now: datetime, *, overall: Slowdown | None = None) -> int:
     """Count this attempt as a failure before its password is checked, unless the address
     must wait (Throttled, and nothing kept); the row's id. Claimed first, one pair at a time,
     so that requests sent at once are counted one after another: a burst of guesses gets
@@ -163,7 +170,26 @@ def _claim(archive: Archive, account: str, address: str, now: datetime) -> int:
         archive.session.add(claim)
         archive.session.flush()  # the write lock (SQLite) is held from here to the commit
         check(archive, account, address, now, before=claim.id)
+        if overall is not None:  # every address's failures on this account together
+            _slowed(archive, now, overall, SignInFailure.account == account, SignInFailure.id < claim.id)
         return claim.id
+
+
+def claim_narrator(archive: Archive, address: str, now: datetime) -> int:
+    """Count a codename attempt from this address before its hash is computed (Throttled, and
+    nothing kept, while the address, or every address together, must wait); the claim's id."""
+    return _claim(archive, NARRATOR, source(address), now, overall=NARRATORS)
+
+
+def settle_narrator(archive: Archive, address: str, now: datetime, claimed: int, ok: bool) -> None:
+    """Once the codename is checked (in the caller's transaction): a right one takes back this
+    address's failed codenames; a wrong one stays counted, audited a minute at a time."""
+    address = source(address)
+    if ok:
+        archive.session.execute(delete(SignInFailure).where(
+            SignInFailure.account == NARRATOR, SignInFailure.address == address))
+    else:
+        failed(archive, NARRATOR, address, now, Action.NARRATOR_SIGN_IN_FAILED, claimed=claimed)
 
 
 def _pair_key(account: str, address: str) -> int:

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 
 from archive.errors import InvalidInput
 from archive.reading_room import copies
-from archive.release import audio, gate
+from archive.release import audio, gate, withdrawals
 from archive.release import redact_again as again
 from archive.release.gate import Progress, Summary
 from archive.services.context import Archive
 from archive.times import format_instant, utcnow
-from archive.vault import embargo, stories
+from archive.vault import embargo, narrators, stories
 from archive.vault.models import Story
 
 # An operator's --now may be a little ahead of this machine's clock (another machine's)
@@ -39,7 +39,11 @@ def publish_due(archive: Archive, now: datetime | None = None,
     # sealing(): a muted recording made at release gets a new data key, wrapped under the newest
     # master key with the key ring's shared lock held, like any other (a rotation waits).
     with archive.unit() as unit, unit.publishing(), unit.sealing():
-        return gate.publish_due(unit, now=instant, progress=progress)
+        summary = gate.publish_due(unit, now=instant, progress=progress)
+        # Consent withdrawn by a narrator, and not taken back within the cooling-off: the data
+        # keys go now, as an admin's withdrawal destroys them at once.
+        summary.destroyed = withdrawals.destroy_due(unit, now=instant)
+        return summary
 
 
 def redact_again(archive: Archive, *, apply: bool, progress: Progress | None = None) -> again.Redone:
@@ -79,6 +83,10 @@ class Health:
     waiting_review: int
     # Released stories whose recording stays sealed although their narrator chose to release it.
     recordings_refused: dict[str, str]
+    # Stories their narrator holds back (an objection, words to hide), with the hold's kind.
+    held: dict[str, str]
+    # Stories whose narrator withdrew consent, with the end of the cooling-off (then destroyed).
+    cooling: dict[str, datetime]
 
 
 def check(archive: Archive, grace: timedelta, now: datetime | None = None) -> Health:
@@ -86,7 +94,8 @@ def check(archive: Archive, grace: timedelta, now: datetime | None = None) -> He
     released stories whose recording stays sealed against their narrator's choice."""
     late = embargo.overdue(archive.session, now=clock(now, dry_run=True), grace=grace)
     return Health(late, gate.stuck(archive.session, [s.id for s in late]),
-                  len(stories.listing(archive.session, "due_for_review")), audio.refused(archive.session))
+                  len(stories.listing(archive.session, "due_for_review")), audio.refused(archive.session),
+                  narrators.held(archive.session), narrators.cooling(archive.session))
 
 
 def why_kept_sealed(reason: str) -> str:

@@ -48,14 +48,22 @@ def extend(unit: Unit, actor: User, story_id: str, until: datetime | None, reaso
 
     A story waiting for review goes back to sealed with its new date.
     """
-    session, keyring, now = unit.session, unit.keyring, unit.now()
+    session = unit.session
     reason = reasons.clean(reason)
     story = stories.get_for(session, actor, story_id)
-    # Locked and read again: a release claims the story's row until its batch commits (on
-    # SQLite the unit's transaction holds the write lock from its first read), and an
-    # extension must then see it released, not write a new date onto a released story.
     session.refresh(story, with_for_update=True)
     pauses.at("embargo.extend.locked")
+    move_later(unit, story, until, actor.email, reason)
+    return story
+
+
+def move_later(unit: Unit, story: Story, until: datetime | None, actor: str, reason: str | None) -> None:
+    """Move a story's embargo later, at once (the story locked and read again by the caller);
+    a story waiting for review goes back to sealed. Its pending requests end."""
+    session, keyring, now = unit.session, unit.keyring, unit.now()
+    # Locked and read again by the caller: a release claims the story's row until its batch
+    # commits (on SQLite the unit's transaction holds the write lock from its first read), and
+    # an extension must then see it released, not write a new date onto a released story.
     if story.status == "released":
         raise Conflict(N_("story %(id)s is already released: an admin can take it down "
                           "('escrow stories takedown'), which seals it again", id=story.id))
@@ -69,12 +77,11 @@ def extend(unit: Unit, actor: User, story_id: str, until: datetime | None, reaso
                               "('escrow embargo request')", id=story.id, ends=_ends(story.embargo_until),
                               when=format_instant(until)))
     before = story.embargo_until
+    reason_sealed = reasons.seal(keyring, story, reason) if reason else None
     story.embargo_until, story.status, story.updated_at, story.embargo_changed_at = until, "sealed", now, now
-    audit.record(session, keyring.audit_key, actor.email, Action.EMBARGO_EXTEND, story.id,
-                 reason_sealed=reasons.seal(keyring, story, reason),
-                 embargo_from=format_instant(before), embargo_to=format_instant(until))
-    end_requests(unit, story, "the embargo was extended", actor.email, now=now)
-    return story
+    audit.record(session, keyring.audit_key, actor, Action.EMBARGO_EXTEND, story.id,
+                 reason_sealed=reason_sealed, embargo_from=format_instant(before), embargo_to=format_instant(until))
+    end_requests(unit, story, "the embargo was extended", actor, now=now)
 
 
 def request(unit: Unit, actor: User, story_id: str, until: datetime | None, reason: str, *,
@@ -266,5 +273,6 @@ def upcoming(session: Session, *, now: datetime, days: int) -> list[Story]:
 def overdue(session: Session, *, now: datetime, grace: timedelta) -> list[Story]:
     """Sealed stories due for longer than `grace`: the sign of a publisher that stopped running."""
     return list(session.scalars(select(Story).where(
-        Story.status == "sealed", Story.embargo_until.is_not(None), Story.embargo_until <= now - grace)
+        Story.status == "sealed", Story.embargo_until.is_not(None), Story.embargo_until <= now - grace,
+        Story.hold.is_(None))  # a narrator's hold is reported on its own (narrators.held)
         .order_by(Story.embargo_until, Story.id)))

@@ -50,6 +50,13 @@ class Story(Base):
     # When the embargo last changed (set, extended, shortened, taken down): a request made
     # before it was made about an embargo that no longer holds, and cannot be approved.
     embargo_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What holds a due story back although its embargo has passed (vault/narrators.py): the
+    # narrator's objection, which an admin clears, or words the narrator asked to hide, which
+    # the organizer clears once they are marked. None: nothing holds it.
+    hold: Mapped[str | None] = mapped_column(String(16))
+    # A story whose narrator withdrew consent stays withdrawn-but-undoable until this instant
+    # (its data key kept); the scheduled run destroys the key after it. None otherwise.
+    cooling_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     versions: Mapped[list[StoryVersion]] = relationship(
         back_populates="story", order_by="StoryVersion.version", cascade="all, delete-orphan"
@@ -130,3 +137,58 @@ class Recording(Base):
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     kek_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+HOLDS = ("objection", "words")
+NARRATOR_ACTIONS = ("delay", "protect", "words", "object", "earlier", "looser", "withdraw", "undo", "note",
+                    "cleared", "destroyed", "to_narrator")
+NARRATOR_STATES = ("done", "pending", "closed")
+
+
+class NarratorSalt(Base):
+    """The archive's random salt for narrator codenames' hashes (one row, made by the migration)."""
+
+    __tablename__ = "narrator_salt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    salt: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class NarratorCodename(Base):
+    """A story's narrator codename, as its slow hash only (argon2id under the archive's salt):
+    the codename itself is shown once and kept nowhere. `session_key` is what a narrator's
+    session carries: a new codename, or none, ends every session of the old one."""
+
+    __tablename__ = "narrator_codenames"
+
+    story_id: Mapped[str] = mapped_column(ForeignKey("stories.id"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    session_key: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))
+    issued_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NarratorAction(Base):
+    """What a narrator did or asked for (and what was done about it): the organizer's and the
+    admins' view of the narrator's door. Free text (a reason, a note, the words to hide) is
+    sealed under the story's data key, like every reason (vault/reasons.py)."""
+
+    __tablename__ = "narrator_actions"
+    __table_args__ = (CheckConstraint(_in("kind", NARRATOR_ACTIONS), name="kind"),
+                      CheckConstraint(_in("state", NARRATOR_STATES), name="state"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    story_id: Mapped[str] = mapped_column(ForeignKey("stories.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    text_sealed: Mapped[str | None] = mapped_column(Text)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    level: Mapped[str | None] = mapped_column(String(16))
+    # A withdrawal's story as it was before (its status, and its first release if released),
+    # which an undo within the cooling-off restores.
+    before: Mapped[str | None] = mapped_column(String(20))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(254))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

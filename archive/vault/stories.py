@@ -20,7 +20,7 @@ from archive import audit
 from archive.accounts import users
 from archive.accounts.users import User
 from archive.audit import Action
-from archive.errors import Forbidden, InvalidInput, NotFound
+from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.messages import N_, ROLE_NAMES
 from archive.times import utcnow
 from archive.vault import crypto, drafts
@@ -138,6 +138,10 @@ def open_sealed(session: Session, keyring: Keyring, actor: User, story_id: str) 
     story = get_for(session, actor, story_id)
     if story.owner_id != actor.id:
         raise Forbidden(N_("only the story's own organizer may open its sealed content"))
+    if story.status == "withdrawn" and story.cooling_until is not None:
+        # Its narrator withdrew consent: kept only so that they can undo it, not to be read.
+        raise Conflict(N_("story %(id)s is withdrawn by its narrator: it is kept only until the cooling-off ends",
+                          id=story.id))
     draft = decrypt(keyring, story)
     audit.record(session, keyring.audit_key, actor.email, Action.STORY_READ, story.id)
     return draft

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from archive import services
 from archive.messages import N_
-from archive.web import admin, api, auth, bulk, errors, hosts, i18n, notices, oai, organizer, reading
+from archive.web import admin, api, auth, bulk, errors, hosts, i18n, narrator, notices, oai, organizer, reading
 from archive.web.display import when
 from archive.web.forms import ActionForm
 
@@ -49,7 +49,7 @@ def init_app(app: Flask, *, proxy_hops: int = 0) -> None:
     auth.login_manager.login_view = "auth.login"
     auth.login_manager.login_message = N_("Please sign in to see that page.")
     auth.login_manager.localize_callback = gettext  # flashed in the language of the page that redirects
-    for blueprint in (auth.bp, reading.bp, organizer.bp, admin.bp, api.bp, oai.bp, notices.bp, bulk.bp):
+    for blueprint in (auth.bp, reading.bp, organizer.bp, admin.bp, api.bp, oai.bp, notices.bp, bulk.bp, narrator.bp):
         app.register_blueprint(blueprint)
     # Neither changes anything a forged form could abuse: OAI-PMH takes POST only as a
     # longer GET, and the API reads with a token in a header, never with a cookie alone.

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from archive.errors import EscrowError, IncompleteShred, InvalidInput
 from archive.messages import N_, ROLE_NAMES
-from archive.services import accounts, embargoes, stories
+from archive.services import accounts, embargoes, narrators, stories
 from archive.services import audit_log as records
 from archive.services.stories import Story
 from archive.times import parse_instant, utcnow
@@ -85,7 +85,16 @@ def story(story_id: str) -> str:
     return render_template("admin/story.html", story=found, action=ActionForm(),
                            extend=ExtendForm(prefix="extend"), takedown=ReasonForm(prefix="takedown"),
                            withdraw=ReasonForm(prefix="withdraw"), early=EarlyReleaseForm(prefix="early"),
-                           pending=embargoes.waiting(context.archive(), found.id), me=context.user())
+                           pending=embargoes.waiting(context.archive(), found.id), me=context.user(),
+                           narrator_record=narrators.record(context.archive(), context.user(), found.id))
+
+
+@bp.route("/stories/<story_id>/clear-hold", methods=["POST"])
+@roles("admin")
+def clear_hold(story_id: str) -> Response:
+    return _act(lambda: narrators.clear(context.archive(), context.user(), story_id),
+                N_("The narrator's hold is lifted: the story is released when it is due."), "admin.story",
+                story_id=_story(story_id).id)
 
 
 @bp.route("/stories/<story_id>/request", methods=["POST"])

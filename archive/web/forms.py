@@ -126,3 +126,59 @@ class UserForm(FlaskForm):
     role = SelectField(_l("Role"), choices=[SelectChoice(r, _l(ROLE_NAMES[r])) for r in ROLES])
     password = PasswordField(_l("First password"), validators=[Length(max=1024)],
                              render_kw={"autocomplete": "new-password"})
+
+
+# -- the narrator's door (web/narrator.py) -----------------------------------------------------
+
+NARRATOR_TEXT = {"rows": 3, "maxlength": 2000}
+
+
+class CodenameForm(FlaskForm):
+    """The narrator's sign-in: one field, never in a URL."""
+
+    codename = PasswordField(_l("Your codename (the words on your card)"), validators=[Length(max=400)],
+                             render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false",
+                                        "maxlength": 400})
+
+
+class DelayForm(FlaskForm):
+    until = StringField(_l("Keep it sealed until (date)"), render_kw={"type": "date"})
+    reason = TextAreaField(_l("Why, if you want to say (sealed with your story)"), validators=[Length(max=2000)],
+                           render_kw=NARRATOR_TEXT)
+
+    def new_embargo(self) -> datetime:
+        """The later date asked for."""
+        return _instant(self.until.data)
+
+
+class ProtectForm(FlaskForm):
+    level = RadioField(_l("What the reading room may show"), choices=[SelectChoice(k, LEVEL_HELP[k]) for k in LEVELS])
+    recording = RadioField(_l("What the reading room may play of the recording"),
+                           choices=[SelectChoice(k, RECORDING_HELP[k]) for k in RECORDING_RELEASES])
+    reason = TextAreaField(_l("Why, if you want to say (sealed with your story)"), validators=[Length(max=2000)],
+                           render_kw=NARRATOR_TEXT)
+
+
+class NarratorTextForm(FlaskForm):
+    """A text a narrator writes: an objection's reason, words to hide, a note."""
+
+    text = TextAreaField(_l("Your words (sealed with your story)"), validators=[Length(max=2000)],
+                         render_kw=NARRATOR_TEXT)
+
+
+class AskForm(FlaskForm):
+    until = StringField(_l("An earlier date"), render_kw={"type": "date"})
+    level = RadioField(_l("Or a level that shows more"), choices=[SelectChoice(k, LEVEL_HELP[k]) for k in LEVELS],
+                       validate_choice=False)
+    reason = TextAreaField(_l("Why, if you want to say (sealed with your story)"), validators=[Length(max=2000)],
+                           render_kw=NARRATOR_TEXT)
+
+    def earlier(self) -> datetime | None:
+        """The earlier date asked for, if one was given."""
+        return _instant(self.until.data) if (self.until.data or "").strip() else None
+
+
+class WithdrawForm(FlaskForm):
+    sure = BooleanField(_l("Yes, take my story out of the archive"))
+    reason = TextAreaField(_l("Why, if you want to say (sealed with your story)"), validators=[Length(max=2000)],
+                           render_kw=NARRATOR_TEXT)

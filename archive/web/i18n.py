@@ -23,7 +23,7 @@ from flask import Flask, request, session, url_for
 from flask_babel import Babel, format_decimal, get_locale, gettext, ngettext
 from werkzeug.wrappers import Response
 
-from archive.messages import LEVEL_NAMES, ROLE_NAMES, STATUS_NAMES, Message
+from archive.messages import HOLD_NAMES, LEVEL_NAMES, NARRATOR_ACTIONS, ROLE_NAMES, STATUS_NAMES, Message
 from archive.storage.paths import TRANSLATIONS
 
 LANGUAGES = ("en", "es")  # the interface's languages; the first is the default
@@ -42,7 +42,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["number"] = number
     app.jinja_env.globals.update(interface_language=interface_language, switch_url=switch_url,
                                  languages=LANGUAGES, translated=translated, named=named,
-                                 status_names=STATUS_NAMES, level_names=LEVEL_NAMES, role_names=ROLE_NAMES)
+                                 status_names=STATUS_NAMES, level_names=LEVEL_NAMES, role_names=ROLE_NAMES,
+                                 narrator_actions=NARRATOR_ACTIONS, hold_names=HOLD_NAMES)
 
 
 def _asked() -> str | None:

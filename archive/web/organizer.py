@@ -14,20 +14,21 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
+from markupsafe import Markup
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Field, File
 from werkzeug.wrappers import Response
 
 from archive.errors import EscrowError, InvalidInput, NoRoom, Throttled
 from archive.messages import N_
-from archive.services import embargoes, recordings, stories
+from archive.services import embargoes, narrators, recordings, stories
 from archive.services.stories import Draft, Story
 from archive.times import parse_instant
 from archive.web import context, streaming, uploads, worker
 from archive.web.auth import roles
 from archive.web.display import sentence
-from archive.web.forms import ActionForm, EarlyReleaseForm, ExtendForm, StoryForm
+from archive.web.forms import ActionForm, EarlyReleaseForm, ExtendForm, NarratorTextForm, StoryForm
 from archive.web.i18n import number, said, translated
 
 bp = Blueprint("organizer", __name__)
@@ -230,6 +231,9 @@ def _story_page(story: Story, *, content: Draft | None = None, status: int = 200
     archive = context.archive()
     heard = [] if story.status == "withdrawn" else recordings.listing(archive, context.user(), story.id)
     body = render_template("my_story.html", story=story, content=content,
+                           codename_issued=narrators.issued_at(archive, story.id),
+                           narrator_record=narrators.record(archive, context.user(), story.id),
+                           to_narrator=NarratorTextForm(prefix="to-narrator", formdata=None),
                            pending=embargoes.waiting(archive, story.id),
                            me=context.user(), recordings=heard, recording_error=recording_error,
                            # formdata=None: a refused upload's body is never parsed as a form.
@@ -290,9 +294,65 @@ def _change(story: Story, form: Any, work: Any, done: str, **forms: Any) -> Any:
         work()
     except EscrowError as error:
         form.form_errors.append(sentence(said(error)))
+        if not forms:  # a button's form, not shown again: the reason goes above the page
+            flash(gettext("Nothing was changed: %(reason)s.", reason=said(error)), "error")
         return _story_page(story, status=400, **forms)
     flash(gettext(done), "info")
     return redirect(url_for("organizer.my_story", story_id=story.id))
+
+
+@bp.route("/my/stories/<story_id>/narrator/issue", methods=["POST"])
+@roles(*SUBMITTERS)
+def issue_codename(story_id: str) -> Any:
+    """A new narrator codename, shown in this response only (never flashed, never after a
+    redirect), with its printable card; the page is no-store like every other."""
+    story = _own(story_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        issued = narrators.issue(context.archive(), context.user(), story.id)
+    except EscrowError as error:
+        flash(gettext("Nothing was changed: %(reason)s.", reason=said(error)), "error")
+        return redirect(url_for("organizer.my_story", story_id=story.id))
+    door = url_for("narrator.sign_in", _external=True)
+    with force_locale(issued.language):  # the card is in the narrator's language, whatever the page's
+        card = Markup(render_template("narrator/card_text.html", issued=issued, door=door))
+    return render_template("narrator/card.html", story=story, issued=issued, card=card)
+
+
+@bp.route("/my/stories/<story_id>/narrator/revoke", methods=["POST"])
+@roles(*SUBMITTERS)
+def revoke_codename(story_id: str) -> Any:
+    story = _own(story_id)
+    return _change(story, ActionForm(), lambda: narrators.revoke(context.archive(), context.user(), story.id),
+                   N_("The narrator's codename no longer opens anything."))
+
+
+@bp.route("/my/stories/<story_id>/narrator/note", methods=["POST"])
+@roles(*SUBMITTERS)
+def note_to_narrator(story_id: str) -> Any:
+    story = _own(story_id)
+    form = NarratorTextForm(prefix="to-narrator")
+    return _change(story, form, lambda: narrators.write_to(context.archive(), context.user(), story.id,
+                                                           form.text.data or ""),
+                   N_("Your note is sealed with the story; the narrator sees it on their page."))
+
+
+@bp.route("/my/stories/<story_id>/narrator/clear", methods=["POST"])
+@roles(*SUBMITTERS)
+def clear_hold(story_id: str) -> Any:
+    story = _own(story_id)
+    return _change(story, ActionForm(), lambda: narrators.clear(context.archive(), context.user(), story.id),
+                   N_("The hold is lifted: the story is released when it is due."))
+
+
+@bp.route("/my/stories/<story_id>/narrator/<action_id>/close", methods=["POST"])
+@roles(*SUBMITTERS)
+def close_narrator_request(story_id: str, action_id: str) -> Any:
+    story = _own(story_id)
+    return _change(story, ActionForm(), lambda: narrators.close(context.archive(), context.user(), story.id,
+                                                                action_id),
+                   N_("Marked as dealt with."))
 
 
 @bp.route("/my/stories/<story_id>/recording", methods=["POST"])

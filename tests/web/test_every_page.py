@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 
 from archive import services
 from archive.accounts.users import User
-from archive.services import Archive, embargoes, releases
+from archive.services import Archive, embargoes, narrators, releases
 from archive.services import stories as story_service
 from archive.storage import database
 from tests.helpers import story
@@ -79,6 +79,25 @@ def _withdrawn(archive: Archive, people: People) -> str:
     return story_id
 
 
+def _narrator_of(archive: Archive, people: People, story_id: str) -> narrators.Narrator:
+    issued = narrators.issue(archive, people.organizer, story_id)
+    found = narrators.sign_in(archive, issued.codename, "192.0.2.1")
+    assert found is not None
+    return found
+
+
+def _cooling_off(archive: Archive, people: People) -> str:
+    story_id = _released(archive, people)
+    narrators.withdraw(archive, _narrator_of(archive, people, story_id), "a narrator's withdrawal for the page test")
+    return story_id
+
+
+def _held(archive: Archive, people: People) -> str:
+    story_id = _sealed(archive, people, _in(-2))
+    narrators.hold(archive, _narrator_of(archive, people, story_id), "object", "not yet, for the page test")
+    return story_id
+
+
 # A story's states: each makes one story in it (through the services) and returns its id.
 STATES: dict[str, Callable[[Archive, People], str]] = {
     "sealed": lambda archive, people: _sealed(archive, people, _in(3650)),
@@ -90,6 +109,8 @@ STATES: dict[str, Callable[[Archive, People], str]] = {
     "released": lambda archive, people: _released(archive, people),
     "taken down": _taken_down,
     "withdrawn": _withdrawn,
+    "cooling off": _cooling_off,
+    "held by its narrator": _held,
 }
 
 # Pages worth rendering with a query too: (endpoint, query string).
@@ -148,6 +169,8 @@ def test_the_states_are_the_states_they_are_named_for(web_app: Flask, states: di
     assert status[states["released"]] == "released"
     assert status[states["taken down"]] == "sealed"
     assert status[states["withdrawn"]] == "withdrawn"
+    assert status[states["cooling off"]] == "withdrawn" and states["cooling off"] not in upcoming
+    assert status[states["held by its narrator"]] == "sealed" and states["held by its narrator"] in upcoming
 
 
 @pytest.mark.parametrize("visitor", VISITORS)
@@ -174,3 +197,5 @@ def test_the_admin_calendar_marks_the_overdue_story_and_only_it(web_app: Flask, 
     rows = {story_id: row for row in page.split("<tr>") for story_id in states.values() if story_id in row}
     assert "overdue" in rows[states["overdue"]]
     assert "overdue" not in rows[states["due soon"]]
+    # Not overdue: its narrator holds it, and the calendar says so.
+    assert "overdue" not in rows[states["held by its narrator"]] and "said not yet" in rows[states["held by its narrator"]]

@@ -26,7 +26,8 @@ from tests.web.test_policy import VISITORS, _may, _values
 
 # Pages that are not HTML for a person (files, feeds, the API) or that change what later pages see.
 NOT_PAGES = {"static", "reading.export", "reading.recording", "reading.captions", "organizer.recording",
-             "oai.endpoint", "api.search", "api.story", "api.vocabularies", "api.openapi", "bulk.upcoming"}
+             "oai.endpoint", "api.search", "api.story", "api.vocabularies", "api.openapi", "bulk.upcoming",
+             "narrator.story"}  # without a narrator's session, it leads to the narrator's sign-in (/n), seen here
 # English's commonest words: an unmarked English sentence holds some; no Spanish one does.
 # (Lower case, or capitalised at a sentence's start: OR and NOT are the query language's, in any language.)
 _WORDS = ("the and of to your you is are this that with for from not by have was will may it on at an or be can "

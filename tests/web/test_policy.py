@@ -77,6 +77,24 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "notices.seen": {"POST": SUBMITTERS},
     "bulk.bulk": {"GET": ADMINS, "POST": ADMINS},
     "bulk.upcoming": {"GET": ADMINS},
+    "admin.clear_hold": {"POST": ADMINS},
+    # The narrator's door: no account; without a narrator's session every page leads to its sign-in.
+    "narrator.sign_in": {"GET": EVERYONE, "POST": EVERYONE},
+    "narrator.story": {"GET": EVERYONE},
+    "narrator.leave": {"POST": EVERYONE},
+    "narrator.delay": {"POST": EVERYONE},
+    "narrator.protect": {"POST": EVERYONE},
+    "narrator.object_": {"POST": EVERYONE},
+    "narrator.words": {"POST": EVERYONE},
+    "narrator.ask": {"POST": EVERYONE},
+    "narrator.note": {"POST": EVERYONE},
+    "narrator.withdraw": {"POST": EVERYONE},
+    "narrator.undo": {"POST": EVERYONE},
+    "organizer.issue_codename": {"POST": OWNER},
+    "organizer.revoke_codename": {"POST": OWNER},
+    "organizer.note_to_narrator": {"POST": OWNER},
+    "organizer.clear_hold": {"POST": OWNER},
+    "organizer.close_narrator_request": {"POST": OWNER},
 }
 # What an archive with access agreements (ESCROW_READING_ROOM=signed-in) closes to anonymous visitors.
 READING = ("reading.home", "reading.search", "reading.story", "reading.export", "reading.recording",
@@ -103,7 +121,9 @@ def _may(app: Flask, endpoint: str, method: str) -> frozenset[str]:
 
 # Story pages an owner-only route would reveal: others get the unknown-id 404, not a 403.
 OWNER_SCOPED = {"organizer.my_story", "organizer.open_story", "organizer.extend", "organizer.request_release",
-                "organizer.cancel_request", "organizer.attach_recording", "organizer.recording"}
+                "organizer.cancel_request", "organizer.attach_recording", "organizer.recording",
+                "organizer.issue_codename", "organizer.revoke_codename", "organizer.note_to_narrator",
+                "organizer.clear_hold", "organizer.close_narrator_request"}
 # Run last, in this order: they change what later requests would see.
 LAST = ("admin.takedown", "admin.withdraw", "admin.disable", "auth.logout")
 
@@ -127,6 +147,8 @@ def _values(endpoint: str, argument: str, world: World) -> Any:
         return "style.css"
     if argument == "recording_id":
         return world.recording_id
+    if argument == "action_id":  # no such narrator request: the owner is told so, others get the 404
+        return "nosuchrequest"
     raise AssertionError(f"no test value for <{argument}> of {endpoint}: add one")
 
 
