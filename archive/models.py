@@ -10,5 +10,5 @@ from archive.reading_room.models import ReleasedStory, RoomRecord
 from archive.storage.database import Base
 from archive.vault.models import EmbargoRequest, KeyCheck, Recording, Story, StoryVersion
 
-__all__ = ["ApiToken", "AuditAnchor", "AuditEntry", "AuditHead", "Base", "Delivery", "EmbargoRequest", "KeyCheck", "Notice", "Recording",
-           "ReleasedStory", "RoomRecord", "Story", "StoryVersion", "User"]
+__all__ = ["ApiToken", "AuditAnchor", "AuditEntry", "AuditHead", "Base", "Delivery", "EmbargoRequest", "KeyCheck",
+           "Notice", "Recording", "ReleasedStory", "RoomRecord", "Story", "StoryVersion", "User"]

@@ -106,9 +106,9 @@ def bench_scheduling(folder: Path, n: int) -> list[tuple[object, ...]]:
         for _ in range(20):
             begun = time.perf_counter()
             for days in (30, 7, 1):
+                window = (f"{now:%Y-%m-%d %H:%M:%S.%f}", f"{now + timedelta(days=days):%Y-%m-%d %H:%M:%S.%f}")
                 conn.execute("SELECT id, embargo_until FROM stories WHERE status = 'sealed' AND embargo_until > ? "
-                             "AND embargo_until <= ?", (f"{now:%Y-%m-%d %H:%M:%S.%f}",
-                                                        f"{now + timedelta(days=days):%Y-%m-%d %H:%M:%S.%f}")).fetchall()
+                             "AND embargo_until <= ?", window).fetchall()
             raw.append((time.perf_counter() - begun) * 1000)
     base, base95 = statistics.median(raw), p95(raw)
     print(f"scheduling: {n} sealed stories; a first run arms {armed.notices} notices and {armed.deliveries} deliveries")
@@ -145,7 +145,7 @@ def bench_list(folder: Path, m: int) -> list[tuple[object, ...]]:
     minimal.add_url_rule("/", "page", lambda: render_template_string(TABLE, rows=table))
     plain = minimal.test_client()
     page, base = [], []
-    for warm in range(3):
+    for _warm in range(3):
         client.get("/my/stories")
         plain.get("/")
     for _ in range(30):

@@ -173,11 +173,13 @@ def test_the_modules_are_found_in_every_part() -> None:
 
 
 @pytest.mark.parametrize(("module", "source", "caught"), [
-    ("archive.web.admin", "from archive.vault.models import Story\n", "archive.web may not import archive.vault.models"),
+    ("archive.web.admin", "from archive.vault.models import Story\n",
+     "archive.web may not import archive.vault.models"),
     ("archive.cli.stories", "def f():\n    from archive.release import gate\n", "may not import archive.release.gate"),
     ("archive.web.reading", "from archive.storage import database\n", "may not import archive.storage.database"),
     ("archive.services.stories", "from archive.web import context\n", "archive.services may not import archive.web"),
-    ("archive.vault.stories", "from archive.services import context\n", "archive.vault may not import archive.services"),
+    ("archive.vault.stories", "from archive.services import context\n",
+     "archive.vault may not import archive.services"),
     ("archive.reading_room.room", "from archive.vault import stories\n", "may not import archive.vault.stories"),
     ("archive.reading_room.copies", "import archive.release.gate\n", "may not import archive.release.gate"),
     ("archive.transcripts.names", "from archive.storage.units import Unit\n", "may not import archive.storage.units"),

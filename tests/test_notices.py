@@ -56,7 +56,8 @@ def run(home: Path, at: datetime | None, mailbox: Mailbox | None = None, *, code
 
 def told(mailbox: Mailbox, story_id: str) -> list[str]:
     """The bodies of the messages about one story (not the admins' digests, which list it)."""
-    return [str(m.get_content()) for m in mailbox.messages() if m["Subject"] == f"Escrow: a notice about story {story_id}"]
+    subject = f"Escrow: a notice about story {story_id}"
+    return [str(m.get_content()) for m in mailbox.messages() if m["Subject"] == subject]
 
 
 def lifts(home: Path) -> list[tuple[str, int]]:

@@ -17,7 +17,8 @@ from tests.helpers import add_users, escrow, one, sql, story, write_lines
 
 def test_the_outbox_arrives_and_leaves_with_stories_and_accounts_in_place(app: Flask, archive_home: Path) -> None:
     add_users(archive_home, ("org@example.org", "organizer"), ("admin@example.org", "admin"))
-    file = write_lines(archive_home.parent / "s.jsonl", story(embargo_until=format_instant(utcnow() + timedelta(days=3))))
+    soon = format_instant(utcnow() + timedelta(days=3))
+    file = write_lines(archive_home.parent / "s.jsonl", story(embargo_until=soon))
     assert escrow(archive_home, "stories", "import", str(file), "--as", "org@example.org").exit_code == 0
     assert escrow(archive_home, "notices", "run").exit_code == 0
     assert one(archive_home, "SELECT count(*) FROM notices") == 3

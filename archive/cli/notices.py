@@ -51,7 +51,8 @@ def scheduler(every: int, parent: int | None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    click.echo(f"scheduler: publish-due and notices every {base.counted(every, 'second', 'seconds')} (pid {os.getpid()})")
+    every_text = base.counted(every, "second", "seconds")
+    click.echo(f"scheduler: publish-due and notices every {every_text} (pid {os.getpid()})")
     while not stop.is_set():
         click.echo(f"scheduler: {tick(app)}")
         deadline = time.monotonic() + every

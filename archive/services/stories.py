@@ -21,7 +21,8 @@ from archive.vault.drafts import Draft
 from archive.vault.models import LEVELS, RECORDING_RELEASES, Story
 
 __all__ = ["LEVELS", "RECORDING_RELEASES", "Draft", "Story", "due_for_review", "import_file", "listing", "managed",
-           "Mine", "mine", "open_sealed", "own", "parse", "previews", "release_reviewed", "submit", "takedown", "withdraw"]
+           "Mine", "mine", "open_sealed", "own", "parse", "previews", "release_reviewed", "submit", "takedown",
+           "withdraw"]
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 

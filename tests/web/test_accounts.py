@@ -103,7 +103,8 @@ def test_the_command_line_bootstraps_admins_and_says_so(web_app: Flask, archive_
 
 def _grant_id(app: Flask) -> int:
     with app.app_context():
-        found = database.db.session.scalar(database.db.select(users.AdminGrant.id).where(users.AdminGrant.state == "pending"))
+        pending = database.db.select(users.AdminGrant.id).where(users.AdminGrant.state == "pending")
+        found = database.db.session.scalar(pending)
         database.db.session.remove()
     assert found is not None
     return int(found)

@@ -14,7 +14,6 @@ from flask.testing import FlaskClient
 
 from archive import audit, services
 from archive.accounts.users import User
-from archive.services import narrators, releases
 from archive.services import stories as story_service
 from archive.storage import database
 from archive.vault.models import Story
