@@ -182,3 +182,17 @@ def record(archive: Archive, actor: User, story_id: str) -> list[Shown]:
             audit.record(unit.session, unit.keyring.audit_key, actor.email, Action.STORY_READ, story.id,
                          what="narrator record")
         return found
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What narrators hold back, for the admins' dashboard: each held story's kind of hold, and
+    each story cooling off after its narrator's withdrawal, with the end of the cooling-off."""
+
+    held: dict[str, str]
+    cooling: dict[str, datetime]
+
+
+def waiting(archive: Archive) -> Waiting:
+    """Stories held by their narrators and stories cooling off (control columns only)."""
+    return Waiting(narrators.held(archive.session), narrators.cooling(archive.session))

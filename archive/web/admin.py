@@ -38,7 +38,8 @@ def dashboard() -> str:
     return render_template(
         "admin/dashboard.html", days=UPCOMING_DAYS, upcoming=embargoes.upcoming(archive, UPCOMING_DAYS),
         review=stories.due_for_review(archive), requests=embargoes.pending(archive),
-        grants=accounts.pending_grants(archive), me=context.user(), action=ActionForm(),
+        grants=accounts.pending_grants(archive), narrated=narrators.waiting(archive), me=context.user(),
+        action=ActionForm(),
         deny=ReasonForm(prefix="deny"), now=utcnow())  # the calendar marks what is overdue
 
 

@@ -200,3 +200,14 @@ def test_the_admin_calendar_marks_the_overdue_story_and_only_it(web_app: Flask, 
     # Not overdue: its narrator holds it, and the calendar says so.
     held = rows[states["held by its narrator"]]
     assert "overdue" not in held and "said not yet" in held
+
+
+def test_the_admin_dashboard_lists_what_narrators_hold_back_and_nothing_else(
+        web_app: Flask, client: FlaskClient, world: World, states: dict[str, str]) -> None:
+    sign_in(client, world.user_ids["admin"])
+    page = client.get("/admin").get_data(as_text=True)
+    section = page.split('id="narrators-heading"', 1)[1].split("</section>", 1)[0]
+    listed = {name for name, story_id in states.items() if story_id in section}
+    assert listed == {"held by its narrator", "cooling off"}
+    assert "Held back by their narrators (2)" in section
+    assert "said not yet" in section and "can undo it until" in section
