@@ -8,7 +8,7 @@ and after every step the archive's promises are checked on the real database and
 - nothing sealed is searchable: a word of every story not released finds nothing, while a
   story released in full is found by its word (so the search is not blind);
 - every story not withdrawn opens with the key ring as it now is; a withdrawn one has no key;
-- no pending request on a withdrawn story, nor on a released one;
+- no pending request on a story that is not sealed (withdrawn, released, due for review);
 - the audit chain verifies, and only grows.
 
 A model predicts each operation's outcome (done, or refused); a refused one must change
@@ -298,8 +298,7 @@ class Lifecycle(RuleBasedStateMachine):
         for story_id, told in self.stories.items():
             if told.status == "sealed" and told.embargo is not None and told.embargo <= now:
                 told.status = "due_for_review" if told.review else "released"
-                if told.status == "released":
-                    self.end_requests(story_id)
+                self.end_requests(story_id)
 
     @precondition(lambda self: self.stories)
     @rule(data=st.data())
@@ -409,13 +408,12 @@ class Lifecycle(RuleBasedStateMachine):
         assert self.archive.call(read) == []
 
     @invariant()
-    def no_pending_request_on_a_withdrawn_or_released_story(self) -> None:
-        """(A story due for review keeps its pending request, which no one can approve: the gate
-        moving it there ends none, and approving one refuses with 'deny it'.)"""
+    def no_pending_request_on_a_story_that_is_not_sealed(self) -> None:
+        """Withdrawn, released or due for review: a request is about an embargo that has ended."""
         def read(a: services.Archive) -> list[tuple[str, str]]:
             return list(a.session.execute(
                 select(EmbargoRequest.id, Story.status).join(Story, Story.id == EmbargoRequest.story_id)
-                .where(EmbargoRequest.state == "pending", Story.status.in_(("withdrawn", "released")))).all())
+                .where(EmbargoRequest.state == "pending", Story.status != "sealed")).all())
 
         assert self.archive.call(read) == []
 

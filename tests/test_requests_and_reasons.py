@@ -86,6 +86,19 @@ def test_a_release_and_a_takedown_end_a_request_and_the_story_stays_out(home: Pa
     assert one(home, "SELECT status FROM stories WHERE id = :id", id=story_id) == "sealed"
 
 
+def test_a_story_held_for_review_ends_its_request_so_none_waits_that_no_one_can_approve(home: Path) -> None:
+    story_id = _import(home, embargo_until=PAST, release_review=True)
+    request_id = _request(home, story_id)
+
+    ran = escrow(home, "publish-due")
+
+    assert ran.exit_code == 0 and "due for review 1" in ran.output, ran.output
+    assert _cancelled(home, request_id) == [{"request": request_id, "why": "the story is due and waits for review"}]
+    assert "0 pending requests" in escrow(home, "embargo", "requests").output
+    assert "no pending request" in _approve_refused(home, request_id)
+    assert one(home, "SELECT status FROM stories WHERE id = :id", id=story_id) == "due_for_review"
+
+
 def test_approval_refuses_a_request_older_than_the_embargo_it_would_change(home: Path) -> None:
     """Even a request that escaped cancellation (made by an older version) cannot undo a change."""
     story_id = _import(home)

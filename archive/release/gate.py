@@ -293,6 +293,9 @@ def _release_one(unit: Unit, story: Story, summary: Summary, now: datetime, read
         story.status = "due_for_review"
         audit.record(unit.session, unit.keyring.audit_key, audit.SYSTEM, Action.STORY_DUE_FOR_REVIEW, story.id,
                      clock=format_instant(now))
+        # A request is about the embargo it was made against, which has now come: approving it
+        # would be refused ("deny it"), and nothing else would end it.
+        embargo.end_requests(unit, story, "the story is due and waits for review", audit.SYSTEM, now=now)
         outbox.arm(unit, story, "held", story.embargo_until or now)
         summary.review += 1
         return None
