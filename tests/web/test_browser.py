@@ -7,11 +7,13 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from archive.times import format_instant, utcnow
 from tests.helpers import escrow, one, story, write_lines
 from tests.processes import serving
 from tests.web.conftest import PASSWORD, tiny_wav
@@ -307,6 +309,13 @@ def test_every_page_fits_the_screen_with_its_buttons_in_reach(browser: Browser, 
     the choices sit by their labels and the citation shows all its text."""
     escrow(archive_home, "demo", "--no-serve")  # released stories, and more accounts for the table
     released = str(one(archive_home, "SELECT id FROM released_stories WHERE redaction_level = 'pseudonymized'"))
+    # The organizer's own sealed stories, one due within the admins' 30 days: the tables have rows.
+    soon = format_instant(utcnow() + timedelta(days=5))
+    mine = write_lines(archive_home.parent / "mine.jsonl",
+                       story(title="The night the laundry walked out, told by the women of the second shift",
+                             embargo_until=soon),
+                       story(title="Kitchen", embargo_until=None))
+    assert escrow(archive_home, "stories", "import", str(mine), "--as", "org@example.org").exit_code == 0
     context = browser.new_context(viewport={"width": width, "height": 900})
     shot = context.new_page()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -320,6 +329,9 @@ def test_every_page_fits_the_screen_with_its_buttons_in_reach(browser: Browser, 
         sign_in(shot, site, "org@example.org")
         shot.goto(f"{site}/submit")
         _looked_at(shot, "submit", width)
+        for path, name in (("/my/stories", "my-stories"), ("/notices", "notices")):
+            shot.goto(f"{site}{path}")
+            _looked_at(shot, name, width)
         shot.goto(f"{site}/account")
         for name in ("a long name for the thesis scripts that read every night", "backup"):
             shot.get_by_label("Name (what the token is for", exact=False).fill(name)
@@ -332,8 +344,9 @@ def test_every_page_fits_the_screen_with_its_buttons_in_reach(browser: Browser, 
         shot.goto(f"{site}/search")
         sign_out(shot)
         sign_in(shot, site, "admin@example.org")
-        shot.goto(f"{site}/admin/users")
-        _looked_at(shot, "accounts", width)
+        for path, name in (("/admin", "admin"), ("/admin/users", "accounts"), ("/admin/embargoes/bulk", "bulk")):
+            shot.goto(f"{site}{path}")
+            _looked_at(shot, name, width)
         indefinite = one(archive_home, "SELECT id FROM stories WHERE status = 'sealed' AND embargo_until IS NULL")
         shot.goto(f"{site}/admin/stories/{indefinite}")
         expect(shot.get_by_role("button", name="Ask a second admin to release it")).to_be_visible()
