@@ -20,10 +20,12 @@ from sqlalchemy import func, select
 from archive.accounts import users
 from archive.errors import NoRoom
 from archive.services import recordings as service
+from archive.services import stories as stories_service
 from archive.services.context import current
 from archive.storage import database
 from archive.vault import recordings, stories
 from archive.vault.models import Recording
+from tests import helpers
 from tests.helpers import unit
 from tests.processes import poll
 from tests.web.conftest import World, sign_in, tiny_wav
@@ -50,6 +52,20 @@ def kept(web_app: Flask) -> int:
             Recording.rendition == "original", Recording.wrapped_key.is_not(None))) or 0
         database.db.session.remove()
     return int(used)
+
+
+def fresh_story(web_app: Flask, world: World) -> str:
+    """A new sealed story of the world's organizer, without recordings."""
+    with web_app.test_request_context():
+        archive = current()
+        organizer = archive.session.get(users.User, world.user_ids["organizer"])
+        assert organizer is not None
+        story = stories_service.submit(archive, organizer, stories_service.parse(
+            helpers.story(title="Another night shift", embargo_until="2090-01-01")))
+        assert story is not None
+        story_id = story.id
+        database.db.session.remove()
+    return story_id
 
 
 def upload(client: FlaskClient, story_id: str, wav: bytes) -> Any:
@@ -135,14 +151,16 @@ def test_a_recording_of_unknown_length_is_stopped_when_the_disk_reaches_its_marg
 def test_a_recording_is_sealed_exactly_when_it_fits_the_accounts_share(
         web_app: Flask, organizer: FlaskClient, world: World, frames: int, slack: int) -> None:
     """For any recording and any share around what the account keeps with it: sealed when the
-    two together fit the share, else refused with nothing kept."""
+    two together fit the share, else refused with nothing kept. Each example sends to a story of
+    its own, so that what is measured is the share, never the story's own limit of recordings."""
+    story_id = fresh_story(web_app, world)
     wav = tiny_wav(frames=frames)
     used = kept(web_app)
     share = used + 44 + 2 * frames + slack  # the recording's own size is its 44-byte header and samples
     configure(web_app, account_recordings=max(0, share))
     before, count = _media(web_app), _recordings(web_app)
 
-    response = upload(organizer, world.sealed_id, wav)
+    response = upload(organizer, story_id, wav)
 
     if used + len(wav) <= share:
         assert response.status_code == 302, response.get_data(as_text=True)[:2000]
