@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import re
 
 import pytest
@@ -85,14 +87,23 @@ def test_every_failed_sign_in_costs_one_password_check(web_app: Flask, client: F
         assert len(checks) - before == 1, (email, password)
 
 
+# Each generated sign-in comes from an address of its own (198.18.0.0/15, kept for tests):
+# Hypothesis runs every example on the same world, whose database counts failures per address
+# and per (email, address), so from one address the later examples (an email drawn again, or
+# past the address's 30 free failures) were told to wait (429) before their email and password
+# were ever checked, and the property stopped testing the sign-in it is about.
+_ADDRESSES = (str(ipaddress.IPv4Address("198.18.0.0") + n) for n in itertools.count())
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @example(email="org@example.org\x00", password="x")  # NUL: PostgreSQL refuses it in text
 @given(email=st.text(st.characters(exclude_categories=("Cs",)), max_size=300),
        password=st.text(st.characters(exclude_categories=("Cs",)), max_size=40))
 def test_any_email_and_password_is_a_failed_sign_in_never_a_fault(client: FlaskClient, world: World,
                                                                   email: str, password: str) -> None:
-    status, _, page = _login(client, email, password)
-    assert status in (200, 429) and "<form" in page, (status, page[:300])  # the form again: not signed in
+    status, _, page = _login(_from(client, next(_ADDRESSES)), email, password)
+    # A first failure from its address: checked, never slowed; the form again: not signed in.
+    assert status == 200 and "<form" in page, (status, page[:300])
 
 
 def _from(client: FlaskClient, address: str) -> FlaskClient:
