@@ -48,6 +48,9 @@ class Config:
     within that time, and its body at least 64 KiB in every such stretch (archive/web/worker.py).
     `search_cache` is how much memory, in bytes, each process may keep of common words'
     postings for search (ESCROW_SEARCH_CACHE_MB, 64): numbers, never text.
+    `search` is the reading room's search backend (ESCROW_SEARCH): 'whoosh' (each node's index
+    in its instance folder), 'postgres' (shared by every node, in the database) or 'auto'
+    (the default: PostgreSQL's when the database is PostgreSQL).
     `cooling_off` is how long a narrator's withdrawal of consent can be undone before the
     scheduled run destroys the story's data key (ESCROW_COOLING_OFF_DAYS, 14; 0: destroyed
     by the next run).
@@ -71,6 +74,7 @@ class Config:
     media_folder: Path | None = None
     max_recording: int = 2048 * 2**20
     search_cache: int = 64 * 2**20
+    search: str = "auto"
     account_recordings: int = 20480 * 2**20
     media_free: int = 1024 * 2**20
     body_seconds: int = 20
@@ -115,6 +119,7 @@ class Config:
             media_folder=_folder(env.get("ESCROW_MEDIA_ROOT") or ""),
             max_recording=_megabytes(env.get("ESCROW_MAX_RECORDING_MB") or "2048") * 2**20,
             search_cache=_megabytes(env.get("ESCROW_SEARCH_CACHE_MB") or "64", "ESCROW_SEARCH_CACHE_MB") * 2**20,
+            search=_search(env.get("ESCROW_SEARCH") or "auto"),
             account_recordings=_megabytes(env.get("ESCROW_ACCOUNT_RECORDINGS_MB") or "20480",
                                           "ESCROW_ACCOUNT_RECORDINGS_MB") * 2**20,
             media_free=_megabytes(env.get("ESCROW_MEDIA_FREE_MB") or "1024", "ESCROW_MEDIA_FREE_MB", low=0) * 2**20,
@@ -208,6 +213,12 @@ def _base_url(text: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise InvalidInput("ESCROW_BASE_URL must be the archive's address, like https://archive.example.org")
     return value
+
+
+def _search(text: str) -> str:
+    if text not in ("auto", "whoosh", "postgres"):
+        raise InvalidInput("ESCROW_SEARCH must be 'auto', 'whoosh' or 'postgres'")
+    return text
 
 
 def _reading_room(text: str) -> str:

@@ -41,6 +41,11 @@ from tests.prebuilt import Snapshot, Snapshots, steps
 settings.register_profile("escrow", deadline=None)
 settings.load_profile("escrow")
 
+# The comparison of the two search backends, and search shared by two nodes, need PostgreSQL's
+# backend: collected on the PostgreSQL run (DATABASE_URL set, as `.ci/run`'s second run does),
+# not on SQLite's, where only Whoosh exists.
+collect_ignore = [] if SERVER_URL else ["test_search_backends.py", "test_search_shared.py"]
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """The pages read the compiled catalogues: compile again any whose .po changed since the
@@ -126,9 +131,21 @@ def archive_home(tmp_path: Path, archive_snapshot: Snapshot, database_url: str |
     return home
 
 
+@pytest.fixture(autouse=True)
+def _search_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The search backend of the test's archive: `auto` (PostgreSQL's on PostgreSQL), or Whoosh's
+    for a test marked `whoosh` (its commands and child processes read ESCROW_SEARCH)."""
+    if request.node.get_closest_marker("whoosh"):
+        monkeypatch.setenv("ESCROW_SEARCH", "whoosh")
+        return "whoosh"
+    monkeypatch.delenv("ESCROW_SEARCH", raising=False)
+    return "auto"
+
+
 @pytest.fixture
-def config(archive_home: Path, database_url: str | None) -> Config:
-    return Config.for_home(archive_home, database_url=database_url, testing=True, password_cost="test")
+def config(archive_home: Path, database_url: str | None, _search_backend: str) -> Config:
+    return Config.for_home(archive_home, database_url=database_url, testing=True, password_cost="test",
+                           search=_search_backend)
 
 
 @pytest.fixture

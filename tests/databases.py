@@ -19,6 +19,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 SERVER_URL = os.environ.get("DATABASE_URL") or None  # read once, before any test sets its own
+# The database new ones are copied from: template0 (nothing in it), or one in which a superuser
+# created the RUM extension (`.ci/run` does, in template1), which the tests' role cannot create.
+BLANK = os.environ.get("ESCROW_TEST_TEMPLATE") or "template0"
 
 
 class Server:
@@ -42,7 +45,7 @@ class Server:
 
     def create_template(self) -> str:
         """The session's template database, empty until `escrow init` builds it."""
-        return self._create(self.template, "template0")
+        return self._create(self.template, BLANK)
 
     def copy_of_template(self, template: str | None = None) -> str:
         """A new database holding what `escrow init` built in the template (or what another
@@ -51,7 +54,7 @@ class Server:
 
     def empty(self) -> str:
         """A new, empty database (for a second archive, or a restore)."""
-        return self._create(f"{self.prefix}_{next(self._numbers)}", "template0")
+        return self._create(f"{self.prefix}_{next(self._numbers)}", BLANK)
 
     def _create(self, name: str, template: str) -> str:
         with self.admin.connect() as conn:

@@ -21,6 +21,7 @@ from archive import create_app, services
 from archive.cli import cli
 from archive.config import Config
 from archive.errors import EscrowError
+from archive.reading_room.engines import WhooshSearch
 from archive.reading_room.index import Index
 from archive.storage import database
 from archive.storage.units import Unit
@@ -232,5 +233,24 @@ def unit(at: datetime | None = None, *, index: Index | None = None, media_root: 
     """A unit of work on the app context's session, for a test that calls a room itself and
     commits (or not) when it chooses: a handle, not entered. `at` fixes its clock."""
     archive = services.current()
-    return Unit(archive.session, archive.guards(), index=index or archive.index,
+    return Unit(archive.session, archive.guards(), search=WhooshSearch(index) if index else archive.search,
                 media_root=media_root or archive.config.media_root, clock=(lambda: at) if at else utcnow)
+
+
+def indexed_words(home: Path, field: str) -> set[str]:
+    """Every word the archive's search holds for a field of released stories (title, body,
+    summary, tags, in either language's reading): its Whoosh index's lexicon, or on PostgreSQL
+    the lexemes of the search vectors."""
+    from archive.reading_room.vectors import CODES
+
+    if (home / "index").is_dir():
+        index = Index(home / "index")
+        try:
+            with index.searcher() as searcher:
+                names = [name for name in (field, f"{field}_es") if name in searcher.schema]
+                return {t.decode() for name in names for t in searcher.lexicon(name)}
+        finally:
+            index.close()
+    codes = {CODES[name] for name in (field, f"{field}_es") if name in CODES}
+    rows = sql(home, "SELECT word FROM ts_stat('SELECT search_vector FROM released_stories')")
+    return {word.split(":", 1)[1] for (word,) in rows if word.split(":", 1)[0] in codes}

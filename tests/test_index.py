@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from archive.config import Config
+from archive.errors import EscrowError, InvalidInput
+from archive.reading_room.engines import choose
 from archive.reading_room.index import Index
 from archive.reading_room.search import search
 
@@ -64,3 +67,22 @@ def test_additions_are_cut_into_bounded_segments_and_a_purge_rewrites_only_the_o
     assert len(set(before.items()) & set(after.items())) == 3  # three segments untouched
     assert not any(b"number7" in p.read_bytes() for p in index.path.iterdir() if p.is_file())
     assert search(index, "picket").total == 19
+
+
+@pytest.mark.parametrize("url, setting, chosen", [
+    ("sqlite:///x.db", "auto", "whoosh"), ("sqlite:///x.db", "whoosh", "whoosh"),
+    ("postgresql+psycopg://u@127.0.0.1/db", "auto", "postgres"),
+    ("postgresql+psycopg://u@127.0.0.1/db", "whoosh", "whoosh"),
+    ("postgresql+psycopg://u@127.0.0.1/db", "postgres", "postgres"),
+])
+def test_the_search_backend_follows_the_setting_and_the_database(tmp_path: Path, url: str, setting: str,
+                                                                  chosen: str) -> None:
+    config = Config.for_home(tmp_path, database_url=url, search=setting)
+    assert choose(config, Index(tmp_path / "index")).name == chosen
+
+
+def test_search_in_postgresql_on_sqlite_and_an_unknown_backend_are_refused_with_what_to_set(tmp_path: Path) -> None:
+    with pytest.raises(EscrowError, match="ESCROW_SEARCH=postgres needs the archive's database on PostgreSQL"):
+        choose(Config.for_home(tmp_path, search="postgres"), Index(tmp_path / "index"))
+    with pytest.raises(InvalidInput, match="ESCROW_SEARCH must be 'auto', 'whoosh' or 'postgres'"):
+        Config.from_env({"ARCHIVE_HOME": str(tmp_path), "ESCROW_SEARCH": "elastic"})

@@ -1,4 +1,5 @@
-"""Two web nodes, one database: each keeps its own search index in step with the reading-room table.
+"""Two web nodes, one database, with the Whoosh backend (ESCROW_SEARCH=whoosh, which a node on
+PostgreSQL may still choose): each keeps its own search index in step with the reading-room table.
 
 Node A is the test's instance; node B is a second instance folder (its own key file copy
 and index) on the same database, as a second machine behind the proxy would be. What A
@@ -40,6 +41,12 @@ EVERY_SEARCH = {"ESCROW_INDEX_SYNC_SECONDS": "0"}  # B checks the table before e
 
 
 @pytest.fixture
+def config(archive_home: Path, database_url: str | None) -> Config:
+    return Config.for_home(archive_home, database_url=database_url, testing=True, password_cost="test",
+                           search="whoosh")
+
+
+@pytest.fixture
 def nodes(archive_home: Path, tmp_path: Path) -> tuple[Path, Path]:
     """Node A with an organizer and an admin; node B joined to the same database, its index synced."""
     for email, role in ((ORGANIZER, "organizer"), (ADMIN, "admin")):
@@ -53,7 +60,8 @@ def nodes(archive_home: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 def on(a: Path, home: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
     """`escrow ARGS` on one node, against node A's database."""
-    return escrow(home, *args, input=input, env={"DATABASE_URL": database_url(a), **(env or {})})
+    return escrow(home, *args, input=input,
+                  env={"DATABASE_URL": database_url(a), "ESCROW_SEARCH": "whoosh", **(env or {})})
 
 
 def found(a: Path, home: Path, words: str, env: dict[str, str] | None = None) -> list[str]:

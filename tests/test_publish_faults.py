@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 from sqlalchemy import Connection
 from whoosh import index as whoosh_index
@@ -119,6 +120,7 @@ def test_two_concurrent_runs_release_each_of_400_stories_exactly_once(archive_ho
     assert_index_and_audit_verify(archive_home)
 
 
+@pytest.mark.whoosh
 def test_a_run_killed_with_sigkill_is_repaired_by_the_next(archive_home: Path) -> None:
     total = 1500
     seal_stories(archive_home, total, PAST)
@@ -164,6 +166,7 @@ def results(output: str) -> int:
     return int(output.strip().splitlines()[-1].split()[0])
 
 
+@pytest.mark.whoosh
 def test_every_story_a_killed_run_released_is_found_by_the_next_search_on_every_node(
         archive_home: Path, tmp_path: Path) -> None:
     """Killed between a batch's commit and its index write (forced: the test holds the index,

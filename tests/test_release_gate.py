@@ -41,6 +41,7 @@ def _search(home: Path, query: str) -> list[dict[str, str]]:
     return json.loads(result.output)
 
 
+@pytest.mark.whoosh
 def test_publish_releases_due_stories_and_nothing_sealed_reaches_the_reading_room(
         home: Path, tmp_path: Path) -> None:
     sealed_words, indefinite_words, released_words = canaries(3), canaries(3), canaries(1)
@@ -153,6 +154,7 @@ def test_a_bad_query_gets_a_message_not_a_traceback(home: Path, query: str, mess
     assert message in result.output and result.output.count("\n") == 1
 
 
+@pytest.mark.whoosh
 def test_search_without_an_index_says_how_to_rebuild_it(home: Path, tmp_path: Path) -> None:
     _import(home, tmp_path, story(embargo_until=PAST))
     escrow(home, "publish-due")
@@ -166,6 +168,7 @@ def test_search_without_an_index_says_how_to_rebuild_it(home: Path, tmp_path: Pa
     assert len(_search(home, "shift")) == 1
 
 
+@pytest.mark.whoosh
 def test_index_verify_names_a_document_that_is_not_released(home: Path, tmp_path: Path) -> None:
     _import(home, tmp_path, story(embargo_until=PAST))
     escrow(home, "publish-due")
@@ -191,6 +194,7 @@ def test_index_verify_notices_changed_released_text(home: Path, tmp_path: Path) 
     assert result.exit_code == 1 and story_id in result.output
 
 
+@pytest.mark.whoosh
 @pytest.mark.parametrize("command, status", [("takedown", "sealed"), ("withdraw", "withdrawn")])
 def test_taking_a_story_back_purges_it_from_the_index_files(home: Path, tmp_path: Path,
                                                             command: str, status: str) -> None:
@@ -258,6 +262,7 @@ def test_only_an_admin_takes_a_story_back(home: Path, tmp_path: Path) -> None:
     assert _status(home, story_id) == "released"
 
 
+@pytest.mark.whoosh
 def test_verify_reports_text_left_in_the_index_files_until_sync_purges_it(home: Path, tmp_path: Path) -> None:
     """A crash between a takedown's delete and its purge leaves text in the files: verify says so."""
     words = canaries(1)
@@ -278,6 +283,7 @@ def test_verify_reports_text_left_in_the_index_files_until_sync_purges_it(home: 
     assert not find_canaries(home, *words)
 
 
+@pytest.mark.whoosh
 def test_an_index_built_before_offsets_were_stored_is_rebuilt_before_the_next_search(
         home: Path, tmp_path: Path) -> None:
     from whoosh import index as whoosh_index

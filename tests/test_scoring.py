@@ -21,7 +21,7 @@ from whoosh.query import And, Query, Term
 
 from archive.reading_room import postings, scoring
 from archive.reading_room.index import INDEX_NAME, Index
-from archive.reading_room.search import Filters, _filter, parse, search
+from archive.reading_room.search import Filters, filter_query, parse, search
 
 WORDS = ["picket", "line", "strike", "union", "hotel", "vote", "shift", "steward", "laundry", "contract"]
 
@@ -99,7 +99,7 @@ FILTERS = st.builds(Filters, tag=st.sampled_from([None, "picket", "union"]), lan
 @given(text=plain_queries(), filters=FILTERS)
 def test_plain_queries_match_and_score_as_whoosh_does(large: Index, text: str, filters: Filters) -> None:
     query = parse(text)
-    allow = _filter(filters)
+    allow = filter_query(filters)
 
     _same(_ours(large, query, allow), _whoosh(large, query, allow))
 

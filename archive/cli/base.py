@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                       "logins, serve."),
     "embargo": ("embargo", "Extend an embargo, request or approve an earlier release, list what is coming."),
     "export": ("export", "Released stories for other archives (never a sealed story)."),
-    "index": ("release", "The search index: a cache of the reading-room table."),
+    "index": ("release", "The search index: this node's cache of the reading-room table, or the database's own."),
     "init": ("setup", "Create the instance folder, migrate the database, write the master key (0600)."),
     "keys": ("release", "The master key ring."),
     "narrator": ("narrators", "Issue or revoke a narrator's codename; clear a narrator's hold."),

@@ -168,7 +168,9 @@ def _starred(snippet: reading.Snippet) -> str:
 
 @cli.group("index")
 def index_group() -> None:
-    """The search index: a cache of the reading-room table."""
+    """The search index: this node's cache of the reading-room table, or the database's own.
+
+    Which one is ESCROW_SEARCH's choice (auto: the database's on PostgreSQL)."""
 
 
 @index_group.command("rebuild")
@@ -182,7 +184,11 @@ def index_rebuild() -> None:
 def index_sync() -> None:
     """Bring this node's index in step with the reading-room table, without a full rebuild."""
     report = node_index.sync(base.archive())
-    click.echo(f"index synced: added {report.added}, removed {report.removed}")
+    if report.shared:
+        click.echo("search is in the database, shared by every node: nothing to bring in step "
+                   f"(vectors written for {report.added} released copies that had none; pending purges finished)")
+    else:
+        click.echo(f"index synced: added {report.added}, removed {report.removed}")
 
 
 @index_group.command("verify")

@@ -67,3 +67,14 @@ class RoomRecord(Base):
     story_id: Mapped[str] = mapped_column(ForeignKey("stories.id"), primary_key=True)
     present: Mapped[bool] = mapped_column(Boolean)
     datestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PendingPurge(Base):
+    """A deleted released copy whose text is still in its search partition's files, until the
+    partition is rewritten (PostgreSQL search, postgres.py): its id and partition, never text."""
+
+    __tablename__ = "search_purges"
+
+    partition: Mapped[str] = mapped_column(String(128), primary_key=True)
+    story_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)

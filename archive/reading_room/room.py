@@ -46,6 +46,7 @@ class SyncReport:
 
     added: int
     removed: int
+    shared: bool = False  # the search is the database's own (PostgreSQL): there was nothing to bring in step
 
 
 def _rows(session: Session, ids: Iterable[str]) -> list[ReleasedStory]:
@@ -63,7 +64,7 @@ def sync(session: Session, index: Index) -> SyncReport:
     if index.outdated():  # built by an older version: the schema changed
         count = rebuild(session, index)
         return SyncReport(added=count, removed=0)
-    seen = _fingerprint(session)  # before the table is read: a change after it is caught next time
+    seen = fingerprint(session)  # before the table is read: a change after it is caught next time
     index.ensure()
     table = dict(session.execute(select(ReleasedStory.id, ReleasedStory.content_hash)).all())
     docs = index.documents()
@@ -80,7 +81,7 @@ def sync(session: Session, index: Index) -> SyncReport:
 
 def rebuild(session: Session, index: Index) -> int:
     """Recreate the index from the table; return how many documents it holds."""
-    seen = _fingerprint(session)
+    seen = fingerprint(session)
     rows = session.scalars(select(ReleasedStory).execution_options(yield_per=500))
     count = index.recreate(document(row) for row in rows)
     _remember(index, seen)
@@ -112,7 +113,7 @@ def sync_if_stale(session: Session, index: Index, interval: float,
     with guard as held:
         if not held:
             return None
-        seen = _fingerprint(session)
+        seen = fingerprint(session)
         if state is not None and state[1] == seen:
             if interval > 0:
                 _remember(index, seen, now)
@@ -122,7 +123,9 @@ def sync_if_stale(session: Session, index: Index, interval: float,
         return sync(session, index)
 
 
-def _fingerprint(session: Session) -> Fingerprint:
+def fingerprint(session: Session) -> Fingerprint:
+    """What the reading-room table looks like now, cheaply: its row count, latest release and
+    latest departure (see the module's note)."""
     # Two subqueries in one statement, so each gets its fast path: SQLite counts the rows of
     # its smallest index and PostgreSQL of a visible-only scan; the latest instant is one
     # index lookup. Together in one aggregate they would read every (8 KB) row.

@@ -14,19 +14,36 @@ plain text).
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from whoosh import collectors, highlight
 from whoosh.analysis import Token
 from whoosh.collectors import WrappingCollector
 from whoosh.qparser import AndGroup, FieldAliasPlugin, MultifieldPlugin, QueryParser
-from whoosh.query import And, NullQuery, NumericRange, Phrase, Query, Term, TermRange
+from whoosh.query import (
+    And,
+    AndMaybe,
+    AndNot,
+    DisjunctionMax,
+    Every,
+    Not,
+    NullQuery,
+    NumericRange,
+    Or,
+    Phrase,
+    Query,
+    Require,
+    Term,
+    TermRange,
+    Wildcard,
+)
 from whoosh.query.terms import MultiTerm
 from whoosh.reading import IndexReader
 
@@ -34,7 +51,7 @@ from archive.errors import InvalidInput
 from archive.messages import N_
 from archive.reading_room import postings, scoring
 from archive.reading_room.index import TEXT_FIELDS, Index, schema, spanish, stored_as
-from archive.reading_room.languages import EitherLanguage, fold
+from archive.reading_room.languages import SPANISH, EitherLanguage, analysis_of, fold
 from archive.reading_room.phrases import exact_phrases
 
 MAX_QUERY = 256
@@ -76,11 +93,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class Results:
-    """One page of results and the total count."""
+    """One page of results and the total count; `ranked_of`, when not all matches were ranked
+    (PostgreSQL without RUM ranks the newest GIN_RANKED), how many were."""
 
     total: int
     page: int
     hits: list[Hit] = field(default_factory=list)
+    ranked_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -234,7 +253,7 @@ class _Deadline(WrappingCollector):  # type: ignore[misc]
 
 
 def _collector(searcher: Any, limit: int, query_filter: Query | None, deadline: float) -> Any:
-    """Best `limit` by score, with matched terms (for snippets), filtered, under the deadline.
+    """Best `limit` by score, filtered, under the deadline.
 
     Every match is scored and counted in one pass, so the total is exact: usequality=False
     (block skipping would make the total a second full run of the query) and replace=0
@@ -246,11 +265,12 @@ def _collector(searcher: Any, limit: int, query_filter: Query | None, deadline: 
         base = collectors.UnlimitedCollector()
     else:
         base = collectors.TopCollector(limit, usequality=False, replace=0)
-    chain = collectors.TermsCollector(_Deadline(base, deadline))
+    chain = _Deadline(base, deadline)
     return collectors.FilterCollector(chain, query_filter, None) if query_filter is not None else chain
 
 
-def _filter(filters: Filters) -> Query | None:
+def filter_query(filters: Filters) -> Query | None:
+    """The filters as a query a hit must also match (None: no filter)."""
     terms = []
     if filters.tag:
         terms.append(Term("tags", filters.tag.strip().lower()))
@@ -272,31 +292,36 @@ def search(index: Index, text: str, *, page: int = 1, per_page: int = 10,
     `filters_alone`, an empty query and at least one filter is a search too: every story the
     filters allow (its snippet the start of its summary).
     """
-    wanted = _filter(filters or Filters())
+    wanted = filter_query(filters or Filters())
     alone = filters_alone and not text.strip() and wanted is not None
     query = wanted if alone and wanted is not None else parse(text)
     page = max(1, page)
     with index.searcher() as searcher:
         _check_expansion(query, searcher.reader())
-        total, ranked, matched = _ranked(searcher, query, page * per_page, None if alone else wanted)
+        total, ranked = _ranked(searcher, query, page * per_page, None if alone else wanted)
         shown = min(max(1, math.ceil(total / per_page)), page)
         if not clamp_page and shown != page:
             return Results(total=total, page=page)
-        asked = _asked(query)
+        asked = asked_of(query)
         hits = []
         docnums = ranked[(shown - 1) * per_page:shown * per_page]
         places = _Offsets(searcher, docnums)
+        reader = searcher.reader()
+
+        def expand(docnum: int, field: str, start: bytes) -> list[bytes]:
+            return list(islice(reader.expand_prefix(field, start), MAX_EXPANSION)) if field in reader.schema else []
+
         for docnum in docnums:
             stored = searcher.stored_fields(docnum)
-            hits.append(Hit(stored["id"], stored["title"], _snippet(places, docnum, stored, matched(docnum), asked),
+            matched = Matched(places, docnum, stored, expand).terms(None if alone else query)
+            hits.append(Hit(stored["id"], stored["title"], snippet(places, docnum, stored, matched, asked),
                             language=stored.get("language", "")))
         return Results(total=total, page=shown, hits=hits)
 
 
-def _ranked(searcher: Any, query: Query, limit: int, query_filter: Query | None
-            ) -> tuple[int, list[int], Callable[[int], Collection[tuple[str, bytes]]]]:
-    """How many stories match, the best `limit` of them (document numbers, best first; equal
-    scores in document order, as whoosh ranks them) and what each matched. A plain query is
+def _ranked(searcher: Any, query: Query, limit: int, query_filter: Query | None) -> tuple[int, list[int]]:
+    """How many stories match and the best `limit` of them (document numbers, best first; equal
+    scores in document order, as whoosh ranks them). A plain query is
     matched a block of postings at a time (scoring.py); any other through whoosh's matchers."""
     deadline = time.monotonic() + TIME_LIMIT
 
@@ -306,12 +331,11 @@ def _ranked(searcher: Any, query: Query, limit: int, query_filter: Query | None
 
     found = scoring.matches(searcher, query, check, allow=query_filter)
     if found is not None:
-        asked = scoring.terms(query, searcher.schema)
-        return len(found), found.best(limit), lambda docnum: asked
+        return len(found), found.best(limit)
     collector = _collector(searcher, limit, query_filter, deadline)
     searcher.search_with_collector(query, collector)
     results = collector.results()
-    return len(results), [docnum for _, docnum in results.top_n], lambda docnum: results.docterms.get(docnum, ())
+    return len(results), [docnum for _, docnum in results.top_n]
 
 
 BETWEEN = " … "  # between two fragments of one snippet
@@ -363,7 +387,7 @@ class _Asked:
     words: set[bytes] = field(default_factory=set)
 
 
-def _asked(query: Query) -> dict[str, _Asked]:
+def asked_of(query: Query) -> dict[str, _Asked]:
     """The exact phrases and lone words of a query by field, as the index holds them."""
     found: dict[str, _Asked] = {}
     for node in _nodes(query):
@@ -378,8 +402,11 @@ def _asked(query: Query) -> dict[str, _Asked]:
     return found
 
 
-def _snippet(places: _Offsets, docnum: int, stored: dict[str, Any], matched: Collection[tuple[str, bytes]],
-             asked: dict[str, _Asked]) -> Snippet:
+def snippet(places: Places, docnum: Any, stored: dict[str, Any], matched: Collection[tuple[str, bytes]],
+            asked: dict[str, _Asked]) -> Snippet:
+    """A hit's snippet, from where the query's words stand in its fields (`places`: read from
+    the index's postings, or from its released text analysed again as the index analysed it;
+    both give the same offsets) and the (field, word) pairs it matched."""
     for name in ("body", "summary", "title"):
         # A story's words are in the field or in its Spanish twin (index.py), never in both;
         # the offsets of either point into the field's stored text.
@@ -392,6 +419,129 @@ def _snippet(places: _Offsets, docnum: int, stored: dict[str, Any], matched: Col
             if snippet.text:
                 return snippet
     return Snippet(stored.get("summary", "")[:240])
+
+
+class Places(Protocol):
+    """Where a hit's words stand: each position of a word in one of its indexed fields, with
+    its [start, end) characters in the field's stored text."""
+
+    def of(self, docnum: Any, field: str, word: bytes) -> dict[int, tuple[int, int]]: ...
+
+
+class Analysed:
+    """Places read by analysing each hit's released text again, with the index's own analyzers
+    (for a backend without Whoosh's postings): the same positions and offsets as _Offsets."""
+
+    def __init__(self, stored: dict[str, dict[str, Any]]) -> None:
+        self.stored = stored  # by story id: its fields as search.snippet reads them, and its language
+        self.words: dict[tuple[str, str], dict[bytes, dict[int, tuple[int, int]]]] = {}
+
+    def of(self, docnum: Any, field: str, word: bytes) -> dict[int, tuple[int, int]]:
+        return self.in_field(docnum, field).get(word, {})
+
+    def expand(self, docnum: Any, field: str, start: bytes) -> list[bytes]:
+        """The words of the hit's field that begin so."""
+        return [word for word in self.in_field(docnum, field) if word.startswith(start)]
+
+    def in_field(self, story_id: str, field: str) -> dict[bytes, dict[int, tuple[int, int]]]:
+        """Every word of one of the hit's indexed fields, with its places (nothing for the twin
+        field its language does not use)."""
+        key = (story_id, field)
+        if key not in self.words:
+            stored = self.stored[story_id]
+            found: dict[bytes, dict[int, tuple[int, int]]] = {}
+            if field in _FOLDED and (spanish(stored_as(field)) == field) == \
+                    (analysis_of(stored.get("language")) == SPANISH):
+                for token in _SCHEMA[field].analyzer(stored.get(stored_as(field)) or "", positions=True, chars=True,
+                                                     mode="index"):
+                    found.setdefault(token.text.encode("utf-8"), {})[token.pos] = (token.startchar, token.endchar)
+            self.words[key] = found
+        return self.words[key]
+
+
+class Matched:
+    """What a query matched in one hit, for its snippet: the (field, word) pairs of every part
+    of the query that matches the story (an OR's matching sides, an AND's all, the positive
+    side of a NOT, a phrase's words where it stands whole, the words a prefix stands for in the
+    story), read from its places (`places.of`) and stored tags and year. Both backends mark
+    with it, so a snippet does not depend on the backend, nor on a matcher's inner state.
+    `expand(docnum, field, beginning)`: the words of a field that begin so (the index's, or
+    the story's own)."""
+
+    def __init__(self, places: Places, docnum: Any, stored: dict[str, Any],
+                 expand: Callable[[Any, str, bytes], Collection[bytes]]) -> None:
+        self.places, self.docnum, self.stored, self.expand = places, docnum, stored, expand
+
+    def terms(self, query: Query | None) -> set[tuple[str, bytes]]:
+        found = self._match(query) if query is not None else None
+        return found if found is not None else set()
+
+    def _has(self, field: str, word: bytes) -> dict[int, tuple[int, int]]:
+        if field not in _FOLDED:
+            return {}
+        return self.places.of(self.docnum, field, word)
+
+    def _tags(self) -> set[str]:
+        return {token.text for token in _SCHEMA["tags"].analyzer(self.stored.get("tags") or "", mode="index")}
+
+    def _year_in(self, start: Any, end: Any, startexcl: bool = False, endexcl: bool = False) -> bool:
+        year = self.stored.get("year")
+        try:
+            low = None if start is None else int(start)
+            high = None if end is None else int(end)
+        except (TypeError, ValueError):
+            return False
+        return year is not None and (low is None or year > low or (year == low and not startexcl)) \
+            and (high is None or year < high or (year == high and not endexcl))
+
+    def _match(self, node: Any) -> set[tuple[str, bytes]] | None:
+        """The terms the node matched in the hit, or None when it does not match it."""
+        if isinstance(node, Phrase):
+            words = [_SCHEMA[node.fieldname].to_bytes(w) if node.fieldname in _FOLDED else str(w).encode()
+                     for w in node.words]
+            places = [self._has(node.fieldname, word) for word in words]
+            if all(places) and any(all(p + n in places[n] for n in range(1, len(places))) for p in places[0]):
+                return {(node.fieldname, word) for word in words}
+            return None
+        if isinstance(node, NumericRange):
+            return set() if node.fieldname == "year" and self._year_in(node.start, node.end, node.startexcl,
+                                                                        node.endexcl) else None
+        if isinstance(node, Term):
+            if node.fieldname == "year":
+                year = _SCHEMA["year"].from_bytes(node.text) if isinstance(node.text, bytes) else node.text
+                return set() if self._year_in(year, year) else None
+            if node.fieldname == "tags":
+                return {("tags", node.text.encode())} if node.text in self._tags() else None
+            if node.fieldname not in _FOLDED:
+                return None
+            word = _SCHEMA[node.fieldname].to_bytes(node.text)
+            return {(node.fieldname, word)} if self._has(node.fieldname, word) else None
+        if isinstance(node, MultiTerm):  # a prefix or wildcard (only prefixes on PostgreSQL)
+            start = node.text.split("*")[0].split("?")[0].encode()
+            if node.fieldname == "tags":
+                words: Collection[bytes] = {t.encode() for t in self._tags()}
+            else:
+                words = [w for w in self.expand(self.docnum, node.fieldname, start) if self._has(node.fieldname, w)]
+            pattern = re.compile(fnmatch.translate(node.text).encode()) if isinstance(node, Wildcard) else None
+            found = {(node.fieldname, w) for w in words
+                     if w.startswith(start) and (pattern is None or pattern.match(w))}
+            return found or None
+        if isinstance(node, AndNot):
+            return None if self._match(node.b) is not None else self._match(node.a)
+        if isinstance(node, AndMaybe):
+            first = self._match(node.a)
+            return None if first is None else first | (self._match(node.b) or set())
+        if isinstance(node, Not):
+            return None if self._match(node.query) is not None else set()
+        if isinstance(node, And | Require):
+            parts = [self._match(child) for child in node.children()]
+            return None if any(part is None for part in parts) else set().union(*parts)  # type: ignore[arg-type]
+        if isinstance(node, Or | DisjunctionMax):
+            parts = [part for part in (self._match(child) for child in node.children()) if part is not None]
+            return set().union(*parts) if parts else None
+        if isinstance(node, Every):
+            return set()
+        return None
 
 
 class _Offsets:
@@ -427,7 +577,7 @@ class _Offsets:
         return {pos: (start, end) for pos, start, end in characters}
 
 
-def _matches(places: _Offsets, docnum: int, matched_terms: Collection[tuple[str, bytes]], name: str,
+def _matches(places: Places, docnum: Any, matched_terms: Collection[tuple[str, bytes]], name: str,
              asked: _Asked) -> list[Token]:
     """What the query matched in one field of the hit, as tokens with character offsets: each
     word the query matched on its own, and each place a phrase stands whole, as one token from

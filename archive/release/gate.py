@@ -6,18 +6,20 @@ what must follow a commit is registered on the unit, which runs it once the comm
 Order of writes, so that a crash at any moment is safe and the promise holds:
 
 - Releasing commits the vault status, the reading-room row, its room record and the audit
-  entries in one transaction per batch (`unit.checkpoint()`); the index documents are written
-  after the commit (`unit.after_commit`), and a later run (or `index sync`) repairs the index
-  from the table if a crash comes between the two. A muted recording is made ahead, outside
+  entries in one transaction per batch (`unit.checkpoint()`), and tells the search backend
+  (`unit.search.added`): PostgreSQL's vectors are written in that transaction; Whoosh's index
+  documents after the commit, and a later run (or `index sync`) repairs the index from the
+  table if a crash comes between the two. A muted recording is made ahead, outside
   any transaction, and registered in the batch's transaction; a copy the batch did not take
   is removed when the transaction ends, and one it took goes if it rolls back.
-- Taking back deletes the index document first (a commit of Whoosh's own, before the
-  database's: gone from search at once), then commits the row's deletion and the status in
+- Taking back deletes the index document first (with Whoosh, a commit of its own, before
+  the database's: gone from search at once; with PostgreSQL, the vector goes with the row),
+  then commits the row's deletion and the status in
   one transaction (gone from the story page); after that commit, in this order: the
   database's journal is scrubbed of the destroyed key, the files of the recordings it
-  released or destroyed are removed, and the segment that held the text is purged from the
-  index files (bounded by one segment's size; a crash before it leaves the purge to
-  `index sync`, and `index verify` reports it meanwhile).
+  released or destroyed are removed, and the segment (or partition) that held the text is
+  purged from the search files (bounded by one segment's or partition's size; a crash before
+  it leaves the purge to `index sync`, and `index verify` reports it meanwhile).
 
 Unreleased text is therefore never in the index, not even for an instant.
 
@@ -47,7 +49,6 @@ from archive.audit import Action
 from archive.errors import Conflict
 from archive.messages import N_, STATUS_NAMES
 from archive.notices import outbox
-from archive.reading_room import room
 from archive.reading_room.index import document
 from archive.reading_room.models import ReleasedStory, RoomRecord
 from archive.release import audio
@@ -145,7 +146,7 @@ def publish_due(unit: Unit, *, now: datetime, progress: Progress | None = None) 
     summary = Summary()
     session = unit.session
     with unit.reading():  # listed outside the write lock: each batch's claim reads its stories again
-        report = room.sync(session, unit.index)
+        report = unit.search.sync(unit)
         summary.repaired = report.added + report.removed
         candidates = list(session.scalars(select(Story.id).where(_due(now)).order_by(Story.embargo_until, Story.id)))
         summary.already = _already(session, now)
@@ -161,8 +162,7 @@ def publish_due(unit: Unit, *, now: datetime, progress: Progress | None = None) 
         # Each batch is searchable as soon as it is committed: this node's searches leave the
         # index to the run while it holds the publisher lock, and a run killed later has lost
         # at most its last batch's documents (every node's next search adds them back).
-        if released_rows:
-            unit.after_commit(lambda rows=released_rows: unit.index.write(add=rows, delete=()))  # type: ignore[misc]
+        unit.search.added(unit, released_rows)
         unit.checkpoint()
         pauses.at("publish.committed")
         if progress:
@@ -375,7 +375,7 @@ def release_reviewed(unit: Unit, actor: User, story_id: str) -> Story:
         raise Conflict(N_("story %(id)s is held by its narrator: clear the hold first", id=story.id))
     doc, _ = write_release(unit, story, redact(stories.decrypt(unit.keyring, story)), actor.email, now=unit.now())
     stamp_last(unit, story.id)
-    unit.after_commit(lambda: unit.index.write(add=[doc], delete=()))
+    unit.search.added(unit, [doc])
     return story
 
 
@@ -400,12 +400,11 @@ def take_back(unit: Unit, actor: str, story: Story, reason: str | None,
     left the room now (the caller then stamps it, last). A story that was not in it (never
     released, or taken down before) keeps its record as it was, so a harvester cannot tell a
     later withdrawal from nothing."""
-    session, keyring, index = unit.session, unit.keyring, unit.index
+    session, keyring = unit.session, unit.keyring
     sealed = reasons.seal(keyring, story, reason) if reason else None
     embargo.end_requests(unit, story, why, actor, now=unit.now())
-    # The index first, so no search can find it from here on.
-    index.ensure()
-    index.write(add=(), delete=[story.id])
+    # Out of search first (Whoosh: at once; PostgreSQL: with the row, at the commit).
+    unit.search.removed(unit, [story.id])
     row = session.get(ReleasedStory, story.id)
     if row is not None:
         session.delete(row)
@@ -419,7 +418,7 @@ def cleaned_after(unit: Unit, files: list[Recording]) -> None:
     session, root = unit.session, unit.media_root
     unit.after_commit(lambda: database.scrub_journal(session))
     unit.after_commit(lambda: recordings.remove(root, files))  # unreadable since the commit; this frees the space
-    unit.after_commit(unit.index.purge_apart)  # the index forgets the story even when the journal keeps an old page
+    unit.search.purge_after(unit)  # search forgets the story even when the journal keeps an old page
 
 
 def takedown(unit: Unit, actor: User, story_id: str, reason: str) -> Story:
@@ -478,7 +477,7 @@ def verify(unit: Unit) -> list[str]:
     """Index equals reading room, the reading room holds only released stories, and released
     recordings are there exactly for released stories."""
     session = unit.session
-    problems = room.differences(session, unit.index)
+    problems = unit.search.differences(session)
     released = set(session.scalars(select(Story.id).where(Story.status == "released")))
     in_room = set(session.scalars(select(ReleasedStory.id)))
     problems += [f"reading room holds {i}, which is not released" for i in sorted(in_room - released)]

@@ -30,7 +30,6 @@ from sqlalchemy import select
 
 from archive import audit
 from archive.audit import Action
-from archive.reading_room import room
 from archive.reading_room.index import document
 from archive.reading_room.models import ReleasedStory
 from archive.release import audio, gate, redaction
@@ -77,9 +76,7 @@ def redact_again(unit: Unit, *, apply: bool, progress: Progress | None = None) -
                 changed = _changed(unit, batch, done)
             if apply and changed:
                 with unit.publishing(), unit.sealing():
-                    docs = _replace(unit, changed, done)
-                    if docs:
-                        unit.after_commit(partial(_indexed, unit, docs))
+                    _replace(unit, changed, done)
             if progress:
                 progress(len(batch))
     except BaseException:
@@ -88,11 +85,6 @@ def redact_again(unit: Unit, *, apply: bool, progress: Progress | None = None) -
         raise
     _finish(unit, done, apply)
     return done
-
-
-def _indexed(unit: Unit, docs: list[dict[str, Any]]) -> None:
-    unit.index.ensure()
-    unit.index.write(add=docs, delete=[doc["id"] for doc in docs])
 
 
 def _finish(unit: Unit, done: Redone, apply: bool) -> None:
@@ -110,7 +102,7 @@ def _finish(unit: Unit, done: Redone, apply: bool) -> None:
     unit.checkpoint()
     if apply and done.replaced:
         with unit.publishing(), unit.reading():
-            room.sync(session, unit.index)
+            unit.search.sync(unit)
 
 
 def _changed(unit: Unit, ids: Sequence[str], done: Redone) -> dict[str, ReleasedText]:
@@ -171,18 +163,14 @@ def _shown(text: str, own: frozenset[str]) -> list[str]:
     return kept
 
 
-def _replace(unit: Unit, changed: dict[str, ReleasedText], done: Redone) -> list[dict[str, Any]]:
-    """Replace each changed copy in a transaction of its own; the new index documents."""
+def _replace(unit: Unit, changed: dict[str, ReleasedText], done: Redone) -> None:
+    """Replace each changed copy in a transaction of its own."""
     made = gate.premade(unit, changed, released=True)
     for copy in made.values():
         unit.when_closed(partial(recordings.discard, copy.written))  # unless registered
-    docs = []
     for story_id, text in changed.items():
-        doc = _replace_one(unit, story_id, text, made.get(story_id), done)
-        if doc is not None:
-            docs.append(doc)
+        if _replace_one(unit, story_id, text, made.get(story_id), done) is not None:
             done.replaced += 1
-    return docs
 
 
 def _replace_one(unit: Unit, story_id: str, text: ReleasedText, premade: audio.Premade | None,
@@ -219,4 +207,6 @@ def _replaced(unit: Unit, story_id: str, text: ReleasedText, premade: audio.Prem
     gate.stamp_records(session, [story_id], unit.now())  # last, just before the commit
     root = unit.media_root
     unit.after_commit(lambda: recordings.remove(root, old))  # the replaced muted copy's file, once nothing needs it
-    return document(new)
+    doc = document(new)
+    unit.search.replaced(unit, [doc])  # its old text purged by the run's last sync
+    return doc

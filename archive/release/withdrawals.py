@@ -92,7 +92,7 @@ def undo(unit: Unit, narrator: Narrator) -> Story:
     row = session.get(ReleasedStory, story.id, populate_existing=True)
     assert row is not None
     doc = document(row)
-    unit.after_commit(lambda: unit.index.write(add=[doc], delete=()))
+    unit.search.added(unit, [doc])
     return story
 
 

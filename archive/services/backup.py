@@ -190,8 +190,10 @@ def _restore_postgresql(engine: Engine, source: Path, ring: Keyring) -> None:
     if inspect(engine).get_table_names():
         raise Conflict(f"this instance's database ({engine.url.database}) is not empty: "
                        "restore only into a fresh instance, on a new, empty database")
+    # --no-comments: an extension's comment (RUM's, in a database whose superuser created it)
+    # may be changed only by the extension's owner, which the archive's role is not.
     _run("pg_restore", engine.url, ["--single-transaction", "--exit-on-error", "--no-owner",
-                                    "--no-privileges", str(source)])
+                                    "--no-privileges", "--no-comments", str(source)])
     try:
         _verify_key(engine, ring, source)
     except EscrowError:

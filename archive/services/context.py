@@ -21,7 +21,7 @@ from archive import reading_room
 from archive.accounts import users
 from archive.accounts.users import User
 from archive.config import Config
-from archive.reading_room.index import Index
+from archive.reading_room.engines import Search
 from archive.storage import database, locks
 from archive.storage.units import Guards, Unit
 from archive.vault import keys
@@ -52,9 +52,9 @@ class Archive:
         return self._keyring
 
     @property
-    def index(self) -> Index:
-        """This process's search index handle."""
-        return reading_room.index()
+    def search(self) -> Search:
+        """This process's search backend."""
+        return reading_room.search_backend()
 
     @contextmanager
     def unit(self, *, writes: bool = True) -> Iterator[Unit]:
@@ -64,7 +64,7 @@ class Archive:
         if self._unit is not None:
             yield self._unit
             return
-        unit = Unit(self.session, self.guards(), index=self.index, media_root=self.config.media_root,
+        unit = Unit(self.session, self.guards(), search=self.search, media_root=self.config.media_root,
                     writes=writes)
         self._unit = unit
         try:

@@ -1,25 +1,24 @@
-"""This node's search index: a cache of the reading-room table, rebuilt, synced and verified."""
+"""The reading room's search: this node's index (a cache of the reading-room table) or the
+database's vectors, rebuilt, synced and verified."""
 
 from __future__ import annotations
 
-from archive.reading_room import room
 from archive.reading_room.room import SyncReport
 from archive.release import gate
 from archive.services.context import Archive
-from archive.storage import locks
 from archive.vault import recordings
 
 
 def rebuild(archive: Archive) -> int:
     """Recreate the index from the reading-room table; the number of released stories."""
-    with locks.publisher(archive.config.home):
-        return room.rebuild(archive.session, archive.index)
+    with archive.unit(writes=False) as unit, unit.publishing():
+        return unit.search.rebuild(unit)
 
 
 def sync(archive: Archive) -> SyncReport:
     """Bring the index in step with the table, without a full rebuild."""
-    with locks.publisher(archive.config.home):
-        return room.sync(archive.session, archive.index)
+    with archive.unit(writes=False) as unit, unit.publishing():
+        return unit.search.sync(unit)
 
 
 def verify(archive: Archive) -> list[str]:
@@ -32,6 +31,6 @@ def verify(archive: Archive) -> list[str]:
     with archive.unit(writes=False) as unit:
         root = unit.media_root
         strays = [f"{stray.path.name} in {root}: {stray.why}" for stray in recordings.strays(unit.session, root)]
-        if not unit.index.exists() and not gate.released_any(unit.session):
+        if not unit.search.exists() and not gate.released_any(unit.session):
             return strays
         return gate.verify(unit) + strays

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from archive.errors import InvalidInput, NotFound
 from archive.messages import N_
-from archive.reading_room import copies, room
+from archive.reading_room import copies
 from archive.reading_room import search as room_search
 from archive.reading_room.copies import Titled
 from archive.reading_room.index import IndexMissing
@@ -80,6 +80,7 @@ class Listing:
     page: int
     per_page: int
     found: list[Found] = field(default_factory=list)
+    ranked_of: int | None = None  # only the newest this many matches were ranked (see search backends)
 
 
 def search(archive: Archive, query: str, *, page: int = 1, per_page: int = PER_PAGE,
@@ -98,11 +99,12 @@ def search(archive: Archive, query: str, *, page: int = 1, per_page: int = PER_P
         if not alone:
             room_search.parse(query)  # a bad query is refused the same way before the first release
         return Listing(total=0, page=page if past_the_end == "empty" else 1, per_page=per_page)
-    results = room_search.search(archive.index, query, page=min(page, MAX_PAGE), per_page=per_page,
-                                 filters=filters, clamp_page=past_the_end != "empty", filters_alone=alone)
+    results = archive.search.search(archive.session, query, page=min(page, MAX_PAGE), per_page=per_page,
+                                    filters=filters, clamp_page=past_the_end != "empty", filters_alone=alone)
     rows = copies.listed(archive.session, [hit.id for hit in results.hits])
     found = [Found(rows[hit.id], hit.snippet) for hit in results.hits if hit.id in rows]
-    return Listing(total=results.total, page=results.page, per_page=per_page, found=found)
+    return Listing(total=results.total, page=results.page, per_page=per_page, found=found,
+                   ranked_of=results.ranked_of)
 
 
 def _in_step(archive: Archive) -> bool:
@@ -114,8 +116,7 @@ def _in_step(archive: Archive) -> bool:
     """
     if archive.index_in_step is None:
         config = archive.config
-        room.sync_if_stale(archive.session, archive.index, config.index_sync_seconds, locks.node(config.home))
-        archive.index_in_step = archive.index.exists()
+        archive.index_in_step = archive.search.ready(archive.session, config, locks.node(config.home))
     if archive.index_in_step:
         return True
     if gate.released_any(archive.session):
@@ -131,7 +132,7 @@ def facets(archive: Archive) -> Facets:
         in_step = _in_step(archive)
     except IndexMissing:
         in_step = False
-    return room_search.facets(archive.index) if in_step else Facets([], [], [], [])
+    return archive.search.facets(archive.session) if in_step else Facets([], [], [], [])
 
 
 def released_any(archive: Archive) -> bool:

@@ -9,7 +9,6 @@ from pathlib import Path
 from archive import audit
 from archive.audit import Action
 from archive.config import Config
-from archive.reading_room import room
 from archive.release.gate import Summary
 from archive.services import backup, demo, releases
 from archive.services.context import Archive, current
@@ -65,7 +64,7 @@ def restore_backup(archive: Archive, path: Path) -> tuple[backup.Backup, int]:
     database.make_private(archive.config.database_url)
     with archive.unit() as unit:
         with unit.publishing(), unit.reading():
-            count = room.rebuild(unit.session, unit.index)
+            count = unit.search.rebuild(unit)
         audit.record(unit.session, unit.keyring.audit_key, audit.SYSTEM, Action.ARCHIVE_RESTORE,
                      backup=restored.path.name, recordings=restored.recordings)
     return restored, count

@@ -154,7 +154,7 @@ def scrub(session: Session, tables: Sequence[str]) -> None:
         engine = bind if isinstance(bind, Engine) else bind.engine
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
-            _vacuum_full(conn, tables)
+            vacuum_full(conn, tables)
 
 
 SHRED_WAIT_SECONDS = 5.0  # how long a shred waits for open transactions before it says it is incomplete
@@ -162,7 +162,9 @@ WAL_POLL_SECONDS = 0.1
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ran out
 
 
-def _vacuum_full(conn: Connection, tables: Sequence[str]) -> None:
+def vacuum_full(conn: Connection, tables: Sequence[str]) -> None:
+    """VACUUM (FULL) each table on an AUTOCOMMIT connection, waiting at most SHRED_WAIT_SECONDS
+    for the transactions open on it; IncompleteShred, naming the table, past that."""
     quote = conn.dialect.identifier_preparer.quote
     conn.exec_driver_sql(f"SET lock_timeout = {max(1, round(SHRED_WAIT_SECONDS * 1000))}")
     try:

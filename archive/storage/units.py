@@ -3,7 +3,7 @@ its commit or undo what it leaves behind when it rolls back.
 
 Modelled on invenio-records-resources' services/uow.py. The service that runs an operation
 opens a unit (services/context.py) and hands it to the rooms, which never commit: they write
-through `unit.session`, read the key ring, index, media folder and clock from it, and register
+through `unit.session`, read the key ring, search backend, media folder and clock from it, and register
 what has to happen around the commit:
 
 - `after_commit(effect)`: once the transaction holding its cause has committed (an index
@@ -49,7 +49,7 @@ from archive.storage import dialect
 from archive.times import utcnow
 
 if TYPE_CHECKING:
-    from archive.reading_room.index import Index
+    from archive.reading_room.engines import Search
     from archive.vault.keys import Keyring
 
 Effect = Callable[[], object]
@@ -86,12 +86,12 @@ class Unit:
     when the block ends well (then runs the after-commit effects), rolls back when it raises
     (then runs the rollback effects)."""
 
-    def __init__(self, session: Session, guards: Guards, *, index: Index | None = None,
+    def __init__(self, session: Session, guards: Guards, *, search: Search | None = None,
                  media_root: Path | None = None, clock: Callable[[], datetime] = utcnow,
                  writes: bool = True) -> None:
         self.session = session
         self.guards = guards
-        self._index = index
+        self._search = search
         self._media_root = media_root
         self.clock = clock
         self.writes = writes
@@ -115,11 +115,11 @@ class Unit:
         return self._keyring
 
     @property
-    def index(self) -> Index:
-        """This node's search index."""
-        if self._index is None:
-            raise RuntimeError("this unit of work was opened without an index")
-        return self._index
+    def search(self) -> Search:
+        """The reading room's search backend (this node's index, or the database's)."""
+        if self._search is None:
+            raise RuntimeError("this unit of work was opened without a search backend")
+        return self._search
 
     @property
     def media_root(self) -> Path:
