@@ -194,18 +194,21 @@ class PostgresSearch:
             self._rum = has_rum(session)
         if not ranked:
             order = f"SELECT id FROM released_stories WHERE {where} ORDER BY released_at DESC, id LIMIT :limit"
-        elif self._rum:
+        elif self._rum:  # (no tie-breaker: with one, the planner sorts every match instead of reading RUM's order)
             order = (f"SELECT id FROM released_stories WHERE {where} "
-                     "ORDER BY search_vector <=> CAST(:q AS tsquery), id LIMIT :limit")
+                     "ORDER BY search_vector <=> CAST(:q AS tsquery) LIMIT :limit")
         else:
             order = (f"WITH newest AS MATERIALIZED (SELECT id, search_vector FROM released_stories WHERE {where} "
                      f"ORDER BY released_at DESC, id LIMIT {GIN_RANKED}) SELECT id FROM newest "
                      "ORDER BY ts_rank(search_vector, CAST(:q AS tsquery)) DESC, id LIMIT :limit")
         count = f"WITH found AS MATERIALIZED (SELECT id FROM released_stories WHERE {where}) SELECT count(*) FROM found"
         # The search's own time limit, for its statements only; the operator's setting after them.
-        previous = session.scalar(text("SELECT current_setting('statement_timeout')"))
-        session.execute(text("SELECT set_config('statement_timeout', :ms, true)"),
-                        {"ms": str(int(TIME_LIMIT * 1000))})
+        # And no sequential scan: the vectors are stored apart from the rows (TOAST), so the
+        # planner, seeing small partitions, would read and unpack every vector of the table.
+        previous = session.execute(text("SELECT current_setting('statement_timeout'), "
+                                        "current_setting('enable_seqscan')")).one()
+        session.execute(text("SELECT set_config('statement_timeout', :ms, true), "
+                             "set_config('enable_seqscan', 'off', true)"), {"ms": str(int(TIME_LIMIT * 1000))})
         try:
             total = int(session.scalar(text(count), params) or 0)
             ids = list(session.scalars(text(order), params))
@@ -214,7 +217,9 @@ class PostgresSearch:
                 raise
             session.rollback()
             raise QueryTooBroad(TOO_SLOW) from None
-        session.execute(text("SELECT set_config('statement_timeout', :previous, true)"), {"previous": previous})
+        session.execute(text("SELECT set_config('statement_timeout', :timeout, true), "
+                             "set_config('enable_seqscan', :seqscan, true)"),
+                        {"timeout": previous[0], "seqscan": previous[1]})
         return total, ids
 
     def facets(self, session: Session) -> Facets:
