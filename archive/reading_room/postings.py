@@ -26,7 +26,7 @@ import weakref
 from bisect import bisect_left
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import accumulate, count
+from itertools import accumulate, chain, count
 from operator import itemgetter
 from pickle import loads
 from typing import Any, TypeVar, cast
@@ -233,6 +233,13 @@ def weights(reader: SegmentReader, fieldname: str, btext: bytes,
 POSITION_BITS = 32  # a position key is document << 32 | position
 
 
+def _whole(reader: SegmentReader, fieldname: str, btext: bytes) -> bool:
+    """Whether the word's position keys in the segment are read whole and kept (then its
+    documents and weights are kept too: CACHED_FROM <= documents <= places <= CACHED_WORD)."""
+    return (reader.doc_frequency(fieldname, btext) >= CACHED_FROM
+            and reader.frequency(fieldname, btext) <= CACHED_WORD)
+
+
 def positions(reader: SegmentReader, fieldname: str, btext: bytes,
               within: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
     """Every place of the word in the documents `within` (a mask of the segment's documents),
@@ -241,20 +248,98 @@ def positions(reader: SegmentReader, fieldname: str, btext: bytes,
     kept (a phrase of common words then costs array operations, not thousands of unpickled
     values); another's only in the blocks that may hold those documents."""
     store = kept(reader)
-    key = ("positions", fieldname, btext)
-    found = store.recall(key)
+    found = store.recall(("positions", fieldname, btext))
     if found is None:
-        whole = (reader.doc_frequency(fieldname, btext) >= CACHED_FROM
-                 and reader.frequency(fieldname, btext) <= CACHED_WORD)
-        decode = position_decoder(reader.schema[fieldname].format)
-        wanted = None if whole else np.flatnonzero(within).tolist()
-        parts = [np.fromiter(decode(value), dtype=np.int64) + (doc << POSITION_BITS)
-                 for ids, _, values in blocks(reader, fieldname, btext, within=wanted)
-                 for doc, value in zip(ids, values, strict=True) if value is not None and (whole or within[doc])]
-        found = _frozen(np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
-        if whole:
-            store.keep(key, found, len(found))
+        if _whole(reader, fieldname, btext):
+            found = _read_whole(reader, fieldname, btext, store)
+        else:
+            decode = _block_decoder(reader.schema[fieldname].format)
+            wanted = np.flatnonzero(within).tolist()
+            parts = [decode(*_only(ids, values, within))
+                     for ids, _, values in blocks(reader, fieldname, btext, within=wanted)]
+            found = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     return found[within[found >> POSITION_BITS]]
+
+
+def with_positions(reader: SegmentReader, fieldname: str, btext: bytes) -> None:
+    """Before a phrase reads a common word's documents and weights, read its postings once for
+    them and its positions together, and keep both (each read alone unpacks the same blocks,
+    their values included); nothing for a word whose positions are not kept whole, or when
+    they already are."""
+    if not _whole(reader, fieldname, btext):
+        return
+    store = kept(reader)
+    if store.recall(("positions", fieldname, btext)) is None:
+        _read_whole(reader, fieldname, btext, store)
+
+
+def _read_whole(reader: SegmentReader, fieldname: str, btext: bytes, store: _Kept) -> npt.NDArray[np.int64]:
+    """Read a common word's postings once: keep its position keys, and its documents and
+    weights as `weights` keeps them unless they are kept already."""
+    decode = _block_decoder(reader.schema[fieldname].format)
+    read = list(blocks(reader, fieldname, btext))
+    found = _frozen(np.concatenate([decode(ids, values) for ids, _, values in read]) if read
+                    else np.zeros(0, dtype=np.int64))
+    store.keep(("positions", fieldname, btext), found, len(found))
+    key = ("weights", fieldname, btext)
+    if store.recall(key) is None:
+        both = [(_frozen(np.array(ids, dtype=np.int32)), _frozen(np.array(w, dtype=np.float32))) for ids, w, _ in read]
+        store.keep(key, both, sum(len(ids) for ids, _ in both))
+    return found
+
+
+def _only(ids: Sequence[int], values: Sequence[bytes | None], within: npt.NDArray[np.bool_]
+          ) -> tuple[list[int], list[bytes | None]]:
+    kept_ids, kept_values = [], []
+    for doc, value in zip(ids, values, strict=True):
+        if within[doc]:
+            kept_ids.append(doc)
+            kept_values.append(value)
+    return kept_ids, kept_values
+
+
+def _block_decoder(fmt: Format) -> Callable[[Sequence[int], Sequence[bytes | None]], npt.NDArray[np.int64]]:
+    """A function giving the position keys of a block's documents from their values (None:
+    no value), in document order and each document's positions in order."""
+    decode = position_decoder(fmt)
+
+    def one_by_one(ids: Sequence[int], values: Sequence[bytes | None]) -> npt.NDArray[np.int64]:
+        parts = [np.fromiter(decode(value), dtype=np.int64) + (int(doc) << POSITION_BITS)
+                 for doc, value in zip(ids, values, strict=True) if value is not None]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    if type(fmt) is not Characters:
+        return one_by_one
+
+    def at_once(ids: Sequence[int], values: Sequence[bytes | None]) -> npt.NDArray[np.int64]:
+        # Each value is whoosh's Characters encoding: a count, then a protocol-2 pickle of a list
+        # of (position, start, length) deltas, its final STOP sometimes left off. Without their
+        # PROTO and STOP, the pickles of a block each push their list: between a MARK and a
+        # LIST they unpickle in one call as a list of the lists (a pickle's memo puts come
+        # before its gets, so one value's puts never stand for another's).
+        if None in values:
+            ids = [doc for doc, value in zip(ids, values, strict=True) if value is not None]
+            values = [value for value in values if value is not None]
+        if not values:
+            return np.zeros(0, dtype=np.int64)
+        if any(value[_INT_SIZE:_INT_SIZE + 2] != _PROTO_2 for value in values):
+            return one_by_one(ids, values)
+        start = _INT_SIZE + 2
+        bodies = [value[start:-1] if value[-1] == _STOP else value[start:] for value in values]
+        lists = loads(b"\x80\x02(" + b"".join(bodies) + b"l.")
+        counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        total = int(counts.sum())
+        deltas = np.fromiter(map(_first, chain.from_iterable(lists)), dtype=np.int64, count=total)
+        running = np.cumsum(deltas)  # each document's positions: the running sum since its first
+        before = np.concatenate(([0], running))[np.cumsum(counts) - counts]  # the sum before each
+        return running - np.repeat(before, counts) + np.repeat(np.asarray(ids, dtype=np.int64) << POSITION_BITS,
+                                                                counts)
+
+    return at_once
+
+
+_PROTO_2 = b"\x80\x02"
+_STOP = ord(".")
 
 
 def position_decoder(fmt: Format) -> Callable[[bytes], Iterable[int]]:

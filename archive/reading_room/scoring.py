@@ -31,7 +31,7 @@ from whoosh.util import make_binary_tree
 
 from archive.reading_room.languages import EitherLanguage
 from archive.reading_room.phrases import Adjacent
-from archive.reading_room.postings import POSITION_BITS, deleted, lengths, positions, weights
+from archive.reading_room.postings import POSITION_BITS, deleted, lengths, positions, weights, with_positions
 
 Mask = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]
@@ -200,13 +200,14 @@ class _Segment:
             return self._none()
         scores: list[Floats] = [np.zeros(0) for _ in words]
         for n in sorted(range(len(words)), key=lambda n: self.reader.doc_frequency(field, words[n])):
+            with_positions(self.reader, field, words[n])  # a common word's postings read once for both
             within, scores[n] = self._postings(field, words[n], within)
             if not within.any():
                 return self._none()
         assert within is not None
         starts = positions(self.reader, field, words[0], within)
         for offset, word in enumerate(words[1:], start=1):
-            starts = np.intersect1d(starts, positions(self.reader, field, word, within) - offset, assume_unique=True)
+            starts = _meet(starts, positions(self.reader, field, word, within) - offset)
         self.check()
         docs = np.unique(starts >> POSITION_BITS)
         mask, score = self._none()
@@ -236,6 +237,17 @@ class _Segment:
                 mask[docs] = True
         self.check()
         return mask, score
+
+
+def _meet(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The keys in both, in order: as np.intersect1d(a, b, assume_unique=True), without its
+    sort of both together when each is in strictly increasing order already (as positions
+    reads them: a document's places in order, documents in order)."""
+    if len(a) and len(b) and bool((a[1:] > a[:-1]).all()) and bool((b[1:] > b[:-1]).all()):
+        at = np.searchsorted(b, a)
+        np.minimum(at, len(b) - 1, out=at)
+        return a[b[at] == a]
+    return np.intersect1d(a, b, assume_unique=True)
 
 
 def _add(a: float, b: float) -> float:
