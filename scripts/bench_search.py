@@ -209,17 +209,20 @@ def json_list(items: list[str]) -> str:
     return json.dumps(items, ensure_ascii=False)
 
 
-def vector_of(row: Row) -> str:
-    """The row's search vector (the archive's own computation); for a worker process."""
-    return vectors.vector(document(ReleasedStory(**row)))
+def vector_of(row: Row) -> tuple[str, str]:
+    """The row's search vector and the places of its words (the archive's own computation, as
+    postgres.write_vectors writes them); for a worker process."""
+    doc = document(ReleasedStory(**row))
+    fields = vectors.analysed(doc)
+    return vectors.vector(doc, fields), vectors.places(fields)
 
 
 def add_vectors(rows: list[Row], processes: int) -> float:
     """Compute every row's vector, in worker processes; seconds."""
     start = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(processes) as pool:
-        for row, vector in zip(rows, pool.imap(vector_of, rows, chunksize=64), strict=True):
-            row["vector"] = vector
+        for row, (vector, places) in zip(rows, pool.imap(vector_of, rows, chunksize=64), strict=True):
+            row["vector"], row["places"] = vector, places
     return time.perf_counter() - start
 
 
@@ -256,8 +259,8 @@ def engine_for(url: str) -> Engine:
     return engine
 
 
-INSERT = text(f"INSERT INTO released_stories ({', '.join(COLUMNS)}, search_vector) VALUES "
-              f"({', '.join(':' + c for c in COLUMNS)}, CAST(:vector AS tsvector))")
+INSERT = text(f"INSERT INTO released_stories ({', '.join(COLUMNS)}, search_vector, search_places) VALUES "
+              f"({', '.join(':' + c for c in COLUMNS)}, CAST(:vector AS tsvector), :places)")
 
 
 def build_database(server: Server, variant: str, home: Path, rows: list[Row]) -> tuple[Instance, dict[str, float]]:

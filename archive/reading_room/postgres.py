@@ -3,7 +3,8 @@
 Each released copy carries its search vector in its own row (`released_stories.search_vector`,
 written in SQL here, never by the ORM: the column exists on PostgreSQL only), computed in
 Python by the Whoosh index's own analyzers (vectors.py), so both backends find the same
-stories and cut the same snippets. A release writes it in the release's transaction; a
+stories and cut the same snippets; the places of its words (positions and characters) are kept
+beside it (`search_places`), so a hit's snippet is cut without analysing its text again. A release writes it in the release's transaction; a
 takedown's `DELETE` of the row removes it in the takedown's, so every node stops finding the
 story at the commit: there is no per-node copy to bring in step.
 
@@ -124,11 +125,12 @@ class PostgresSearch:
             for row in rows:
                 if row.content_hash != row.compute_hash():
                     problems.append(f"reading-room row {row.id} does not match its content hash")
-            wanted = [(row.id, vectors.vector(document(row))) for row in rows]
+            wanted = [_written(document(row)) for row in rows]
             differing = session.scalars(text(
-                "SELECT r.id FROM released_stories r JOIN unnest(CAST(:ids AS text[]), CAST(:vs AS text[])) "
-                "AS u(id, v) ON r.id = u.id WHERE r.search_vector IS DISTINCT FROM CAST(u.v AS tsvector) "
-                "ORDER BY r.id"), {"ids": [i for i, _ in wanted], "vs": [v for _, v in wanted]})
+                "SELECT r.id FROM released_stories r JOIN unnest(CAST(:ids AS text[]), CAST(:vs AS text[]), "
+                "CAST(:ps AS text[])) AS u(id, v, p) ON r.id = u.id WHERE r.search_vector IS DISTINCT FROM "
+                "CAST(u.v AS tsvector) OR r.search_places IS DISTINCT FROM u.p ORDER BY r.id"),
+                {"ids": [w["id"] for w in wanted], "vs": [w["v"] for w in wanted], "ps": [w["p"] for w in wanted]})
             problems += [f"search vector of {i} differs from the released copy" for i in differing]
         pending = list(session.execute(text("SELECT partition, count(*) FROM search_purges GROUP BY partition "
                                             "ORDER BY partition")))
@@ -176,7 +178,9 @@ class PostgresSearch:
         stored = {i: {"id": i, "title": r.title, "body": r.transcript or "", "summary": r.summary,
                       "language": r.language, "tags": ",".join(r.tag_list), "year": r.interview_year}
                   for i, r in rows.items()}
-        places = Analysed(stored)
+        places = _Kept(stored, {story_id: json.loads(kept) for story_id, kept in session.execute(text(
+            "SELECT id, search_places FROM released_stories WHERE id = ANY(:ids) AND search_places IS NOT NULL"),
+            {"ids": ids})})
         asked = room_search.asked_of(query) if query is not None else {}
         hits = []
         for story_id in ids:
@@ -250,16 +254,44 @@ def select_rows(ids: list[str]) -> Any:
 def fill(session: Session) -> int:
     """Write the vector of every released copy that has none; how many (in the session's
     transaction, which the caller commits)."""
-    missing = list(session.scalars(text("SELECT id FROM released_stories WHERE search_vector IS NULL")))
+    missing = list(session.scalars(text("SELECT id FROM released_stories WHERE search_vector IS NULL "
+                                        "OR search_places IS NULL")))
     for start in range(0, len(missing), _BATCH):
         write_vectors(session, [document(row) for row in session.scalars(select_rows(missing[start:start + _BATCH]))])
     return len(missing)
 
 
 def write_vectors(session: Session, docs: list[dict[str, Any]]) -> None:
-    """Set the search vectors of these copies (rows in the session's transaction)."""
-    session.execute(text("UPDATE released_stories SET search_vector = CAST(:v AS tsvector) WHERE id = :id"),
-                    [{"id": doc["id"], "v": vectors.vector(doc)} for doc in docs])
+    """Set the search vectors of these copies, and the places of their words (rows in the
+    session's transaction)."""
+    session.execute(text("UPDATE released_stories SET search_vector = CAST(:v AS tsvector), search_places = :p "
+                         "WHERE id = :id"), [_written(doc) for doc in docs])
+
+
+def _written(doc: dict[str, Any]) -> dict[str, Any]:
+    fields = vectors.analysed(doc)
+    return {"id": doc["id"], "v": vectors.vector(doc, fields), "p": vectors.places(fields)}
+
+
+class _Kept(Analysed):
+    """Where a page's hits' words stand, read from the places kept with each copy at its
+    release (search_places), not by analysing its text again; a copy without them (written
+    before they were kept) is analysed as Analysed does."""
+
+    def __init__(self, stored: dict[str, dict[str, Any]], kept: dict[str, dict[str, dict[str, list[int]]]]) -> None:
+        super().__init__(stored)
+        self.kept = kept
+
+    def in_field(self, story_id: str, field: str) -> dict[bytes, dict[int, tuple[int, int]]]:
+        kept = self.kept.get(story_id)
+        if kept is None:
+            return super().in_field(story_id, field)
+        key = (story_id, field)
+        if key not in self.words:
+            self.words[key] = {word.encode("utf-8"): {flat[n]: (flat[n + 1], flat[n + 2])
+                                                      for n in range(0, len(flat), 3)}
+                               for word, flat in kept.get(field, {}).items()}
+        return self.words[key]
 
 
 def purge(engine: Any) -> int:

@@ -20,6 +20,7 @@ lexeme of the story, so single words, prefixes and AND/OR/NOT queries are found 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -77,14 +78,30 @@ def text_field(name: str, language: str | None) -> str:
     return spanish(name) if languages.analysis_of(language) == languages.SPANISH else name
 
 
-def vector(doc: dict[str, Any]) -> str:
+def analysed(doc: dict[str, Any]) -> dict[str, dict[str, list[tuple[int, int, int]]]]:
+    """Each text field of an index document, as the index field it is read in, with its terms
+    and their places (field_words)."""
+    return {text_field(name, doc.get("language")): field_words(text_field(name, doc.get("language")),
+                                                               doc.get(name) or "")
+            for name in TEXT_FIELDS}
+
+
+def places(fields: dict[str, dict[str, list[tuple[int, int, int]]]]) -> str:
+    """The places of a story's terms as JSON (each field's terms, each with its positions and
+    characters, flat: [pos, start, end, ...]), kept beside the vector so that a hit's snippet is
+    cut without analysing its text again."""
+    return json.dumps({field: {word: [n for place in found for n in place] for word, found in words.items()}
+                       for field, words in fields.items()}, ensure_ascii=False, separators=(",", ":"))
+
+
+def vector(doc: dict[str, Any], fields: dict[str, dict[str, list[tuple[int, int, int]]]] | None = None) -> str:
     """The tsvector literal of an index document (index.document): the same terms as the
-    Whoosh index holds for it, each under its field's prefix, weighted by field."""
+    Whoosh index holds for it, each under its field's prefix, weighted by field (`fields`: its
+    analysis, if made already)."""
     parts: list[str] = []
-    for name in TEXT_FIELDS:
-        field = text_field(name, doc.get("language"))
+    for field, words in (fields if fields is not None else analysed(doc)).items():
         code = CODES[field]
-        for word, places in field_words(field, doc.get(name) or "").items():
+        for word, places in words.items():
             lexeme = f"{code}:{word}"
             if len(lexeme.encode()) > MAX_LEXEME:
                 continue

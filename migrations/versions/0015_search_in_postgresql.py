@@ -43,6 +43,7 @@ def upgrade() -> None:
             "INCLUDING CONSTRAINTS) PARTITION BY HASH (id)")
     execute("ALTER TABLE released_stories ADD CONSTRAINT pk_released_stories PRIMARY KEY (id)")
     execute("ALTER TABLE released_stories ADD COLUMN search_vector tsvector")
+    execute("ALTER TABLE released_stories ADD COLUMN search_places text")  # where each word stands, for snippets
     for n in range(PARTITIONS):
         execute(f"CREATE TABLE released_stories_p{n:02d} PARTITION OF released_stories "
                 f"FOR VALUES WITH (MODULUS {PARTITIONS}, REMAINDER {n})")
