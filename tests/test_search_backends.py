@@ -253,3 +253,20 @@ def test_without_rum_a_search_says_only_the_newest_matches_were_ranked(
     assert results.total > 50
     assert results.ranked_of == (None if has_rum(session) else 50)
     assert whoosh.search(session, "strike").ranked_of is None  # Whoosh ranks every match
+
+
+@pytest.mark.parametrize("lang, said", [
+    ("en", "Only the newest 50 matching stories are ranked by how well they match"),
+    ("es", "Solo los 50 relatos más recientes que coinciden se ordenan según cuánto coinciden"),
+])
+def test_the_search_page_says_when_only_the_newest_matches_were_ranked(
+        archive_home: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch, lang: str, said: str) -> None:
+    monkeypatch.setattr(postgres_backend, "GIN_RANKED", 50)
+    with archive_app(archive_home) as app:
+        with app.app_context():
+            rum = has_rum(database.db.session())
+            database.db.session.remove()
+        page = app.test_client().get(f"/search?q=strike&lang={lang}")
+        text_of = re.sub(r"\s+", " ", page.get_data(as_text=True))
+    assert page.status_code == 200
+    assert (said in text_of) != rum  # GIN ranks the newest 50 of these hundreds; RUM ranks them all
